@@ -1,0 +1,33 @@
+# Kiln: `make run` builds if needed and starts the server; `make test` runs every test.
+# Both find a JDK >= 25 on their own (bin/find-java).
+JAVA_HOME := $(shell bin/find-java)
+ifeq ($(JAVA_HOME),)
+$(error no JDK 25 found; see the message above)
+endif
+export JAVA_HOME
+MVN ?= mvn -B -ntp
+SOURCES := $(shell find pom.xml kiln-api kiln-server addons bench -name target -prune -o \( -name '*.java' -o -name 'pom.xml' -o -path '*/src/main/*' \) -type f -print)
+
+.PHONY: build run test bench clean docs
+
+build: dist/lib/kiln-server.jar
+
+dist/lib/kiln-server.jar: $(SOURCES)
+	$(MVN) -q -DskipTests package
+	@touch $@
+
+run: build
+	bin/kiln $(ARGS)
+
+test:
+	$(MVN) verify
+
+bench: build
+	bench/run
+
+docs: build
+	bin/kiln --dump-options-reference > docs/options.md
+
+clean:
+	$(MVN) -q clean
+	rm -rf dist

@@ -1,0 +1,11 @@
+package dev.kiln.api;
+
+/**
+ * The entry point of an addon: the class named by {@code "entry"} in its {@code manifest.json}.
+ * Kiln instantiates it once per load (public no-argument constructor) and calls
+ * {@link #register} before the addon serves anything; everything the addon offers is declared there.
+ */
+public interface Addon {
+
+    void register(AddonContext context);
+}

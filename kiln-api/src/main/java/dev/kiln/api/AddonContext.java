@@ -1,0 +1,19 @@
+package dev.kiln.api;
+
+import java.nio.file.Path;
+
+/** What an addon may declare while it is being registered. */
+public interface AddonContext {
+
+    /** The addon's technical name (its folder name). */
+    String name();
+
+    /** The addon's folder on the addons path. */
+    Path directory();
+
+    /**
+     * Registers every method of {@code controller} annotated with {@link Route}.
+     * A path already claimed by another addon stops the start with an error naming both.
+     */
+    void routes(Object controller);
+}

@@ -1,0 +1,42 @@
+package dev.kiln.api;
+
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** The request as a handler sees it. Header names are case-insensitive. */
+public interface Request {
+
+    String method();
+
+    /** The decoded path, without the query string. */
+    String path();
+
+    Optional<String> header(String name);
+
+    List<String> headers(String name);
+
+    Optional<String> cookie(String name);
+
+    /** A query or form parameter (first value). */
+    Optional<String> param(String name);
+
+    /** All query and form parameters, in the order received. */
+    Map<String, List<String>> params();
+
+    /** A path parameter declared in the route, e.g. {@code id} of {@code /order/<int:id>}. */
+    String pathParam(String name);
+
+    /** The body, read whole (bounded by the server's body limit). */
+    byte[] body();
+
+    /** The body as a stream, for large uploads. */
+    InputStream bodyStream();
+
+    /** The {@code params} object of a JSON-RPC call; empty for {@code type=http} routes. */
+    Map<String, Object> jsonParams();
+
+    /** The client's address (the proxy's forwarded one with {@code --proxy-mode}). */
+    String remoteAddress();
+}
