@@ -27,7 +27,7 @@ public final class OptionsReference {
               .append(" | ").append(cell(defaultLabel(o)))
               .append(" | ").append(o.later() == null ? "now" : "with " + o.later())
               .append(" | ").append(cell(o.help()))
-              .append(o.inFile() ? "" : " (command line and environment only)")
+              .append(o.inFile() ? "" : o.inEnvironment() ? " (command line and environment only)" : " (command line only)")
               .append(o.saved() || !o.inFile() ? "" : " (never written by `-s`)")
               .append(" |\n");
         }
