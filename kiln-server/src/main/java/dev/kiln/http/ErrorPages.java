@@ -12,6 +12,9 @@ final class ErrorPages {
     private ErrorPages() { }
 
     static String reason(int status) {
+        if (status == 500) {
+            return "Internal Server Error";
+        }
         String reason = HttpStatus.getMessage(status);
         return reason == null ? "Error" : reason;
     }
