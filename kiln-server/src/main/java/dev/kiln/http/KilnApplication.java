@@ -9,10 +9,8 @@ import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -99,7 +97,7 @@ public final class KilnApplication extends Handler.Abstract {
 
     /** The requests being handled now (a snapshot). */
     public List<InFlightRequest> inFlight() {
-        return List.copyOf(new ArrayList<>(inFlight.values()));
+        return List.copyOf(inFlight.values());
     }
 
     /** Requests completed since start. */
@@ -372,9 +370,5 @@ public final class KilnApplication extends Handler.Abstract {
             out.write(b, off, len);
             count += len;
         }
-    }
-
-    static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
     }
 }
