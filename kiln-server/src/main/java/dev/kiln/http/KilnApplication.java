@@ -146,7 +146,9 @@ public final class KilnApplication extends Handler.Abstract {
             }
         }
         String path = Request.getPathInContext(request);
-        if (path == null) {
+        // configure() lets odd paths through so Kiln answers them; a route never matches one, so an
+        // encoded slash or dot cannot reach a route a proxy rule meant to hide
+        if (path == null || request.getHttpURI().hasViolations()) {
             return error(response, callback, 404, null, null, null);
         }
         RouteSpec route = null;

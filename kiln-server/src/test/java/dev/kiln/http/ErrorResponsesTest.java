@@ -58,6 +58,14 @@ class ErrorResponsesTest {
     }
 
     @Test
+    void encodedSlashOrDotNeverReachesARoute() {
+        assertThat(server.rawGet("/probe%2Fitems/1")).startsWith("HTTP/1.1 404");
+        assertThat(server.rawGet("/probe/x/%2e%2e/items/1")).startsWith("HTTP/1.1 404");
+        assertThat(server.rawGet("/probe//items/1")).startsWith("HTTP/1.1 404");
+        assertThat(server.rawGet("/probe/items/1")).startsWith("HTTP/1.1 200");
+    }
+
+    @Test
     void routesNeedingADatabaseAreNotFoundWithoutOne() {
         assertThat(server.get("/probe/user").statusCode()).isEqualTo(404);
     }
