@@ -89,4 +89,11 @@ class BundledAddonsTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> server.application.requestsInFlight() == 0);
         assertThat(server.application.requestsServed()).isGreaterThan(servedBefore);
     }
+
+    @Test
+    void failedRequestIsReleasedFromInFlight() {
+        assertThat(server.get("/hello/fail").statusCode()).isEqualTo(500);
+        await().atMost(Duration.ofSeconds(5)).until(() -> server.application.requestsInFlight() == 0);
+        assertThat(server.application.inFlight()).isEmpty();
+    }
 }

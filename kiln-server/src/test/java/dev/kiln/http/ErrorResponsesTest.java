@@ -118,6 +118,15 @@ class ErrorResponsesTest {
     }
 
     @Test
+    void proxyModeTakesTheClientFromTheLastForwardedHop() throws Exception {
+        try (TestServer proxied = new TestServer(ProbeAddon.load(root.resolve("proxied")), HttpOptions.defaults().withProxyMode(true))) {
+            assertThat(proxied.get("/probe/client", "X-Forwarded-For", "10.0.0.1, 192.0.2.7").body()).isEqualTo("192.0.2.7");
+            assertThat(proxied.get("/probe/client").body()).isEqualTo("127.0.0.1");
+        }
+        assertThat(server.get("/probe/client", "X-Forwarded-For", "192.0.2.7").body()).isEqualTo("127.0.0.1");
+    }
+
+    @Test
     void headRequestOfAGetRouteHasNoBody() {
         HttpResponse<String> response = server.send(HttpRequest.newBuilder(server.uri("/probe/items/1"))
                 .method("HEAD", HttpRequest.BodyPublishers.noBody()).build());

@@ -50,6 +50,9 @@ final class ProbeAddon {
                     });
                 }
 
+                @Route(value = "/probe/client", auth = Route.Auth.NONE)
+                public Response client(Request request) { return Response.text(request.remoteAddress()); }
+
                 @Route(value = "/probe/form", auth = Route.Auth.NONE, methods = "POST", csrf = false)
                 public Response form(Request request) {
                     return Response.text(request.param("a").orElse("-") + "," + request.param("b").orElse("-") + ","
