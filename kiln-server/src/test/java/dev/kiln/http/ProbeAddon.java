@@ -71,6 +71,7 @@ final class ProbeAddon {
         Files.writeString(statics.resolve("style.css"), "body{}");
         Files.writeString(statics.resolve("app.js"), "var x;");
         Files.write(statics.resolve("logo.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G'});
+        Files.write(statics.resolve("big.bin"), new byte[600 * 1024]);
         Files.writeString(dir.resolve("secret.txt"), "top secret");
         Files.createSymbolicLink(statics.resolve("escape.txt"), dir.resolve("secret.txt"));
         return AddonLoader.loadServerWide(List.of(root), List.of("probe"));

@@ -38,6 +38,14 @@ class StaticFilesTest {
     }
 
     @Test
+    void largeFileIsStreamedWhole() {
+        HttpResponse<String> response = server.get("/probe/static/src/big.bin");
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("Content-Length")).hasValue(String.valueOf(600 * 1024));
+        assertThat(response.body()).hasSize(600 * 1024);
+    }
+
+    @Test
     void matchingEtagAnswersNotModified() {
         String etag = server.get("/probe/static/src/a.txt").headers().firstValue("ETag").orElseThrow();
         HttpResponse<String> again = server.get("/probe/static/src/a.txt", "If-None-Match", etag);
