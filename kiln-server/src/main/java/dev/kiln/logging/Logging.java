@@ -31,6 +31,8 @@ import dev.kiln.config.Config;
 public final class Logging {
 
     private static final String APPENDER = "kiln";
+    /** Odoo's default handlers, in Kiln's names: Kiln says itself what Jetty would say at INFO. */
+    private static final List<String> BASE_HANDLERS = List.of(":INFO", "org.eclipse.jetty:WARNING");
 
     private Logging() { }
 
@@ -38,7 +40,7 @@ public final class Logging {
     public static void configure(Config config) {
         LoggerContext context = context();
         List<String> handlers = new ArrayList<>();
-        handlers.add(":INFO");
+        handlers.addAll(BASE_HANDLERS);
         handlers.addAll(LogLevels.handlersOf(config.logLevel() == null ? "info" : config.logLevel()));
         handlers.addAll(config.logHandler());
         Path logfile = config.logfile();
@@ -50,7 +52,7 @@ public final class Logging {
 
     /** The configuration used until {@link #configure} runs. */
     static void configureDefault(LoggerContext context) {
-        install(context, null, List.of(":INFO"));
+        install(context, null, BASE_HANDLERS);
     }
 
     private static void install(LoggerContext context, Path logfile, List<String> handlers) {

@@ -1,6 +1,8 @@
 package dev.kiln.server;
 
 import dev.kiln.os.ListenSocket;
+import dev.kiln.http.InFlightRequest;
+import dev.kiln.http.KilnApplication;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.PreEncodedHttpField;
@@ -46,17 +48,18 @@ final class HttpService {
     private final Server server;
     private final ServerConnector connector;
     private final ServerSocketChannel acceptChannel;
-    private final RequestTracker tracker;
+    private final KilnApplication application;
     private volatile boolean draining;
 
-    HttpService(ListenSocket socket, Handler application, RequestTracker tracker) throws Exception {
-        this.tracker = tracker;
+    HttpService(ListenSocket socket, KilnApplication application) throws Exception {
+        this.application = application;
         VirtualThreadPool threads = new VirtualThreadPool();
         threads.setName("kiln-http");
         server = new Server(threads);
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
+        KilnApplication.configure(http);
         connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http)) {
             @Override
             protected boolean handleAcceptFailure(Throwable failure) {
@@ -89,7 +92,7 @@ final class HttpService {
             while (busy(abandoned, System.nanoTime() < graceEnd)) {
                 if (System.nanoTime() > deadline) {
                     LOG.warn("Stop timeout ({} s) reached with requests still running: {}", timeout.toSeconds(),
-                            tracker.inFlight().stream().map(RequestTracker.Active::describe).toList());
+                            application.inFlight().stream().map(r -> r.method() + " " + r.path()).toList());
                     clean = false;
                     break;
                 }
@@ -122,7 +125,7 @@ final class HttpService {
     }
 
     private boolean busy(Set<Long> abandoned, boolean inGrace) {
-        for (RequestTracker.Active request : tracker.inFlight()) {
+        for (InFlightRequest request : application.inFlight()) {
             if (!abandoned.contains(request.id())) {
                 return true;
             }

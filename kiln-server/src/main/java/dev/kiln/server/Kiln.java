@@ -1,11 +1,12 @@
 package dev.kiln.server;
 
 import dev.kiln.KilnException;
+import dev.kiln.addons.AddonLoader;
+import dev.kiln.addons.LoadedAddons;
 import dev.kiln.config.Config;
+import dev.kiln.http.HttpOptions;
+import dev.kiln.http.KilnApplication;
 import dev.kiln.os.OsException;
-import org.eclipse.jetty.server.Handler;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The seed's {@code start()}: load the server-wide addons, pick the server class for the mode, run
@@ -13,17 +14,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class Kiln {
 
-    private static final Logger LOG = LoggerFactory.getLogger(Kiln.class);
-
     private Kiln() { }
 
     /** Starts the server described by {@code config} and returns the process exit code. */
     public static int start(Config config) {
-        throw new UnsupportedOperationException("wired when the HTTP application lands");
-    }
-
-    static int start(Config config, Handler application, RequestTracker tracker) {
-        CommonServer server = new ThreadedServer(config, application, tracker);
+        LoadedAddons addons = AddonLoader.loadServerWide(config.addonsPath(), config.serverWideModules());
+        KilnApplication application = new KilnApplication(addons, httpOptions(config));
+        CommonServer server = new ThreadedServer(config, application);
         int rc = server.run();
         if (server.phoenix()) {
             try {
@@ -33,5 +30,9 @@ public final class Kiln {
             }
         }
         return rc;
+    }
+
+    static HttpOptions httpOptions(Config config) {
+        return HttpOptions.defaults().withDebug(config.dev("debug")).withProxyMode(config.proxyMode());
     }
 }

@@ -2,9 +2,11 @@ package dev.kiln.server;
 
 import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.http.InFlightRequest;
+import dev.kiln.http.KilnApplication;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
-import org.eclipse.jetty.server.Handler;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,8 +30,7 @@ public final class ThreadedServer extends CommonServer {
     /** Odoo's SLEEP_INTERVAL: how long a limit waits for the other requests before reloading anyway. */
     private static final Duration LIMIT_GRACE = Duration.ofSeconds(60);
 
-    private final Handler application;
-    private final RequestTracker tracker;
+    private final KilnApplication application;
     private final AtomicInteger quitSignals = new AtomicInteger();
     private final Set<Long> overLimit = new HashSet<>();
     private volatile boolean quit;
@@ -37,10 +38,9 @@ public final class ThreadedServer extends CommonServer {
     private long limitReachedNanos = -1;
     private HttpService http;
 
-    public ThreadedServer(Config config, Handler application, RequestTracker tracker) {
+    public ThreadedServer(Config config, KilnApplication application) {
         super(config);
         this.application = application;
-        this.tracker = tracker;
     }
 
     @Override
@@ -75,7 +75,7 @@ public final class ThreadedServer extends CommonServer {
     private void httpSpawn() {
         try {
             ListenSocket socket = ListenSocket.open(config.httpInterface(), config.httpPort(), System.getenv());
-            http = new HttpService(socket, application, tracker);
+            http = new HttpService(socket, application);
             http.start();
             String where = socket.address().getHostString() + ":" + socket.address().getPort();
             switch (socket.origin()) {
@@ -129,7 +129,7 @@ public final class ThreadedServer extends CommonServer {
                 quit = true;
             }
             case "HUP" -> reload("SIGHUP");
-            case "USR1", "USR2" -> logStatistics(tracker.requestsServed(), tracker.inFlight().size());
+            case "USR1", "USR2" -> logStatistics(application.requestsServed(), application.requestsInFlight());
             default -> LOG.debug("Ignoring SIG{}", signal);
         }
     }
@@ -149,7 +149,7 @@ public final class ThreadedServer extends CommonServer {
         long rss = Proc.rss();
         if (config.limitMemoryHard() > 0 && rss > config.limitMemoryHard()) {
             LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss, config.limitMemoryHard());
-            tracker.inFlight().forEach(r -> overLimit.add(r.id()));
+            application.inFlight().forEach(r -> overLimit.add(r.id()));
             reload("limit_memory_hard");
             return;
         }
@@ -159,10 +159,10 @@ public final class ThreadedServer extends CommonServer {
             limitReachedNanos = System.nanoTime();
         }
         if (config.limitTimeReal() > 0) {
-            for (RequestTracker.Active request : tracker.inFlight()) {
-                if (request.seconds() > config.limitTimeReal() && overLimit.add(request.id())) {
+            for (InFlightRequest request : application.inFlight()) {
+                if (request.elapsedMillis() > config.limitTimeReal() * 1000L && overLimit.add(request.id())) {
                     LOG.warn("Limit limit_time_real reached: request {} on {} running {} s > {} s; its stack:\n{}",
-                            request.describe(), request.thread().getName(), Math.round(request.seconds()),
+                            request.method() + " " + request.path(), request.thread(), request.elapsedMillis() / 1000,
                             config.limitTimeReal(), stack(request.thread()));
                     if (limitReachedNanos < 0) {
                         limitReachedNanos = System.nanoTime();
@@ -171,7 +171,7 @@ public final class ThreadedServer extends CommonServer {
             }
         }
         if (limitReachedNanos >= 0) {
-            boolean othersRunning = tracker.inFlight().stream().anyMatch(r -> !overLimit.contains(r.id()));
+            boolean othersRunning = application.inFlight().stream().anyMatch(r -> !overLimit.contains(r.id()));
             if (!othersRunning || System.nanoTime() - limitReachedNanos > LIMIT_GRACE.toNanos()) {
                 reload("limit reached");
             }
