@@ -36,8 +36,9 @@ class ThreadedServerTest {
             assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200").endsWith("Hello, world");
             assertThat(kiln.get("/web/health")).startsWith("HTTP/1.1 200").contains("{\"status\":\"pass\"}");
             assertThat(Files.readString(kiln.pidfile).trim()).isEqualTo(String.valueOf(kiln.pid()));
-            assertThat(kiln.log()).containsPattern("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} " + kiln.pid()
-                    + " INFO \\? dev\\.kiln\\.http\\.access: 127\\.0\\.0\\.1 \"GET /hello\" 200 12 ");
+            // the access line is written once the response is on its way: wait for it
+            kiln.awaitLog("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} " + kiln.pid()
+                    + " INFO \\? dev\\.kiln\\.http\\.access: 127\\.0\\.0\\.1 \"GET /hello\" 200 12 ", 1);
         }
     }
 
@@ -199,6 +200,19 @@ class ThreadedServerTest {
              KilnProcess second = KilnProcess.launch(dir.resolve(mkdir("b")), List.of(), "--http-port=" + first.port)) {
             assertThat(second.awaitExit(Duration.ofSeconds(30))).isEqualTo(1);
             assertThat(second.log()).contains("cannot listen on 127.0.0.1:" + first.port).doesNotContain("\tat ");
+        }
+    }
+
+    @Test
+    void anAddonWithAMissingDependencyStopsTheStartWithOneLineAndExitCodeOne() throws Exception {
+        Path broken = Files.createDirectories(dir.resolve("addons/broken"));
+        Files.writeString(broken.resolve("manifest.json"), "{\"name\": \"Broken\", \"version\": \"1.0\", \"depends\": [\"nowhere\"]}");
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--addons-path=" + dir.resolve("addons"),
+                "--load=base,web,broken")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(30))).isEqualTo(1);
+            assertThat(kiln.log()).contains("broken").contains("nowhere").contains(broken.resolve("manifest.json").toString())
+                    .doesNotContain("\tat ").doesNotContain("Exception");
+            assertThat(kiln.log().lines().filter(line -> line.startsWith("kiln:"))).hasSize(1);
         }
     }
 
