@@ -87,12 +87,19 @@ class ThreadedServerTest {
     void hupRestartsInPlaceThreeTimesWithoutRefusingOrResettingAConnection() throws Exception {
         try (KilnProcess kiln = KilnProcess.start(dir)) {
             AtomicBoolean running = new AtomicBoolean(true);
+            AtomicBoolean paused = new AtomicBoolean(false);
+            AtomicInteger busy = new AtomicInteger();
             AtomicInteger served = new AtomicInteger();
             ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
             List<Thread> clients = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 clients.add(Thread.ofPlatform().start(() -> {
                     while (running.get()) {
+                        if (paused.get()) {
+                            Thread.onSpinWait();
+                            continue;
+                        }
+                        busy.incrementAndGet();
                         try {
                             String response = kiln.get("/hello");
                             if (response.startsWith("HTTP/1.1 200") && response.endsWith("Hello, world")) {
@@ -102,6 +109,8 @@ class ThreadedServerTest {
                             }
                         } catch (IOException e) {
                             failures.add(e.toString());
+                        } finally {
+                            busy.decrementAndGet();
                         }
                     }
                 }));
@@ -112,7 +121,7 @@ class ThreadedServerTest {
                 kiln.signal("HUP");
                 kiln.awaitLog(RUNNING + " on 127\\.0\\.0\\.1:\\d+ \\(socket kept across the restart\\)", restart);
                 await().atMost(Duration.ofSeconds(10)).until(() -> served.get() > before + 50);
-                fds.add(kiln.openFds());
+                fds.add(quietFdCount(kiln, paused, busy));
             }
             running.set(false);
             for (Thread client : clients) {
@@ -123,8 +132,26 @@ class ThreadedServerTest {
             assertThat(served.get()).isGreaterThan(150);
             assertThat(kiln.process().isAlive()).isTrue();
             assertThat(Files.readString(kiln.pidfile).trim()).isEqualTo(String.valueOf(kiln.pid()));
-            assertThat(fds.get(2)).as("open fds after restarts %s", fds).isLessThanOrEqualTo(fds.get(0));
+            assertThat(fds.get(2)).as("open fds after each restart, clients paused: %s", fds).isLessThanOrEqualTo(fds.get(0));
             assertThat(kiln.count("Restarting in place \\(SIGHUP\\)")).isEqualTo(3);
+        }
+    }
+
+    /** The process's open fds with no client connected: pauses the clients until the count settles. */
+    private static int quietFdCount(KilnProcess kiln, AtomicBoolean paused, AtomicInteger busy) throws Exception {
+        paused.set(true);
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> busy.get() == 0);
+            int[] last = {-1};
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200)).until(() -> {
+                int now = kiln.openFds();
+                boolean settled = now == last[0];
+                last[0] = now;
+                return settled;
+            });
+            return last[0];
+        } finally {
+            paused.set(false);
         }
     }
 
