@@ -45,8 +45,8 @@ public final class ThreadedServer extends CommonServer {
 
     @Override
     public int run() {
-        // Not USR2: HotSpot suspends threads with it for JFR's sampler and the JVM's own safepoint
-        // tooling; a handler there silently breaks profiling (measured: no samples at all).
+        // Not USR2: HotSpot on Linux suspends threads with it for JFR's sampler; a handler there
+        // silently breaks profiling (measured: no execution samples at all).
         signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1", "XCPU");
         if (config.httpEnable() && !config.stopAfterInit()) {
             httpSpawn();
