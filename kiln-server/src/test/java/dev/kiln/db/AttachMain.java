@@ -1,0 +1,19 @@
+package dev.kiln.db;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** Run in a child JVM by {@link EmbeddedPostgresTest}: opens the embedded server of a data dir, prints what it got. */
+public final class AttachMain {
+
+    private AttachMain() { }
+
+    public static void main(String[] args) {
+        try (Postgres postgres = Postgres.startEmbedded(Path.of(args[0]))) {
+            PgAddress address = postgres.await(Duration.ofSeconds(20));
+            System.out.println("port=" + address.port() + " owner=" + postgres.ownsServer());
+        } catch (DatabaseException e) {
+            System.out.println("error=" + e.getMessage());
+        }
+    }
+}
