@@ -2,7 +2,6 @@ package dev.kiln.db;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import com.zaxxer.hikari.pool.HikariPool;
 import dev.kiln.config.Config;
 import dev.kiln.db.DatabaseException.Reason;
 import org.postgresql.ds.PGSimpleDataSource;
@@ -150,7 +149,7 @@ public final class ConnectionPools implements AutoCloseable {
         }
     }
 
-    /** A pool that connected once: a missing database or a wrong password fails here, and is not kept. */
+    /** A pool whose database answered once: a missing database or a wrong password fails here, and is not kept. */
     private HikariDataSource create(String database) {
         PgAddress server = postgres.await();
         PGSimpleDataSource driver = new PGSimpleDataSource();
@@ -163,22 +162,25 @@ public final class ConnectionPools implements AutoCloseable {
         } catch (SQLException e) {
             throw new DatabaseException(Reason.FAILED, "database '" + database + "': " + e.getMessage(), e);
         }
+        javax.sql.DataSource guarded = limit.guard(driver, () -> makeRoom(database));
+        // Connect once before making the pool: HikariCP's own first check sleeps a second after a failure.
+        try (Connection probe = guarded.getConnection()) {
+            probe.isValid(1);
+        } catch (SQLException e) {
+            throw checkoutFailure(e, database);
+        }
         HikariConfig config = new HikariConfig();
         config.setPoolName("kiln-" + database);
-        config.setDataSource(limit.guard(driver, () -> makeRoom(database)));
+        config.setDataSource(guarded);
         config.setMaximumPoolSize(limit.max());
         config.setMinimumIdle(0);
         config.setIdleTimeout(Duration.ofMinutes(5).toMillis());
         config.setConnectionTimeout(connectionTimeout.toMillis());
         config.setValidationTimeout(Math.min(2_000, connectionTimeout.toMillis() / 2));
-        config.setInitializationFailTimeout(1);
+        config.setInitializationFailTimeout(-1);
         config.setAutoCommit(false);
         config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
-        try {
-            return new HikariDataSource(config);
-        } catch (HikariPool.PoolInitializationException e) {
-            throw checkoutFailure(e, database);
-        }
+        return new HikariDataSource(config);
     }
 
     /** No permit free: close idle connections of other databases, least recently used pool first. */
