@@ -174,7 +174,7 @@ final class EmbeddedServer implements AutoCloseable {
                     .setDataDirectory(pgData)
                     .setCleanDataDirectory(false)
                     .setRegisterShutdownHook(false)
-                    .setOverrideWorkingDirectory(binariesCache().toFile())
+                    .setOverrideWorkingDirectory(binariesFolder(root).toFile())
                     .setPort(port)
                     .setPGStartupWait(timeout)
                     .setOutputRedirector(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
@@ -189,6 +189,7 @@ final class EmbeddedServer implements AutoCloseable {
             throw new DatabaseException(Reason.UNREACHABLE, "the embedded PostgreSQL in " + pgData
                     + " did not start: " + SqlErrors.firstLine(rootCause(e)) + "; see " + logFile + unshareHint(), e);
         }
+        restrictToOwner(binariesFolder(root));
         long pid = postmasterPid(pgData).orElse(-1L);
         RunInfo.write(portFile, port);
         LOG.info("embedded PostgreSQL {} in {} listening on localhost:{} ({} start, {} ms)", MAJOR, pgData, port,
@@ -300,13 +301,33 @@ final class EmbeddedServer implements AutoCloseable {
 
     /**
      * Where the PostgreSQL binaries are unpacked (once, ~30 MB, one folder per build): the user's
-     * cache ({@code $XDG_CACHE_HOME/kiln}, else {@code ~/.cache/kiln}) rather than /tmp, which may be
-     * mounted noexec or swept while the server runs.
+     * cache ({@code $XDG_CACHE_HOME/kiln}, else {@code $HOME/.cache/kiln}) rather than /tmp, which may
+     * be mounted noexec or swept while the server runs; beside the data when there is no usable cache.
      */
-    static Path binariesCache() {
+    static Path binariesFolder(Path root) {
         String xdg = System.getenv("XDG_CACHE_HOME");
-        Path cache = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
-        return cache.resolve("kiln").resolve("embedded-postgres");
+        String home = System.getenv("HOME");
+        Path cache = xdg != null && !xdg.isBlank() ? Path.of(xdg)
+                : Path.of(home != null && !home.isBlank() ? home : System.getProperty("user.home"), ".cache");
+        Path folder = cache.resolve("kiln").resolve("embedded-postgres");
+        try {
+            Files.createDirectories(folder);
+            if (Files.isWritable(folder)) {
+                return folder;
+            }
+        } catch (IOException | RuntimeException e) {
+            // No usable cache: fall through to the data dir.
+        }
+        return root.resolve(FOLDER + "-bin");
+    }
+
+    /** The library leaves its unpack folder world-writable; nobody else should be able to swap binaries there. */
+    private static void restrictToOwner(Path folder) {
+        try {
+            Files.setPosixFilePermissions(folder, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot restrict {} to its owner: {}", folder, e.toString());
+        }
     }
 
     private static boolean isFree(int port) {

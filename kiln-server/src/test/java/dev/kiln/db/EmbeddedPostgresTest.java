@@ -53,15 +53,42 @@ class EmbeddedPostgresTest {
     void anotherProcessOnTheSameDataDirUsesTheRunningServerWithoutStoppingIt() throws Exception {
         try (Postgres owner = Postgres.startEmbedded(dataDir)) {
             int port = owner.await().port();
-            Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-cp", System.getProperty("java.class.path"), "-Dlogback.configurationFile=none",
-                    AttachMain.class.getName(), dataDir.toString())
-                    .redirectErrorStream(true).start();
+            Process child = childJvm();
             String output = new String(child.getInputStream().readAllBytes());
             assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
             assertThat(output).contains("port=" + port + " owner=false");
             assertThat(EmbeddedServer.answers(port)).isTrue();
         }
+    }
+
+    @Test
+    void aServerLeftRunningByAKilledKilnIsAdoptedAndStoppedByTheNext() throws Exception {
+        Process child = childJvm("hold");
+        try {
+            String line = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream())).readLine();
+            assertThat(line).startsWith("port=").endsWith("owner=true");
+            int port = Integer.parseInt(line.substring(5, line.indexOf(' ')));
+            child.destroyForcibly().waitFor();
+            assertThat(EmbeddedServer.answers(port)).isTrue();
+
+            try (Postgres next = Postgres.startEmbedded(dataDir)) {
+                assertThat(next.await().port()).isEqualTo(port);
+                assertThat(next.ownsServer()).isTrue();
+            }
+            assertThat(EmbeddedServer.answers(port)).isFalse();
+            assertThat(dataDir.resolve("postgres-15/postmaster.pid")).doesNotExist();
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
+    private Process childJvm(String... extra) throws java.io.IOException {
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "--enable-native-access=ALL-UNNAMED",
+                AttachMain.class.getName(), dataDir.toString()));
+        command.addAll(java.util.List.of(extra));
+        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
     }
 
     @Test
