@@ -26,6 +26,7 @@ public final class Postgres implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Postgres.class);
 
     private final Path dataDir;
+    private final Thread shutdownHook = Thread.ofPlatform().name("kiln-postgres-stop").unstarted(this::close);
     private final CompletableFuture<PgAddress> ready = new CompletableFuture<>();
     private volatile EmbeddedServer embedded;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
@@ -56,6 +57,9 @@ public final class Postgres implements AutoCloseable {
     /** Starts (or attaches to) the embedded server of {@code dataDir} on a background thread. */
     public static Postgres startEmbedded(Path dataDir) {
         Postgres postgres = new Postgres(dataDir);
+        // A safety net for exits that skip close(); an in-place restart (execve) runs no hooks, so the
+        // server survives it and the new image adopts it.
+        Runtime.getRuntime().addShutdownHook(postgres.shutdownHook);
         Thread.ofPlatform().name("kiln-postgres-start").daemon().start(postgres::startNow);
         return postgres;
     }
@@ -102,6 +106,13 @@ public final class Postgres implements AutoCloseable {
     public void close() {
         if (closed.getAndSet(true) || dataDir == null) {
             return;
+        }
+        if (Thread.currentThread() != shutdownHook) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(shutdownHook);
+            } catch (IllegalStateException shuttingDown) {
+                // The hook runs anyway and finds this instance closed.
+            }
         }
         try {
             ready.get(START_TIMEOUT.toMillis() + 1_000, java.util.concurrent.TimeUnit.MILLISECONDS);
