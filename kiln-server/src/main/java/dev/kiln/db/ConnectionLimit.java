@@ -89,11 +89,12 @@ final class ConnectionLimit {
                 new Class<?>[] {Connection.class}, new Releasing(physical, release));
     }
 
-    /** Forwards every call; the first close() gives the permit back. */
+    /** Forwards every call; the first close() or abort() gives the permit back (HikariCP aborts busy connections at shutdown). */
     private record Releasing(Connection physical, Consumer<Connection> release) implements InvocationHandler {
         @Override
         public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
-            boolean closing = method.getName().equals("close") && method.getParameterCount() == 0;
+            boolean closing = (method.getName().equals("close") && method.getParameterCount() == 0)
+                    || (method.getName().equals("abort") && method.getParameterCount() == 1);
             try {
                 return method.invoke(physical, args);
             } catch (InvocationTargetException e) {

@@ -241,6 +241,10 @@ public final class DatabaseManager {
         }
     }
 
+    static String conninfoQuote(String value) {
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'";
+    }
+
     static String quote(String identifier) {
         return "\"" + identifier.replace("\"", "\"\"") + "\"";
     }
@@ -267,7 +271,8 @@ public final class DatabaseManager {
         PgAddress server = pools.server();
         List<String> command = new ArrayList<>(List.of(tool.toString(), "--host=" + server.host(),
                 "--port=" + server.port(), "--username=" + server.effectiveUser(), "--no-password",
-                "--dbname=" + database));
+                // A connection string, so that no database name is read as one.
+                "--dbname=dbname=" + conninfoQuote(database)));
         command.addAll(List.of(arguments));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));

@@ -20,6 +20,7 @@ import static dev.kiln.db.EmbeddedPostgresTest.execute;
 import static dev.kiln.db.EmbeddedPostgresTest.queryOne;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 /** Pools, db_maxconn, connection errors and retried transactions, on one embedded PostgreSQL. */
 class ConnectionPoolsTest {
@@ -75,6 +76,21 @@ class ConnectionPoolsTest {
             for (Connection connection : held) {
                 connection.close();
             }
+        }
+    }
+
+    @Test
+    void closingAPoolGivesBackThePermitsOfItsBusyConnections() throws Exception {
+        try (ConnectionPools pools = new ConnectionPools(postgres, 2, Duration.ofSeconds(1))) {
+            Connection busy = pools.connection("pool_b");
+            pools.connection("pool_b").close();
+            assertThat(pools.openConnections()).isEqualTo(2);
+            pools.closePool("pool_b");
+            await().atMost(Duration.ofSeconds(5)).until(() -> pools.openConnections() == 0);
+            assertThatThrownBy(() -> execute(busy, "SELECT 1")).isInstanceOf(SQLException.class);
+            busy.close();
+            pools.connection("pool_a").close();
+            assertThat(pools.openConnections()).isEqualTo(1);
         }
     }
 
