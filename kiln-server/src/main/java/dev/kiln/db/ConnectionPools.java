@@ -1,0 +1,226 @@
+package dev.kiln.db;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.kiln.config.Config;
+import dev.kiln.db.DatabaseException.Reason;
+import org.postgresql.ds.PGSimpleDataSource;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The connection pools of one process: one HikariCP pool per database, made on first use and kept
+ * until {@link #closePool} or {@link #close}. All pools together never hold more than
+ * {@code db_maxconn} physical connections (see {@link ConnectionLimit}).
+ *
+ * <p>A checked-out connection has autocommit off and is REPEATABLE READ unless asked otherwise;
+ * the caller commits or rolls back, and closing it returns it to the pool (which rolls back what
+ * was left open). Nothing waits longer than the connection timeout (5 s by default): a checkout
+ * either succeeds or throws a one-line {@link DatabaseException} naming the database and the
+ * server. Pools outlive a PostgreSQL restart: dead connections are dropped at checkout and new ones
+ * opened.
+ */
+public final class ConnectionPools implements AutoCloseable {
+
+    public static final Duration DEFAULT_CONNECTION_TIMEOUT = Duration.ofSeconds(5);
+    /** The database Kiln connects to for server-wide work (listing, creating, dropping databases). */
+    public static final String MAINTENANCE_DATABASE = "postgres";
+
+    private final Postgres postgres;
+    private final Duration connectionTimeout;
+    private final ConnectionLimit limit;
+    private final Map<String, Pool> pools = new ConcurrentHashMap<>();
+    private final Map<String, Object> creating = new ConcurrentHashMap<>();
+    private volatile boolean closed;
+
+    public ConnectionPools(Postgres postgres, int maxConnections) {
+        this(postgres, maxConnections, DEFAULT_CONNECTION_TIMEOUT);
+    }
+
+    public ConnectionPools(Postgres postgres, int maxConnections, Duration connectionTimeout) {
+        if (connectionTimeout.toMillis() < 1_000) {
+            throw new IllegalArgumentException("connection timeout must be at least 1 s, not " + connectionTimeout);
+        }
+        this.postgres = postgres;
+        this.connectionTimeout = connectionTimeout;
+        this.limit = new ConnectionLimit(maxConnections, connectionTimeout.toMillis());
+    }
+
+    /** The pools of {@code config}'s server, bounded by its {@code db_maxconn}. */
+    public static ConnectionPools of(Postgres postgres, Config config) {
+        return new ConnectionPools(postgres, config.dbMaxconn());
+    }
+
+    /** A REPEATABLE READ connection to {@code database}, autocommit off. Close it to give it back. */
+    public Connection connection(String database) {
+        return connection(database, Isolation.REPEATABLE_READ);
+    }
+
+    /** A connection to {@code database} at {@code isolation}, autocommit off. Close it to give it back. */
+    public Connection connection(String database, Isolation isolation) {
+        Pool pool = pool(database);
+        Connection connection;
+        try {
+            connection = pool.dataSource.getConnection();
+        } catch (SQLException e) {
+            throw checkoutFailure(e, database);
+        }
+        pool.lastUsed = System.nanoTime();
+        if (isolation != Isolation.REPEATABLE_READ) {
+            try {
+                // HikariCP puts the pool's isolation back when the connection returns.
+                connection.setTransactionIsolation(isolation.jdbcLevel);
+            } catch (SQLException e) {
+                closeQuietly(connection);
+                throw SqlErrors.statementFailure(e, database);
+            }
+        }
+        return connection;
+    }
+
+    /** Closes the pool of {@code database}, ending its connections (before a drop, say). No pool: nothing. */
+    public void closePool(String database) {
+        Pool pool = pools.remove(database);
+        if (pool != null) {
+            pool.dataSource.close();
+        }
+    }
+
+    /** Databases that have a pool now. */
+    public Set<String> pooledDatabases() {
+        return new TreeSet<>(pools.keySet());
+    }
+
+    /** Physical connections open now, across all pools. */
+    public int openConnections() {
+        return limit.inUse();
+    }
+
+    /** {@code db_maxconn}. */
+    public int maxConnections() {
+        return limit.max();
+    }
+
+    /** The server the pools connect to, once it is up. */
+    public PgAddress server() {
+        return postgres.await();
+    }
+
+    /** Closes every pool; the embedded server is {@link Postgres}'s to stop. */
+    @Override
+    public void close() {
+        closed = true;
+        for (String database : Set.copyOf(pools.keySet())) {
+            closePool(database);
+        }
+    }
+
+    private Pool pool(String database) {
+        if (database == null || database.isBlank()) {
+            throw new DatabaseException(Reason.NO_SUCH_DATABASE, "no database given");
+        }
+        Pool pool = pools.get(database);
+        if (pool != null) {
+            return pool;
+        }
+        Object lock = creating.computeIfAbsent(database, d -> new Object());
+        try {
+            synchronized (lock) {
+                pool = pools.get(database);
+                if (pool == null) {
+                    if (closed) {
+                        throw new DatabaseException(Reason.UNREACHABLE, "database '" + database
+                                + "': the connection pools are closed");
+                    }
+                    pool = new Pool(create(database));
+                    pools.put(database, pool);
+                }
+                return pool;
+            }
+        } finally {
+            creating.remove(database, lock);
+        }
+    }
+
+    /** A pool whose database answered once: a missing database or a wrong password fails here, and is not kept. */
+    private HikariDataSource create(String database) {
+        PgAddress server = postgres.await();
+        PGSimpleDataSource driver = new PGSimpleDataSource();
+        driver.setURL(server.jdbcUrl(database));
+        int connectSeconds = (int) Math.max(1, connectionTimeout.toSeconds());
+        try {
+            for (var entry : server.driverProperties(connectSeconds).entrySet()) {
+                driver.setProperty((String) entry.getKey(), (String) entry.getValue());
+            }
+        } catch (SQLException e) {
+            throw new DatabaseException(Reason.FAILED, "database '" + database + "': " + e.getMessage(), e);
+        }
+        javax.sql.DataSource guarded = limit.guard(driver, () -> makeRoom(database));
+        // Connect once before making the pool: HikariCP's own first check sleeps a second after a failure.
+        try (Connection probe = guarded.getConnection()) {
+            probe.isValid(1);
+        } catch (SQLException e) {
+            throw checkoutFailure(e, database);
+        }
+        HikariConfig config = new HikariConfig();
+        config.setPoolName("kiln-" + database);
+        config.setDataSource(guarded);
+        config.setMaximumPoolSize(limit.max());
+        config.setMinimumIdle(0);
+        config.setIdleTimeout(Duration.ofMinutes(5).toMillis());
+        config.setConnectionTimeout(connectionTimeout.toMillis());
+        config.setValidationTimeout(Math.min(2_000, connectionTimeout.toMillis() / 2));
+        config.setInitializationFailTimeout(-1);
+        config.setAutoCommit(false);
+        config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
+        return new HikariDataSource(config);
+    }
+
+    /** No permit free: close idle connections of other databases, least recently used pool first. */
+    private void makeRoom(String forDatabase) {
+        pools.entrySet().stream()
+                .filter(e -> !e.getKey().equals(forDatabase))
+                .map(Map.Entry::getValue)
+                .sorted(Comparator.comparingLong(p -> p.lastUsed))
+                .takeWhile(p -> limit.inUse() >= limit.max())
+                .forEach(p -> p.dataSource.getHikariPoolMXBean().softEvictConnections());
+    }
+
+    private DatabaseException checkoutFailure(Exception e, String database) {
+        SQLException sql = SqlErrors.rootSqlException(e);
+        if (sql != null && ConnectionLimit.TOO_MANY.equals(sql.getSQLState())) {
+            return new DatabaseException(Reason.POOL_EXHAUSTED, "database '" + database + "': no connection came free"
+                    + " within " + connectionTimeout.toSeconds() + " s (" + SqlErrors.firstLine(sql) + ")", e);
+        }
+        if (sql == null || (sql.getSQLState() == null && sql == e)) {
+            // HikariCP's own timeout with no connection failure behind it: the pool was full.
+            return new DatabaseException(Reason.POOL_EXHAUSTED, "database '" + database + "': no connection came"
+                    + " free within " + connectionTimeout.toSeconds() + " s (db_maxconn = " + limit.max() + ")", e);
+        }
+        return SqlErrors.connectionFailure(e, database, postgres.await());
+    }
+
+    private static void closeQuietly(Connection connection) {
+        try {
+            connection.close();
+        } catch (SQLException ignored) {
+            // Giving it back is all that is left to do.
+        }
+    }
+
+    private static final class Pool {
+        final HikariDataSource dataSource;
+        volatile long lastUsed = System.nanoTime();
+
+        Pool(HikariDataSource dataSource) {
+            this.dataSource = dataSource;
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package dev.kiln.db;
+
+import dev.kiln.config.Config;
+import dev.kiln.db.DatabaseException.Reason;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The PostgreSQL server of this process: an external one ({@code db_host} set) or the embedded one
+ * under {@code <data_dir>/postgres-15}. {@link #start(Config)} returns at once; the embedded server
+ * starts on a background thread (about a second warm) so that HTTP can serve database-less routes
+ * meanwhile. Whoever needs the server calls {@link #await()}, which returns its address or throws a
+ * one-line {@link DatabaseException} (start failure or timeout). {@link #close()} stops the embedded
+ * server if this process started it; it is idempotent.
+ */
+public final class Postgres implements AutoCloseable {
+
+    /** How long {@link #await()} waits for the embedded server; a first start runs initdb too. */
+    public static final Duration START_TIMEOUT = Duration.ofSeconds(30);
+    private static final Logger LOG = LoggerFactory.getLogger(Postgres.class);
+
+    private final Path dataDir;
+    private final Thread shutdownHook = Thread.ofPlatform().name("kiln-postgres-stop").unstarted(this::close);
+    private final CompletableFuture<PgAddress> ready = new CompletableFuture<>();
+    private volatile EmbeddedServer embedded;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+    private Postgres(Path dataDir) {
+        this.dataDir = dataDir;
+    }
+
+    /** The server {@code config} names: external when {@code db_host} is set, else embedded under data_dir. */
+    public static Postgres start(Config config) {
+        if (config.dbHost() != null && !config.dbHost().isBlank()) {
+            return external(new PgAddress(config.dbHost(), config.dbPort(), config.dbUser(), config.dbPassword(),
+                    config.dbSslmode()));
+        }
+        if (config.dataDir() == null) {
+            throw dev.kiln.KilnException.usage("data_dir must be set to use the embedded PostgreSQL (or set db_host)");
+        }
+        return startEmbedded(config.dataDir());
+    }
+
+    /** An external server: nothing starts; connection errors surface when a pool first connects. */
+    public static Postgres external(PgAddress address) {
+        Postgres postgres = new Postgres(null);
+        postgres.ready.complete(address);
+        return postgres;
+    }
+
+    /** Starts (or attaches to) the embedded server of {@code dataDir} on a background thread. */
+    public static Postgres startEmbedded(Path dataDir) {
+        Postgres postgres = new Postgres(dataDir);
+        // A safety net for exits that skip close(); an in-place restart (execve) runs no hooks, so the
+        // server survives it and the new image adopts it.
+        Runtime.getRuntime().addShutdownHook(postgres.shutdownHook);
+        Thread.ofPlatform().name("kiln-postgres-start").daemon().start(postgres::startNow);
+        return postgres;
+    }
+
+    /** Completes with the server's address once it answers, or exceptionally with a DatabaseException. */
+    public CompletableFuture<PgAddress> ready() {
+        return ready.copy();
+    }
+
+    /** The server's address, waiting up to {@link #START_TIMEOUT} for the embedded one. */
+    public PgAddress await() {
+        return await(START_TIMEOUT);
+    }
+
+    /** The server's address, waiting up to {@code timeout}; a failed or late start throws one line. */
+    public PgAddress await(Duration timeout) {
+        try {
+            return ready.get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof DatabaseException d ? d
+                    : new DatabaseException(Reason.UNREACHABLE, "PostgreSQL did not start: " + e.getCause(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new DatabaseException(Reason.UNREACHABLE, "the embedded PostgreSQL in " + dataDir
+                    + " did not start within " + timeout.toSeconds() + " s", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DatabaseException(Reason.UNREACHABLE, "interrupted while waiting for PostgreSQL", e);
+        }
+    }
+
+    /** Whether this is the embedded server (started here or by another Kiln on the same data dir). */
+    public boolean isEmbedded() {
+        return dataDir != null;
+    }
+
+    /** Whether this process owns the embedded server and will stop it on close. */
+    public boolean ownsServer() {
+        EmbeddedServer server = embedded;
+        return server != null && server.owner();
+    }
+
+    /** Stops the embedded server if this process started it (waiting for a start in progress). */
+    @Override
+    public void close() {
+        if (closed.getAndSet(true) || dataDir == null) {
+            return;
+        }
+        if (Thread.currentThread() != shutdownHook) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(shutdownHook);
+            } catch (IllegalStateException shuttingDown) {
+                // The hook runs anyway and finds this instance closed.
+            }
+        }
+        try {
+            ready.get(START_TIMEOUT.toMillis() + 1_000, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            // A failed start left nothing running.
+        }
+        EmbeddedServer server = embedded;
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private void startNow() {
+        try {
+            EmbeddedServer server = EmbeddedServer.open(dataDir, START_TIMEOUT);
+            embedded = server;
+            ready.complete(server.address());
+        } catch (DatabaseException e) {
+            LOG.error(e.getMessage());
+            ready.completeExceptionally(e);
+        } catch (RuntimeException | Error e) {
+            LOG.error("the embedded PostgreSQL in {} did not start", dataDir, e);
+            ready.completeExceptionally(new DatabaseException(Reason.UNREACHABLE, "the embedded PostgreSQL in "
+                    + dataDir + " did not start: " + SqlErrors.firstLine(e), e));
+        }
+    }
+}
