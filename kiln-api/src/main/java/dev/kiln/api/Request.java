@@ -37,6 +37,12 @@ public interface Request {
     /** The {@code params} object of a JSON-RPC call; empty for {@code type=http} routes. */
     Map<String, Object> jsonParams();
 
+    /**
+     * The request's database and transaction. Routes with {@code auth=public} or {@code auth=user}
+     * always have one; asking for it on an {@code auth=none} route throws {@link IllegalStateException}.
+     */
+    Env env();
+
     /** The client's address (the proxy's forwarded one with {@code --proxy-mode}). */
     String remoteAddress();
 }

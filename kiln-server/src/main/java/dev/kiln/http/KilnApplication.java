@@ -1,15 +1,19 @@
 package dev.kiln.http;
 
+import dev.kiln.KilnException;
 import dev.kiln.addons.LoadedAddon;
 import dev.kiln.addons.LoadedAddons;
 import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.HttpException;
 import dev.kiln.api.Route;
+import dev.kiln.db.Transactions;
+import dev.kiln.registry.Registry;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
@@ -49,6 +53,8 @@ import org.slf4j.LoggerFactory;
 public final class KilnApplication extends Handler.Abstract {
 
     private static final Logger LOG = LoggerFactory.getLogger(KilnApplication.class);
+    /** Names the database of a request, as Odoo's {@code X-Odoo-Database}. */
+    public static final String DATABASE_HEADER = "X-Kiln-Database";
     private static final Logger ACCESS = LoggerFactory.getLogger("dev.kiln.http.access");
     private static final HttpField HTML = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, "text/html; charset=utf-8");
     private static final HttpField JSON = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, "application/json");
@@ -60,6 +66,9 @@ public final class KilnApplication extends Handler.Abstract {
     private final StaticFiles statics;
     private final boolean hasStatics;
     private final Map<String, ClassLoader> loaders = new HashMap<>();
+    private final Databases databases;
+    /** The router of each database's current registry, rebuilt when the registry is. */
+    private final ConcurrentHashMap<String, RegistryRoutes> registryRoutes = new ConcurrentHashMap<>();
     private final HttpField staticCache;
     private final AtomicLong ids = new AtomicLong();
     private final ConcurrentHashMap<Long, InFlightRequest> inFlight = new ConcurrentHashMap<>();
@@ -67,10 +76,20 @@ public final class KilnApplication extends Handler.Abstract {
     private final Map<String, HttpField> contentTypes = new ConcurrentHashMap<>();
 
     public KilnApplication(LoadedAddons addons, HttpOptions options) {
+        this(addons, options, null, addons.staticFolders());
+    }
+
+    /**
+     * @param databases    the databases to serve routes of installed addons from; null for none
+     * @param staticFolders the static folders served, by addon: every addon on the addons path (as
+     *                      Odoo serves the static files of every module it can see)
+     */
+    public KilnApplication(LoadedAddons addons, HttpOptions options, Databases databases, Map<String, Path> staticFolders) {
         this.options = options;
+        this.databases = databases;
         this.router = new Router(addons.routes());
-        this.statics = new StaticFiles(addons.staticFolders());
-        this.hasStatics = !addons.staticFolders().isEmpty();
+        this.statics = new StaticFiles(staticFolders);
+        this.hasStatics = !staticFolders.isEmpty();
         this.staticCache = new PreEncodedHttpField(HttpHeader.CACHE_CONTROL,
                 options.staticMaxAgeSeconds() == 0 ? "no-cache" : "public, max-age=" + options.staticMaxAgeSeconds());
         for (LoadedAddon addon : addons.addons()) {
@@ -151,28 +170,26 @@ public final class KilnApplication extends Handler.Abstract {
         if (path == null || request.getHttpURI().hasViolations()) {
             return error(response, callback, 404, null, null, null);
         }
-        RouteSpec route = null;
-        Map<String, String> params = Map.of();
-        Router.Endpoint endpoint = router.exact(path);
-        if (endpoint != null) {
-            route = endpoint.select(method);
+        Match match = Match.of(router, path, method);
+        if (match.route() != null && match.route().auth() == Route.Auth.NONE) {
+            KilnRequest kilnRequest = new KilnRequest(request, path, match.params(), options);
+            return dispatch(match.route(), kilnRequest, request, response, callback, loaders);
         }
-        if (route == null) {
-            Router.Result result = router.resolve(path, method);
-            if (result.match() == null) {
-                return error(response, callback, result.allow() == null ? 404 : 405, null, null, result.allow());
-            }
-            route = result.match().route();
-            params = result.match().params();
+        String db = databases == null ? null
+                : databases.selector().select(KilnRequest.host(request, options.proxyMode()), wantedDatabase(request)).orElse(null);
+        if (db == null) {
+            // Odoo answers 404 for a route that needs a database when none can be chosen
+            return error(response, callback, match.route() != null ? 404 : match.status(), null, null,
+                    match.route() != null ? null : match.allow());
         }
-        if (route.auth() != Route.Auth.NONE) {
-            // no database can be selected yet; Odoo answers 404 for routes that need one
-            return error(response, callback, 404, null, null, null);
-        }
-        KilnRequest kilnRequest = new KilnRequest(request, path, params, options);
+        return serveInDatabase(db, path, method, request, response, callback);
+    }
+
+    private long dispatch(RouteSpec route, KilnRequest kilnRequest, Request request, Response response, Callback callback,
+                          Map<String, ClassLoader> addonLoaders) throws Throwable {
         Thread thread = Thread.currentThread();
         ClassLoader previous = thread.getContextClassLoader();
-        ClassLoader addonLoader = loaders.get(route.addon());
+        ClassLoader addonLoader = addonLoaders.get(route.addon());
         if (addonLoader != null && addonLoader != previous) {
             thread.setContextClassLoader(addonLoader);
         }
@@ -186,6 +203,171 @@ public final class KilnApplication extends Handler.Abstract {
             }
         }
     }
+
+    /** The database asked for: the {@code X-Kiln-Database} header, else {@code ?db=}. */
+    private static String wantedDatabase(Request request) {
+        String header = request.getHeaders().get(DATABASE_HEADER);
+        if (header != null) {
+            return header;
+        }
+        String query = request.getHttpURI().getQuery();
+        return query == null || !query.contains("db=") ? null : Request.extractQueryParameters(request).getValue("db");
+    }
+
+    /**
+     * A route of {@code db}'s registry, run in one transaction on {@code db}: committed when the
+     * handler returns, rolled back when it throws, run again on a serialization failure or deadlock.
+     * The response is sent after the commit.
+     */
+    private long serveInDatabase(String db, String path, String method, Request request, Response response,
+                                 Callback callback) throws Throwable {
+        KilnRequest kilnRequest = new KilnRequest(request, path, Map.of(), options);
+        Outcome outcome;
+        try {
+            databases.registries().prepare(db);
+            outcome = Transactions.inTransaction(databases.pools(), db,
+                    connection -> runInDatabase(db, connection, path, method, kilnRequest, request));
+        } catch (HandlerFailure failure) {
+            if (failure.json) {
+                if (!(failure.getCause() instanceof HttpException)) {
+                    LOG.error("{} {} failed in {}", method, path, failure.where, failure.getCause());
+                }
+                return json(response, callback, 200, JsonRpc.error(failure.id, failure.getCause(), options.debug()));
+            }
+            throw failure.getCause();
+        } catch (KilnException unavailable) {
+            LOG.error("{} {}: {}", method, path, unavailable.getMessage());
+            String message = "database '" + db + "' is not available";
+            if (isJson(request)) {
+                return json(response, callback, 200, JsonRpc.error(null, 500, message, "KilnException",
+                        options.debug() ? unavailable.getMessage() : message, null));
+            }
+            return error(response, callback, 500, options.debug() ? unavailable.getMessage() : message, null, null);
+        }
+        return switch (outcome) {
+            case Outcome.Status status -> error(response, callback, status.status(), null, null, status.allow());
+            case Outcome.Json answer -> json(response, callback, 200, answer.body());
+            case Outcome.Http answer -> send(answer.response(), response, callback);
+        };
+    }
+
+    private Outcome runInDatabase(String db, java.sql.Connection connection, String path, String method,
+                                  KilnRequest kilnRequest, Request request) throws java.sql.SQLException {
+        RegistryRoutes routes = routesOf(databases.registries().get(db, connection));
+        Match match = Match.of(routes.router(), path, method);
+        if (match.route() == null) {
+            return new Outcome.Status(match.status(), match.allow());
+        }
+        RouteSpec route = match.route();
+        if (route.auth() == Route.Auth.USER) {
+            // no session can carry a user yet: every auth=user route is refused as Odoo refuses a guest
+            return route.type() == Route.Type.JSON
+                    ? new Outcome.Json(JsonRpc.error(null, 100, "Session expired", "SessionExpiredException", "Session expired", null))
+                    : new Outcome.Http(dev.kiln.api.Response.redirect("/web/login?redirect=" + java.net.URLEncoder.encode(path, java.nio.charset.StandardCharsets.UTF_8)));
+        }
+        kilnRequest.route(match.params()).withEnv(new RequestEnv(db, connection));
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        ClassLoader addonLoader = routes.loaders().get(route.addon());
+        if (addonLoader != null) {
+            thread.setContextClassLoader(addonLoader);
+        }
+        try {
+            if (route.type() == Route.Type.JSON) {
+                JsonRpc.Call call;
+                try {
+                    call = JsonRpc.parse(kilnRequest.body());
+                } catch (JsonRpc.Invalid invalid) {
+                    return new Outcome.Json(JsonRpc.error(invalid));
+                }
+                kilnRequest.jsonParams(call.params());
+                try {
+                    return new Outcome.Json(JsonRpc.result(call.id(), route.handler().handle(kilnRequest)));
+                } catch (Throwable failure) {
+                    throw new HandlerFailure(failure, true, call.id(), route.where());
+                }
+            }
+            Object result;
+            try {
+                result = route.handler().handle(kilnRequest);
+            } catch (Throwable failure) {
+                throw new HandlerFailure(failure, false, null, route.where());
+            }
+            if (!(result instanceof dev.kiln.api.Response answer)) {
+                throw new HandlerFailure(new IllegalStateException(route.where() + " returned "
+                        + (result == null ? "null" : result.getClass().getName()) + " instead of a Response"), false, null, route.where());
+            }
+            return new Outcome.Http(answer);
+        } finally {
+            thread.setContextClassLoader(previous);
+        }
+    }
+
+    private RegistryRoutes routesOf(Registry registry) {
+        RegistryRoutes current = registryRoutes.get(registry.database());
+        if (current != null && current.registry() == registry) {
+            return current;
+        }
+        Map<String, ClassLoader> addonLoaders = new HashMap<>();
+        for (LoadedAddon addon : registry.addons().addons()) {
+            if (addon.classLoader() != null) {
+                addonLoaders.put(addon.name(), addon.classLoader());
+            }
+        }
+        RegistryRoutes built = new RegistryRoutes(registry, new Router(registry.addons().routes()), Map.copyOf(addonLoaders));
+        registryRoutes.put(registry.database(), built);
+        return built;
+    }
+
+    private static boolean isJson(Request request) {
+        String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
+        return type != null && type.startsWith("application/json");
+    }
+
+    /** The router of one registry and its addons' class loaders. */
+    private record RegistryRoutes(Registry registry, Router router, Map<String, ClassLoader> loaders) { }
+
+    /** A route found for a path and method, or the status to answer instead (404, or 405 with Allow). */
+    private record Match(RouteSpec route, Map<String, String> params, int status, String allow) {
+
+        static Match of(Router router, String path, String method) {
+            Router.Endpoint endpoint = router.exact(path);
+            if (endpoint != null) {
+                RouteSpec route = endpoint.select(method);
+                if (route != null) {
+                    return new Match(route, Map.of(), 200, null);
+                }
+            }
+            Router.Result result = router.resolve(path, method);
+            if (result.match() == null) {
+                return new Match(null, Map.of(), result.allow() == null ? 404 : 405, result.allow());
+            }
+            return new Match(result.match().route(), result.match().params(), 200, null);
+        }
+    }
+
+    /** What a database route produced, sent once its transaction has committed. */
+    private sealed interface Outcome {
+        record Status(int status, String allow) implements Outcome { }
+        record Json(byte[] body) implements Outcome { }
+        record Http(dev.kiln.api.Response response) implements Outcome { }
+    }
+
+    /** A handler's failure, carried out of the transaction (which rolls back) to be answered. */
+    private static final class HandlerFailure extends RuntimeException {
+        final boolean json;
+        final tools.jackson.databind.JsonNode id;
+        final String where;
+
+        HandlerFailure(Throwable cause, boolean json, tools.jackson.databind.JsonNode id, String where) {
+            super(cause.getMessage(), cause, false, false);
+            this.json = json;
+            this.id = id;
+            this.where = where;
+        }
+    }
+
+    private record RequestEnv(String database, java.sql.Connection connection) implements dev.kiln.api.Env { }
 
     private long dispatchHttp(RouteSpec route, KilnRequest kilnRequest, Response response, Callback callback) throws Throwable {
         Object result = route.handler().handle(kilnRequest);

@@ -1,6 +1,7 @@
 package dev.kiln.http;
 
 import dev.kiln.api.HttpException;
+import dev.kiln.api.Env;
 import dev.kiln.api.Request;
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,12 +26,13 @@ final class KilnRequest implements Request {
 
     private final org.eclipse.jetty.server.Request jetty;
     private final String path;
-    private final Map<String, String> pathParams;
+    private Map<String, String> pathParams;
     private final HttpOptions options;
     private Fields query;
     private Fields form;
     private byte[] body;
     private Map<String, Object> jsonParams = Map.of();
+    private Env env;
 
     KilnRequest(org.eclipse.jetty.server.Request jetty, String path, Map<String, String> pathParams, HttpOptions options) {
         this.jetty = jetty;
@@ -41,6 +43,25 @@ final class KilnRequest implements Request {
 
     void jsonParams(Map<String, Object> params) {
         this.jsonParams = params;
+    }
+
+    /** The path parameters of the route matched (set again on each try of a retried transaction). */
+    KilnRequest route(Map<String, String> params) {
+        this.pathParams = params;
+        return this;
+    }
+
+    KilnRequest withEnv(Env env) {
+        this.env = env;
+        return this;
+    }
+
+    @Override
+    public Env env() {
+        if (env == null) {
+            throw new IllegalStateException(path + " is an auth=none route: it has no database");
+        }
+        return env;
     }
 
     @Override
@@ -142,6 +163,19 @@ final class KilnRequest implements Request {
     }
 
     /** The whole body; over {@code limit} bytes → 413 without reading the rest. */
+    /** The host the client asked for ({@code X-Forwarded-Host} with {@code --proxy-mode}), port included. */
+    static String host(org.eclipse.jetty.server.Request jetty, boolean proxyMode) {
+        if (proxyMode) {
+            String forwarded = jetty.getHeaders().get(HttpHeader.X_FORWARDED_HOST);
+            if (forwarded != null && !forwarded.isBlank()) {
+                int comma = forwarded.lastIndexOf(',');
+                return forwarded.substring(comma + 1).strip();
+            }
+        }
+        String host = jetty.getHeaders().get(HttpHeader.HOST);
+        return host == null ? "" : host;
+    }
+
     static byte[] readBody(org.eclipse.jetty.server.Request jetty, int limit) {
         long declared = jetty.getLength();
         if (declared > limit) {

@@ -35,7 +35,8 @@ public final class Logging {
     private static final int QUEUE = 8192;
     private static final int FLUSH_MILLIS = 2000;
     /** Odoo's default handlers, in Kiln's names: Kiln says itself what Jetty would say at INFO. */
-    private static final List<String> BASE_HANDLERS = List.of(":INFO", "org.eclipse.jetty:WARNING");
+    private static final List<String> BASE_HANDLERS = List.of(":INFO", "org.eclipse.jetty:WARNING",
+            "io.zonky.test.db.postgres:WARNING", "com.zaxxer.hikari:WARNING");
 
     private Logging() { }
 

@@ -6,10 +6,10 @@ import dev.kiln.addons.LoadedAddon;
 import dev.kiln.addons.LoadedAddons;
 import dev.kiln.addons.Manifest;
 import dev.kiln.api.InstallContext;
+import dev.kiln.db.ConnectionPools;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import javax.sql.DataSource;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -35,19 +35,20 @@ public final class AddonInstaller {
     private static final Logger LOG = LoggerFactory.getLogger(AddonInstaller.class);
 
     private final AddonLoader catalog;
+    private final ConnectionPools pools;
 
-    public AddonInstaller(AddonLoader catalog) {
+    public AddonInstaller(AddonLoader catalog, ConnectionPools pools) {
         this.catalog = catalog;
+        this.pools = pools;
     }
 
     /** Creates Kiln's tables in {@code database} if missing. */
-    public void prepare(DataSource database) {
-        try (Connection connection = database.getConnection()) {
-            connection.setAutoCommit(false);
+    public void prepare(String db) {
+        try (Connection connection = pools.connection(db)) {
             RegistrySchema.ensure(connection);
             connection.commit();
         } catch (SQLException e) {
-            throw KilnException.failure("cannot prepare Kiln's tables: " + e.getMessage());
+            throw KilnException.failure(db + ": cannot prepare Kiln's tables: " + e.getMessage());
         }
     }
 
@@ -55,16 +56,16 @@ public final class AddonInstaller {
      * Installs {@code names} with their dependencies, then every {@code auto_install} addon whose
      * dependencies are all installed. Returns the addons newly installed, in order.
      */
-    public List<String> install(String db, DataSource database, Collection<String> names) {
-        prepare(database);
-        Set<String> installed = new LinkedHashSet<>(installedNames(db, database));
+    public List<String> install(String db, Collection<String> names) {
+        prepare(db);
+        Set<String> installed = new LinkedHashSet<>(installedNames(db));
         List<String> done = new ArrayList<>();
         List<String> wanted = new ArrayList<>(names);
         while (!wanted.isEmpty()) {
             LoadedAddons addons = catalog.load(wanted);
             for (LoadedAddon addon : addons.addons()) {
                 if (!installed.contains(addon.name())) {
-                    apply(db, database, addon, true);
+                    apply(db, addon, true);
                     installed.add(addon.name());
                     done.add(addon.name());
                 }
@@ -72,16 +73,16 @@ public final class AddonInstaller {
             wanted = autoInstallable(installed);
         }
         if (!done.isEmpty()) {
-            signalChange(db, database);
+            signalChange(db);
             LOG.info("{}: installed {}", db, String.join(", ", done));
         }
         return done;
     }
 
     /** Applies the pending migrations of {@code names} (all installed addons for {@code all}). */
-    public List<String> update(String db, DataSource database, Collection<String> names) {
-        prepare(database);
-        List<String> installed = installedNames(db, database);
+    public List<String> update(String db, Collection<String> names) {
+        prepare(db);
+        List<String> installed = installedNames(db);
         List<String> targets = names.contains("all") ? installed
                 : names.stream().filter(installed::contains).toList();
         for (String name : names) {
@@ -93,20 +94,20 @@ public final class AddonInstaller {
         if (!targets.isEmpty()) {
             for (LoadedAddon addon : catalog.load(targets).addons()) {
                 if (targets.contains(addon.name())) {
-                    apply(db, database, addon, false);
+                    apply(db, addon, false);
                     done.add(addon.name());
                 }
             }
-            signalChange(db, database);
+            signalChange(db);
             LOG.info("{}: updated {}", db, String.join(", ", done));
         }
         return done;
     }
 
     /** The addons installed in {@code db}, those still on the addons path, in dependency order. */
-    public List<String> installedNames(String db, DataSource database) {
+    public List<String> installedNames(String db) {
         List<String> names = new ArrayList<>();
-        try (Connection connection = database.getConnection();
+        try (Connection connection = pools.connection(db);
              Statement statement = connection.createStatement();
              ResultSet rows = statement.executeQuery("SELECT name FROM kiln_addon WHERE state = 'installed' ORDER BY name")) {
             while (rows.next()) {
@@ -137,10 +138,9 @@ public final class AddonInstaller {
         return ready.stream().sorted().toList();
     }
 
-    private void apply(String db, DataSource database, LoadedAddon addon, boolean install) {
+    private void apply(String db, LoadedAddon addon, boolean install) {
         List<Migration> scripts = Migration.of(addon.name(), addon.manifest().directory());
-        try (Connection connection = database.getConnection()) {
-            connection.setAutoCommit(false);
+        try (Connection connection = pools.connection(db)) {
             try {
                 lock(connection);
                 if (install && isInstalled(connection, addon.name())) {
@@ -233,10 +233,10 @@ public final class AddonInstaller {
     }
 
     /** Moves the sequence every process compares before serving a request to {@code db}. */
-    private static void signalChange(String db, DataSource database) {
-        try (Connection connection = database.getConnection(); Statement statement = connection.createStatement()) {
-            connection.setAutoCommit(true);
+    private void signalChange(String db) {
+        try (Connection connection = pools.connection(db); Statement statement = connection.createStatement()) {
             statement.execute("SELECT nextval('" + RegistrySchema.SIGNALING + "')");
+            connection.commit();
         } catch (SQLException e) {
             throw KilnException.failure(db + ": cannot signal the registry change: " + e.getMessage());
         }

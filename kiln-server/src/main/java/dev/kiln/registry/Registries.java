@@ -3,10 +3,10 @@ package dev.kiln.registry;
 import dev.kiln.KilnException;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.addons.LoadedAddons;
+import dev.kiln.db.ConnectionPools;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import javax.sql.DataSource;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Function;
 
 /**
  * One {@link Registry} per database, as Odoo's {@code Registry} registry: built on first use,
@@ -30,15 +29,37 @@ public final class Registries {
 
     private final AddonLoader catalog;
     private final List<String> serverWide;
-    private final Function<String, DataSource> databases;
+    private final ConnectionPools pools;
     private final AddonInstaller installer;
     private final Map<String, Registry> registries = new ConcurrentHashMap<>();
+    /** Databases whose Kiln tables this process has checked. */
+    private final Set<String> prepared = ConcurrentHashMap.newKeySet();
 
-    public Registries(AddonLoader catalog, List<String> serverWide, Function<String, DataSource> databases) {
+    public Registries(AddonLoader catalog, List<String> serverWide, ConnectionPools pools) {
         this.catalog = catalog;
         this.serverWide = List.copyOf(serverWide);
-        this.databases = databases;
-        this.installer = new AddonInstaller(catalog);
+        this.pools = pools;
+        this.installer = new AddonInstaller(catalog, pools);
+    }
+
+    /** Every addon's static folder, whether installed anywhere or not (Odoo serves them all). */
+    public Map<String, java.nio.file.Path> staticFolders() {
+        Map<String, java.nio.file.Path> folders = new java.util.TreeMap<>();
+        catalog.available().forEach((name, manifest) -> {
+            java.nio.file.Path folder = manifest.directory().resolve("static");
+            if (java.nio.file.Files.isDirectory(folder)) {
+                folders.put(name, folder);
+            }
+        });
+        return folders;
+    }
+
+    /** Creates Kiln's tables in {@code db} once per process (a database made outside Kiln has none). */
+    public void prepare(String db) {
+        if (!prepared.contains(db)) {
+            installer.prepare(db);
+            prepared.add(db);
+        }
     }
 
     public AddonInstaller installer() {
@@ -61,9 +82,8 @@ public final class Registries {
 
     /** Builds the registry of {@code db} now (Odoo's preload). */
     public Registry load(String db) {
-        DataSource database = databases.apply(db);
-        installer.prepare(database);
-        try (Connection connection = database.getConnection()) {
+        prepare(db);
+        try (Connection connection = pools.connection(db)) {
             return get(db, connection);
         } catch (SQLException e) {
             throw KilnException.failure(db + ": cannot load the registry: " + e.getMessage());
@@ -73,11 +93,12 @@ public final class Registries {
     /** Forgets {@code db} (dropped or renamed). */
     public void evict(String db) {
         registries.remove(db);
+        prepared.remove(db);
     }
 
     private Registry build(String db, long sequence) {
         Set<String> names = new LinkedHashSet<>(serverWide);
-        names.addAll(installer.installedNames(db, databases.apply(db)));
+        names.addAll(installer.installedNames(db));
         LoadedAddons addons = catalog.load(new ArrayList<>(names));
         LOG.info("{}: registry loaded with {} addons: {}", db, addons.addons().size(), String.join(", ", addons.names()));
         return new Registry(db, addons, sequence);

@@ -38,9 +38,13 @@ public final class ThreadedServer extends CommonServer {
     private long limitReachedNanos = -1;
     private HttpService http;
 
-    public ThreadedServer(Config config, KilnApplication application) {
+    private final java.util.function.IntSupplier preload;
+
+    /** @param preload loads the {@code -d} databases; returns the exit code {@code --stop-after-init} reports */
+    public ThreadedServer(Config config, KilnApplication application, java.util.function.IntSupplier preload) {
         super(config);
         this.application = application;
+        this.preload = preload;
     }
 
     @Override
@@ -52,10 +56,10 @@ public final class ThreadedServer extends CommonServer {
             httpSpawn();
         }
         PidFile.write(config.pidfile());
-        preloadRegistries();
+        int preloaded = preload.getAsInt();
         if (config.stopAfterInit()) {
             stop();
-            return 0;
+            return preloaded;
         }
         try {
             while (!quit) {
@@ -91,10 +95,6 @@ public final class ThreadedServer extends CommonServer {
         } catch (Exception e) {
             throw new KilnException(KilnException.FAILURE, "HTTP service did not start: " + e, e);
         }
-    }
-
-    /** Databases arrive with the registries; until then nothing is preloaded. */
-    private void preloadRegistries() {
     }
 
     /** Runs on the JVM's signal thread for what cannot wait for the loop; false queues the signal. */

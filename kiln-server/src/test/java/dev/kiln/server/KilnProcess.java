@@ -55,7 +55,8 @@ final class KilnProcess implements AutoCloseable {
         int port = freePort();
         List<String> command = new ArrayList<>(wrapper.stream().map(w -> w.replace("{port}", String.valueOf(port))).toList());
         command.addAll(javaCommand());
-        command.addAll(List.of("--http-port=" + port, "--load=base,web,hello", "--pidfile=" + dir.resolve("kiln.pid")));
+        command.addAll(List.of("--http-port=" + port, "--load=base,web,hello", "--pidfile=" + dir.resolve("kiln.pid"),
+                "--data-dir=" + System.getProperty("kiln.test.data", dir.resolve("data").toString())));
         command.addAll(List.of(args));
         Path log = dir.resolve("kiln.log");
         Process process = new ProcessBuilder(command)
@@ -143,12 +144,31 @@ final class KilnProcess implements AutoCloseable {
     }
 
     static String request(int port, String path) throws IOException {
+        return send(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    }
+
+    /** One request with the given headers ("Name: value" each) and body, on a new connection. */
+    String request(String method, String path, String body, String... headers) throws IOException {
+        StringBuilder raw = new StringBuilder(method).append(' ').append(path).append(" HTTP/1.1\r\n");
+        boolean host = false;
+        for (String header : headers) {
+            raw.append(header).append("\r\n");
+            host |= header.regionMatches(true, 0, "Host:", 0, 5);
+        }
+        if (!host) {
+            raw.append("Host: localhost\r\n");
+        }
+        byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+        raw.append("Content-Length: ").append(bytes.length).append("\r\nConnection: close\r\n\r\n");
+        return send(port, raw + (body == null ? "" : body));
+    }
+
+    private static String send(int port, String raw) throws IOException {
         try (Socket socket = new Socket()) {
             socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
             socket.setSoTimeout(120_000);
             OutputStream out = socket.getOutputStream();
-            out.write(("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
+            out.write(raw.getBytes(StandardCharsets.UTF_8));
             out.flush();
             InputStream in = socket.getInputStream();
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);

@@ -1,0 +1,63 @@
+package dev.kiln.server;
+
+import dev.kiln.KilnException;
+import dev.kiln.config.Config;
+import dev.kiln.db.DatabaseManager;
+import dev.kiln.registry.Registries;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Odoo's {@code preload_registries}: for each {@code -d} database, create it when missing (with
+ * {@code base}), install {@code -i}, update {@code -u}, and load its registry before serving. A
+ * database that fails is logged at CRITICAL with its name, and the exit code of
+ * {@code --stop-after-init} says so; the others are served.
+ */
+final class Preload {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Preload.class);
+
+    private final Config config;
+    private final DatabaseManager manager;
+    private final Registries registries;
+
+    Preload(Config config, DatabaseManager manager, Registries registries) {
+        this.config = config;
+        this.manager = manager;
+        this.registries = registries;
+    }
+
+    /** Returns 0 when every database is ready, 1 when any failed. */
+    int run() {
+        int rc = 0;
+        for (String db : config.dbName()) {
+            try {
+                preload(db);
+            } catch (KilnException e) {
+                LOG.error("CRITICAL: failed to initialize database '{}': {}", db, e.getMessage());
+                rc = KilnException.FAILURE;
+            }
+        }
+        return rc;
+    }
+
+    private void preload(String db) {
+        List<String> install = new ArrayList<>(config.init());
+        if (!manager.exists(db)) {
+            manager.create(db);
+            LOG.info("{}: database created", db);
+            install.addFirst("base");
+        }
+        registries.prepare(db);
+        if (!install.isEmpty()) {
+            registries.installer().install(db, install);
+        }
+        if (!config.update().isEmpty()) {
+            registries.installer().update(db, config.update());
+        }
+        registries.load(db);
+    }
+}

@@ -1,0 +1,216 @@
+package dev.kiln.server;
+
+import dev.kiln.addons.TestAddons;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Databases as an operator and an addon author meet them: a real kiln on the embedded PostgreSQL,
+ * databases created and addons installed by {@code -d/-i}, routes served only where their addon is
+ * installed, one transaction per request, and registry changes seen across processes.
+ */
+@Tag("process")
+class DatabaseServingTest {
+
+    private static final String NOTES = """
+            package notes;
+
+            import dev.kiln.api.*;
+            import java.sql.*;
+
+            public final class Notes implements Addon {
+                @Override public void register(AddonContext context) { context.routes(this); }
+
+                @Override public void onInstall(InstallContext context) throws Exception {
+                    try (Statement s = context.connection().createStatement()) {
+                        s.execute("INSERT INTO note (body) VALUES ('installed in " + context.database() + "')");
+                    }
+                }
+
+                @Route(value = "/notes/count", auth = Route.Auth.PUBLIC)
+                public Response count(Request request) throws SQLException {
+                    try (Statement s = request.env().connection().createStatement();
+                         ResultSet r = s.executeQuery("SELECT count(*), current_database() FROM note")) {
+                        r.next();
+                        return Response.text(r.getString(2) + ":" + r.getLong(1));
+                    }
+                }
+
+                @Route(value = "/notes/add", auth = Route.Auth.PUBLIC, methods = "POST", csrf = false)
+                public Response add(Request request) throws SQLException {
+                    try (PreparedStatement s = request.env().connection().prepareStatement("INSERT INTO note (body) VALUES (?)")) {
+                        s.setString(1, request.param("body").orElse("?"));
+                        s.executeUpdate();
+                    }
+                    if (request.param("fail").isPresent()) {
+                        throw new IllegalStateException("asked to fail after the insert");
+                    }
+                    return Response.text("added");
+                }
+
+                @Route(value = "/notes/total", type = Route.Type.JSON, auth = Route.Auth.PUBLIC)
+                public Object total(Request request) throws SQLException {
+                    try (Statement s = request.env().connection().createStatement();
+                         ResultSet r = s.executeQuery("SELECT count(*) FROM note")) {
+                        r.next();
+                        return java.util.Map.of("total", r.getLong(1));
+                    }
+                }
+
+                @Route(value = "/notes/mine", auth = Route.Auth.USER)
+                public Response mine(Request request) {
+                    return Response.text("never without a user");
+                }
+            }
+            """;
+
+    @TempDir
+    static Path addons;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void writeAddons() throws IOException {
+        Path notes = TestAddons.addon(addons, "notes", TestAddons.manifest("notes.Notes", "base"), Map.of("notes.Notes", NOTES));
+        Files.createDirectories(notes.resolve("migrations"));
+        Files.writeString(notes.resolve("migrations/V1__note.sql"), "CREATE TABLE note (id serial PRIMARY KEY, body text NOT NULL);");
+        Files.writeString(notes.resolve("migrations/V1_1__first_note.sql"), "INSERT INTO note (body) VALUES ('first');");
+
+        Path broken = TestAddons.addon(addons, "broken", TestAddons.manifest(null, "base"), Map.of());
+        Files.createDirectories(broken.resolve("migrations"));
+        Files.writeString(broken.resolve("migrations/V1__ok.sql"), "CREATE TABLE broken_ok (id int);");
+        Files.writeString(broken.resolve("migrations/V2__bad.sql"), "CREATE TABLE broken_bad (id int REFERENCES nowhere);");
+    }
+
+    private static String unique(String prefix) {
+        return prefix + "_" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    private KilnProcess init(String... args) throws Exception {
+        String[] all = new String[args.length + 2];
+        all[0] = "--addons-path=" + addons;
+        all[1] = "--stop-after-init";
+        System.arraycopy(args, 0, all, 2, args.length);
+        return KilnProcess.launch(Files.createTempDirectory(dir, "init"), List.of(), all);
+    }
+
+    private KilnProcess serve(String... args) throws Exception {
+        String[] all = new String[args.length + 1];
+        all[0] = "--addons-path=" + addons;
+        System.arraycopy(args, 0, all, 1, args.length);
+        return KilnProcess.start(Files.createTempDirectory(dir, "serve"), all);
+    }
+
+    @Test
+    void stopAfterInitCreatesTheDatabaseInstallsTheAddonWithItsMigrationsAndHookAndExitsZero() throws Exception {
+        String db = unique("init");
+        try (KilnProcess kiln = init("-d", db, "-i", "notes")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(90))).as(kiln.log()).isZero();
+            assertThat(kiln.log()).contains(db + ": database created").contains(db + ": installed base, notes")
+                    .contains("addon notes 1.0 installed (2 migrations)");
+        }
+        try (KilnProcess kiln = serve("-d", db)) {
+            assertThat(kiln.get("/notes/count")).startsWith("HTTP/1.1 200").endsWith(db + ":2");
+        }
+    }
+
+    @Test
+    void aFailingMigrationLeavesNothingOfTheAddonAndExitsNonZeroNamingTheDatabase() throws Exception {
+        String db = unique("broken");
+        try (KilnProcess kiln = init("-d", db, "-i", "broken")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(90))).isEqualTo(1);
+            assertThat(kiln.log()).containsPattern("CRITICAL: failed to initialize database '" + db
+                    + "': " + db + ": installing addon 'broken' failed, nothing of it was applied: .*V2__bad.sql");
+        }
+        try (KilnProcess kiln = init("-d", db, "-i", "notes")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(90))).as(kiln.log()).isZero();
+        }
+        try (KilnProcess kiln = serve("-d", db)) {
+            // broken_ok was created by V1 in the same transaction as the failing V2: it must be gone too
+            assertThat(kiln.request("POST", "/notes/add?body=x", "", "X-Kiln-Database: " + db)).startsWith("HTTP/1.1 200");
+            assertThat(kiln.log()).doesNotContain("broken installed");
+        }
+    }
+
+    @Test
+    void aRouteAnswersOnlyInDatabasesWhereItsAddonIsInstalled() throws Exception {
+        String with = unique("with"), without = unique("without");
+        assertThat(init("-d", with + "," + without, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
+        // the second database also got notes above: make a third with base only
+        String bare = unique("bare");
+        assertThat(init("-d", bare).awaitExit(Duration.ofSeconds(90))).isZero();
+        try (KilnProcess kiln = serve("-d", with + "," + bare)) {
+            assertThat(kiln.request("GET", "/notes/count", null, "X-Kiln-Database: " + with)).startsWith("HTTP/1.1 200");
+            assertThat(kiln.request("GET", "/notes/count", null, "X-Kiln-Database: " + bare)).startsWith("HTTP/1.1 404");
+            assertThat(kiln.get("/notes/count")).as("two databases, none chosen").startsWith("HTTP/1.1 404");
+            assertThat(kiln.get("/notes/count?db=" + with)).startsWith("HTTP/1.1 200");
+            assertThat(kiln.get("/hello")).as("server-wide routes answer without a database").startsWith("HTTP/1.1 200");
+        }
+    }
+
+    @Test
+    void aRequestCommitsWhenItsHandlerReturnsAndRollsBackWhenItThrows() throws Exception {
+        String db = unique("tx");
+        assertThat(init("-d", db, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
+        try (KilnProcess kiln = serve("-d", db)) {
+            assertThat(kiln.request("POST", "/notes/add?body=kept", "")).startsWith("HTTP/1.1 200");
+            assertThat(kiln.request("POST", "/notes/add?body=lost&fail=1", "")).startsWith("HTTP/1.1 500")
+                    .doesNotContain("asked to fail");
+            assertThat(kiln.get("/notes/count")).endsWith(db + ":3");
+            assertThat(kiln.request("POST", "/notes/total", "{\"jsonrpc\":\"2.0\",\"method\":\"call\",\"params\":{},\"id\":7}",
+                    "Content-Type: application/json")).contains("\"id\":7").contains("\"result\":{\"total\":3}");
+        }
+    }
+
+    @Test
+    void anAuthUserRouteSendsAGuestToTheLoginPage() throws Exception {
+        String db = unique("guest");
+        assertThat(init("-d", db, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
+        try (KilnProcess kiln = serve("-d", db)) {
+            assertThat(kiln.get("/notes/mine")).startsWith("HTTP/1.1 303").contains("Location: /web/login?redirect=%2Fnotes%2Fmine");
+        }
+    }
+
+    @Test
+    void anAddonInstalledByAnotherProcessIsServedWithoutARestart() throws Exception {
+        String db = unique("signal");
+        assertThat(init("-d", db).awaitExit(Duration.ofSeconds(90))).isZero();
+        try (KilnProcess kiln = serve("-d", db)) {
+            assertThat(kiln.get("/notes/count")).startsWith("HTTP/1.1 404");
+
+            try (KilnProcess other = init("-d", db, "-i", "notes")) {
+                assertThat(other.awaitExit(Duration.ofSeconds(90))).as(other.log()).isZero();
+            }
+
+            assertThat(kiln.get("/notes/count")).startsWith("HTTP/1.1 200").endsWith(db + ":2");
+            assertThat(kiln.log()).contains(db + ": registry loaded with 4 addons");
+        }
+    }
+
+    @Test
+    void dbfilterChoosesTheDatabaseFromTheHostName() throws Exception {
+        String suffix = UUID.randomUUID().toString().substring(0, 6);
+        String acme = "acme" + suffix, shop = "shop" + suffix;
+        assertThat(init("-d", acme + "," + shop, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
+        try (KilnProcess kiln = serve("-d", acme + "," + shop, "--db-filter=^%d$")) {
+            assertThat(kiln.request("GET", "/notes/count", null, "Host: " + acme + ".example.com")).endsWith(acme + ":2");
+            assertThat(kiln.request("GET", "/notes/count", null, "Host: www." + shop + ".example.com:8069")).endsWith(shop + ":2");
+            assertThat(kiln.request("GET", "/notes/count", null, "Host: other.example.com")).startsWith("HTTP/1.1 404");
+            assertThat(kiln.request("GET", "/notes/count", null, "Host: " + acme + ".example.com", "X-Kiln-Database: " + shop))
+                    .as("a database the filter hides cannot be asked for").startsWith("HTTP/1.1 404");
+        }
+    }
+}
