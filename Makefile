@@ -16,8 +16,9 @@ dist/lib/kiln-server.jar: $(SOURCES)
 	$(MVN) -q -DskipTests package
 	@touch $@
 
+# The hello addon is server-wide here so /hello answers without a database.
 run: build
-	bin/kiln $(ARGS)
+	bin/kiln --load=base,web,hello $(ARGS)
 
 test:
 	$(MVN) verify

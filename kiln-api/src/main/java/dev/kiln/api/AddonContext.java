@@ -11,6 +11,9 @@ public interface AddonContext {
     /** The addon's folder on the addons path. */
     Path directory();
 
+    /** The version of the Kiln server running the addon, e.g. {@code 0.1.0}. */
+    String serverVersion();
+
     /**
      * Registers every method of {@code controller} annotated with {@link Route}.
      * A path already claimed by another addon stops the start with an error naming both.

@@ -4,9 +4,14 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 
+import dev.kiln.KilnException;
+
 /**
- * The effective configuration: immutable, validated when built by {@link ConfigLoader}.
+ * The effective configuration: immutable, validated when built (usually by {@link ConfigLoader},
+ * which reads the command line, environment, config file and defaults as {@link Options} declares).
  * Accessor names are Odoo's configuration keys in camel case; sizes are bytes, times seconds.
+ * Unset paths and strings are null; an unset {@code db_port} is 0. Settings that contradict each
+ * other fail construction with a usage error naming both.
  */
 public record Config(
         Path configFile,
@@ -47,7 +52,39 @@ public record Config(
         String dbfilter,
         boolean listDb) {
 
+    public Config {
+        addonsPath = copy(addonsPath);
+        serverWideModules = copy(serverWideModules);
+        dbName = copy(dbName);
+        init = copy(init);
+        update = copy(update);
+        logHandler = copy(logHandler);
+        devMode = devMode == null ? Set.of() : Set.copyOf(devMode);
+        if (limitMemorySoft > 0 && limitMemoryHard > 0 && limitMemorySoft > limitMemoryHard) {
+            throw contradiction("limit_memory_soft", limitMemorySoft, "limit_memory_hard", limitMemoryHard,
+                    "the soft limit must not exceed the hard one");
+        }
+        if (workers > 0 && httpEnable && httpPort != 0 && httpPort == geventPort) {
+            throw contradiction("http_port", httpPort, "gevent_port", geventPort,
+                    "in prefork mode (workers > 0) both servers listen, so the ports must differ");
+        }
+    }
+
+    /** Whether {@code --dev} includes {@code mode} (reload, debug, access). */
     public boolean dev(String mode) {
         return devMode.contains(mode);
+    }
+
+    /** {@code limit_time_real_cron} as Odoo reads it: -1 means limit_time_real. */
+    public int effectiveLimitTimeRealCron() {
+        return limitTimeRealCron < 0 ? limitTimeReal : limitTimeRealCron;
+    }
+
+    private static <T> List<T> copy(List<T> list) {
+        return list == null ? List.of() : List.copyOf(list);
+    }
+
+    private static KilnException contradiction(String a, Object va, String b, Object vb, String why) {
+        return KilnException.usage(a + " = " + va + " contradicts " + b + " = " + vb + ": " + why);
     }
 }

@@ -2,12 +2,19 @@ package dev.kiln.addons.hello;
 
 import dev.kiln.api.Addon;
 import dev.kiln.api.AddonContext;
+import dev.kiln.api.HttpException;
 import dev.kiln.api.Request;
 import dev.kiln.api.Response;
 import dev.kiln.api.Route;
 
-/** The smallest addon: {@code GET /hello}, the route the HTTP benchmark measures. */
+/**
+ * The smallest addon: {@code GET /hello}, the route the HTTP benchmark measures; plus a slow route
+ * ({@code /hello/wait?seconds=N}) for the tests of graceful stop and time limits, and a failing one
+ * ({@code /hello/fail}) for the tests of error pages.
+ */
 public final class HelloAddon implements Addon {
+
+    private static final int MAX_WAIT_SECONDS = 300;
 
     @Override
     public void register(AddonContext context) {
@@ -17,5 +24,26 @@ public final class HelloAddon implements Addon {
     @Route(value = "/hello", auth = Route.Auth.NONE, methods = "GET")
     public Response hello(Request request) {
         return Response.text("Hello, world");
+    }
+
+    @Route(value = "/hello/wait", auth = Route.Auth.NONE, methods = "GET")
+    public Response waitSeconds(Request request) throws InterruptedException {
+        String text = request.param("seconds").orElseThrow(() -> new HttpException.BadRequest("seconds is required"));
+        double seconds;
+        try {
+            seconds = Double.parseDouble(text);
+        } catch (NumberFormatException e) {
+            throw new HttpException.BadRequest("seconds must be a number, not " + text);
+        }
+        if (!(seconds > 0 && seconds <= MAX_WAIT_SECONDS)) {
+            throw new HttpException.BadRequest("seconds must be in (0, " + MAX_WAIT_SECONDS + "]");
+        }
+        Thread.sleep((long) (seconds * 1000));
+        return Response.text("Waited " + text + " s");
+    }
+
+    @Route(value = "/hello/fail", auth = Route.Auth.NONE, methods = "GET")
+    public Response fail(Request request) {
+        throw new IllegalStateException("hello/fail always fails");
     }
 }

@@ -1,0 +1,16 @@
+package dev.kiln.addons;
+
+import dev.kiln.api.Addon;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * An addon once loaded: its manifest, its class loader (null for an addon without code), its entry
+ * instance (null likewise) and its {@code static/} folder when it has one.
+ */
+public record LoadedAddon(Manifest manifest, ClassLoader classLoader, Addon instance, Optional<Path> staticFolder) {
+
+    public String name() {
+        return manifest.name();
+    }
+}

@@ -1,0 +1,46 @@
+package dev.kiln.http;
+
+/**
+ * What the HTTP application needs from the configuration; the server maps its {@code Config} here so
+ * that {@code http/} does not depend on how options are read.
+ *
+ * @param debug              {@code --dev=debug}: stack traces on error pages and in JSON-RPC errors
+ * @param proxyMode          {@code --proxy-mode}: the client address is taken from {@code X-Forwarded-For}
+ * @param accessLog          one INFO line per request on the {@code dev.kiln.http.access} logger
+ * @param maxBodyBytes       largest request body read whole (JSON-RPC, {@code Request.body()}); larger → 413
+ * @param staticMaxAgeSeconds {@code Cache-Control: max-age} of static files (Odoo: one week)
+ */
+public record HttpOptions(boolean debug, boolean proxyMode, boolean accessLog, int maxBodyBytes, int staticMaxAgeSeconds) {
+
+    public static final int DEFAULT_MAX_BODY = 16 * 1024 * 1024;
+    public static final int DEFAULT_STATIC_MAX_AGE = 7 * 24 * 3600;
+
+    public HttpOptions {
+        if (maxBodyBytes <= 0) {
+            throw new IllegalArgumentException("maxBodyBytes must be positive: " + maxBodyBytes);
+        }
+        if (staticMaxAgeSeconds < 0) {
+            throw new IllegalArgumentException("staticMaxAgeSeconds must not be negative: " + staticMaxAgeSeconds);
+        }
+    }
+
+    public static HttpOptions defaults() {
+        return new HttpOptions(false, false, true, DEFAULT_MAX_BODY, DEFAULT_STATIC_MAX_AGE);
+    }
+
+    public HttpOptions withDebug(boolean on) {
+        return new HttpOptions(on, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds);
+    }
+
+    public HttpOptions withProxyMode(boolean on) {
+        return new HttpOptions(debug, on, accessLog, maxBodyBytes, staticMaxAgeSeconds);
+    }
+
+    public HttpOptions withAccessLog(boolean on) {
+        return new HttpOptions(debug, proxyMode, on, maxBodyBytes, staticMaxAgeSeconds);
+    }
+
+    public HttpOptions withMaxBodyBytes(int bytes) {
+        return new HttpOptions(debug, proxyMode, accessLog, bytes, staticMaxAgeSeconds);
+    }
+}

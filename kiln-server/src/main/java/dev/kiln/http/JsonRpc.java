@@ -1,0 +1,117 @@
+package dev.kiln.http;
+
+import dev.kiln.api.HttpException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.NullNode;
+
+/**
+ * JSON-RPC 2.0 as Odoo's {@code type='json'} routes speak it: a request object whose {@code params}
+ * object is handed to the handler, a response carrying {@code result} or {@code error}. Errors keep
+ * Odoo's shape ({@code code}, {@code message}, {@code data} with {@code name}, {@code message},
+ * {@code arguments}, {@code context}); the stack trace goes in {@code data.debug} only in debug mode.
+ */
+final class JsonRpc {
+
+    static final int PARSE_ERROR = -32700, INVALID_REQUEST = -32600, INVALID_PARAMS = -32602;
+    /** Odoo answers every server-side failure with code 200 ("Odoo Server Error"). */
+    static final int SERVER_ERROR = 200;
+
+    static final JsonMapper JSON = JsonMapper.builder().build();
+
+    /** A parsed call, or the error to answer instead. */
+    record Call(JsonNode id, Map<String, Object> params) { }
+
+    /** A call that could not be read; {@code id} is echoed when it was readable. */
+    static final class Invalid extends Exception {
+        final JsonNode id;
+        final int code;
+
+        Invalid(JsonNode id, int code, String message) {
+            super(message, null, false, false);
+            this.id = id;
+            this.code = code;
+        }
+    }
+
+    private JsonRpc() { }
+
+    @SuppressWarnings("unchecked")
+    static Call parse(byte[] body) throws Invalid {
+        JsonNode root;
+        try {
+            root = JSON.readTree(body);
+        } catch (JacksonException e) {
+            throw new Invalid(NullNode.instance, PARSE_ERROR, "Parse error: the body is not valid JSON");
+        }
+        if (root == null || root.isMissingNode() || !root.isObject()) {
+            throw new Invalid(NullNode.instance, INVALID_REQUEST, "Invalid Request: the body must be a JSON-RPC object");
+        }
+        JsonNode id = root.has("id") ? root.get("id") : NullNode.instance;
+        JsonNode params = root.get("params");
+        if (params == null || params.isNull()) {
+            return new Call(id, Map.of());
+        }
+        if (!params.isObject()) {
+            throw new Invalid(id, INVALID_PARAMS, "Invalid params: \"params\" must be an object");
+        }
+        return new Call(id, JSON.treeToValue(params, Map.class));
+    }
+
+    static byte[] result(JsonNode id, Object result) {
+        Map<String, Object> body = new LinkedHashMap<>(4);
+        body.put("jsonrpc", "2.0");
+        body.put("id", id);
+        body.put("result", result);
+        return JSON.writeValueAsBytes(body);
+    }
+
+    /** The error for a call that could not be read. */
+    static byte[] error(Invalid invalid) {
+        return error(invalid.id, invalid.code, invalid.getMessage(), "dev.kiln.http.JsonRpc.InvalidRequest",
+                invalid.getMessage(), null);
+    }
+
+    /** The error for a handler that threw. */
+    static byte[] error(JsonNode id, Throwable failure, boolean debug) {
+        String debugText = debug ? stackTrace(failure) : null;
+        if (failure instanceof HttpException http) {
+            return error(id, http.status(), http.status() + ": " + ErrorPages.reason(http.status()),
+                    failure.getClass().getName(), String.valueOf(http.getMessage()), debugText);
+        }
+        String message = failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage();
+        return error(id, SERVER_ERROR, "Kiln Server Error", failure.getClass().getName(), message, debugText);
+    }
+
+    static byte[] error(JsonNode id, int code, String message, String name, String detail, String debug) {
+        Map<String, Object> data = new LinkedHashMap<>();
+        data.put("name", name);
+        data.put("message", detail);
+        data.put("arguments", List.of(detail));
+        data.put("context", Map.of());
+        if (debug != null) {
+            data.put("debug", debug);
+        }
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("code", code);
+        error.put("message", message);
+        error.put("data", data);
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("jsonrpc", "2.0");
+        body.put("id", id == null ? NullNode.instance : id);
+        body.put("error", error);
+        return JSON.writeValueAsBytes(body);
+    }
+
+    static String stackTrace(Throwable failure) {
+        StringWriter out = new StringWriter();
+        failure.printStackTrace(new PrintWriter(out));
+        return out.toString();
+    }
+}

@@ -1,0 +1,376 @@
+package dev.kiln.http;
+
+import dev.kiln.addons.LoadedAddon;
+import dev.kiln.addons.LoadedAddons;
+import dev.kiln.addons.RouteSpec;
+import dev.kiln.api.HttpException;
+import dev.kiln.api.Route;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.PreEncodedHttpField;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP application, Odoo's WSGI {@code Application}: one Jetty handler serving the static files
+ * and routes of the loaded addons. It knows nothing of the server mode that runs it.
+ *
+ * <p>Request path: static file → route (exact path, then parameterised) → method (405 with
+ * {@code Allow}) → auth → dispatch ({@code http}: the handler's response; {@code json}: JSON-RPC) →
+ * access log. Every outcome other than success is turned into a response here, in one place.
+ *
+ * <p>Until databases exist, routes with {@code auth=public} or {@code auth=user} answer 404: no
+ * database can be selected, and Odoo answers 404 for a route that is not available without one.
+ *
+ * <p>{@link #inFlight()}, {@link #requestsServed()} and {@link #requestsInFlight()} feed the server's
+ * time limits and statistics; every request is registered on entry and released in {@code finally}.
+ */
+public final class KilnApplication extends Handler.Abstract {
+
+    private static final Logger LOG = LoggerFactory.getLogger(KilnApplication.class);
+    private static final Logger ACCESS = LoggerFactory.getLogger("dev.kiln.http.access");
+    private static final HttpField HTML = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, "text/html; charset=utf-8");
+    private static final HttpField JSON = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, "application/json");
+    private static final String STATIC_ALLOW = "GET, HEAD";
+    private static final int SMALL_FILE = 256 * 1024;
+
+    private final HttpOptions options;
+    private final Router router;
+    private final StaticFiles statics;
+    private final boolean hasStatics;
+    private final Map<String, ClassLoader> loaders = new HashMap<>();
+    private final HttpField staticCache;
+    private final AtomicLong ids = new AtomicLong();
+    private final ConcurrentHashMap<Long, InFlightRequest> inFlight = new ConcurrentHashMap<>();
+    private final LongAdder served = new LongAdder();
+    private final Map<String, HttpField> contentTypes = new ConcurrentHashMap<>();
+
+    public KilnApplication(LoadedAddons addons, HttpOptions options) {
+        this.options = options;
+        this.router = new Router(addons.routes());
+        this.statics = new StaticFiles(addons.staticFolders());
+        this.hasStatics = !addons.staticFolders().isEmpty();
+        this.staticCache = new PreEncodedHttpField(HttpHeader.CACHE_CONTROL,
+                options.staticMaxAgeSeconds() == 0 ? "no-cache" : "public, max-age=" + options.staticMaxAgeSeconds());
+        for (LoadedAddon addon : addons.addons()) {
+            if (addon.classLoader() != null) {
+                loaders.put(addon.name(), addon.classLoader());
+            }
+        }
+    }
+
+    /**
+     * Settings the server applies to its {@link HttpConfiguration}: Kiln judges odd paths itself (an
+     * encoded {@code ..} under {@code /static/} is a 404 from Kiln, not a 400 from the parser), and
+     * the server does not advertise its software version.
+     */
+    public static void configure(HttpConfiguration config) {
+        config.setUriCompliance(UriCompliance.from(java.util.EnumSet.of(
+                UriCompliance.Violation.AMBIGUOUS_PATH_SEGMENT, UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT,
+                UriCompliance.Violation.AMBIGUOUS_PATH_SEPARATOR, UriCompliance.Violation.AMBIGUOUS_PATH_PARAMETER,
+                UriCompliance.Violation.AMBIGUOUS_PATH_ENCODING, UriCompliance.Violation.SUSPICIOUS_PATH_CHARACTERS,
+                UriCompliance.Violation.ILLEGAL_PATH_CHARACTERS)));
+        config.setSendServerVersion(false);
+        config.setSendXPoweredBy(false);
+    }
+
+    /** The requests being handled now (a snapshot). */
+    public List<InFlightRequest> inFlight() {
+        return List.copyOf(inFlight.values());
+    }
+
+    /** Requests completed since start. */
+    public long requestsServed() {
+        return served.sum();
+    }
+
+    public int requestsInFlight() {
+        return inFlight.size();
+    }
+
+    public HttpOptions options() {
+        return options;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+        long start = System.nanoTime();
+        Long id = ids.incrementAndGet();
+        String method = request.getMethod();
+        String rawPath = request.getHttpURI().getPath();
+        if (rawPath == null) {
+            rawPath = "/";
+        }
+        inFlight.put(id, new InFlightRequest(id, method, rawPath, Instant.now(), start, Thread.currentThread()));
+        long bytes = 0;
+        try {
+            bytes = serve(request, response, callback, method, rawPath);
+        } catch (Throwable failure) {
+            bytes = fail(request, response, callback, failure, rawPath);
+        } finally {
+            inFlight.remove(id);
+            served.increment();
+            if (options.accessLog()) {
+                logAccess(request, response.getStatus(), bytes, start, method, rawPath);
+            }
+        }
+        return true;
+    }
+
+    private long serve(Request request, Response response, Callback callback, String method, String rawPath) throws Throwable {
+        if (hasStatics) {
+            String addon = statics.addonOf(rawPath);
+            if (addon != null) {
+                return serveStatic(request, response, callback, method, addon, rawPath);
+            }
+        }
+        String path = Request.getPathInContext(request);
+        // configure() lets odd paths through so Kiln answers them; a route never matches one, so an
+        // encoded slash or dot cannot reach a route a proxy rule meant to hide
+        if (path == null || request.getHttpURI().hasViolations()) {
+            return error(response, callback, 404, null, null, null);
+        }
+        RouteSpec route = null;
+        Map<String, String> params = Map.of();
+        Router.Endpoint endpoint = router.exact(path);
+        if (endpoint != null) {
+            route = endpoint.select(method);
+        }
+        if (route == null) {
+            Router.Result result = router.resolve(path, method);
+            if (result.match() == null) {
+                return error(response, callback, result.allow() == null ? 404 : 405, null, null, result.allow());
+            }
+            route = result.match().route();
+            params = result.match().params();
+        }
+        if (route.auth() != Route.Auth.NONE) {
+            // no database can be selected yet; Odoo answers 404 for routes that need one
+            return error(response, callback, 404, null, null, null);
+        }
+        KilnRequest kilnRequest = new KilnRequest(request, path, params, options);
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        ClassLoader addonLoader = loaders.get(route.addon());
+        if (addonLoader != null && addonLoader != previous) {
+            thread.setContextClassLoader(addonLoader);
+        }
+        try {
+            return route.type() == Route.Type.JSON
+                    ? dispatchJson(route, kilnRequest, request, response, callback)
+                    : dispatchHttp(route, kilnRequest, response, callback);
+        } finally {
+            if (thread.getContextClassLoader() != previous) {
+                thread.setContextClassLoader(previous);
+            }
+        }
+    }
+
+    private long dispatchHttp(RouteSpec route, KilnRequest kilnRequest, Response response, Callback callback) throws Throwable {
+        Object result = route.handler().handle(kilnRequest);
+        if (!(result instanceof dev.kiln.api.Response answer)) {
+            throw new IllegalStateException(route.where() + " returned " + (result == null ? "null" : result.getClass().getName())
+                    + " instead of a Response");
+        }
+        return send(answer, response, callback);
+    }
+
+    private long dispatchJson(RouteSpec route, KilnRequest kilnRequest, Request request, Response response, Callback callback) {
+        byte[] body;
+        try {
+            body = KilnRequest.readBody(request, options.maxBodyBytes());
+        } catch (HttpException tooLarge) {
+            return json(response, callback, tooLarge.status(), JsonRpc.error(null, tooLarge.status(),
+                    tooLarge.status() + ": " + ErrorPages.reason(tooLarge.status()), HttpException.class.getName(), tooLarge.getMessage(), null));
+        }
+        JsonRpc.Call call;
+        try {
+            call = JsonRpc.parse(body);
+        } catch (JsonRpc.Invalid invalid) {
+            return json(response, callback, 200, JsonRpc.error(invalid));
+        }
+        kilnRequest.jsonParams(call.params());
+        byte[] answer;
+        try {
+            answer = JsonRpc.result(call.id(), route.handler().handle(kilnRequest));
+        } catch (Throwable failure) {
+            if (!(failure instanceof HttpException)) {
+                LOG.error("{} {} failed in {}", request.getMethod(), kilnRequest.path(), route.where(), failure);
+            }
+            answer = JsonRpc.error(call.id(), failure, options.debug());
+        }
+        return json(response, callback, 200, answer);
+    }
+
+    private long serveStatic(Request request, Response response, Callback callback, String method, String addon, String rawPath) throws IOException {
+        boolean head = "HEAD".equals(method);
+        if (!head && !"GET".equals(method)) {
+            return error(response, callback, 405, null, null, STATIC_ALLOW);
+        }
+        StaticFiles.Found found = statics.find(addon, rawPath);
+        if (found == null) {
+            return error(response, callback, 404, null, null, null);
+        }
+        HttpFields.Mutable headers = response.getHeaders();
+        headers.put(HttpHeader.ETAG, found.etag());
+        headers.put(HttpHeader.LAST_MODIFIED, StaticFiles.httpDate(found.modified()));
+        headers.put(staticCache);
+        HttpFields requestHeaders = request.getHeaders();
+        if (StaticFiles.notModified(found, requestHeaders.get(HttpHeader.IF_NONE_MATCH), requestHeaders.get(HttpHeader.IF_MODIFIED_SINCE))) {
+            response.setStatus(304);
+            response.write(true, BufferUtil.EMPTY_BUFFER, callback);
+            return 0;
+        }
+        response.setStatus(200);
+        headers.put(HttpHeader.CONTENT_TYPE, found.contentType());
+        headers.put(HttpHeader.CONTENT_LENGTH, found.size());
+        if (head) {
+            response.write(true, BufferUtil.EMPTY_BUFFER, callback);
+            return 0;
+        }
+        if (found.size() <= SMALL_FILE) {
+            response.write(true, ByteBuffer.wrap(Files.readAllBytes(found.file())), callback);
+        } else {
+            Content.copy(Content.Source.from(found.file()), response, callback);
+        }
+        return found.size();
+    }
+
+    /** Writes a handler's response: bytes in one write with Content-Length, or a stream. */
+    private long send(dev.kiln.api.Response answer, Response response, Callback callback) throws IOException {
+        response.setStatus(answer.status());
+        HttpFields.Mutable headers = response.getHeaders();
+        List<dev.kiln.api.Response.Header> list = answer.headers();
+        for (int i = 0, n = list.size(); i < n; i++) {
+            dev.kiln.api.Response.Header header = list.get(i);
+            if (header.name().equalsIgnoreCase("Content-Type")) {
+                headers.put(contentType(header.value()));
+            } else {
+                headers.add(header.name(), header.value());
+            }
+        }
+        byte[] bytes = answer.bodyBytes();
+        if (bytes != null) {
+            headers.put(HttpHeader.CONTENT_LENGTH, bytes.length);
+            response.write(true, ByteBuffer.wrap(bytes), callback);
+            return bytes.length;
+        }
+        CountingStream out = new CountingStream(Content.Sink.asOutputStream(response));
+        try {
+            answer.bodyWriter().writeTo(out);
+            out.close();
+        } catch (IOException | RuntimeException e) {
+            if (!response.isCommitted()) {
+                throw e;
+            }
+            LOG.warn("streamed response aborted after {} bytes: {}", out.count, e.toString());
+            callback.failed(e);
+            return out.count;
+        }
+        callback.succeeded();
+        return out.count;
+    }
+
+    private HttpField contentType(String value) {
+        HttpField field = contentTypes.get(value);
+        if (field == null) {
+            field = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, value);
+            if (contentTypes.size() < 64) {
+                contentTypes.put(value, field);
+            }
+        }
+        return field;
+    }
+
+    /** Turns any failure into a response: typed HTTP exceptions keep their status, the rest is a 500. */
+    private long fail(Request request, Response response, Callback callback, Throwable failure, String rawPath) {
+        if (failure instanceof HttpException http) {
+            return error(response, callback, http.status(), http.getMessage(), null, null);
+        }
+        if (failure instanceof org.eclipse.jetty.http.HttpException jetty && jetty.getCode() < 500) {
+            return error(response, callback, jetty.getCode(), null, null, null);
+        }
+        LOG.error("{} {} failed", request.getMethod(), rawPath, failure);
+        return error(response, callback, 500, null, options.debug() ? JsonRpc.stackTrace(failure) : null, null);
+    }
+
+    private long error(Response response, Callback callback, int status, String message, String trace, String allow) {
+        if (response.isCommitted()) {
+            callback.failed(new IOException("response already committed, cannot send " + status));
+            return 0;
+        }
+        response.reset();
+        response.setStatus(status);
+        if (allow != null) {
+            response.getHeaders().put(HttpHeader.ALLOW, allow);
+        }
+        byte[] page = ErrorPages.page(status, message, trace);
+        response.getHeaders().put(HTML);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, page.length);
+        response.write(true, ByteBuffer.wrap(page), callback);
+        return page.length;
+    }
+
+    private static long json(Response response, Callback callback, int status, byte[] body) {
+        response.setStatus(status);
+        response.getHeaders().put(JSON);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        response.write(true, ByteBuffer.wrap(body), callback);
+        return body.length;
+    }
+
+    /** {@code client "METHOD path" status bytes duration}: built only when the logger is on. */
+    private void logAccess(Request request, int status, long bytes, long start, String method, String rawPath) {
+        if (!ACCESS.isInfoEnabled()) {
+            return;
+        }
+        long micros = (System.nanoTime() - start) / 1000;
+        StringBuilder line = new StringBuilder(96)
+                .append(KilnRequest.clientAddress(request, options.proxyMode()))
+                .append(" \"").append(method).append(' ').append(rawPath).append("\" ")
+                .append(status).append(' ').append(bytes).append(' ')
+                .append(micros / 1000).append('.').append(micros % 1000 / 100).append("ms");
+        ACCESS.info(line.toString());
+    }
+
+    private static final class CountingStream extends FilterOutputStream {
+        long count;
+
+        CountingStream(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            out.write(b);
+            count++;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            count += len;
+        }
+    }
+}

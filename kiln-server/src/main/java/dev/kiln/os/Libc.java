@@ -1,0 +1,156 @@
+package dev.kiln.os;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/**
+ * The few libc calls Kiln needs that the JDK does not offer: fd plumbing for the shared listening
+ * socket and {@code execve} for in-place restarts. Every call returns its result or throws
+ * {@link OsException} carrying errno; nothing here is used on the request path.
+ */
+public final class Libc {
+
+    public static final int F_DUPFD_CLOEXEC = 1030, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4;
+    public static final int FD_CLOEXEC = 1, O_NONBLOCK = 0x800;
+    private static final int SOL_SOCKET = 1, SO_ACCEPTCONN = 30, SIG_SETMASK = 2;
+    /** glibc's sigset_t is 1024 bits. */
+    private static final int SIGSET_BYTES = 128;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    private static final MethodHandle GETPID = function("getpid", FunctionDescriptor.of(JAVA_INT), false);
+    private static final MethodHandle DUP2 = function("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
+    private static final MethodHandle CLOSE = function("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
+    private static final MethodHandle FCNTL = function("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), true, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle GETSOCKOPT = function("getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), true);
+    private static final MethodHandle PTHREAD_SIGMASK = function("pthread_sigmask",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
+    private static final MethodHandle EXECVE = function("execve",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), true);
+    private static final MethodHandle KILL = function("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
+
+    private Libc() { }
+
+    public static int getpid() {
+        try {
+            return (int) GETPID.invokeExact();
+        } catch (Throwable t) {
+            throw new OsException("getpid", t);
+        }
+    }
+
+    public static void dup2(int from, int to) {
+        call("dup2(" + from + ", " + to + ")", DUP2, from, to);
+    }
+
+    public static void close(int fd) {
+        call("close(" + fd + ")", CLOSE, fd);
+    }
+
+    public static int fcntl(int fd, int cmd, int arg) {
+        return call("fcntl(" + fd + ", " + cmd + ")", FCNTL, fd, cmd, arg);
+    }
+
+    public static void kill(int pid, int signal) {
+        call("kill(" + pid + ", " + signal + ")", KILL, pid, signal);
+    }
+
+    /** True when {@code fd} is a socket in the listening state (SO_ACCEPTCONN). */
+    public static boolean isListeningSocket(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment value = arena.allocate(JAVA_INT);
+            MemorySegment length = arena.allocate(JAVA_INT);
+            length.set(JAVA_INT, 0, Integer.BYTES);
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = (int) GETSOCKOPT.invokeExact(state, fd, SOL_SOCKET, SO_ACCEPTCONN, value, length);
+            return rc == 0 && value.get(JAVA_INT, 0) != 0;
+        } catch (Throwable t) {
+            return false;
+        }
+    }
+
+    /** Unblocks every signal in the calling thread, so a program it execs starts with an empty mask. */
+    public static void unblockAllSignals() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment empty = arena.allocate(SIGSET_BYTES);
+            int rc = (int) PTHREAD_SIGMASK.invokeExact(SIG_SETMASK, empty, MemorySegment.NULL);
+            if (rc != 0) {
+                throw new OsException("pthread_sigmask", rc);
+            }
+        } catch (OsException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new OsException("pthread_sigmask", t);
+        }
+    }
+
+    /** Replaces this process image; returns only by throwing. */
+    public static void execve(String path, List<String> argv, List<String> env) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = (int) EXECVE.invokeExact(state, arena.allocateFrom(path), strings(arena, argv), strings(arena, env));
+            throw new OsException("execve(" + path + ")", rc < 0 ? (int) ERRNO.get(state, 0L) : rc);
+        } catch (OsException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new OsException("execve", t);
+        }
+    }
+
+    private static MemorySegment strings(Arena arena, List<String> values) {
+        MemorySegment array = arena.allocate(ValueLayout.ADDRESS, values.size() + 1L);
+        for (int i = 0; i < values.size(); i++) {
+            array.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(values.get(i)));
+        }
+        array.setAtIndex(ValueLayout.ADDRESS, values.size(), MemorySegment.NULL);
+        return array;
+    }
+
+    private static int call(String what, MethodHandle handle, int... args) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = switch (args.length) {
+                case 1 -> (int) handle.invokeExact(state, args[0]);
+                case 2 -> (int) handle.invokeExact(state, args[0], args[1]);
+                case 3 -> (int) handle.invokeExact(state, args[0], args[1], args[2]);
+                default -> throw new IllegalArgumentException(what);
+            };
+            if (rc < 0) {
+                throw new OsException(what, (int) ERRNO.get(state, 0L));
+            }
+            return rc;
+        } catch (OsException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new OsException(what, t);
+        }
+    }
+
+    private static MethodHandle function(String name, FunctionDescriptor descriptor, boolean errno,
+                                         Linker.Option... options) {
+        MemorySegment symbol = LIBC.find(name).orElseThrow(() -> new OsException("libc has no " + name, 0));
+        Linker.Option[] all = options;
+        if (errno) {
+            all = java.util.Arrays.copyOf(options, options.length + 1);
+            all[options.length] = Linker.Option.captureCallState("errno");
+        }
+        return LINKER.downcallHandle(symbol, descriptor, all);
+    }
+}

@@ -1,0 +1,47 @@
+package dev.kiln.server;
+
+import dev.kiln.config.Config;
+import dev.kiln.os.Proc;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryUsage;
+import java.time.Duration;
+
+/** What every server mode shares: its configuration, the signal queue, the phoenix flag, statistics. */
+public abstract class CommonServer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CommonServer.class);
+    private static final long MIB = 1024 * 1024;
+
+    protected final Config config;
+    protected final SignalQueue signals = new SignalQueue();
+    protected final long startNanos = System.nanoTime();
+    /** Set when the process must exec itself again once stopped (HUP, limits). */
+    protected volatile boolean phoenix;
+
+    protected CommonServer(Config config) {
+        this.config = config;
+    }
+
+    /** Serves until told to stop; returns the exit code. {@link #phoenix()} then says whether to re-exec. */
+    public abstract int run();
+
+    public boolean phoenix() {
+        return phoenix;
+    }
+
+    /** How long a graceful stop waits for requests: no request may legitimately outlive limit_time_real. */
+    protected Duration stopTimeout() {
+        return Duration.ofSeconds(config.limitTimeReal() > 0 ? config.limitTimeReal() : 120);
+    }
+
+    protected void logStatistics(long served, int inFlight) {
+        MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+        LOG.info("Statistics: uptime {} s, requests served {}, in flight {}, threads {}, heap {}/{} MiB (max {}), RSS {} MiB",
+                Duration.ofNanos(System.nanoTime() - startNanos).toSeconds(), served, inFlight,
+                ManagementFactory.getThreadMXBean().getThreadCount(), heap.getUsed() / MIB, heap.getCommitted() / MIB,
+                heap.getMax() / MIB, Proc.rss() / MIB);
+    }
+}

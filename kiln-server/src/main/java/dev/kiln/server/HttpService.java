@@ -1,0 +1,172 @@
+package dev.kiln.server;
+
+import dev.kiln.os.ListenSocket;
+import dev.kiln.http.InFlightRequest;
+import dev.kiln.http.KilnApplication;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.PreEncodedHttpField;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.VirtualThreadPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.channels.ServerSocketChannel;
+import java.time.Duration;
+import java.util.Set;
+
+/**
+ * The HTTP service of one process: Jetty on virtual threads, accepting from a close-on-exec
+ * duplicate of the shared listening socket.
+ *
+ * <p>A stop never refuses or resets a connection the kernel has queued: {@link #drain} first closes
+ * only the duplicate Jetty accepts from (the kernel keeps queueing on fd 0 for the next image or
+ * for other workers), then serves every connection already accepted — including one accepted but
+ * whose request has not arrived yet — with {@code Connection: close}, and stops Jetty when none
+ * is left or the deadline passes.
+ */
+final class HttpService {
+
+    private static final Logger LOG = LoggerFactory.getLogger(HttpService.class);
+    private static final HttpField CONNECTION_CLOSE = new PreEncodedHttpField(HttpHeader.CONNECTION, "close");
+    /** How long an accepted connection may take to send its first request once a stop began. */
+    private static final Duration FIRST_REQUEST_GRACE = Duration.ofMillis(1500);
+
+    /** Lets accepted connections reach the selector before the stop looks for them. */
+    private static final Duration REGISTRATION_SETTLE = Duration.ofMillis(100);
+
+    private final Server server;
+    private final ServerConnector connector;
+    private final ServerSocketChannel acceptChannel;
+    private final KilnApplication application;
+    private volatile boolean draining;
+
+    HttpService(ListenSocket socket, KilnApplication application) throws Exception {
+        this.application = application;
+        VirtualThreadPool threads = new VirtualThreadPool();
+        threads.setName("kiln-http");
+        server = new Server(threads);
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        http.setSendXPoweredBy(false);
+        KilnApplication.configure(http);
+        connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http)) {
+            @Override
+            protected boolean handleAcceptFailure(Throwable failure) {
+                // Once draining, the accept channel was closed on purpose: end the acceptor quietly.
+                return !draining && super.handleAcceptFailure(failure);
+            }
+        };
+        acceptChannel = socket.openChannel();
+        connector.open(acceptChannel);
+        server.addConnector(connector);
+        server.setHandler(new CloseWhenDraining(application));
+        server.setStopTimeout(0);
+    }
+
+    void start() throws Exception {
+        server.start();
+    }
+
+    /**
+     * Stops accepting, serves what was accepted, then stops Jetty. Requests in {@code abandoned}
+     * (over a time limit) are not waited for. Returns false when the deadline cut requests short.
+     */
+    boolean drain(Duration timeout, Set<Long> abandoned) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long graceEnd = System.nanoTime() + FIRST_REQUEST_GRACE.toNanos();
+        draining = true;
+        boolean clean = true;
+        try {
+            stopAccepting();
+            while (busy(abandoned, System.nanoTime() < graceEnd)) {
+                if (System.nanoTime() > deadline) {
+                    LOG.warn("Stop timeout ({} s) reached with requests still running: {}", timeout.toSeconds(),
+                            application.inFlight().stream().map(r -> r.method() + " " + r.path()).toList());
+                    clean = false;
+                    break;
+                }
+                Thread.sleep(20);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            clean = false;
+        }
+        stopJetty();
+        return clean;
+    }
+
+    /**
+     * Closes the duplicate Jetty accepts from — a close, not Jetty's interrupt: an interrupted accept
+     * that had already taken a connection from the kernel drops it, and the client sees a reset.
+     * The acceptor then hands over the connection it may have just taken, and waits (not accepting).
+     */
+    private void stopAccepting() throws InterruptedException {
+        connector.setAccepting(false);
+        try {
+            acceptChannel.close();
+        } catch (IOException e) {
+            LOG.warn("Closing the accept channel failed: {}", e.toString());
+        }
+        Thread.sleep(REGISTRATION_SETTLE.toMillis());
+        for (EndPoint endPoint : connector.getConnectedEndPoints()) {
+            endPoint.setIdleTimeout(FIRST_REQUEST_GRACE.toMillis());
+        }
+    }
+
+    private boolean busy(Set<Long> abandoned, boolean inGrace) {
+        for (InFlightRequest request : application.inFlight()) {
+            if (!abandoned.contains(request.id())) {
+                return true;
+            }
+        }
+        for (EndPoint endPoint : connector.getConnectedEndPoints()) {
+            Connection connection = endPoint.getConnection();
+            if (connection == null) {
+                return inGrace;
+            }
+            long in = connection.getMessagesIn(), out = connection.getMessagesOut();
+            if (in > out && abandoned.isEmpty()) {
+                return true;           // a request parsed but not yet answered
+            }
+            if (in == 0 && inGrace) {
+                return true;           // accepted before the stop; its request may still be on the way
+            }
+        }
+        return false;
+    }
+
+    void stopJetty() {
+        try {
+            server.stop();
+        } catch (Exception e) {
+            LOG.warn("Jetty did not stop cleanly: {}", e.toString());
+        }
+    }
+
+    /** Adds {@code Connection: close} to every response once a stop began, so keep-alive clients reconnect elsewhere. */
+    private final class CloseWhenDraining extends Handler.Wrapper {
+
+        CloseWhenDraining(Handler application) {
+            super(application);
+        }
+
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) throws Exception {
+            if (draining) {
+                response.getHeaders().add(CONNECTION_CLOSE);
+            }
+            return super.handle(request, response, callback);
+        }
+    }
+}

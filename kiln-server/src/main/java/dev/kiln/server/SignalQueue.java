@@ -1,0 +1,54 @@
+package dev.kiln.server;
+
+import dev.kiln.os.Libc;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
+
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/**
+ * Signals, as gunicorn's arbiter takes them: the handler only enqueues, and the server's loop acts.
+ * A signal that must act even while the loop is busy (a second TERM during a graceful stop, XCPU)
+ * is given to {@code urgent}, which runs on the JVM's signal thread.
+ */
+final class SignalQueue {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SignalQueue.class);
+
+    private final BlockingQueue<String> queue = new LinkedBlockingQueue<>();
+
+    /**
+     * Handles each named signal. {@code urgent} returns true when it dealt with the signal itself;
+     * otherwise the signal is queued. A signal the parent set to ignore (INT in a background job,
+     * HUP under nohup) is never delivered to the JVM: say so rather than wait for it in vain.
+     */
+    void install(Predicate<String> urgent, String... names) {
+        for (String name : names) {
+            SignalHandler handler = signal -> {
+                if (!urgent.test(signal.getName())) {
+                    queue.add(signal.getName());
+                }
+            };
+            SignalHandler previous = Signal.handle(new Signal(name), handler);
+            if (previous == SignalHandler.SIG_IGN) {
+                LOG.warn("SIG{} was ignored when Kiln started (nohup or a background job?): it may never arrive", name);
+            }
+        }
+    }
+
+    /** The next queued signal, waiting at most {@code timeout}; null when none came. */
+    String poll(Duration timeout) throws InterruptedException {
+        return queue.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Sends {@code name} to this process, as an operator would. */
+    static void raise(String name) {
+        Libc.kill(Libc.getpid(), new Signal(name).getNumber());
+    }
+}

@@ -1,0 +1,197 @@
+package dev.kiln.server;
+
+import dev.kiln.KilnException;
+import dev.kiln.config.Config;
+import dev.kiln.http.InFlightRequest;
+import dev.kiln.http.KilnApplication;
+import dev.kiln.os.ListenSocket;
+import dev.kiln.os.Proc;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+
+/**
+ * The default mode ({@code --workers 0}), Odoo's {@code ThreadedServer}: one process serves HTTP on
+ * virtual threads; its loop wakes at least once a second to act on queued signals and to check the
+ * limits. Limits never kill a request: the process re-execs itself gracefully once the other
+ * requests are done.
+ */
+public final class ThreadedServer extends CommonServer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ThreadedServer.class);
+    private static final Duration TICK = Duration.ofSeconds(1);
+    /** Odoo's SLEEP_INTERVAL: how long a limit waits for the other requests before reloading anyway. */
+    private static final Duration LIMIT_GRACE = Duration.ofSeconds(60);
+
+    private final KilnApplication application;
+    private final AtomicInteger quitSignals = new AtomicInteger();
+    private final Set<Long> overLimit = new HashSet<>();
+    private volatile boolean quit;
+    private volatile boolean stopping;
+    private long limitReachedNanos = -1;
+    private HttpService http;
+
+    public ThreadedServer(Config config, KilnApplication application) {
+        super(config);
+        this.application = application;
+    }
+
+    @Override
+    public int run() {
+        signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1", "USR2", "XCPU");
+        if (config.httpEnable() && !config.stopAfterInit()) {
+            httpSpawn();
+        }
+        PidFile.write(config.pidfile());
+        preloadRegistries();
+        if (config.stopAfterInit()) {
+            stop();
+            return 0;
+        }
+        try {
+            while (!quit) {
+                String signal = signals.poll(TICK);
+                if (signal != null) {
+                    handle(signal);
+                }
+                processLimits();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.error("Server loop failed; stopping", e);
+        }
+        stop();
+        return 0;
+    }
+
+    private void httpSpawn() {
+        try {
+            ListenSocket socket = ListenSocket.open(config.httpInterface(), config.httpPort(), System.getenv());
+            http = new HttpService(socket, application);
+            http.start();
+            String where = socket.address().getHostString() + ":" + socket.address().getPort();
+            switch (socket.origin()) {
+                case SYSTEMD -> LOG.info("HTTP service (Jetty) running through socket activation on {}", where);
+                case INHERITED -> LOG.info("HTTP service (Jetty) running on {} (socket kept across the restart)", where);
+                case BOUND -> LOG.info("HTTP service (Jetty) running on {}", where);
+            }
+        } catch (IOException e) {
+            throw KilnException.failure("HTTP service: cannot listen on " + config.httpInterface() + ":"
+                    + config.httpPort() + " (" + e.getMessage() + "); is another server there? see --http-port");
+        } catch (Exception e) {
+            throw new KilnException(KilnException.FAILURE, "HTTP service did not start: " + e, e);
+        }
+    }
+
+    /** Databases arrive with the registries; until then nothing is preloaded. */
+    private void preloadRegistries() {
+    }
+
+    /** Runs on the JVM's signal thread for what cannot wait for the loop; false queues the signal. */
+    private boolean handleUrgent(String signal) {
+        switch (signal) {
+            case "INT", "TERM" -> {
+                if (quitSignals.incrementAndGet() > 1) {
+                    System.err.println("Forced shutdown.");
+                    PidFile.remove(config.pidfile());
+                    Runtime.getRuntime().halt(0);
+                }
+                if (stopping && phoenix) {
+                    phoenix = false;   // a stop asked for during a restart wins over the restart
+                    LOG.info("SIG{} during the restart: stopping instead", signal);
+                }
+                return false;
+            }
+            case "XCPU" -> {
+                System.err.println("CPU time limit exceeded! Shutting down immediately");
+                PidFile.remove(config.pidfile());
+                Runtime.getRuntime().halt(1);
+                return true;
+            }
+            default -> {
+                return false;
+            }
+        }
+    }
+
+    private void handle(String signal) {
+        switch (signal) {
+            case "INT", "TERM" -> {
+                LOG.info("Initiating shutdown (SIG{}); send it again to force the shutdown", signal);
+                quit = true;
+            }
+            case "HUP" -> reload("SIGHUP");
+            case "USR1", "USR2" -> logStatistics(application.requestsServed(), application.requestsInFlight());
+            default -> LOG.debug("Ignoring SIG{}", signal);
+        }
+    }
+
+    private void reload(String why) {
+        LOG.info("Restarting in place ({}): graceful stop, then re-exec", why);
+        phoenix = true;
+        quit = true;
+    }
+
+    /**
+     * Odoo's process_limit for the threaded mode: RSS over limit_memory_soft, or a request over
+     * limit_time_real, asks for a restart once no other request runs (or after a minute).
+     * RSS over limit_memory_hard restarts at once.
+     */
+    private void processLimits() {
+        long rss = Proc.rss();
+        if (config.limitMemoryHard() > 0 && rss > config.limitMemoryHard()) {
+            LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss, config.limitMemoryHard());
+            application.inFlight().forEach(r -> overLimit.add(r.id()));
+            reload("limit_memory_hard");
+            return;
+        }
+        if (limitReachedNanos < 0 && config.limitMemorySoft() > 0 && rss > config.limitMemorySoft()) {
+            LOG.warn("Limit limit_memory_soft reached: RSS {} bytes > {} bytes; restarting once the requests in flight are done",
+                    rss, config.limitMemorySoft());
+            limitReachedNanos = System.nanoTime();
+        }
+        if (config.limitTimeReal() > 0) {
+            for (InFlightRequest request : application.inFlight()) {
+                if (request.elapsedMillis() > config.limitTimeReal() * 1000L && overLimit.add(request.id())) {
+                    LOG.warn("Limit limit_time_real reached: request {} on {} running {} s > {} s; its stack:\n{}",
+                            request.method() + " " + request.path(), request.thread(), request.elapsedMillis() / 1000,
+                            config.limitTimeReal(), stack(request.thread()));
+                    if (limitReachedNanos < 0) {
+                        limitReachedNanos = System.nanoTime();
+                    }
+                }
+            }
+        }
+        if (limitReachedNanos >= 0) {
+            boolean othersRunning = application.inFlight().stream().anyMatch(r -> !overLimit.contains(r.id()));
+            if (!othersRunning || System.nanoTime() - limitReachedNanos > LIMIT_GRACE.toNanos()) {
+                reload("limit reached");
+            }
+        }
+    }
+
+    private static String stack(Thread thread) {
+        return java.util.Arrays.stream(thread.getStackTrace()).map(frame -> "\tat " + frame)
+                .collect(Collectors.joining("\n"));
+    }
+
+    private void stop() {
+        stopping = true;
+        if (http != null) {
+            LOG.info("Stopping the HTTP service: no new connections, serving those accepted");
+            boolean clean = http.drain(stopTimeout(), Set.copyOf(overLimit));
+            LOG.info(clean ? "HTTP service stopped" : "HTTP service stopped; requests were cut short");
+        }
+        if (!phoenix) {
+            PidFile.remove(config.pidfile());
+        }
+    }
+}

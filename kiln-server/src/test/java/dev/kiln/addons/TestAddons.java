@@ -1,0 +1,82 @@
+package dev.kiln.addons;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.jar.JarEntry;
+import java.util.jar.JarOutputStream;
+import java.util.stream.Stream;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+
+/** Builds small addon folders for tests: a manifest and a jar compiled from Java sources. */
+public final class TestAddons {
+
+    private TestAddons() { }
+
+    /** Writes {@code <root>/<name>/manifest.json} and, when {@code sources} (class name → code) is not empty, the jar. */
+    public static Path addon(Path root, String name, String manifest, Map<String, String> sources) {
+        try {
+            Path dir = Files.createDirectories(root.resolve(name));
+            Files.writeString(dir.resolve("manifest.json"), manifest);
+            if (!sources.isEmpty()) {
+                jar(compile(sources, List.of()), dir.resolve(name + ".jar"));
+            }
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A manifest with {@code depends} and an optional entry class. */
+    public static String manifest(String entry, String... depends) {
+        StringBuilder json = new StringBuilder("{\"version\": \"1.0\", \"depends\": [");
+        for (int i = 0; i < depends.length; i++) {
+            json.append(i == 0 ? "" : ", ").append('"').append(depends[i]).append('"');
+        }
+        json.append(']');
+        if (entry != null) {
+            json.append(", \"entry\": \"").append(entry).append('"');
+        }
+        return json.append('}').toString();
+    }
+
+    /** Compiles {@code sources} against the test class path plus {@code extraClassPath}; returns the classes folder. */
+    public static Path compile(Map<String, String> sources, List<Path> extraClassPath) throws IOException {
+        Path src = Files.createTempDirectory("kiln-addon-src");
+        Path classes = Files.createTempDirectory("kiln-addon-classes");
+        List<String> files = new ArrayList<>();
+        for (Map.Entry<String, String> source : sources.entrySet()) {
+            Path file = src.resolve(source.getKey().replace('.', '/') + ".java");
+            Files.createDirectories(file.getParent());
+            Files.writeString(file, source.getValue());
+            files.add(file.toString());
+        }
+        StringBuilder classPath = new StringBuilder(System.getProperty("java.class.path"));
+        extraClassPath.forEach(p -> classPath.append(java.io.File.pathSeparator).append(p));
+        List<String> args = new ArrayList<>(List.of("-d", classes.toString(), "-cp", classPath.toString(), "-parameters", "-nowarn"));
+        args.addAll(files);
+        JavaCompiler compiler = ToolProvider.getSystemJavaCompiler();
+        int status = compiler.run(null, null, null, args.toArray(String[]::new));
+        if (status != 0) {
+            throw new IllegalStateException("test addon did not compile: " + sources.keySet());
+        }
+        return classes;
+    }
+
+    public static void jar(Path classes, Path jar) throws IOException {
+        try (OutputStream file = Files.newOutputStream(jar); JarOutputStream out = new JarOutputStream(file);
+             Stream<Path> walk = Files.walk(classes)) {
+            for (Path path : walk.filter(Files::isRegularFile).sorted().toList()) {
+                out.putNextEntry(new JarEntry(classes.relativize(path).toString().replace('\\', '/')));
+                out.write(Files.readAllBytes(path));
+                out.closeEntry();
+            }
+        }
+    }
+}

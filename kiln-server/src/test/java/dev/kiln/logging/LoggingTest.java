@@ -1,0 +1,110 @@
+package dev.kiln.logging;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.LoggingEvent;
+import dev.kiln.KilnException;
+import dev.kiln.cli.KilnCommandAccess;
+import dev.kiln.config.Config;
+
+class LoggingTest {
+
+    private static final String PID = Long.toString(ProcessHandle.current().pid());
+
+    @TempDir
+    Path home;
+
+    @AfterEach
+    void backToTheDefault() {
+        MDC.clear();
+        Logging.configureDefault((LoggerContext) LoggerFactory.getILoggerFactory());
+    }
+
+    private Config config(String... args) {
+        return KilnCommandAccess.config(List.of(args), Map.of("HOME", home.toString()));
+    }
+
+    private static String layout(ch.qos.logback.classic.Logger logger, Level level, String message) {
+        LoggingEvent event = new LoggingEvent(LoggingTest.class.getName(), logger, level, message, null, null);
+        OdooLayout layout = new OdooLayout();
+        layout.start();
+        return layout.doLayout(event);
+    }
+
+    @Test
+    void aLineHasOdoosShape() {
+        var logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("dev.kiln.http");
+        assertThat(layout(logger, Level.INFO, "hello"))
+                .matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} " + PID + " INFO \\? dev.kiln.http: hello\\n");
+        assertThat(layout(logger, Level.WARN, "careful")).contains(" " + PID + " WARNING ? dev.kiln.http: careful\n");
+    }
+
+    @Test
+    void theDatabaseComesFromTheMdc() {
+        var logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("dev.kiln.cron");
+        MDC.put("db", "prod");
+        assertThat(layout(logger, Level.ERROR, "boom")).endsWith(" " + PID + " ERROR prod dev.kiln.cron: boom\n");
+    }
+
+    @Test
+    void theLogfileIsAppendedToAndStackTracesFollowTheLine() throws IOException {
+        Path logfile = home.resolve("log/kiln.log");
+        Files.createDirectories(logfile.getParent());
+        Files.writeString(logfile, "earlier line\n");
+        Logging.configure(config("--logfile", logfile.toString()));
+        LoggerFactory.getLogger("dev.kiln.test").error("failed", new IllegalStateException("why"));
+        List<String> lines = Files.readAllLines(logfile);
+        assertThat(lines.get(0)).isEqualTo("earlier line");
+        assertThat(lines.get(1)).endsWith(" ERROR ? dev.kiln.test: failed");
+        assertThat(lines.get(2)).isEqualTo("java.lang.IllegalStateException: why");
+    }
+
+    @Test
+    void logLevelIsAPresetAndLogHandlersOverrideIt() throws IOException {
+        Path logfile = home.resolve("kiln.log");
+        Logging.configure(config("--logfile", logfile.toString(), "--log-level", "debug",
+                "--log-handler", "dev.kiln.quiet:WARNING", "--log-handler", "org.example:ERROR"));
+        LoggerFactory.getLogger("dev.kiln.loud").debug("shown");
+        LoggerFactory.getLogger("dev.kiln.quiet").info("hidden");
+        LoggerFactory.getLogger("org.example").warn("hidden too");
+        LoggerFactory.getLogger("org.other").info("root is INFO");
+        LoggerFactory.getLogger("org.other").debug("hidden as well");
+        assertThat(Files.readString(logfile)).contains("DEBUG ? dev.kiln.loud: shown", "org.other: root is INFO")
+                .doesNotContain("hidden");
+    }
+
+    @Test
+    void aRootHandlerSetsTheRootLevel() throws IOException {
+        Path logfile = home.resolve("kiln.log");
+        Logging.configure(config("--logfile", logfile.toString(), "--log-handler", ":WARNING"));
+        LoggerFactory.getLogger("org.other").info("hidden");
+        LoggerFactory.getLogger("org.other").warn("shown");
+        assertThat(Files.readString(logfile)).contains("WARNING ? org.other: shown").doesNotContain("hidden");
+    }
+
+    @Test
+    void aLogfileThatCannotBeOpenedIsAUsageError() throws IOException {
+        Path folder = Files.createDirectory(home.resolve("a-folder"));
+        try {
+            Logging.configure(config("--logfile", folder.toString()));
+            throw new AssertionError("expected a usage error");
+        } catch (KilnException e) {
+            assertThat(e.exitCode()).isEqualTo(KilnException.USAGE);
+            assertThat(e.getMessage()).startsWith("--logfile = '" + folder + "': cannot open it for writing");
+        }
+    }
+}
