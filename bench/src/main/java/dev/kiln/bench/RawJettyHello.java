@@ -5,6 +5,8 @@ import java.nio.charset.StandardCharsets;
 
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
@@ -34,7 +36,10 @@ public final class RawJettyHello {
             System.exit(2);
         }
         Server server = new Server(new VirtualThreadPool());
-        ServerConnector connector = new ServerConnector(server);
+        // Kiln sends no Server header either: both answer with the same headers and body.
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost("127.0.0.1");
         connector.setPort(Integer.parseInt(args[0]));
         server.addConnector(connector);
