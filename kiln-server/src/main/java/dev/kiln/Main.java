@@ -1,11 +1,15 @@
 package dev.kiln;
 
+import dev.kiln.logging.Logging;
+
 /** The {@code kiln} command. */
 public final class Main {
 
     private Main() { }
 
     public static void main(String[] args) {
-        System.exit(dev.kiln.cli.KilnCommand.run(args));
+        int code = dev.kiln.cli.KilnCommand.run(args);
+        Logging.shutdown();
+        System.exit(code);
     }
 }

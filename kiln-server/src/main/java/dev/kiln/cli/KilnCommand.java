@@ -1,17 +1,15 @@
 package dev.kiln.cli;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.kiln.KilnException;
+import dev.kiln.addons.ServerVersion;
 import dev.kiln.config.Config;
 import dev.kiln.config.ConfigLoader;
 import dev.kiln.config.Option;
@@ -156,16 +154,7 @@ public final class KilnCommand {
 
     /** The version Maven wrote into version.properties at build time. */
     public static String version() {
-        try (InputStream in = KilnCommand.class.getResourceAsStream("/dev/kiln/version.properties")) {
-            if (in == null) {
-                return "unknown";
-            }
-            Properties p = new Properties();
-            p.load(in);
-            return p.getProperty("version", "unknown");
-        } catch (IOException e) {
-            return "unknown";
-        }
+        return ServerVersion.current();
     }
 
     private static String describe(Throwable e) {

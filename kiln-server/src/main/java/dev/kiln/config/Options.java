@@ -71,7 +71,7 @@ public final class Options {
                     ValueType.integer(1, Integer.MAX_VALUE, "requests"), "65536", "--limit-request")
             .later(CRON).value("limit_time_worker_cron", "seconds a cron worker lives before it is recycled; 0 = forever",
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "0", "--limit-time-worker-cron")
-            .value("dev_mode", "comma-separated developer modes: reload, debug, access, or all",
+            .value("dev_mode", "comma-separated developer modes: debug (stack traces on error pages), reload and access (with developer mode), or all",
                     ValueType.choiceSet("access", "debug", "reload"), "", "--dev")
             .value("pidfile", "file to write the server's pid to (removed at exit)",
                     ValueType.path(), null, "--pidfile")

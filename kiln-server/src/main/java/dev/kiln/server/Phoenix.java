@@ -1,11 +1,10 @@
 package dev.kiln.server;
 
-import ch.qos.logback.classic.LoggerContext;
+import dev.kiln.logging.Logging;
 import dev.kiln.os.Libc;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.OsException;
 import dev.kiln.os.Proc;
-import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -81,8 +80,6 @@ final class Phoenix {
     }
 
     private static void flushLogs() {
-        if (LoggerFactory.getILoggerFactory() instanceof LoggerContext context) {
-            context.stop();
-        }
+        Logging.shutdown();
     }
 }

@@ -143,7 +143,8 @@ public final class ThreadedServer extends CommonServer {
     /**
      * Odoo's process_limit for the threaded mode: RSS over limit_memory_soft, or a request over
      * limit_time_real, asks for a restart once no other request runs (or after a minute).
-     * RSS over limit_memory_hard restarts at once.
+     * RSS over limit_memory_hard restarts at once. Memory is RSS, not Odoo's address space: a JVM
+     * reserves gigabytes it never touches.
      */
     private void processLimits() {
         long rss = Proc.rss();
@@ -153,7 +154,10 @@ public final class ThreadedServer extends CommonServer {
             reload("limit_memory_hard");
             return;
         }
-        if (limitReachedNanos < 0 && config.limitMemorySoft() > 0 && rss > config.limitMemorySoft()) {
+        // A process that has served nothing since it started is not recycled for memory: the new
+        // image would start as big, and restart forever.
+        if (limitReachedNanos < 0 && config.limitMemorySoft() > 0 && rss > config.limitMemorySoft()
+                && application.requestsServed() > 0) {
             LOG.warn("Limit limit_memory_soft reached: RSS {} bytes > {} bytes; restarting once the requests in flight are done",
                     rss, config.limitMemorySoft());
             limitReachedNanos = System.nanoTime();

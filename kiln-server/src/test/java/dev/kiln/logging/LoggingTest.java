@@ -67,6 +67,7 @@ class LoggingTest {
         Files.writeString(logfile, "earlier line\n");
         Logging.configure(config("--logfile", logfile.toString()));
         LoggerFactory.getLogger("dev.kiln.test").error("failed", new IllegalStateException("why"));
+        Logging.shutdown();     // lines are written by the log's own thread; this drains it
         List<String> lines = Files.readAllLines(logfile);
         assertThat(lines.get(0)).isEqualTo("earlier line");
         assertThat(lines.get(1)).endsWith(" ERROR ? dev.kiln.test: failed");
@@ -83,6 +84,7 @@ class LoggingTest {
         LoggerFactory.getLogger("org.example").warn("hidden too");
         LoggerFactory.getLogger("org.other").info("root is INFO");
         LoggerFactory.getLogger("org.other").debug("hidden as well");
+        Logging.shutdown();
         assertThat(Files.readString(logfile)).contains("DEBUG ? dev.kiln.loud: shown", "org.other: root is INFO")
                 .doesNotContain("hidden");
     }
@@ -93,6 +95,7 @@ class LoggingTest {
         Logging.configure(config("--logfile", logfile.toString(), "--log-handler", ":WARNING"));
         LoggerFactory.getLogger("org.other").info("hidden");
         LoggerFactory.getLogger("org.other").warn("shown");
+        Logging.shutdown();
         assertThat(Files.readString(logfile)).contains("WARNING ? org.other: shown").doesNotContain("hidden");
     }
 

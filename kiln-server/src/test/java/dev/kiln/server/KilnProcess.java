@@ -1,0 +1,167 @@
+package dev.kiln.server;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A real {@code kiln} process for tests: a JVM started like bin/kiln starts it (same flags, this
+ * test's class path), on a free loopback port, its log in a file the test reads. {@link #close}
+ * stops it with TERM and, if it does not go, kills it.
+ */
+final class KilnProcess implements AutoCloseable {
+
+    static final List<String> JVM_FLAGS = List.of(
+            "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
+            "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC");
+
+    final int port;
+    final Path dir;
+    final Path log;
+    final Path pidfile;
+    private final Process process;
+
+    private KilnProcess(Process process, int port, Path dir) {
+        this.process = process;
+        this.port = port;
+        this.dir = dir;
+        this.log = dir.resolve("kiln.log");
+        this.pidfile = dir.resolve("kiln.pid");
+    }
+
+    /** Starts {@code kiln} with the hello addon server-wide and {@code args}, and waits until it serves. */
+    static KilnProcess start(Path dir, String... args) throws IOException {
+        KilnProcess kiln = launch(dir, List.of(), args);
+        kiln.awaitLog("HTTP service \\(Jetty\\) running", 1);
+        return kiln;
+    }
+
+    /** Starts {@code kiln} through {@code wrapper} (e.g. systemd-socket-activate) without waiting. */
+    static KilnProcess launch(Path dir, List<String> wrapper, String... args) throws IOException {
+        int port = freePort();
+        List<String> command = new ArrayList<>(wrapper.stream().map(w -> w.replace("{port}", String.valueOf(port))).toList());
+        command.addAll(javaCommand());
+        command.addAll(List.of("--http-port=" + port, "--load=base,web,hello", "--pidfile=" + dir.resolve("kiln.pid")));
+        command.addAll(List.of(args));
+        Path log = dir.resolve("kiln.log");
+        Process process = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
+        return new KilnProcess(process, port, dir);
+    }
+
+    static List<String> javaCommand() {
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElseThrow());
+        command.addAll(JVM_FLAGS);
+        command.add("-Dkiln.dist=" + System.getProperty("kiln.dist"));
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add("dev.kiln.Main");
+        return command;
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    Process process() {
+        return process;
+    }
+
+    void signal(String name) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-s", name, String.valueOf(pid())).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new IOException("kill -s " + name + " " + pid() + " failed");
+        }
+    }
+
+    String log() {
+        try {
+            return Files.exists(log) ? Files.readString(log) : "";
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    int count(String regex) {
+        Matcher matcher = Pattern.compile(regex).matcher(log());
+        int n = 0;
+        while (matcher.find()) {
+            n++;
+        }
+        return n;
+    }
+
+    /** Waits until {@code regex} occurs at least {@code times} in the log (or the process died). */
+    void awaitLog(String regex, int times) {
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> {
+            if (!process.isAlive() && count(regex) < times) {
+                throw new AssertionError("kiln exited (" + process.exitValue() + ") before logging /" + regex + "/:\n" + log());
+            }
+            return count(regex) >= times;
+        });
+    }
+
+    int awaitExit(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("kiln still runs after " + timeout + ":\n" + log());
+        }
+        return process.exitValue();
+    }
+
+    int openFds() throws IOException {
+        try (var fds = Files.list(Path.of("/proc", String.valueOf(pid()), "fd"))) {
+            return (int) fds.count();
+        }
+    }
+
+    /** One HTTP/1.1 request on a new connection; returns the whole response (status line first). */
+    String get(String path) throws IOException {
+        return request(port, path);
+    }
+
+    static String request(int port, String path) throws IOException {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            socket.setSoTimeout(120_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = socket.getInputStream();
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (process.isAlive()) {
+            signal("TERM");
+            if (!process.waitFor(20, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+}
