@@ -8,4 +8,11 @@ package dev.kiln.api;
 public interface Addon {
 
     void register(AddonContext context);
+
+    /**
+     * Runs when the addon is installed in a database, after its migrations and in the same
+     * transaction: an exception rolls the whole installation of this addon back.
+     */
+    default void onInstall(InstallContext context) throws Exception {
+    }
 }

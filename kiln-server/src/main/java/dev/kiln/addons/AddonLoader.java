@@ -26,7 +26,21 @@ public final class AddonLoader {
 
     private static final Logger LOG = LoggerFactory.getLogger(AddonLoader.class);
 
-    private AddonLoader() { }
+    /** One addon as loaded once per process: its class loader, entry instance and routes. */
+    private record Loaded(LoadedAddon addon, List<RouteSpec> routes) { }
+
+    private final Map<String, Manifest> available;
+    /** Guarded by {@code this}: each addon's code is loaded and registered at most once per process. */
+    private final Map<String, Loaded> loaded = new HashMap<>();
+
+    private AddonLoader(Map<String, Manifest> available) {
+        this.available = Map.copyOf(available);
+    }
+
+    /** Discovers every addon on {@code addonsPath} (the bundled folder appended) without loading any. */
+    public static AddonLoader discover(List<Path> addonsPath) {
+        return new AddonLoader(AddonsPath.discover(addonsPath));
+    }
 
     /**
      * Loads {@code names} (the {@code --load} list) and their dependencies.
@@ -34,64 +48,78 @@ public final class AddonLoader {
      * @param addonsPath the configured folders; the bundled folder is appended
      */
     public static LoadedAddons loadServerWide(List<Path> addonsPath, List<String> names) {
-        Map<String, Manifest> available = AddonsPath.discover(addonsPath);
-        List<Manifest> ordered = DependencyGraph.order(available, names);
-        return load(ordered);
+        LoadedAddons addons = discover(addonsPath).load(names);
+        LOG.info("{} addons loaded: {}", addons.addons().size(), String.join(", ", addons.names()));
+        return addons;
     }
 
-    /** Loads already ordered manifests (dependencies first). */
-    public static LoadedAddons load(List<Manifest> ordered) {
-        ClassLoader server = AddonLoader.class.getClassLoader();
-        Map<String, AddonClassLoader> loaders = new HashMap<>();
-        Map<String, Manifest> byName = new HashMap<>();
-        List<LoadedAddon> loaded = new ArrayList<>();
+    /** Every addon found on the addons path, by name. */
+    public Map<String, Manifest> available() {
+        return available;
+    }
+
+    /**
+     * The addons {@code names} and their dependencies, in dependency order, as one set whose routes
+     * do not collide. Code already loaded for another set (the server-wide addons, another
+     * database's registry) is shared, not loaded again.
+     */
+    public synchronized LoadedAddons load(List<String> names) {
+        List<Manifest> ordered = DependencyGraph.order(available, names);
+        List<LoadedAddon> addons = new ArrayList<>();
         List<RouteSpec> routes = new ArrayList<>();
         Map<String, Path> statics = new LinkedHashMap<>();
         for (Manifest manifest : ordered) {
-            byName.put(manifest.name(), manifest);
-            AddonClassLoader loader = new AddonClassLoader(manifest.name(),
-                    AddonClassLoader.jarsOf(manifest.directory(), manifest.name()), server,
-                    dependencyLoaders(manifest, byName, loaders));
-            loaders.put(manifest.name(), loader);
-            Addon instance = null;
-            if (manifest.entry() != null) {
-                instance = instantiate(manifest, loader);
-                AddonRegistrar registrar = new AddonRegistrar(manifest);
-                register(manifest, instance, registrar, loader);
-                for (RouteSpec route : registrar.routes()) {
-                    checkUnclaimed(route, routes, byName);
-                    routes.add(route);
-                }
+            Loaded one = loaded.get(manifest.name());
+            if (one == null) {
+                one = loadOne(manifest);
+                loaded.put(manifest.name(), one);
             }
-            Path statik = manifest.directory().resolve("static");
-            Optional<Path> staticFolder = Files.isDirectory(statik) ? Optional.of(statik) : Optional.empty();
-            staticFolder.ifPresent(p -> statics.put(manifest.name(), p));
-            loaded.add(new LoadedAddon(manifest, loader, instance, staticFolder));
-            LOG.debug("loaded addon {} {} from {}", manifest.name(), manifest.version(), manifest.directory());
+            for (RouteSpec route : one.routes()) {
+                checkUnclaimed(route, routes, available);
+                routes.add(route);
+            }
+            one.addon().staticFolder().ifPresent(folder -> statics.put(manifest.name(), folder));
+            addons.add(one.addon());
         }
-        LOG.info("{} addons loaded: {}", loaded.size(), String.join(", ", loaded.stream().map(LoadedAddon::name).toList()));
-        return new LoadedAddons(loaded, routes, statics);
+        return new LoadedAddons(addons, routes, statics);
+    }
+
+    private Loaded loadOne(Manifest manifest) {
+        AddonClassLoader loader = new AddonClassLoader(manifest.name(),
+                AddonClassLoader.jarsOf(manifest.directory(), manifest.name()), AddonLoader.class.getClassLoader(),
+                dependencyLoaders(manifest));
+        Addon instance = null;
+        List<RouteSpec> routes = List.of();
+        if (manifest.entry() != null) {
+            instance = instantiate(manifest, loader);
+            AddonRegistrar registrar = new AddonRegistrar(manifest);
+            register(manifest, instance, registrar, loader);
+            routes = List.copyOf(registrar.routes());
+        }
+        Path statik = manifest.directory().resolve("static");
+        Optional<Path> staticFolder = Files.isDirectory(statik) ? Optional.of(statik) : Optional.empty();
+        LOG.debug("loaded addon {} {} from {}", manifest.name(), manifest.version(), manifest.directory());
+        return new Loaded(new LoadedAddon(manifest, loader, instance, staticFolder), routes);
     }
 
     /** The loaders of every addon {@code manifest} depends on, transitively, nearest first. */
-    private static List<AddonClassLoader> dependencyLoaders(Manifest manifest, Map<String, Manifest> byName,
-                                                            Map<String, AddonClassLoader> loaders) {
+    private List<AddonClassLoader> dependencyLoaders(Manifest manifest) {
         Set<String> seen = new LinkedHashSet<>();
         List<String> queue = new ArrayList<>(manifest.depends());
         while (!queue.isEmpty()) {
             String name = queue.removeFirst();
-            if (seen.add(name) && byName.containsKey(name)) {
-                queue.addAll(byName.get(name).depends());
+            if (seen.add(name) && available.containsKey(name)) {
+                queue.addAll(available.get(name).depends());
             }
         }
         List<AddonClassLoader> result = new ArrayList<>();
         for (String name : seen) {
-            AddonClassLoader loader = loaders.get(name);
-            if (loader == null) {
+            Loaded dependency = loaded.get(name);
+            if (dependency == null) {
                 throw KilnException.failure("addon '" + manifest.name() + "' depends on '" + name
                         + "', which was not loaded before it (" + manifest.file() + ")");
             }
-            result.add(loader);
+            result.add((AddonClassLoader) dependency.addon().classLoader());
         }
         return result;
     }

@@ -140,6 +140,20 @@ class AddonLoaderTest {
     }
 
     @Test
+    void twoSetsSharingAnAddonShareItsCodeAndEachHasOnlyItsOwnRoutes() {
+        AddonLoader catalog = AddonLoader.discover(List.of());
+        LoadedAddons serverWide = catalog.load(List.of("base", "web"));
+        LoadedAddons withHello = catalog.load(List.of("hello"));
+
+        assertThat(withHello.names()).containsExactly("base", "hello");
+        assertThat(withHello.get("base").orElseThrow().classLoader())
+                .isSameAs(serverWide.get("base").orElseThrow().classLoader());
+        assertThat(withHello.routes()).extracting(RouteSpec::path).contains("/hello").doesNotContain("/web");
+        assertThat(serverWide.routes()).extracting(RouteSpec::path).doesNotContain("/hello");
+        assertThat(catalog.available()).containsKeys("base", "web", "hello");
+    }
+
+    @Test
     void anAddonCannotLoadJettyOrJacksonButSharesTheApi() throws Exception {
         try (LoadedAddons loaded = AddonLoader.loadServerWide(List.of(), List.of("hello"))) {
             ClassLoader hello = loaded.get("hello").orElseThrow().classLoader();

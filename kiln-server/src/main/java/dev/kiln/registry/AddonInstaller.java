@@ -1,0 +1,263 @@
+package dev.kiln.registry;
+
+import dev.kiln.KilnException;
+import dev.kiln.addons.AddonLoader;
+import dev.kiln.addons.LoadedAddon;
+import dev.kiln.addons.LoadedAddons;
+import dev.kiln.addons.Manifest;
+import dev.kiln.api.InstallContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.sql.DataSource;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Installs and updates addons in one database, as Odoo's {@code -i} and {@code -u}. Each addon is
+ * installed in its own transaction — its pending migrations, its install hook and its new state
+ * together — so a failing script leaves the database as it was before that addon. Installations
+ * in one database never overlap, even from several processes (an advisory lock). Once done, the
+ * signaling sequence moves so every process rebuilds its registry before its next request.
+ */
+public final class AddonInstaller {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AddonInstaller.class);
+
+    private final AddonLoader catalog;
+
+    public AddonInstaller(AddonLoader catalog) {
+        this.catalog = catalog;
+    }
+
+    /** Creates Kiln's tables in {@code database} if missing. */
+    public void prepare(DataSource database) {
+        try (Connection connection = database.getConnection()) {
+            connection.setAutoCommit(false);
+            RegistrySchema.ensure(connection);
+            connection.commit();
+        } catch (SQLException e) {
+            throw KilnException.failure("cannot prepare Kiln's tables: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Installs {@code names} with their dependencies, then every {@code auto_install} addon whose
+     * dependencies are all installed. Returns the addons newly installed, in order.
+     */
+    public List<String> install(String db, DataSource database, Collection<String> names) {
+        prepare(database);
+        Set<String> installed = new LinkedHashSet<>(installedNames(db, database));
+        List<String> done = new ArrayList<>();
+        List<String> wanted = new ArrayList<>(names);
+        while (!wanted.isEmpty()) {
+            LoadedAddons addons = catalog.load(wanted);
+            for (LoadedAddon addon : addons.addons()) {
+                if (!installed.contains(addon.name())) {
+                    apply(db, database, addon, true);
+                    installed.add(addon.name());
+                    done.add(addon.name());
+                }
+            }
+            wanted = autoInstallable(installed);
+        }
+        if (!done.isEmpty()) {
+            signalChange(db, database);
+            LOG.info("{}: installed {}", db, String.join(", ", done));
+        }
+        return done;
+    }
+
+    /** Applies the pending migrations of {@code names} (all installed addons for {@code all}). */
+    public List<String> update(String db, DataSource database, Collection<String> names) {
+        prepare(database);
+        List<String> installed = installedNames(db, database);
+        List<String> targets = names.contains("all") ? installed
+                : names.stream().filter(installed::contains).toList();
+        for (String name : names) {
+            if (!name.equals("all") && !installed.contains(name)) {
+                LOG.warn("{}: addon '{}' is not installed; -u skips it (use -i to install it)", db, name);
+            }
+        }
+        List<String> done = new ArrayList<>();
+        if (!targets.isEmpty()) {
+            for (LoadedAddon addon : catalog.load(targets).addons()) {
+                if (targets.contains(addon.name())) {
+                    apply(db, database, addon, false);
+                    done.add(addon.name());
+                }
+            }
+            signalChange(db, database);
+            LOG.info("{}: updated {}", db, String.join(", ", done));
+        }
+        return done;
+    }
+
+    /** The addons installed in {@code db}, those still on the addons path, in dependency order. */
+    public List<String> installedNames(String db, DataSource database) {
+        List<String> names = new ArrayList<>();
+        try (Connection connection = database.getConnection();
+             Statement statement = connection.createStatement();
+             ResultSet rows = statement.executeQuery("SELECT name FROM kiln_addon WHERE state = 'installed' ORDER BY name")) {
+            while (rows.next()) {
+                names.add(rows.getString(1));
+            }
+        } catch (SQLException e) {
+            if ("42P01".equals(e.getSQLState())) {
+                return List.of();            // a database Kiln has not prepared yet: nothing installed
+            }
+            throw KilnException.failure(db + ": cannot read the installed addons: " + e.getMessage());
+        }
+        List<String> missing = names.stream().filter(n -> !catalog.available().containsKey(n)).toList();
+        if (!missing.isEmpty()) {
+            LOG.warn("{}: installed addons not found on the addons path, skipped: {}", db, String.join(", ", missing));
+            names.removeAll(missing);
+        }
+        return names;
+    }
+
+    private List<String> autoInstallable(Set<String> installed) {
+        List<String> ready = new ArrayList<>();
+        for (Manifest manifest : catalog.available().values()) {
+            if (manifest.autoInstall() && !installed.contains(manifest.name())
+                    && !manifest.depends().isEmpty() && installed.containsAll(manifest.depends())) {
+                ready.add(manifest.name());
+            }
+        }
+        return ready.stream().sorted().toList();
+    }
+
+    private void apply(String db, DataSource database, LoadedAddon addon, boolean install) {
+        List<Migration> scripts = Migration.of(addon.name(), addon.manifest().directory());
+        try (Connection connection = database.getConnection()) {
+            connection.setAutoCommit(false);
+            try {
+                lock(connection);
+                if (install && isInstalled(connection, addon.name())) {
+                    connection.rollback();     // another process installed it meanwhile
+                    return;
+                }
+                int applied = migrate(connection, addon.name(), scripts);
+                if (install && addon.instance() != null) {
+                    addon.instance().onInstall(context(db, connection));
+                }
+                markInstalled(connection, addon);
+                connection.commit();
+                LOG.info("{}: addon {} {} {} ({} migration{})", db, addon.name(), addon.manifest().version(),
+                        install ? "installed" : "updated", applied, applied == 1 ? "" : "s");
+            } catch (Exception e) {
+                connection.rollback();
+                throw e;
+            }
+        } catch (KilnException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new KilnException(KilnException.FAILURE, db + ": " + (install ? "installing" : "updating")
+                    + " addon '" + addon.name() + "' failed, nothing of it was applied: " + oneLine(e), e);
+        }
+    }
+
+    private static int migrate(Connection connection, String addon, List<Migration> scripts) throws SQLException {
+        Map<String, String> applied = new HashMap<>();
+        try (PreparedStatement query = connection.prepareStatement("SELECT version, checksum FROM kiln_migration WHERE addon = ?")) {
+            query.setString(1, addon);
+            try (ResultSet rows = query.executeQuery()) {
+                while (rows.next()) {
+                    applied.put(rows.getString(1), rows.getString(2));
+                }
+            }
+        }
+        int count = 0;
+        for (Migration script : scripts) {
+            String checksum = applied.get(script.version());
+            if (checksum != null) {
+                if (!checksum.equals(script.checksum())) {
+                    throw KilnException.failure("addon '" + addon + "': migration " + script.file()
+                            + " changed after it was applied; add a new version instead of editing it");
+                }
+                continue;
+            }
+            try (Statement statement = connection.createStatement()) {
+                statement.execute(script.sql());
+            } catch (SQLException e) {
+                throw new SQLException(script.file() + ": " + e.getMessage(), e.getSQLState(), e);
+            }
+            try (PreparedStatement record = connection.prepareStatement(
+                    "INSERT INTO kiln_migration (addon, version, script, checksum) VALUES (?, ?, ?, ?)")) {
+                record.setString(1, addon);
+                record.setString(2, script.version());
+                record.setString(3, script.file().getFileName().toString());
+                record.setString(4, script.checksum());
+                record.executeUpdate();
+            }
+            count++;
+        }
+        return count;
+    }
+
+    private static void lock(Connection connection) throws SQLException {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("SELECT pg_advisory_xact_lock(" + RegistrySchema.Locks.INSTALL + ")");
+        }
+    }
+
+    private static boolean isInstalled(Connection connection, String name) throws SQLException {
+        try (PreparedStatement query = connection.prepareStatement("SELECT 1 FROM kiln_addon WHERE name = ? AND state = 'installed'")) {
+            query.setString(1, name);
+            try (ResultSet rows = query.executeQuery()) {
+                return rows.next();
+            }
+        }
+    }
+
+    private static void markInstalled(Connection connection, LoadedAddon addon) throws SQLException {
+        try (PreparedStatement upsert = connection.prepareStatement("""
+                INSERT INTO kiln_addon (name, state, version, installed_at, updated_at)
+                VALUES (?, 'installed', ?, now(), now())
+                ON CONFLICT (name) DO UPDATE SET state = 'installed', version = EXCLUDED.version,
+                    installed_at = COALESCE(kiln_addon.installed_at, now()), updated_at = now()""")) {
+            upsert.setString(1, addon.name());
+            upsert.setString(2, addon.manifest().version());
+            upsert.executeUpdate();
+        }
+    }
+
+    /** Moves the sequence every process compares before serving a request to {@code db}. */
+    private static void signalChange(String db, DataSource database) {
+        try (Connection connection = database.getConnection(); Statement statement = connection.createStatement()) {
+            connection.setAutoCommit(true);
+            statement.execute("SELECT nextval('" + RegistrySchema.SIGNALING + "')");
+        } catch (SQLException e) {
+            throw KilnException.failure(db + ": cannot signal the registry change: " + e.getMessage());
+        }
+    }
+
+    private static InstallContext context(String db, Connection connection) {
+        return new InstallContext() {
+            @Override
+            public String database() {
+                return db;
+            }
+
+            @Override
+            public Connection connection() {
+                return connection;
+            }
+        };
+    }
+
+    private static String oneLine(Throwable e) {
+        String message = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
+        return message.lines().findFirst().orElse(message);
+    }
+}
