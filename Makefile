@@ -8,7 +8,7 @@ export JAVA_HOME
 MVN ?= mvn -B -ntp
 SOURCES := $(shell find pom.xml kiln-api kiln-server addons bench -name target -prune -o \( -name '*.java' -o -name 'pom.xml' -o -path '*/src/main/*' \) -type f -print)
 
-.PHONY: build run test bench clean docs
+.PHONY: build run test bench aot clean docs
 
 build: dist/lib/kiln-server.jar
 
@@ -23,8 +23,15 @@ run: build
 test:
 	$(MVN) verify
 
-bench: build
+# wrk against Kiln, a raw Jetty peer and nginx, plus start times with and without the AOT cache.
+bench: build aot
 	bench/run
+
+# The JDK 25 AOT cache bin/kiln loads: a training run of Kiln (bench/aot-train); remade after a build.
+aot: dist/kiln.aot
+
+dist/kiln.aot: dist/lib/kiln-server.jar
+	bench/aot-train
 
 docs: build
 	bin/kiln --dump-options-reference > docs/options.md
