@@ -7,6 +7,7 @@ import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.HttpException;
 import dev.kiln.api.Route;
 import dev.kiln.db.Transactions;
+import dev.kiln.logging.AccessLog;
 import dev.kiln.registry.Registry;
 import java.io.FilterOutputStream;
 import java.io.IOException;
@@ -55,7 +56,6 @@ public final class KilnApplication extends Handler.Abstract {
     private static final Logger LOG = LoggerFactory.getLogger(KilnApplication.class);
     /** Names the database of a request, as Odoo's {@code X-Odoo-Database}. */
     public static final String DATABASE_HEADER = "X-Kiln-Database";
-    private static final Logger ACCESS = LoggerFactory.getLogger("dev.kiln.http.access");
     private static final HttpField HTML = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, "text/html; charset=utf-8");
     private static final HttpField JSON = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, "application/json");
     private static final String STATIC_ALLOW = "GET, HEAD";
@@ -524,7 +524,7 @@ public final class KilnApplication extends Handler.Abstract {
 
     /** {@code client "METHOD path" status bytes duration}: built only when the logger is on. */
     private void logAccess(Request request, int status, long bytes, long start, String method, String rawPath) {
-        if (!ACCESS.isInfoEnabled()) {
+        if (!AccessLog.enabled()) {
             return;
         }
         long micros = (System.nanoTime() - start) / 1000;
@@ -533,7 +533,7 @@ public final class KilnApplication extends Handler.Abstract {
                 .append(" \"").append(method).append(' ').append(rawPath).append("\" ")
                 .append(status).append(' ').append(bytes).append(' ')
                 .append(micros / 1000).append('.').append(micros % 1000 / 100).append("ms");
-        ACCESS.info(line.toString());
+        AccessLog.write(null, line);
     }
 
     private static final class CountingStream extends FilterOutputStream {

@@ -1,5 +1,7 @@
 package dev.kiln.logging;
 
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -11,13 +13,9 @@ import java.util.List;
 
 import org.slf4j.LoggerFactory;
 
-import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.ConsoleAppender;
-import ch.qos.logback.core.FileAppender;
-import ch.qos.logback.core.OutputStreamAppender;
 import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
 
 import dev.kiln.KilnException;
@@ -32,13 +30,18 @@ import dev.kiln.config.Config;
 public final class Logging {
 
     private static final String APPENDER = "kiln";
-    private static final int QUEUE = 8192;
-    private static final int FLUSH_MILLIS = 2000;
     /** Odoo's default handlers, in Kiln's names: Kiln says itself what Jetty would say at INFO. */
     private static final List<String> BASE_HANDLERS = List.of(":INFO", "org.eclipse.jetty:WARNING",
             "io.zonky.test.db.postgres:WARNING", "com.zaxxer.hikari:WARNING");
 
+    private static volatile BatchingAppender current;
+
     private Logging() { }
+
+    /** The writer of the log as configured now; null before the first configuration. */
+    static BatchingAppender current() {
+        return current;
+    }
 
     /** Points the log at {@code --logfile} (appending) or stderr and applies the levels. */
     public static void configure(Config config) {
@@ -63,7 +66,9 @@ public final class Logging {
         context.reset();
         context.start();        // again, after a shutdown()
         Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-        root.addAppender(async(context, appender(context, logfile)));
+        BatchingAppender appender = appender(context, logfile);
+        root.addAppender(appender);
+        current = appender;
         for (String handler : handlers) {
             int colon = handler.lastIndexOf(':');
             String name = handler.substring(0, colon);
@@ -72,30 +77,12 @@ public final class Logging {
         }
     }
 
-    /**
-     * Request threads only queue their lines; one thread writes them. Measured: a line written by
-     * the request thread itself (one write to stderr or the file each) cost a fifth of the
-     * throughput of {@code GET /hello}. Nothing is dropped: a full queue makes the caller wait.
-     */
-    private static AsyncAppender async(LoggerContext context, OutputStreamAppender<ILoggingEvent> target) {
-        AsyncAppender async = new AsyncAppender();
-        async.setName(APPENDER + "-async");
-        async.setContext(context);
-        async.setQueueSize(QUEUE);
-        async.setDiscardingThreshold(0);
-        async.setNeverBlock(false);
-        async.setMaxFlushTime(FLUSH_MILLIS);
-        async.addAppender(target);
-        async.start();
-        return async;
-    }
-
     /** Writes out every queued line and closes the log; Kiln calls it before it exits or re-execs. */
     public static void shutdown() {
         context().stop();
     }
 
-    private static OutputStreamAppender<ILoggingEvent> appender(LoggerContext context, Path logfile) {
+    private static BatchingAppender appender(LoggerContext context, Path logfile) {
         OdooLayout layout = new OdooLayout();
         layout.setContext(context);
         layout.start();
@@ -104,20 +91,19 @@ public final class Logging {
         encoder.setLayout(layout);
         encoder.setCharset(StandardCharsets.UTF_8);
         encoder.start();
-        OutputStreamAppender<ILoggingEvent> appender;
+        OutputStream target;
         if (logfile == null) {
-            ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
-            console.setTarget("System.err");
-            appender = console;
+            target = new FileOutputStream(FileDescriptor.err);
         } else {
-            FileAppender<ILoggingEvent> file = new FileAppender<>();
-            file.setFile(logfile.toString());
-            file.setAppend(true);
-            appender = file;
+            try {
+                target = new FileOutputStream(logfile.toFile(), true);
+            } catch (IOException e) {
+                throw KilnException.usage("--logfile = '" + logfile + "': cannot open it for writing (" + e.getMessage() + ")");
+            }
         }
+        BatchingAppender appender = new BatchingAppender(encoder, target, logfile != null);
         appender.setName(APPENDER);
         appender.setContext(context);
-        appender.setEncoder(encoder);
         appender.start();
         return appender;
     }

@@ -34,18 +34,23 @@ public final class OdooLayout extends LayoutBase<ILoggingEvent> {
     public String doLayout(ILoggingEvent event) {
         String message = event.getFormattedMessage();
         StringBuilder line = new StringBuilder(96 + (message == null ? 4 : message.length()));
-        long millis = event.getTimeStamp();
-        int ms = (int) Math.floorMod(millis, 1000L);
-        line.append(second(Math.floorDiv(millis, 1000L))).append(',')
-                .append((char) ('0' + ms / 100)).append((char) ('0' + ms / 10 % 10)).append((char) ('0' + ms % 10))
-                .append(pid).append(levelName(event.getLevel())).append(' ')
-                .append(db(event)).append(' ')
-                .append(event.getLoggerName()).append(": ").append(message).append('\n');
+        prefix(line, event.getTimeStamp(), levelName(event.getLevel()), db(event), event.getLoggerName());
+        line.append(message).append('\n');
         IThrowableProxy thrown = event.getThrowableProxy();
         if (thrown != null) {
             line.append(ThrowableProxyUtil.asString(thrown)).append('\n');
         }
         return line.toString();
+    }
+
+    /** Appends everything before the message: {@code date,ms pid LEVEL db logger: }. */
+    void prefix(StringBuilder line, long millis, String level, String db, String logger) {
+        int ms = (int) Math.floorMod(millis, 1000L);
+        line.append(second(Math.floorDiv(millis, 1000L))).append(',')
+                .append((char) ('0' + ms / 100)).append((char) ('0' + ms / 10 % 10)).append((char) ('0' + ms % 10))
+                .append(pid).append(level).append(' ')
+                .append(db == null || db.isEmpty() ? "?" : db).append(' ')
+                .append(logger).append(": ");
     }
 
     private String second(long epochSecond) {
