@@ -30,6 +30,7 @@ public final class Postgres implements AutoCloseable {
     private final CompletableFuture<PgAddress> ready = new CompletableFuture<>();
     private volatile EmbeddedServer embedded;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicBoolean starting = new java.util.concurrent.atomic.AtomicBoolean();
 
     private Postgres(Path dataDir) {
         this.dataDir = dataDir;
@@ -56,16 +57,44 @@ public final class Postgres implements AutoCloseable {
 
     /** Starts (or attaches to) the embedded server of {@code dataDir} on a background thread. */
     public static Postgres startEmbedded(Path dataDir) {
+        Postgres postgres = embedded(dataDir);
+        postgres.startInBackground();
+        return postgres;
+    }
+
+    /**
+     * The embedded server of {@code dataDir}, not started yet: it starts on the first
+     * {@link #startInBackground()}, {@link #ready()} or {@link #await()}.
+     */
+    public static Postgres embedded(Path dataDir) {
         Postgres postgres = new Postgres(dataDir);
         // A safety net for exits that skip close(); an in-place restart (execve) runs no hooks, so the
         // server survives it and the new image adopts it.
         Runtime.getRuntime().addShutdownHook(postgres.shutdownHook);
-        Thread.ofPlatform().name("kiln-postgres-start").daemon().start(postgres::startNow);
         return postgres;
+    }
+
+    /** The server {@code config} names, the embedded one not started yet (see {@link #embedded}). */
+    public static Postgres of(Config config) {
+        if (config.dbHost() != null && !config.dbHost().isBlank()) {
+            return start(config);
+        }
+        if (config.dataDir() == null) {
+            throw dev.kiln.KilnException.usage("data_dir must be set to use the embedded PostgreSQL (or set db_host)");
+        }
+        return embedded(config.dataDir());
+    }
+
+    /** Starts the embedded server on a background thread, once; nothing for an external server. */
+    public void startInBackground() {
+        if (dataDir != null && starting.compareAndSet(false, true)) {
+            Thread.ofPlatform().name("kiln-postgres-start").daemon().start(this::startNow);
+        }
     }
 
     /** Completes with the server's address once it answers, or exceptionally with a DatabaseException. */
     public CompletableFuture<PgAddress> ready() {
+        startInBackground();
         return ready.copy();
     }
 
@@ -76,6 +105,7 @@ public final class Postgres implements AutoCloseable {
 
     /** The server's address, waiting up to {@code timeout}; a failed or late start throws one line. */
     public PgAddress await(Duration timeout) {
+        startInBackground();
         try {
             return ready.get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
@@ -106,6 +136,10 @@ public final class Postgres implements AutoCloseable {
     public void close() {
         if (closed.getAndSet(true) || dataDir == null) {
             return;
+        }
+        if (starting.compareAndSet(false, true)) {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+            return;     // never started: nothing runs
         }
         if (Thread.currentThread() != shutdownHook) {
             try {

@@ -20,8 +20,9 @@ import java.util.function.Supplier;
 
 /**
  * The seed's {@code start()}: load the server-wide addons, reach PostgreSQL (the embedded one starts
- * in the background, so routes without a database answer at once), pick the server class for the
- * mode, run it, and when it stopped for a restart, exec this process again in place.
+ * once HTTP listens, in the background, so routes without a database answer at once), pick the
+ * server class for the mode, run it, and when it stopped for a restart, exec this process again in
+ * place.
  */
 public final class Kiln {
 
@@ -34,14 +35,14 @@ public final class Kiln {
         }
         AddonLoader catalog = AddonLoader.discover(config.addonsPath());
         LoadedAddons serverWide = catalog.load(config.serverWideModules());
-        Postgres postgres = Postgres.start(config);
+        Postgres postgres = Postgres.of(config);
         ConnectionPools pools = ConnectionPools.of(postgres, config);
         DatabaseManager manager = new DatabaseManager(pools, config.dbTemplate());
         Registries registries = new Registries(catalog, config.serverWideModules(), pools);
         DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databaseList(config, manager));
         KilnApplication application = new KilnApplication(serverWide, httpOptions(config),
                 new Databases(pools, registries, selector), registries.staticFolders());
-        Preload preload = new Preload(config, manager, registries);
+        Preload preload = new Preload(config, postgres, manager, registries);
 
         CommonServer server = new ThreadedServer(config, application, preload::run);
         int rc;

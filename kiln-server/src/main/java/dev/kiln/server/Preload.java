@@ -3,6 +3,7 @@ package dev.kiln.server;
 import dev.kiln.KilnException;
 import dev.kiln.config.Config;
 import dev.kiln.db.DatabaseManager;
+import dev.kiln.db.Postgres;
 import dev.kiln.registry.Registries;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,17 +22,21 @@ final class Preload {
     private static final Logger LOG = LoggerFactory.getLogger(Preload.class);
 
     private final Config config;
+    private final Postgres postgres;
     private final DatabaseManager manager;
     private final Registries registries;
 
-    Preload(Config config, DatabaseManager manager, Registries registries) {
+    Preload(Config config, Postgres postgres, DatabaseManager manager, Registries registries) {
         this.config = config;
+        this.postgres = postgres;
         this.manager = manager;
         this.registries = registries;
     }
 
     /** Returns 0 when every database is ready, 1 when any failed. */
     int run() {
+        // started here, once HTTP listens: the database-less routes do not wait for it
+        postgres.startInBackground();
         int rc = 0;
         for (String db : config.dbName()) {
             try {
