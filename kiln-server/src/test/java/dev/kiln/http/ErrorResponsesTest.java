@@ -1,11 +1,14 @@
 package dev.kiln.http;
 
+import dev.kiln.config.ConfigLoader;
+import dev.kiln.logging.Logging;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Map;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import dev.kiln.addons.LoadedAddons;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -15,7 +18,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 class ErrorResponsesTest {
 
@@ -135,19 +137,18 @@ class ErrorResponsesTest {
     }
 
     @Test
-    void everyRequestWritesOneAccessLogLine() {
-        Logger access = (Logger) LoggerFactory.getLogger("dev.kiln.http.access");
-        ListAppender<ILoggingEvent> lines = new ListAppender<>();
-        lines.start();
-        access.addAppender(lines);
+    void everyRequestWritesOneAccessLogLine(@TempDir Path logs) throws Exception {
+        Path logfile = logs.resolve("kiln.log");
+        Logging.configure(ConfigLoader.load(Map.of("logfile", List.of(logfile.toString())), Map.of()));
         try {
             server.get("/probe/items/7");
             // the line is written after the response, so the client may see the response first
-            await().atMost(Duration.ofSeconds(5)).until(() -> lines.list.stream().anyMatch(e -> e.getFormattedMessage().contains("/probe/items/7")));
+            await().atMost(Duration.ofSeconds(5)).until(() -> Files.readString(logfile).contains("/probe/items/7"));
         } finally {
-            access.detachAppender(lines);
+            Logging.configure(ConfigLoader.defaults());
         }
-        assertThat(lines.list).filteredOn(e -> e.getFormattedMessage().contains("/probe/items/7")).singleElement().satisfies(event ->
-                assertThat(event.getFormattedMessage()).matches("127\\.0\\.0\\.1 \"GET /probe/items/7\" 200 6 \\d+\\.\\dms"));
+        assertThat(Files.readAllLines(logfile)).filteredOn(line -> line.contains("/probe/items/7")).singleElement()
+                .asString().matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} \\d+ INFO \\? dev\\.kiln\\.http\\.access: "
+                        + "127\\.0\\.0\\.1 \"GET /probe/items/7\" 200 6 \\d+\\.\\dms");
     }
 }
