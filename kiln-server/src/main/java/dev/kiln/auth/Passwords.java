@@ -1,0 +1,81 @@
+package dev.kiln.auth;
+
+import javax.crypto.SecretKeyFactory;
+import javax.crypto.spec.PBEKeySpec;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.Base64;
+
+/**
+ * Password hashes in passlib's {@code pbkdf2_sha512} format, the one Odoo writes for users and for
+ * {@code admin_passwd}: {@code $pbkdf2-sha512$<rounds>$<salt>$<checksum>}, salt and checksum in
+ * passlib's base64 ({@code .} for {@code +}, no padding). An {@code odoo.conf} master password hash
+ * therefore works in Kiln as it is. PBKDF2-HMAC-SHA512 is the JDK's own.
+ */
+public final class Passwords {
+
+    private static final String PREFIX = "$pbkdf2-sha512$";
+    /** Odoo 17+'s default work factor. */
+    static final int ROUNDS = 600_000;
+    private static final int SALT_BYTES = 16;
+    private static final int KEY_BITS = 512;
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private Passwords() { }
+
+    /** A new hash of {@code password} with a random salt. */
+    public static String hash(String password) {
+        return hash(password, ROUNDS);
+    }
+
+    static String hash(String password, int rounds) {
+        byte[] salt = new byte[SALT_BYTES];
+        RANDOM.nextBytes(salt);
+        return PREFIX + rounds + "$" + encode(salt) + "$" + encode(derive(password, salt, rounds));
+    }
+
+    /** True when {@code stored} is a hash in the format above (and not a clear-text password). */
+    public static boolean isHash(String stored) {
+        return stored != null && stored.startsWith(PREFIX) && stored.split("\\$").length == 5;
+    }
+
+    /**
+     * Whether {@code password} matches {@code stored}. Takes the same time whatever the answer for a
+     * given hash; a malformed hash never matches.
+     */
+    public static boolean verify(String password, String stored) {
+        if (password == null || !isHash(stored)) {
+            return false;
+        }
+        String[] parts = stored.split("\\$");
+        try {
+            int rounds = Integer.parseInt(parts[2]);
+            byte[] salt = decode(parts[3]);
+            byte[] expected = decode(parts[4]);
+            return MessageDigest.isEqual(derive(password, salt, rounds), expected);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    private static byte[] derive(String password, byte[] salt, int rounds) {
+        PBEKeySpec spec = new PBEKeySpec(password.toCharArray(), salt, rounds, KEY_BITS);
+        try {
+            return SecretKeyFactory.getInstance("PBKDF2WithHmacSHA512").generateSecret(spec).getEncoded();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("PBKDF2WithHmacSHA512 is missing from this JDK", e);
+        } finally {
+            spec.clearPassword();
+        }
+    }
+
+    private static String encode(byte[] bytes) {
+        return Base64.getEncoder().withoutPadding().encodeToString(bytes).replace('+', '.');
+    }
+
+    private static byte[] decode(String text) {
+        return Base64.getDecoder().decode(text.replace('.', '+').getBytes(StandardCharsets.US_ASCII));
+    }
+}
