@@ -42,7 +42,7 @@ public final class Kiln {
         DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databaseList(config, manager));
         KilnApplication application = new KilnApplication(serverWide, httpOptions(config),
                 new Databases(pools, registries, selector), registries.staticFolders());
-        Preload preload = new Preload(config, postgres, manager, registries);
+        Preload preload = new Preload(config, postgres, pools, manager, registries);
 
         CommonServer server = new ThreadedServer(config, application, preload::run);
         int rc;

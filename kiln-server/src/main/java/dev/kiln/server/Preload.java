@@ -2,7 +2,10 @@ package dev.kiln.server;
 
 import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.auth.Users;
+import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
+import dev.kiln.db.Transactions;
 import dev.kiln.db.Postgres;
 import dev.kiln.registry.Registries;
 import org.slf4j.Logger;
@@ -25,8 +28,10 @@ final class Preload {
     private final Postgres postgres;
     private final DatabaseManager manager;
     private final Registries registries;
+    private final ConnectionPools pools;
 
-    Preload(Config config, Postgres postgres, DatabaseManager manager, Registries registries) {
+    Preload(Config config, Postgres postgres, ConnectionPools pools, DatabaseManager manager, Registries registries) {
+        this.pools = pools;
         this.config = config;
         this.postgres = postgres;
         this.manager = manager;
@@ -51,14 +56,21 @@ final class Preload {
 
     private void preload(String db) {
         List<String> install = new ArrayList<>(config.init());
+        boolean created = false;
         if (!manager.exists(db)) {
             manager.create(db);
             LOG.info("{}: database created", db);
             install.addFirst("base");
+            created = true;
         }
         registries.prepare(db);
         if (!install.isEmpty()) {
             registries.installer().install(db, install);
+        }
+        if (created) {
+            // Odoo's first user of a new database; `kiln db create` lets the operator choose instead
+            Transactions.inTransaction(pools, db, connection -> Users.create(connection, "admin", "admin", "Administrator"));
+            LOG.warn("{}: created with the user admin, password admin: change it", db);
         }
         if (!config.update().isEmpty()) {
             registries.installer().update(db, config.update());

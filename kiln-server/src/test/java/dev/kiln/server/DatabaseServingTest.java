@@ -196,7 +196,7 @@ class DatabaseServingTest {
             }
 
             assertThat(kiln.get("/notes/count")).startsWith("HTTP/1.1 200").endsWith(db + ":2");
-            assertThat(kiln.log()).contains(db + ": registry loaded with 4 addons");
+            kiln.awaitLog(db + ": registry loaded with 4 addons", 1);
         }
     }
 
