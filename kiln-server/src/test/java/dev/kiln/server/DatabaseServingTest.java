@@ -201,6 +201,28 @@ class DatabaseServingTest {
     }
 
     @Test
+    void anUnreachableServerIsOneCriticalLineNamingTheDatabaseNotAHang() throws Exception {
+        int closed = KilnProcess.freePort();
+        try (KilnProcess kiln = init("--db_host=127.0.0.1", "--db_port=" + closed, "-d", "nowhere")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(60))).isEqualTo(1);
+            assertThat(kiln.log()).containsPattern("CRITICAL: failed to initialize database 'nowhere': .*127\\.0\\.0\\.1:" + closed)
+                    .doesNotContain("\tat ");
+        }
+    }
+
+    @Test
+    void aDatabaseThatDoesNotExistIsNotAChoiceAndTheOthersAreStillServed() throws Exception {
+        String db = unique("alive");
+        assertThat(init("-d", db, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
+        try (KilnProcess kiln = serve()) {
+            assertThat(kiln.request("GET", "/notes/count", null, "X-Kiln-Database: " + db)).startsWith("HTTP/1.1 200");
+            String gone = kiln.request("GET", "/notes/count", null, "X-Kiln-Database: " + unique("gone"));
+            assertThat(gone).as("a database that does not exist is not a choice").startsWith("HTTP/1.1 404");
+            assertThat(kiln.request("GET", "/notes/count", null, "X-Kiln-Database: " + db)).startsWith("HTTP/1.1 200");
+        }
+    }
+
+    @Test
     void dbfilterChoosesTheDatabaseFromTheHostName() throws Exception {
         String suffix = UUID.randomUUID().toString().substring(0, 6);
         String acme = "acme" + suffix, shop = "shop" + suffix;
