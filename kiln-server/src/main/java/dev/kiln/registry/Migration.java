@@ -47,7 +47,7 @@ public record Migration(String addon, String version, String description, Path f
                             + " is not named V<version>__<description>.sql (e.g. V1__create_tables.sql)");
                 }
                 String sql = Files.readString(file, StandardCharsets.UTF_8);
-                found.add(new Migration(addon, matcher.group(1).replace('_', '.'), matcher.group(2), file, sql, sha256(sql)));
+                found.add(new Migration(addon, normalized(matcher.group(1)), matcher.group(2), file, sql, sha256(sql)));
             }
         } catch (IOException e) {
             throw KilnException.failure("addon '" + addon + "': cannot read its migrations in " + folder + " (" + e.getMessage() + ")");
@@ -60,6 +60,15 @@ public record Migration(String addon, String version, String description, Path f
             }
         }
         return found;
+    }
+
+    /** {@code 1_2} → {@code 1.2}; trailing zero parts dropped, so {@code V1} and {@code V1_0} are one version. */
+    private static String normalized(String version) {
+        List<BigInteger> parts = new ArrayList<>(Arrays.stream(version.split("[._]")).map(BigInteger::new).toList());
+        while (parts.size() > 1 && parts.getLast().signum() == 0) {
+            parts.removeLast();
+        }
+        return String.join(".", parts.stream().map(BigInteger::toString).toList());
     }
 
     @Override
