@@ -201,6 +201,29 @@ class DatabaseServingTest {
     }
 
     @Test
+    void anUpdateAppliesOnlyTheNewScriptsAndRefusesAnEditedOne() throws Exception {
+        Path own = Files.createDirectories(dir.resolve("own-addons"));
+        Path evolving = TestAddons.addon(own, "evolving", TestAddons.manifest(null, "base"), Map.of());
+        Files.createDirectories(evolving.resolve("migrations"));
+        Files.writeString(evolving.resolve("migrations/V1__table.sql"), "CREATE TABLE evolving (id int);");
+        String db = unique("update");
+        String path = "--addons-path=" + own + "," + addons;
+        assertThat(init(path, "-d", db, "-i", "evolving").awaitExit(Duration.ofSeconds(90))).isZero();
+
+        Files.writeString(evolving.resolve("migrations/V2__column.sql"), "ALTER TABLE evolving ADD COLUMN name text;");
+        try (KilnProcess kiln = init(path, "-d", db, "-u", "evolving")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(90))).as(kiln.log()).isZero();
+            assertThat(kiln.log()).contains("addon evolving 1.0 updated (1 migration)");
+        }
+
+        Files.writeString(evolving.resolve("migrations/V1__table.sql"), "CREATE TABLE evolving (id bigint);");
+        try (KilnProcess kiln = init(path, "-d", db, "-u", "evolving")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(90))).isEqualTo(1);
+            assertThat(kiln.log()).contains("V1__table.sql changed after it was applied; add a new version instead of editing it");
+        }
+    }
+
+    @Test
     void anUnreachableServerIsOneCriticalLineNamingTheDatabaseNotAHang() throws Exception {
         int closed = KilnProcess.freePort();
         try (KilnProcess kiln = init("--db_host=127.0.0.1", "--db_port=" + closed, "-d", "nowhere")) {
