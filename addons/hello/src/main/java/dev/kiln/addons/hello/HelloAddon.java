@@ -7,6 +7,10 @@ import dev.kiln.api.Request;
 import dev.kiln.api.Response;
 import dev.kiln.api.Route;
 
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+
 /**
  * The smallest addon: {@code GET /hello}, the route the HTTP benchmark measures; plus a slow route
  * ({@code /hello/wait?seconds=N}) for the tests of graceful stop and time limits, and a failing one
@@ -40,6 +44,16 @@ public final class HelloAddon implements Addon {
         }
         Thread.sleep((long) (seconds * 1000));
         return Response.text("Waited " + text + " s");
+    }
+
+    /** {@code SELECT 1} in the request's transaction: the database benchmark route. */
+    @Route(value = "/hello/db", auth = Route.Auth.PUBLIC, methods = "GET")
+    public Response db(Request request) throws SQLException {
+        try (Statement statement = request.env().connection().createStatement();
+             ResultSet row = statement.executeQuery("SELECT 1")) {
+            row.next();
+            return Response.text(row.getString(1));
+        }
     }
 
     @Route(value = "/hello/fail", auth = Route.Auth.NONE, methods = "GET")
