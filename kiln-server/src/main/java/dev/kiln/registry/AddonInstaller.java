@@ -240,6 +240,7 @@ public final class AddonInstaller {
         } catch (SQLException e) {
             throw KilnException.failure(db + ": cannot signal the registry change: " + e.getMessage());
         }
+        RegistrySignals.notifyChange(pools, db);
     }
 
     private static InstallContext context(String db, Connection connection) {

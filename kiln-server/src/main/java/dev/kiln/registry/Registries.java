@@ -21,7 +21,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * One {@link Registry} per database, as Odoo's {@code Registry} registry: built on first use,
  * rebuilt when another process (or this one) changed the database's addons — noticed through the
- * signaling sequence, read on the request's own connection before the request runs.
+ * signaling sequence, read on the request's own connection before the request runs whenever a change
+ * may have happened unheard (see {@link RegistrySignals}).
  */
 public final class Registries {
 
@@ -34,12 +35,21 @@ public final class Registries {
     private final Map<String, Registry> registries = new ConcurrentHashMap<>();
     /** Databases whose Kiln tables this process has checked. */
     private final Set<String> prepared = ConcurrentHashMap.newKeySet();
+    /** Databases whose cached registry must be checked against the sequence before it is used. */
+    private final Set<String> unverified = ConcurrentHashMap.newKeySet();
+    private final RegistrySignals signals;
 
     public Registries(AddonLoader catalog, List<String> serverWide, ConnectionPools pools) {
         this.catalog = catalog;
         this.serverWide = List.copyOf(serverWide);
         this.pools = pools;
         this.installer = new AddonInstaller(catalog, pools);
+        this.signals = new RegistrySignals(pools, unverified::add, () -> unverified.addAll(registries.keySet()));
+    }
+
+    /** Starts hearing of changes made by other processes, so requests need not ask (see {@link RegistrySignals}). */
+    public void listen() {
+        signals.start();
     }
 
     /** Every addon's static folder, whether installed anywhere or not (Odoo serves them all). */
@@ -71,6 +81,11 @@ public final class Registries {
      * one when nothing changed, a new one otherwise.
      */
     public Registry get(String db, Connection connection) throws SQLException {
+        Registry known = registries.get(db);
+        if (known != null && signals.listening() && !unverified.contains(db)) {
+            return known;
+        }
+        unverified.remove(db);      // before the read: a change heard from now on marks it again
         long sequence = sequence(connection);
         Registry current = registries.get(db);
         if (current != null && current.sequence() == sequence) {
@@ -93,6 +108,7 @@ public final class Registries {
     /** Forgets {@code db} (dropped or renamed). */
     public void evict(String db) {
         registries.remove(db);
+        unverified.remove(db);
         prepared.remove(db);
     }
 

@@ -40,8 +40,9 @@ final class Preload {
 
     /** Returns 0 when every database is ready, 1 when any failed. */
     int run() {
-        // started here, once HTTP listens: the database-less routes do not wait for it
+        // started here, once HTTP listens: the database-less routes do not wait for them
         postgres.startInBackground();
+        registries.listen();
         int rc = 0;
         for (String db : config.dbName()) {
             try {
