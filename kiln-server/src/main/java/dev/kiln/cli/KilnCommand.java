@@ -34,8 +34,8 @@ public final class KilnCommand {
 
     private static final Logger log = LoggerFactory.getLogger(KilnCommand.class);
 
-    /** Commands by name; evented, worker, db, cron and status join later. */
-    static final List<String> COMMANDS = List.of("server");
+    /** Commands by name; evented, worker, cron and status join later. */
+    static final List<String> COMMANDS = List.of("server", "db");
 
     private KilnCommand() { }
 
@@ -51,6 +51,7 @@ public final class KilnCommand {
             List<String> rest = named ? list.subList(1, list.size()) : list;
             return switch (command) {
                 case "server" -> server(rest, env, out);
+                case "db" -> DbCommand.run(rest, env, out);
                 default -> throw new IllegalStateException("no command " + command);
             };
         } catch (KilnException e) {
@@ -95,7 +96,7 @@ public final class KilnCommand {
         return Kiln.start(config);
     }
 
-    private static ParseResult parse(CommandLine cl, List<String> args) {
+    static ParseResult parse(CommandLine cl, List<String> args) {
         try {
             return cl.parseArgs(args.toArray(String[]::new));
         } catch (UnmatchedArgumentException e) {

@@ -41,15 +41,22 @@ final class ServerCommand {
         spec.addOption(OptionSpec.builder("--version").versionHelp(true)
                 .description("print the version and exit").build());
         spec.addOption(OptionSpec.builder(DUMP_REFERENCE).hidden(true).arity("0").type(boolean.class).build());
-        for (Option o : Options.ALL) {
-            spec.addOption(optionSpec(o));
-        }
+        addTableOptions(spec);
         CommandLine cl = new CommandLine(spec);
         cl.setOverwrittenOptionsAllowed(true);
         cl.setExpandAtFiles(false);
         cl.setUnmatchedOptionsArePositionalParams(false);
         cl.setAbbreviatedOptionsAllowed(false);
         return cl;
+    }
+
+    /** Every option of the table that has a command-line flag. */
+    static void addTableOptions(CommandSpec spec) {
+        for (Option o : Options.ALL) {
+            if (!o.flags().isEmpty()) {
+                spec.addOption(optionSpec(o));
+            }
+        }
     }
 
     private static OptionSpec optionSpec(Option o) {
@@ -74,6 +81,9 @@ final class ServerCommand {
     static Map<String, List<String>> given(ParseResult result) {
         Map<String, List<String>> given = new LinkedHashMap<>();
         for (Option o : Options.ALL) {
+            if (o.flags().isEmpty()) {
+                continue;
+            }
             OptionSpec matched = result.matchedOption(o.flags().getFirst());
             if (matched == null) {
                 continue;

@@ -50,7 +50,8 @@ public record Config(
         int dbMaxconn,
         String dbTemplate,
         String dbfilter,
-        boolean listDb) {
+        boolean listDb,
+        String adminPasswd) {
 
     public Config {
         addonsPath = copy(addonsPath);

@@ -185,7 +185,8 @@ public final class ConfigLoader {
                 (Integer) v.get("db_maxconn"),
                 (String) v.get("db_template"),
                 (String) v.get("dbfilter"),
-                (Boolean) v.get("list_db"));
+                (Boolean) v.get("list_db"),
+                (String) v.get("admin_passwd"));
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})

@@ -47,8 +47,11 @@ public record Option(
         return key.equals("config") ? "KILN_RC" : "KILN_" + key.toUpperCase(Locale.ROOT);
     }
 
-    /** The flag messages name: the first long one. */
+    /** The flag messages name: the first long one; the key for an option without flags. */
     public String flag() {
+        if (flags.isEmpty()) {
+            return key;
+        }
         return flags.stream().filter(f -> f.startsWith("--")).findFirst().orElse(flags.getFirst());
     }
 

@@ -103,6 +103,9 @@ public final class Options {
                     ValueType.text(), null, "--db-filter", "--db_filter")
             .later(DATABASES).negatingFlag("list_db", "hide the database list and manager", "True",
                     "--no-database-list")
+            .value("admin_passwd", "master password of the web database manager, clear or a $pbkdf2-sha512$ hash "
+                            + "(-s writes the hash); unset = the web manager refuses every operation",
+                    ValueType.masterPassword(), null)
             .build();
 
     private static final Map<String, Option> BY_KEY = index();

@@ -21,7 +21,8 @@ public final class OptionsReference {
           .append("|---|---|---|---|---|---|---|\n");
         for (Option o : Options.ALL) {
             md.append("| `").append(o.key()).append("` | ")
-              .append(o.flags().stream().map(f -> "`" + f + "`").collect(Collectors.joining(" ")))
+              .append(o.flags().isEmpty() ? "none (a secret: not on the command line, where `ps` shows it)"
+                      : o.flags().stream().map(f -> "`" + f + "`").collect(Collectors.joining(" ")))
               .append(" | ").append(o.inEnvironment() ? "`" + o.env() + "`" : "")
               .append(" | ").append(cell(typeLabel(o)))
               .append(" | ").append(cell(defaultLabel(o)))

@@ -131,6 +131,20 @@ public interface ValueType<T> {
         };
     }
 
+    /**
+     * A master password, kept as given (clear text or a passlib {@code $pbkdf2-sha512$} hash) but
+     * always written as a hash, so that {@code -s} never leaves it in clear in the file.
+     */
+    static ValueType<String> masterPassword() {
+        return new ValueType<>() {
+            public String parse(String text, Path home) { return isUnsetMarker(text) ? null : text.strip(); }
+            public String format(String value) {
+                return value == null ? "False" : dev.kiln.auth.Passwords.isHash(value) ? value : dev.kiln.auth.Passwords.hash(value);
+            }
+            public String label() { return "password"; }
+        };
+    }
+
     /** One of {@code choices}, compared without regard to case. */
     static ValueType<String> choice(String... choices) {
         List<String> all = List.of(choices);

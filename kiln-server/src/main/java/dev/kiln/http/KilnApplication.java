@@ -67,6 +67,8 @@ public final class KilnApplication extends Handler.Abstract {
     private final boolean hasStatics;
     private final Map<String, ClassLoader> loaders = new HashMap<>();
     private final Databases databases;
+    /** The web database manager under /web/database/; null when Kiln serves without databases. */
+    private final DatabaseManagerRoutes databaseManager;
     /** The router of each database's current registry, rebuilt when the registry is. */
     private final ConcurrentHashMap<String, RegistryRoutes> registryRoutes = new ConcurrentHashMap<>();
     private final HttpField staticCache;
@@ -85,8 +87,15 @@ public final class KilnApplication extends Handler.Abstract {
      *                      Odoo serves the static files of every module it can see)
      */
     public KilnApplication(LoadedAddons addons, HttpOptions options, Databases databases, Map<String, Path> staticFolders) {
+        this(addons, options, databases, staticFolders, null);
+    }
+
+    /** As above, with the web database manager answering every path under /web/database/. */
+    public KilnApplication(LoadedAddons addons, HttpOptions options, Databases databases, Map<String, Path> staticFolders,
+                           DatabaseManagerRoutes databaseManager) {
         this.options = options;
         this.databases = databases;
+        this.databaseManager = databaseManager;
         this.router = new Router(addons.routes());
         this.statics = new StaticFiles(staticFolders);
         this.hasStatics = !staticFolders.isEmpty();
@@ -169,6 +178,9 @@ public final class KilnApplication extends Handler.Abstract {
         // encoded slash or dot cannot reach a route a proxy rule meant to hide
         if (path == null || request.getHttpURI().hasViolations()) {
             return error(response, callback, 404, null, null, null);
+        }
+        if (databaseManager != null && path.startsWith(DatabaseManagerRoutes.PREFIX)) {
+            return databaseManager.handle(request, response, callback, method, path);
         }
         Match match = Match.of(router, path, method);
         if (match.route() != null && match.route().auth() == Route.Auth.NONE) {

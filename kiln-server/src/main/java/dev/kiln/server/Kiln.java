@@ -7,11 +7,13 @@ import dev.kiln.config.Config;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Postgres;
+import dev.kiln.http.DatabaseManagerRoutes;
 import dev.kiln.http.DatabaseSelector;
 import dev.kiln.http.Databases;
 import dev.kiln.http.HttpOptions;
 import dev.kiln.http.KilnApplication;
 import dev.kiln.os.OsException;
+import dev.kiln.registry.DatabaseService;
 import dev.kiln.registry.Registries;
 
 import java.time.Duration;
@@ -40,8 +42,10 @@ public final class Kiln {
         DatabaseManager manager = new DatabaseManager(pools, config.dbTemplate());
         Registries registries = new Registries(catalog, config.serverWideModules(), pools);
         DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databaseList(config, manager));
+        DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
+                new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(), config.dev("debug"));
         KilnApplication application = new KilnApplication(serverWide, httpOptions(config),
-                new Databases(pools, registries, selector), registries.staticFolders());
+                new Databases(pools, registries, selector), registries.staticFolders(), databaseManager);
         Preload preload = new Preload(config, postgres, pools, manager, registries);
 
         CommonServer server = new ThreadedServer(config, application, preload::run);

@@ -289,7 +289,18 @@ class ConfigLoaderTest {
                 saved.limitRequest(), saved.limitTimeWorkerCron(), saved.devMode(), saved.pidfile(),
                 saved.dataDir(), saved.logLevel(), saved.logfile(), saved.logHandler(), saved.dbHost(),
                 saved.dbPort(), saved.dbUser(), saved.dbPassword(), saved.dbSslmode(), saved.dbMaxconn(),
-                saved.dbTemplate(), saved.dbfilter(), saved.listDb()));
+                saved.dbTemplate(), saved.dbfilter(), saved.listDb(), saved.adminPasswd()));
+    }
+
+    @Test
+    void saveWritesTheMasterPasswordHashedNeverInClearAndTheHashStillVerifies() throws IOException {
+        Path f = home.resolve("etc/master.conf");
+        Config saved = load("config", f, "save", "True", "admin_passwd", "s3cret master");
+        assertThat(saved.adminPasswd()).isEqualTo("s3cret master");
+        String file = Files.readString(f);
+        assertThat(file).doesNotContain("s3cret").contains("admin_passwd = $pbkdf2-sha512$");
+        Config reloaded = load("config", f);
+        assertThat(dev.kiln.auth.Passwords.verify("s3cret master", reloaded.adminPasswd())).isTrue();
     }
 
     @Test
@@ -318,9 +329,13 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void everyOptionHasAFlagHelpAndAParsableDefault() {
+    void everyOptionButTheMasterPasswordHasAFlagAndEachHasHelpAndAParsableDefault() {
         for (Option o : Options.ALL) {
-            assertThat(o.flags()).as(o.key()).isNotEmpty();
+            if (o.key().equals("admin_passwd")) {
+                assertThat(o.flags()).as("a secret stays off the command line, where ps shows it").isEmpty();
+            } else {
+                assertThat(o.flags()).as(o.key()).isNotEmpty();
+            }
             assertThat(o.help()).as(o.key()).isNotBlank().doesNotContain("\n");
             if (o.defaultValue() != null) {
                 o.type().parse(o.defaultValue(), home);

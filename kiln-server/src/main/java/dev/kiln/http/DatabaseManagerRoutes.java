@@ -1,0 +1,209 @@
+package dev.kiln.http;
+
+import dev.kiln.auth.Passwords;
+import dev.kiln.db.DatabaseException;
+import dev.kiln.registry.DatabaseService;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.MimeTypes;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.JsonNode;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.Map;
+
+/**
+ * Odoo's {@code /web/database/*} JSON-RPC routes: {@code list} (no password), and {@code create},
+ * {@code drop}, {@code duplicate}, {@code backup}, {@code restore}, each with {@code master_pwd}.
+ * The master password is checked first, always, with one PBKDF2 verification whatever the database,
+ * so a wrong password gets the same answer in the same time whether or not the database exists.
+ * Without {@code admin_passwd} every guarded route is refused (Odoo's default 'admin' is a known
+ * password; Kiln has none until the operator sets one). With {@code list_db = False} every path
+ * under {@code /web/database/} answers 404. Backups travel base64-encoded in the JSON (params
+ * {@code backup_file} in, {@code result.backup_file} out) and are bounded by {@link #MAX_ARCHIVE_BYTES};
+ * larger databases are for {@code kiln db backup/restore}.
+ */
+public final class DatabaseManagerRoutes {
+
+    public static final String PREFIX = "/web/database/";
+    /** The largest restore request read (a base64 archive of about 384 MiB). */
+    static final int MAX_ARCHIVE_BYTES = 512 * 1024 * 1024;
+    private static final Logger LOG = LoggerFactory.getLogger(DatabaseManagerRoutes.class);
+    private static final String ACCESS_DENIED = "Access Denied";
+
+    private final DatabaseService service;
+    private final String masterHash;
+    private final boolean listDb;
+    private final boolean debug;
+
+    /**
+     * @param adminPasswd {@code admin_passwd} as configured: a passlib hash, clear text (hashed here,
+     *                    once, so every check costs the same) or null for none
+     */
+    public DatabaseManagerRoutes(DatabaseService service, String adminPasswd, boolean listDb, boolean debug) {
+        this.service = service;
+        this.masterHash = adminPasswd == null ? null : Passwords.isHash(adminPasswd) ? adminPasswd : Passwords.hash(adminPasswd);
+        this.listDb = listDb;
+        this.debug = debug;
+    }
+
+    /** Answers a request whose path starts with {@link #PREFIX}; returns the body bytes sent. */
+    long handle(Request request, Response response, Callback callback, String method, String path) {
+        String action = path.substring(PREFIX.length());
+        if (!listDb || !isAction(action)) {
+            return page(response, callback, 404);
+        }
+        if (!HttpMethod.POST.is(method)) {
+            response.getHeaders().put(HttpHeader.ALLOW, "POST");
+            return page(response, callback, 405);
+        }
+        byte[] body;
+        try {
+            body = KilnRequest.readBody(request, action.equals("restore") ? MAX_ARCHIVE_BYTES : HttpOptions.DEFAULT_MAX_BODY);
+        } catch (dev.kiln.api.HttpException tooLarge) {
+            return json(response, callback, tooLarge.status(), JsonRpc.error(null, tooLarge.status(),
+                    tooLarge.getMessage(), dev.kiln.api.HttpException.class.getName(), tooLarge.getMessage(), null));
+        }
+        JsonRpc.Call call;
+        try {
+            call = JsonRpc.parse(body);
+        } catch (JsonRpc.Invalid invalid) {
+            return json(response, callback, 200, JsonRpc.error(invalid));
+        }
+        JsonNode id = call.id();
+        Map<String, Object> params = call.params();
+        try {
+            if (!action.equals("list")) {
+                authorize(params);
+            }
+            return json(response, callback, 200, JsonRpc.result(id, run(action, params)));
+        } catch (Refused refused) {
+            return json(response, callback, 200, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+                    "dev.kiln.AccessDenied", refused.getMessage(), null));
+        } catch (dev.kiln.KilnException | IllegalArgumentException failure) {
+            return json(response, callback, 200, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+                    failure.getClass().getName(), failure.getMessage(), debug ? JsonRpc.stackTrace(failure) : null));
+        }
+    }
+
+    private static boolean isAction(String action) {
+        return switch (action) {
+            case "list", "create", "drop", "duplicate", "backup", "restore" -> true;
+            default -> false;
+        };
+    }
+
+    private void authorize(Map<String, Object> params) {
+        if (masterHash == null) {
+            throw new Refused("the database manager is disabled: set admin_passwd in the config file "
+                    + "(or KILN_ADMIN_PASSWD) to use it");
+        }
+        Object given = params.get("master_pwd");
+        if (!Passwords.verify(given instanceof String s ? s : "", masterHash)) {
+            throw new Refused(ACCESS_DENIED);
+        }
+    }
+
+    private Object run(String action, Map<String, Object> params) {
+        String name = action.equals("list") ? null : text(params, "name");
+        Object result = switch (action) {
+            case "list" -> service.list();
+            case "create" -> {
+                service.create(name, params.getOrDefault("login", "admin").toString(), text(params, "password"));
+                yield true;
+            }
+            case "drop" -> {
+                service.drop(name);
+                yield true;
+            }
+            case "duplicate" -> {
+                service.duplicate(name, text(params, "new_name"));
+                yield true;
+            }
+            case "backup" -> Map.of("name", name + ".zip", "backup_file", backup(name));
+            case "restore" -> {
+                restore(name, text(params, "backup_file"));
+                yield true;
+            }
+            default -> throw new IllegalStateException(action);
+        };
+        if (!action.equals("list")) {
+            LOG.info("database manager: {} '{}' done", action, name);
+        }
+        return result;
+    }
+
+    private String backup(String name) {
+        Path file = null;
+        try {
+            file = Files.createTempFile("kiln-backup", ".zip");
+            service.backup(name, file);
+            return Base64.getEncoder().encodeToString(Files.readAllBytes(file));
+        } catch (IOException e) {
+            throw new DatabaseException(DatabaseException.Reason.FAILED, "cannot back up database '" + name + "': " + e.getMessage(), e);
+        } finally {
+            deleteQuietly(file);
+        }
+    }
+
+    private void restore(String name, String base64) {
+        byte[] archive;
+        try {
+            archive = Base64.getMimeDecoder().decode(base64);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("backup_file must be the backup zip in base64");
+        }
+        service.restore(name, new ByteArrayInputStream(archive), Path.of(System.getProperty("java.io.tmpdir")));
+    }
+
+    private static String text(Map<String, Object> params, String key) {
+        Object value = params.get(key);
+        if (!(value instanceof String s) || s.isEmpty()) {
+            throw new IllegalArgumentException("missing parameter '" + key + "'");
+        }
+        return s;
+    }
+
+    private static long page(Response response, Callback callback, int status) {
+        response.setStatus(status);
+        byte[] page = ErrorPages.page(status, null, null);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, MimeTypes.Type.TEXT_HTML_UTF_8.asString());
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, page.length);
+        response.write(true, ByteBuffer.wrap(page), callback);
+        return page.length;
+    }
+
+    private static long json(Response response, Callback callback, int status, byte[] body) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        response.write(true, ByteBuffer.wrap(body), callback);
+        return body.length;
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            if (file != null) {
+                Files.deleteIfExists(file);
+            }
+        } catch (IOException ignored) {
+            // a temporary file; the OS cleans its temp folder
+        }
+    }
+
+    /** A refusal by the master password check; its message is all the client learns. */
+    private static final class Refused extends RuntimeException {
+        Refused(String message) {
+            super(message, null, false, false);
+        }
+    }
+}
