@@ -5,13 +5,16 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.TokenStreamLocation;
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
+import tools.jackson.core.ObjectReadContext;
+import tools.jackson.core.json.JsonFactory;
 
 /**
  * An addon's {@code manifest.json}, validated. The addon's technical name is its folder's name, as
@@ -31,7 +34,7 @@ public record Manifest(String name, String title, String version, String summary
 
     private static final Set<String> KNOWN = Set.of("name", "version", "summary", "description", "author",
             "website", "category", "depends", "auto_install", "license", "entry");
-    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final JsonFactory JSON = new JsonFactory();
 
     public Manifest {
         depends = List.copyOf(depends);
@@ -45,9 +48,9 @@ public record Manifest(String name, String title, String version, String summary
     public static Manifest read(Path directory) {
         String name = directory.getFileName().toString();
         Path file = directory.resolve(FILE_NAME);
-        JsonNode root;
+        Map<String, Object> root;
         try {
-            root = JSON.readTree(Files.readAllBytes(file));
+            root = parse(Files.readAllBytes(file), name, file);
         } catch (IOException e) {
             throw invalid(name, file, "cannot be read (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")");
         } catch (JacksonException e) {
@@ -55,12 +58,9 @@ public record Manifest(String name, String title, String version, String summary
             String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
             throw invalid(name, file, "is not valid JSON" + where + ": " + firstLine(e.getOriginalMessage()));
         }
-        if (root == null || !root.isObject()) {
-            throw invalid(name, file, "must hold a JSON object");
-        }
-        for (Map.Entry<String, JsonNode> field : root.properties()) {
-            if (!KNOWN.contains(field.getKey())) {
-                throw invalid(name, file, "unknown field \"" + field.getKey() + "\" (known: " + String.join(", ", KNOWN.stream().sorted().toList()) + ")");
+        for (String field : root.keySet()) {
+            if (!KNOWN.contains(field)) {
+                throw invalid(name, file, "unknown field \"" + field + "\" (known: " + String.join(", ", KNOWN.stream().sorted().toList()) + ")");
             }
         }
         String title = text(root, "name", name, name, file);
@@ -74,49 +74,101 @@ public record Manifest(String name, String title, String version, String summary
         if (entry != null && !isClassName(entry)) {
             throw invalid(name, file, "field \"entry\" must be a fully qualified class name, not \"" + entry + "\"");
         }
-        boolean autoInstall = false;
-        JsonNode auto = root.get("auto_install");
-        if (auto != null && !auto.isNull()) {
-            if (!auto.isBoolean()) {
-                throw invalid(name, file, "field \"auto_install\" must be true or false");
-            }
-            autoInstall = auto.booleanValue();
+        Object auto = root.get("auto_install");
+        if (auto != null && !(auto instanceof Boolean)) {
+            throw invalid(name, file, "field \"auto_install\" must be true or false");
         }
+        boolean autoInstall = Boolean.TRUE.equals(auto);
         return new Manifest(name, title, version, summary, depends(root, name, file), autoInstall, license, entry, directory);
     }
 
-    private static List<String> depends(JsonNode root, String name, Path file) {
-        JsonNode node = root.get("depends");
-        if (node == null || node.isNull()) {
+    /**
+     * The manifest's top-level fields: strings, booleans, lists, or {@link Other} for anything else
+     * (JSON null is left out). Read with Jackson's streaming parser: a whole object mapper costs a
+     * start-up a tenth of a second, for three small files.
+     */
+    private static Map<String, Object> parse(byte[] json, String name, Path file) {
+        try (JsonParser parser = JSON.createParser(ObjectReadContext.empty(), json)) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                throw invalid(name, file, "must hold a JSON object");
+            }
+            Map<String, Object> fields = new LinkedHashMap<>();
+            while (parser.nextToken() == JsonToken.PROPERTY_NAME) {
+                String field = parser.currentName();
+                Object value = value(parser, parser.nextToken());
+                if (value != null) {
+                    fields.put(field, value);
+                }
+            }
+            if (parser.nextToken() != null) {
+                throw invalid(name, file, "holds more than one JSON value");
+            }
+            return fields;
+        }
+    }
+
+    /** A value read from its first token; lists keep their items the same way. */
+    private static Object value(JsonParser parser, JsonToken token) {
+        return switch (token) {
+            case VALUE_STRING -> parser.getString();
+            case VALUE_TRUE -> Boolean.TRUE;
+            case VALUE_FALSE -> Boolean.FALSE;
+            case VALUE_NULL -> null;
+            case START_ARRAY -> {
+                List<Object> items = new ArrayList<>();
+                for (JsonToken item = parser.nextToken(); item != JsonToken.END_ARRAY; item = parser.nextToken()) {
+                    items.add(value(parser, item));
+                }
+                yield items;
+            }
+            case START_OBJECT -> {
+                parser.skipChildren();
+                yield new Other("an object");
+            }
+            default -> new Other(parser.getString());
+        };
+    }
+
+    /** A value of a type no manifest field takes, kept for the error message. */
+    private record Other(String text) {
+        @Override
+        public String toString() {
+            return text;
+        }
+    }
+
+    private static List<String> depends(Map<String, Object> root, String name, Path file) {
+        Object node = root.get("depends");
+        if (node == null) {
             return List.of();
         }
-        if (!node.isArray()) {
+        if (!(node instanceof List<?> items)) {
             throw invalid(name, file, "field \"depends\" must be a list of addon names");
         }
         List<String> depends = new ArrayList<>();
-        for (JsonNode item : node) {
-            if (!item.isString() || item.stringValue().isBlank()) {
+        for (Object item : items) {
+            if (!(item instanceof String addon) || addon.isBlank()) {
                 throw invalid(name, file, "field \"depends\" must be a list of addon names, found " + item);
             }
-            if (item.stringValue().equals(name)) {
+            if (addon.equals(name)) {
                 throw invalid(name, file, "addon depends on itself");
             }
-            if (!depends.contains(item.stringValue())) {
-                depends.add(item.stringValue());
+            if (!depends.contains(addon)) {
+                depends.add(addon);
             }
         }
         return depends;
     }
 
-    private static String text(JsonNode root, String field, String fallback, String name, Path file) {
-        JsonNode node = root.get(field);
-        if (node == null || node.isNull()) {
+    private static String text(Map<String, Object> root, String field, String fallback, String name, Path file) {
+        Object node = root.get(field);
+        if (node == null) {
             return fallback;
         }
-        if (!node.isString() || node.stringValue().isBlank()) {
+        if (!(node instanceof String value) || value.isBlank()) {
             throw invalid(name, file, "field \"" + field + "\" must be a non-empty string, found " + node);
         }
-        return node.stringValue();
+        return value;
     }
 
     private static boolean isClassName(String s) {

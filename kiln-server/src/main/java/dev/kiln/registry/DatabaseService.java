@@ -48,7 +48,10 @@ public final class DatabaseService {
     public static final String FORMAT = "kiln-database-backup/1";
     static final String DUMP = "dump", MANIFEST = "manifest.json";
     private static final Logger LOG = LoggerFactory.getLogger(DatabaseService.class);
-    private static final JsonMapper JSON = JsonMapper.builder().build();
+    /** Built on first use: a backup or restore, never the start-up. */
+    private static final class Json {
+        static final JsonMapper MAPPER = JsonMapper.builder().build();
+    }
 
     private final DatabaseManager manager;
     private final Registries registries;
@@ -111,7 +114,7 @@ public final class DatabaseService {
             Path zip = work.resolve("backup.zip");
             try (ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(zip))) {
                 out.putNextEntry(new ZipEntry(MANIFEST));
-                out.write(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(manifest));
+                out.write(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(manifest));
                 out.closeEntry();
                 out.putNextEntry(new ZipEntry(DUMP));
                 Files.copy(dump, out);
@@ -208,7 +211,7 @@ public final class DatabaseService {
         }
         JsonNode manifest;
         try (InputStream in = zip.getInputStream(entry)) {
-            manifest = JSON.readTree(in);
+            manifest = Json.MAPPER.readTree(in);
         } catch (JacksonException e) {
             throw notKilns(archive, MANIFEST + " is not JSON");
         }
