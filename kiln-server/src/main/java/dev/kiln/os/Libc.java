@@ -40,11 +40,17 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), true, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle GETSOCKOPT = function("getsockopt",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), true);
-    private static final MethodHandle PTHREAD_SIGMASK = function("pthread_sigmask",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
-    private static final MethodHandle EXECVE = function("execve",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), true);
-    private static final MethodHandle KILL = function("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
+
+    /** Linked on first use: only a restart or a signal to another process needs them, never the start. */
+    private static final class Later {
+        static final MethodHandle PTHREAD_SIGMASK = function("pthread_sigmask",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
+        static final MethodHandle EXECVE = function("execve",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), true);
+        static final MethodHandle KILL = function("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
+
+        private Later() { }
+    }
 
     private Libc() { }
 
@@ -69,7 +75,7 @@ public final class Libc {
     }
 
     public static void kill(int pid, int signal) {
-        call("kill(" + pid + ", " + signal + ")", KILL, pid, signal);
+        call("kill(" + pid + ", " + signal + ")", Later.KILL, pid, signal);
     }
 
     /** True when {@code fd} is a socket in the listening state (SO_ACCEPTCONN). */
@@ -90,7 +96,7 @@ public final class Libc {
     public static void unblockAllSignals() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment empty = arena.allocate(SIGSET_BYTES);
-            int rc = (int) PTHREAD_SIGMASK.invokeExact(SIG_SETMASK, empty, MemorySegment.NULL);
+            int rc = (int) Later.PTHREAD_SIGMASK.invokeExact(SIG_SETMASK, empty, MemorySegment.NULL);
             if (rc != 0) {
                 throw new OsException("pthread_sigmask", rc);
             }
@@ -105,7 +111,7 @@ public final class Libc {
     public static void execve(String path, List<String> argv, List<String> env) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) EXECVE.invokeExact(state, arena.allocateFrom(path), strings(arena, argv), strings(arena, env));
+            int rc = (int) Later.EXECVE.invokeExact(state, arena.allocateFrom(path), strings(arena, argv), strings(arena, env));
             throw new OsException("execve(" + path + ")", rc < 0 ? (int) ERRNO.get(state, 0L) : rc);
         } catch (OsException e) {
             throw e;
