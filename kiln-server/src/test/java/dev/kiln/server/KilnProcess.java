@@ -132,10 +132,25 @@ final class KilnProcess implements AutoCloseable {
         return process.exitValue();
     }
 
-    int openFds() throws IOException {
+    /**
+     * The process's open descriptors other than sockets: jars, pipes, epoll and event fds — what a
+     * re-exec would leak if any escaped close-on-exec. Sockets come and go with clients and with the
+     * database connections a background thread opens.
+     */
+    int openNonSocketFds() throws IOException {
+        int count = 0;
         try (var fds = Files.list(Path.of("/proc", String.valueOf(pid()), "fd"))) {
-            return (int) fds.count();
+            for (Path fd : fds.toList()) {
+                try {
+                    if (!Files.readSymbolicLink(fd).toString().startsWith("socket:")) {
+                        count++;
+                    }
+                } catch (IOException closedMeanwhile) {
+                    // gone between the listing and the read: not open
+                }
+            }
         }
+        return count;
     }
 
     /** One HTTP/1.1 request on a new connection; returns the whole response (status line first). */

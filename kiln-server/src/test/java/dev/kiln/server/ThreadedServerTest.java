@@ -132,19 +132,19 @@ class ThreadedServerTest {
             assertThat(served.get()).isGreaterThan(150);
             assertThat(kiln.process().isAlive()).isTrue();
             assertThat(Files.readString(kiln.pidfile).trim()).isEqualTo(String.valueOf(kiln.pid()));
-            assertThat(fds.get(2)).as("open fds after each restart, clients paused: %s", fds).isLessThanOrEqualTo(fds.get(0));
+            assertThat(fds.get(2)).as("open non-socket fds after each restart, clients paused: %s", fds).isLessThanOrEqualTo(fds.get(0));
             assertThat(kiln.count("Restarting in place \\(SIGHUP\\)")).isEqualTo(3);
         }
     }
 
-    /** The process's open fds with no client connected: pauses the clients until the count settles. */
+    /** The process's open non-socket fds with no client connected: pauses the clients until the count settles. */
     private static int quietFdCount(KilnProcess kiln, AtomicBoolean paused, AtomicInteger busy) throws Exception {
         paused.set(true);
         try {
             await().atMost(Duration.ofSeconds(10)).until(() -> busy.get() == 0);
             int[] last = {-1};
             await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200)).until(() -> {
-                int now = kiln.openFds();
+                int now = kiln.openNonSocketFds();
                 boolean settled = now == last[0];
                 last[0] = now;
                 return settled;
