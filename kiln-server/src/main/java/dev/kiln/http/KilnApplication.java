@@ -182,6 +182,9 @@ public final class KilnApplication extends Handler.Abstract {
         if (sessionRoutes != null && SessionRoutes.handles(path)) {
             return serveSessionRoute(path, method, request, response, callback);
         }
+        if (sessionRoutes != null && SessionRoutes.LOGIN.equals(path) && router.exact(path) == null) {
+            return serveLoginPage(path, method, request, response, callback);
+        }
         Match match = Match.of(router, path, method);
         if (match.route() != null && match.route().auth() == Route.Auth.NONE) {
             KilnRequest kilnRequest = new KilnRequest(request, path, match.params(), options);
@@ -196,6 +199,18 @@ public final class KilnApplication extends Handler.Abstract {
                     match.route() != null ? null : match.allow());
         }
         return serveInDatabase(db, cookie == null ? null : cookie.tokenFor(db), path, method, request, response, callback);
+    }
+
+    /** Kiln's own {@code /web/login} page, when no server-wide addon serves one. */
+    private long serveLoginPage(String path, String method, Request request, Response response, Callback callback) throws IOException {
+        if (!"GET".equals(method) && !"HEAD".equals(method) && !"POST".equals(method)) {
+            return error(response, callback, 405, null, null, "GET, HEAD, POST");
+        }
+        String host = KilnRequest.host(request, options.proxyMode());
+        SessionCookie cookie = SessionCookie.of(request);
+        String chosen = databases.selector().select(host, cookie == null ? null : cookie.db(), wantedDatabase(request)).orElse(null);
+        return send(sessionRoutes.loginPage(new KilnRequest(request, path, Map.of(), options), host, chosen, cookie,
+                SessionCookie.secure(request, options.proxyMode())), response, callback);
     }
 
     /** {@code /web/session/authenticate} and {@code /web/session/logout}: JSON-RPC POSTs only. */

@@ -26,6 +26,7 @@ final class SessionRoutes {
 
     static final String AUTHENTICATE = "/web/session/authenticate";
     static final String LOGOUT = "/web/session/logout";
+    static final String LOGIN = "/web/login";
 
     private static final Logger LOG = LoggerFactory.getLogger(SessionRoutes.class);
 
@@ -76,21 +77,9 @@ final class SessionRoutes {
             return denied(call.id());
         }
         String database = db;
-        Sessions.Opened opened = Transactions.inTransaction(databases.pools(), database, connection -> {
-            OptionalLong uid = Users.authenticate(connection, login, password);
-            if (uid.isEmpty()) {
-                return null;
-            }
-            if (cookie != null && cookie.db().equals(database)) {
-                Sessions.close(connection, cookie.token());
-            }
-            return Sessions.open(connection, database, uid.getAsLong(), login);
-        });
+        Sessions.Opened opened = logIn(database, login, password, host, cookie);
         if (opened == null) {
             return denied(call.id());
-        }
-        if (cookie != null && !cookie.db().equals(database)) {
-            closeQuietly(host, cookie);
         }
         Map<String, Object> info = new LinkedHashMap<>();
         info.put("uid", opened.session().uid());
@@ -99,6 +88,59 @@ final class SessionRoutes {
         info.put("username", login);
         info.put("csrf_token", opened.session().csrfToken());
         return new Answer(JsonRpc.result(call.id(), info), SessionCookie.set(database, opened.token(), secure));
+    }
+
+    /**
+     * The login page ({@code GET /web/login}) and its form ({@code POST /web/login}: {@code login},
+     * {@code password}, optional {@code db} and {@code redirect}). A good login is sent on to
+     * {@code redirect} (a path of this site only, else {@code /}); a bad one sees the form again
+     * with Odoo's "Wrong login/password".
+     */
+    dev.kiln.api.Response loginPage(KilnRequest request, String host, String chosen, SessionCookie cookie, boolean secure) {
+        String redirect = localPath(request.param("redirect").orElse("/"));
+        String db = request.param("db").filter(d -> !d.isEmpty()).orElse(chosen);
+        if (!"POST".equals(request.method())) {
+            return LoginPage.form(db, redirect, null);
+        }
+        String login = request.param("login").filter(l -> !l.isEmpty()).orElse(null);
+        String password = request.param("password").filter(p -> !p.isEmpty()).orElse(null);
+        Sessions.Opened opened = null;
+        if (db == null || login == null || password == null || !databases.selector().visible(host).contains(db)) {
+            Users.refuse(password);
+        } else {
+            opened = logIn(db, login, password, host, cookie);
+        }
+        if (opened == null) {
+            return LoginPage.form(db, redirect, "Wrong login/password");
+        }
+        return dev.kiln.api.Response.redirect(redirect).header("Set-Cookie", SessionCookie.set(db, opened.token(), secure));
+    }
+
+    /** {@code path} when it stays on this site ({@code /x}, not {@code //host} or {@code /\host}), else {@code /}. */
+    static String localPath(String path) {
+        boolean local = path.startsWith("/") && !path.startsWith("//") && !path.startsWith("/\\")
+                && path.chars().noneMatch(c -> c < 0x20 || c == 0x7f);
+        return local ? path : "/";
+    }
+
+    /**
+     * Checks the password of {@code login} in {@code database} and opens a session: null when refused.
+     * The session the cookie named before ends (the id rotates), wherever it lived.
+     */
+    private Sessions.Opened logIn(String database, String login, String password, String host, SessionCookie cookie) {
+        Sessions.Opened opened = Transactions.inTransaction(databases.pools(), database, connection -> {
+            OptionalLong uid = Users.authenticate(connection, login, password);
+            if (uid.isEmpty()) {
+                return null;
+            }
+            // the previous session (if the cookie named one here) ends, and so do expired ones
+            Sessions.close(connection, cookie == null ? null : cookie.tokenFor(database));
+            return Sessions.open(connection, database, uid.getAsLong(), login);
+        });
+        if (opened != null && cookie != null && !cookie.db().equals(database)) {
+            closeQuietly(host, cookie);
+        }
+        return opened;
     }
 
     private Answer logout(JsonRpc.Call call, String host, SessionCookie cookie, boolean secure) {

@@ -241,6 +241,23 @@ class SessionTest {
     }
 
     @Test
+    void theLoginPageLogsInThroughItsFormAndSendsTheUserBackOnlyWithinTheSite() throws Exception {
+        try (KilnProcess kiln = serve("-d", db)) {
+            assertThat(kiln.get("/web/login?redirect=%2Fdesk%2Fme")).startsWith("HTTP/1.1 200")
+                    .contains("<form method=\"post\" action=\"/web/login\">").contains("value=\"/desk/me\"");
+            String form = "Content-Type: application/x-www-form-urlencoded";
+            String bad = kiln.request("POST", "/web/login", "login=admin&password=nope&redirect=%2Fdesk%2Fme", form);
+            assertThat(bad).startsWith("HTTP/1.1 200").contains("Wrong login/password");
+            assertThat(setCookie(bad)).isNull();
+            String good = kiln.request("POST", "/web/login", "login=admin&password=admin&redirect=%2Fdesk%2Fme", form);
+            assertThat(good).startsWith("HTTP/1.1 303").contains("Location: /desk/me");
+            assertThat(kiln.request("GET", "/desk/me", null, cookieOf(good))).startsWith("HTTP/1.1 200").endsWith("uid:1");
+            assertThat(kiln.request("POST", "/web/login", "login=admin&password=admin&redirect=%2F%2Fevil.example", form))
+                    .contains("Location: /\r\n");
+        }
+    }
+
+    @Test
     void theCookieIsSecureOnlyWhenAProxyTrustedByProxyModeSaysHttps() throws Exception {
         try (KilnProcess plain = serve("-d", db); KilnProcess proxied = serve("-d", db, "--proxy-mode")) {
             assertThat(setCookie(login(plain, "admin", "admin", "X-Forwarded-Proto: https"))).doesNotContain("Secure");
