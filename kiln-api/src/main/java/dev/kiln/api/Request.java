@@ -4,6 +4,7 @@ import java.io.InputStream;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /** The request as a handler sees it. Header names are case-insensitive. */
 public interface Request {
@@ -42,6 +43,18 @@ public interface Request {
      * always have one; asking for it on an {@code auth=none} route throws {@link IllegalStateException}.
      */
     Env env();
+
+    /**
+     * The logged-in user's id ({@code res_users.id}) when the request carries a live session of its
+     * database; always present on {@code auth=user} routes, empty for a guest on {@code auth=public}.
+     */
+    OptionalLong uid();
+
+    /**
+     * The session's CSRF token, to put in forms ({@code csrf_token} field) or send as the
+     * {@code X-CSRF-Token} header on unsafe {@code type=http} requests; empty without a session.
+     */
+    Optional<String> csrfToken();
 
     /** The client's address (the proxy's forwarded one with {@code --proxy-mode}). */
     String remoteAddress();

@@ -37,6 +37,14 @@ public final class Users {
         }
     }
 
+    /**
+     * Spends the time of a password check that cannot succeed, for refusals decided before any
+     * user is looked up (e.g. an unknown database), so they cost what a wrong password costs.
+     */
+    public static void refuse(String password) {
+        Passwords.verify(password == null ? "" : password, DUMMY);
+    }
+
     /** The id of the active user {@code login} when {@code password} is theirs; empty otherwise. */
     public static OptionalLong authenticate(Connection connection, String login, String password) throws SQLException {
         try (PreparedStatement query = connection.prepareStatement(

@@ -46,6 +46,17 @@ public final class DatabaseSelector {
         return visible.size() == 1 ? Optional.of(visible.getFirst()) : Optional.empty();
     }
 
+    /**
+     * The database for a request to {@code host} whose session cookie names {@code sessionDb} (null:
+     * none): that database when the filter lets it through, else as {@link #select(String, String)}.
+     */
+    public Optional<String> select(String host, String sessionDb, String wanted) {
+        if (sessionDb != null && visible(host).contains(sessionDb)) {
+            return Optional.of(sessionDb);
+        }
+        return select(host, wanted);
+    }
+
     static String expand(String filter, String host) {
         String h = host == null ? "" : host.toLowerCase(Locale.ROOT);
         int colon = h.lastIndexOf(':');

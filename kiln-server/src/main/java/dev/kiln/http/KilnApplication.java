@@ -6,6 +6,8 @@ import dev.kiln.addons.LoadedAddons;
 import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.HttpException;
 import dev.kiln.api.Route;
+import dev.kiln.auth.Sessions;
+import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
 import dev.kiln.logging.AccessLog;
 import dev.kiln.registry.Registry;
@@ -45,8 +47,13 @@ import org.slf4j.LoggerFactory;
  * {@code Allow}) → auth → dispatch ({@code http}: the handler's response; {@code json}: JSON-RPC) →
  * access log. Every outcome other than success is turned into a response here, in one place.
  *
- * <p>Until databases exist, routes with {@code auth=public} or {@code auth=user} answer 404: no
- * database can be selected, and Odoo answers 404 for a route that is not available without one.
+ * <p>Routes with {@code auth=public} or {@code auth=user} answer 404 when no database can be
+ * selected, as Odoo answers for a route that is not available without one. The session cookie
+ * ({@link SessionCookie}) names its database, which is chosen first; its session, looked up in the
+ * request's transaction, gives the user of {@code auth=user} routes (a guest is sent to the login
+ * page, or answered JSON-RPC error 100 "Session expired" with status 200 as Odoo does) and the
+ * token that unsafe {@code type=http} requests with a session must carry (Odoo's CSRF rule).
+ * {@link SessionRoutes} log in and out.
  *
  * <p>{@link #inFlight()}, {@link #requestsServed()} and {@link #requestsInFlight()} feed the server's
  * time limits and statistics; every request is registered on entry and released in {@code finally}.
@@ -69,6 +76,8 @@ public final class KilnApplication extends Handler.Abstract {
     private final Databases databases;
     /** The web database manager under /web/database/; null when Kiln serves without databases. */
     private final DatabaseManagerRoutes databaseManager;
+    /** Login, logout and the login page; null when Kiln serves without databases. */
+    private final SessionRoutes sessionRoutes;
     /** The router of each database's current registry, rebuilt when the registry is. */
     private final ConcurrentHashMap<String, RegistryRoutes> registryRoutes = new ConcurrentHashMap<>();
     private final HttpField staticCache;
@@ -96,6 +105,7 @@ public final class KilnApplication extends Handler.Abstract {
         this.options = options;
         this.databases = databases;
         this.databaseManager = databaseManager;
+        this.sessionRoutes = databases == null ? null : new SessionRoutes(databases);
         this.router = new Router(addons.routes());
         this.statics = new StaticFiles(staticFolders);
         this.hasStatics = !staticFolders.isEmpty();
@@ -179,6 +189,12 @@ public final class KilnApplication extends Handler.Abstract {
         if (path == null || request.getHttpURI().hasViolations()) {
             return error(response, callback, 404, null, null, null);
         }
+        if (sessionRoutes != null && SessionRoutes.handles(path)) {
+            return serveSessionRoute(path, method, request, response, callback);
+        }
+        if (sessionRoutes != null && SessionRoutes.LOGIN.equals(path) && router.exact(path) == null) {
+            return serveLoginPage(path, method, request, response, callback);
+        }
         if (databaseManager != null && path.startsWith(DatabaseManagerRoutes.PREFIX)) {
             return databaseManager.handle(request, response, callback, method, path);
         }
@@ -187,14 +203,54 @@ public final class KilnApplication extends Handler.Abstract {
             KilnRequest kilnRequest = new KilnRequest(request, path, match.params(), options);
             return dispatch(match.route(), kilnRequest, request, response, callback, loaders);
         }
-        String db = databases == null ? null
-                : databases.selector().select(KilnRequest.host(request, options.proxyMode()), wantedDatabase(request)).orElse(null);
+        SessionCookie cookie = databases == null ? null : SessionCookie.of(request);
+        String db = databases == null ? null : databases.selector().select(KilnRequest.host(request, options.proxyMode()),
+                cookie == null ? null : cookie.db(), wantedDatabase(request)).orElse(null);
         if (db == null) {
             // Odoo answers 404 for a route that needs a database when none can be chosen
             return error(response, callback, match.route() != null ? 404 : match.status(), null, null,
                     match.route() != null ? null : match.allow());
         }
-        return serveInDatabase(db, path, method, request, response, callback);
+        return serveInDatabase(db, cookie == null ? null : cookie.tokenFor(db), path, method, request, response, callback);
+    }
+
+    /** Kiln's own {@code /web/login} page, when no server-wide addon serves one. */
+    private long serveLoginPage(String path, String method, Request request, Response response, Callback callback) throws IOException {
+        if (!"GET".equals(method) && !"HEAD".equals(method) && !"POST".equals(method)) {
+            return error(response, callback, 405, null, null, "GET, HEAD, POST");
+        }
+        String host = KilnRequest.host(request, options.proxyMode());
+        SessionCookie cookie = SessionCookie.of(request);
+        String chosen = databases.selector().select(host, cookie == null ? null : cookie.db(), wantedDatabase(request)).orElse(null);
+        return send(sessionRoutes.loginPage(new KilnRequest(request, path, Map.of(), options), host, chosen, cookie,
+                SessionCookie.secure(request, options.proxyMode())), response, callback);
+    }
+
+    /** {@code /web/session/authenticate} and {@code /web/session/logout}: JSON-RPC POSTs only. */
+    private long serveSessionRoute(String path, String method, Request request, Response response, Callback callback) {
+        if (!"POST".equals(method)) {
+            return error(response, callback, 405, null, null, "POST");
+        }
+        if (!isJson(request)) {
+            // a cross-site form cannot send application/json: this keeps logout and login free of CSRF
+            return error(response, callback, 415, "Send a JSON-RPC call with Content-Type: application/json.", null, null);
+        }
+        byte[] body;
+        try {
+            body = KilnRequest.readBody(request, options.maxBodyBytes());
+        } catch (HttpException tooLarge) {
+            return error(response, callback, 413, tooLarge.getMessage(), null, null);
+        }
+        String host = KilnRequest.host(request, options.proxyMode());
+        SessionCookie cookie = SessionCookie.of(request);
+        String chosen = databases.selector().select(host, cookie == null ? null : cookie.db(), wantedDatabase(request)).orElse(null);
+        SessionRoutes.Answer answer = sessionRoutes.serve(path, body, host, chosen, cookie,
+                SessionCookie.secure(request, options.proxyMode()));
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+        if (answer.setCookie() != null) {
+            response.getHeaders().add(HttpHeader.SET_COOKIE, answer.setCookie());
+        }
+        return json(response, callback, 200, answer.json());
     }
 
     private long dispatch(RouteSpec route, KilnRequest kilnRequest, Request request, Response response, Callback callback,
@@ -231,14 +287,14 @@ public final class KilnApplication extends Handler.Abstract {
      * handler returns, rolled back when it throws, run again on a serialization failure or deadlock.
      * The response is sent after the commit.
      */
-    private long serveInDatabase(String db, String path, String method, Request request, Response response,
+    private long serveInDatabase(String db, String token, String path, String method, Request request, Response response,
                                  Callback callback) throws Throwable {
         KilnRequest kilnRequest = new KilnRequest(request, path, Map.of(), options);
         Outcome outcome;
         try {
             databases.registries().prepare(db);
             outcome = Transactions.inTransaction(databases.pools(), db,
-                    connection -> runInDatabase(db, connection, path, method, kilnRequest, request));
+                    connection -> runInDatabase(db, token, connection, path, method, kilnRequest));
         } catch (HandlerFailure failure) {
             if (failure.json) {
                 if (!(failure.getCause() instanceof HttpException)) {
@@ -256,26 +312,53 @@ public final class KilnApplication extends Handler.Abstract {
             }
             return error(response, callback, 500, options.debug() ? unavailable.getMessage() : message, null, null);
         }
+        keepSessionAlive(db, token, kilnRequest.session(), request, response);
         return switch (outcome) {
-            case Outcome.Status status -> error(response, callback, status.status(), null, null, status.allow());
+            case Outcome.Status status -> error(response, callback, status.status(), status.message(), null, status.allow());
             case Outcome.Json answer -> json(response, callback, 200, answer.body());
             case Outcome.Http answer -> send(answer.response(), response, callback);
         };
     }
 
-    private Outcome runInDatabase(String db, java.sql.Connection connection, String path, String method,
-                                  KilnRequest kilnRequest, Request request) throws java.sql.SQLException {
+    /**
+     * Writes the session's last-seen time when it is due (at most once a minute, after the request's
+     * commit, in its own short transaction) and sends the cookie again so the browser keeps it as
+     * long as the session lives. A failure here is logged: it must not fail the request.
+     */
+    private void keepSessionAlive(String db, String token, Sessions.Session session, Request request, Response response) {
+        if (session == null || !session.touchDue()) {
+            return;
+        }
+        try {
+            Transactions.inTransaction(databases.pools(), db, Isolation.READ_COMMITTED, connection -> {
+                Sessions.touch(connection, token);
+                return null;
+            });
+            response.getHeaders().add(HttpHeader.SET_COOKIE, SessionCookie.set(db, token, SessionCookie.secure(request, options.proxyMode())));
+        } catch (RuntimeException e) {
+            LOG.warn("database '{}': could not record a session's activity: {}", db, e.getMessage());
+        }
+    }
+
+    private Outcome runInDatabase(String db, String token, java.sql.Connection connection, String path, String method,
+                                  KilnRequest kilnRequest) throws java.sql.SQLException {
         RegistryRoutes routes = routesOf(databases.registries().get(db, connection));
         Match match = Match.of(routes.router(), path, method);
         if (match.route() == null) {
-            return new Outcome.Status(match.status(), match.allow());
+            return new Outcome.Status(match.status(), match.allow(), null);
         }
         RouteSpec route = match.route();
-        if (route.auth() == Route.Auth.USER) {
-            // no session can carry a user yet: every auth=user route is refused as Odoo refuses a guest
+        Sessions.Session session = token == null ? null : Sessions.find(connection, db, token).orElse(null);
+        kilnRequest.session(session);
+        if (route.auth() == Route.Auth.USER && session == null) {
             return route.type() == Route.Type.JSON
                     ? new Outcome.Json(JsonRpc.error(null, 100, "Session expired", "SessionExpiredException", "Session expired", null))
                     : new Outcome.Http(dev.kiln.api.Response.redirect("/web/login?redirect=" + java.net.URLEncoder.encode(path, java.nio.charset.StandardCharsets.UTF_8)));
+        }
+        if (session != null && route.type() == Route.Type.HTTP && route.csrf() && unsafe(method)
+                && !Sessions.csrfMatches(session, csrfTokenOf(kilnRequest))) {
+            LOG.warn("{} {}: CSRF token missing or invalid for a request with a session", method, path);
+            return new Outcome.Status(400, null, "Session expired (invalid CSRF token)");
         }
         kilnRequest.route(match.params()).withEnv(new RequestEnv(db, connection));
         Thread thread = Thread.currentThread();
@@ -331,6 +414,18 @@ public final class KilnApplication extends Handler.Abstract {
         return built;
     }
 
+    private static boolean unsafe(String method) {
+        return switch (method) {
+            case "GET", "HEAD", "OPTIONS", "TRACE" -> false;
+            default -> true;
+        };
+    }
+
+    /** The {@code X-CSRF-Token} header, else the {@code csrf_token} query or form field. */
+    private static String csrfTokenOf(KilnRequest request) {
+        return request.header("X-CSRF-Token").or(() -> request.param("csrf_token")).orElse(null);
+    }
+
     private static boolean isJson(Request request) {
         String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
         return type != null && type.startsWith("application/json");
@@ -360,7 +455,7 @@ public final class KilnApplication extends Handler.Abstract {
 
     /** What a database route produced, sent once its transaction has committed. */
     private sealed interface Outcome {
-        record Status(int status, String allow) implements Outcome { }
+        record Status(int status, String allow, String message) implements Outcome { }
         record Json(byte[] body) implements Outcome { }
         record Http(dev.kiln.api.Response response) implements Outcome { }
     }

@@ -33,6 +33,7 @@ final class KilnRequest implements Request {
     private byte[] body;
     private Map<String, Object> jsonParams = Map.of();
     private Env env;
+    private dev.kiln.auth.Sessions.Session session;
 
     KilnRequest(org.eclipse.jetty.server.Request jetty, String path, Map<String, String> pathParams, HttpOptions options) {
         this.jetty = jetty;
@@ -54,6 +55,26 @@ final class KilnRequest implements Request {
     KilnRequest withEnv(Env env) {
         this.env = env;
         return this;
+    }
+
+    /** The live session of the request's database (null: a guest); set again on each try. */
+    KilnRequest session(dev.kiln.auth.Sessions.Session session) {
+        this.session = session;
+        return this;
+    }
+
+    dev.kiln.auth.Sessions.Session session() {
+        return session;
+    }
+
+    @Override
+    public java.util.OptionalLong uid() {
+        return session == null ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(session.uid());
+    }
+
+    @Override
+    public Optional<String> csrfToken() {
+        return session == null ? Optional.empty() : Optional.of(session.csrfToken());
     }
 
     @Override

@@ -20,6 +20,15 @@ class DatabaseSelectorTest {
     }
 
     @Test
+    void theSessionsDatabaseComesFirstWhenTheFilterLetsItThrough() {
+        DatabaseSelector selector = new DatabaseSelector("^%d", () -> DATABASES);
+        assertThat(selector.select("acme.example.com", "acme_test", "acme")).contains("acme_test");
+        assertThat(selector.select("acme.example.com", "shop", "acme")).as("session db filtered out: the header decides")
+                .contains("acme");
+        assertThat(selector.select("acme.example.com", "gone", null)).as("a dropped session db is ignored").isEmpty();
+    }
+
+    @Test
     void theSingleVisibleDatabaseIsChosenWhenNoneIsAsked() {
         DatabaseSelector selector = new DatabaseSelector(null, () -> List.of("only"));
         assertThat(selector.select("localhost:8069", null)).contains("only");

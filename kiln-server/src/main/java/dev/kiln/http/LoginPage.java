@@ -1,0 +1,26 @@
+package dev.kiln.http;
+
+import dev.kiln.api.Response;
+
+/** The minimal login form Kiln serves at {@code /web/login} until a web client provides its own. */
+final class LoginPage {
+
+    private LoginPage() { }
+
+    static Response form(String db, String redirect, String error) {
+        StringBuilder html = new StringBuilder(512)
+                .append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Log in</title></head><body>\n")
+                .append("<form method=\"post\" action=\"/web/login\">\n");
+        if (error != null) {
+            html.append("<p role=\"alert\">").append(ErrorPages.escape(error)).append("</p>\n");
+        }
+        if (db != null) {
+            html.append("<input type=\"hidden\" name=\"db\" value=\"").append(ErrorPages.escape(db)).append("\">\n");
+        }
+        html.append("<input type=\"hidden\" name=\"redirect\" value=\"").append(ErrorPages.escape(redirect)).append("\">\n")
+                .append("<label>Login <input name=\"login\" autocomplete=\"username\" required autofocus></label>\n")
+                .append("<label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\n")
+                .append("<button type=\"submit\">Log in</button>\n</form>\n</body></html>\n");
+        return Response.html(html.toString()).header("Cache-Control", "no-store");
+    }
+}

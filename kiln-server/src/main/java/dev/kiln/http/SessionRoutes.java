@@ -1,0 +1,178 @@
+package dev.kiln.http;
+
+import dev.kiln.KilnException;
+import dev.kiln.auth.Sessions;
+import dev.kiln.auth.Users;
+import dev.kiln.db.Isolation;
+import dev.kiln.db.Transactions;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.OptionalLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * Kiln's built-in session routes, JSON-RPC as Odoo's: {@code POST /web/session/authenticate}
+ * (params {@code db}, {@code login}, {@code password}) opens a session and answers a subset of
+ * Odoo's session info; {@code POST /web/session/logout} ends it. They are part of the server, not
+ * of an addon, because they choose the database themselves and set the session cookie.
+ *
+ * <p>A refused login answers "Access Denied" whatever the reason (unknown database, unknown login,
+ * wrong password, inactive user), each after one password check, so neither the answer nor its
+ * time tells which. Logging in drops the session the cookie named before (the id rotates).
+ */
+final class SessionRoutes {
+
+    static final String AUTHENTICATE = "/web/session/authenticate";
+    static final String LOGOUT = "/web/session/logout";
+    static final String LOGIN = "/web/login";
+
+    private static final Logger LOG = LoggerFactory.getLogger(SessionRoutes.class);
+
+    /** The JSON-RPC body to send and the {@code Set-Cookie} value to send with it (null: none). */
+    record Answer(byte[] json, String setCookie) { }
+
+    private final Databases databases;
+
+    SessionRoutes(Databases databases) {
+        this.databases = databases;
+    }
+
+    static boolean handles(String path) {
+        return AUTHENTICATE.equals(path) || LOGOUT.equals(path);
+    }
+
+    /**
+     * @param chosen the database the request would use without a {@code db} parameter (may be null)
+     * @param cookie the request's session cookie (may be null)
+     */
+    Answer serve(String path, byte[] body, String host, String chosen, SessionCookie cookie, boolean secure) {
+        JsonRpc.Call call;
+        try {
+            call = JsonRpc.parse(body);
+        } catch (JsonRpc.Invalid invalid) {
+            return new Answer(JsonRpc.error(invalid), null);
+        }
+        try {
+            return AUTHENTICATE.equals(path)
+                    ? authenticate(call, host, chosen, cookie, secure)
+                    : logout(call, host, cookie, secure);
+        } catch (KilnException unavailable) {
+            LOG.error("{}: {}", path, unavailable.getMessage());
+            return new Answer(JsonRpc.error(call.id(), JsonRpc.SERVER_ERROR, "Kiln Server Error", "KilnException",
+                    "the database is not available", null), null);
+        }
+    }
+
+    private Answer authenticate(JsonRpc.Call call, String host, String chosen, SessionCookie cookie, boolean secure) {
+        String db = text(call.params().get("db"));
+        if (db == null) {
+            db = chosen;
+        }
+        String login = text(call.params().get("login"));
+        String password = text(call.params().get("password"));
+        if (db == null || login == null || password == null || !databases.selector().visible(host).contains(db)) {
+            Users.refuse(password);
+            return denied(call.id());
+        }
+        String database = db;
+        Sessions.Opened opened = logIn(database, login, password, host, cookie);
+        if (opened == null) {
+            return denied(call.id());
+        }
+        Map<String, Object> info = new LinkedHashMap<>();
+        info.put("uid", opened.session().uid());
+        info.put("db", database);
+        info.put("login", login);
+        info.put("username", login);
+        info.put("csrf_token", opened.session().csrfToken());
+        return new Answer(JsonRpc.result(call.id(), info), SessionCookie.set(database, opened.token(), secure));
+    }
+
+    /**
+     * The login page ({@code GET /web/login}) and its form ({@code POST /web/login}: {@code login},
+     * {@code password}, optional {@code db} and {@code redirect}). A good login is sent on to
+     * {@code redirect} (a path of this site only, else {@code /}); a bad one sees the form again
+     * with Odoo's "Wrong login/password".
+     */
+    dev.kiln.api.Response loginPage(KilnRequest request, String host, String chosen, SessionCookie cookie, boolean secure) {
+        String redirect = localPath(request.param("redirect").orElse("/"));
+        String db = request.param("db").filter(d -> !d.isEmpty()).orElse(chosen);
+        if (!"POST".equals(request.method())) {
+            return LoginPage.form(db, redirect, null);
+        }
+        String login = request.param("login").filter(l -> !l.isEmpty()).orElse(null);
+        String password = request.param("password").filter(p -> !p.isEmpty()).orElse(null);
+        Sessions.Opened opened = null;
+        if (db == null || login == null || password == null || !databases.selector().visible(host).contains(db)) {
+            Users.refuse(password);
+        } else {
+            opened = logIn(db, login, password, host, cookie);
+        }
+        if (opened == null) {
+            return LoginPage.form(db, redirect, "Wrong login/password");
+        }
+        return dev.kiln.api.Response.redirect(redirect).header("Set-Cookie", SessionCookie.set(db, opened.token(), secure));
+    }
+
+    /** {@code path} when it stays on this site ({@code /x}, not {@code //host} or {@code /\host}), else {@code /}. */
+    static String localPath(String path) {
+        boolean local = path.startsWith("/") && !path.startsWith("//") && !path.startsWith("/\\")
+                && path.chars().noneMatch(c -> c < 0x20 || c == 0x7f);
+        return local ? path : "/";
+    }
+
+    /**
+     * Checks the password of {@code login} in {@code database} and opens a session: null when refused.
+     * The session the cookie named before ends (the id rotates), wherever it lived.
+     */
+    private Sessions.Opened logIn(String database, String login, String password, String host, SessionCookie cookie) {
+        Sessions.Opened opened = Transactions.inTransaction(databases.pools(), database, connection -> {
+            OptionalLong uid = Users.authenticate(connection, login, password);
+            if (uid.isEmpty()) {
+                return null;
+            }
+            // the previous session (if the cookie named one here) ends, and so do expired ones
+            Sessions.close(connection, cookie == null ? null : cookie.tokenFor(database));
+            return Sessions.open(connection, database, uid.getAsLong(), login);
+        });
+        if (opened != null && cookie != null && !cookie.db().equals(database)) {
+            closeQuietly(host, cookie);
+        }
+        return opened;
+    }
+
+    private Answer logout(JsonRpc.Call call, String host, SessionCookie cookie, boolean secure) {
+        if (cookie != null && databases.selector().visible(host).contains(cookie.db())) {
+            Transactions.inTransaction(databases.pools(), cookie.db(), Isolation.READ_COMMITTED, connection -> {
+                Sessions.close(connection, cookie.token());
+                return null;
+            });
+        }
+        return new Answer(JsonRpc.result(call.id(), null), SessionCookie.clear(secure));
+    }
+
+    /** Ends the session a cookie names in another database; a failure there must not fail the login. */
+    private void closeQuietly(String host, SessionCookie cookie) {
+        if (!databases.selector().visible(host).contains(cookie.db())) {
+            return;
+        }
+        try {
+            Transactions.inTransaction(databases.pools(), cookie.db(), Isolation.READ_COMMITTED, connection -> {
+                Sessions.close(connection, cookie.token());
+                return null;
+            });
+        } catch (RuntimeException e) {
+            LOG.warn("could not end the previous session in database '{}': {}", cookie.db(), e.getMessage());
+        }
+    }
+
+    private static Answer denied(JsonNode id) {
+        return new Answer(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error", "AccessDenied", "Access Denied", null), null);
+    }
+
+    private static String text(Object value) {
+        return value instanceof String s && !s.isEmpty() ? s : null;
+    }
+}
