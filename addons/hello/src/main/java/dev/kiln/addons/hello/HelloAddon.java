@@ -56,6 +56,12 @@ public final class HelloAddon implements Addon {
         }
     }
 
+    /** The logged-in user's id: the benchmark route of an {@code auth=user} request. */
+    @Route(value = "/hello/me", auth = Route.Auth.USER, methods = "GET")
+    public Response me(Request request) {
+        return Response.text("uid " + request.uid().orElseThrow());
+    }
+
     @Route(value = "/hello/fail", auth = Route.Auth.NONE, methods = "GET")
     public Response fail(Request request) {
         throw new IllegalStateException("hello/fail always fails");
