@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -58,6 +59,16 @@ class DatabaseServingTest {
                         throw new IllegalStateException("asked to fail after the insert");
                     }
                     return Response.text("added");
+                }
+
+                /** Updates one row, then waits: a second bump meanwhile hits a real serialization failure. */
+                @Route(value = "/notes/bump", auth = Route.Auth.PUBLIC, methods = "POST", csrf = false)
+                public Response bump(Request request) throws Exception {
+                    try (Statement s = request.env().connection().createStatement()) {
+                        s.executeUpdate("UPDATE note SET body = body || '+' WHERE id = 1");
+                    }
+                    Thread.sleep(Long.parseLong(request.param("sleep").orElse("0")));
+                    return Response.text("bumped");
                 }
 
                 @Route(value = "/notes/total", type = Route.Type.JSON, auth = Route.Auth.PUBLIC)
@@ -224,6 +235,41 @@ class DatabaseServingTest {
     }
 
     @Test
+    void aRequestThatLosesASerializationRaceIsRunAgainAndSucceeds() throws Exception {
+        String db = unique("retry");
+        assertThat(init("-d", db, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
+        try (KilnProcess kiln = serve("-d", db)) {
+            CompletableFuture<String> first = CompletableFuture.supplyAsync(() -> post(kiln, "/notes/bump?sleep=1500"));
+            Thread.sleep(500);     // the first holds the row's new version until it commits
+            String second = post(kiln, "/notes/bump");
+
+            assertThat(first.get()).startsWith("HTTP/1.1 200");
+            assertThat(second).startsWith("HTTP/1.1 200");
+            kiln.awaitLog("database '" + db + "': .*could not serialize access due to concurrent update.*\\(SQLSTATE 40001\\), try 2 of 5", 1);
+            assertThat(kiln.get("/notes/count")).endsWith(db + ":2");
+        }
+    }
+
+    @Test
+    void anAutoInstallAddonComesWithTheLastOfItsDependencies() throws Exception {
+        Path own = Files.createDirectories(dir.resolve("auto-addons"));
+        TestAddons.addon(own, "glue", "{\"version\": \"1.0\", \"depends\": [\"notes\", \"extra\"], \"auto_install\": true}", Map.of());
+        Path extra = TestAddons.addon(own, "extra", TestAddons.manifest(null, "base"), Map.of());
+        Files.createDirectories(extra.resolve("migrations"));
+        Files.writeString(extra.resolve("migrations/V1__extra.sql"), "CREATE TABLE extra (id int);");
+        String db = unique("auto");
+        String path = "--addons-path=" + own + "," + addons;
+        try (KilnProcess kiln = init(path, "-d", db, "-i", "notes")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(90))).isZero();
+            assertThat(kiln.log()).contains(db + ": installed base, notes").doesNotContain("glue");
+        }
+        try (KilnProcess kiln = init(path, "-d", db, "-i", "extra")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(90))).isZero();
+            assertThat(kiln.log()).contains(db + ": installed extra, glue");
+        }
+    }
+
+    @Test
     void anUnreachableServerIsOneCriticalLineNamingTheDatabaseNotAHang() throws Exception {
         int closed = KilnProcess.freePort();
         try (KilnProcess kiln = init("--db_host=127.0.0.1", "--db_port=" + closed, "-d", "nowhere")) {
@@ -256,6 +302,20 @@ class DatabaseServingTest {
             assertThat(kiln.request("GET", "/notes/count", null, "Host: other.example.com")).startsWith("HTTP/1.1 404");
             assertThat(kiln.request("GET", "/notes/count", null, "Host: " + acme + ".example.com", "X-Kiln-Database: " + shop))
                     .as("a database the filter hides cannot be asked for").startsWith("HTTP/1.1 404");
+            assertThat(kiln.request("GET", "/notes/count", null, "Host: " + acme + ".example.com", "X-Forwarded-Host: " + shop + ".example.com"))
+                    .as("without --proxy-mode a forwarded host is not believed").endsWith(acme + ":2");
+        }
+        try (KilnProcess kiln = serve("-d", acme + "," + shop, "--db-filter=^%d$", "--proxy-mode")) {
+            assertThat(kiln.request("GET", "/notes/count", null, "Host: 127.0.0.1", "X-Forwarded-Host: " + shop + ".example.com"))
+                    .as("behind a proxy the forwarded host counts").endsWith(shop + ":2");
+        }
+    }
+
+    private static String post(KilnProcess kiln, String path) {
+        try {
+            return kiln.request("POST", path, "");
+        } catch (IOException e) {
+            return e.toString();
         }
     }
 }
