@@ -51,7 +51,7 @@ import org.slf4j.LoggerFactory;
  * selected, as Odoo answers for a route that is not available without one. The session cookie
  * ({@link SessionCookie}) names its database, which is chosen first; its session, looked up in the
  * request's transaction, gives the user of {@code auth=user} routes (a guest is sent to the login
- * page, or answered JSON-RPC error 100 "Session expired" with status 200 as Odoo does) and the
+ * page, or answered 401 with Odoo's JSON-RPC error 100 "Session expired" in the body) and the
  * token that unsafe {@code type=http} requests with a session must carry (Odoo's CSRF rule).
  * {@link SessionRoutes} log in and out.
  *
@@ -315,7 +315,7 @@ public final class KilnApplication extends Handler.Abstract {
         keepSessionAlive(db, token, kilnRequest.session(), request, response);
         return switch (outcome) {
             case Outcome.Status status -> error(response, callback, status.status(), status.message(), null, status.allow());
-            case Outcome.Json answer -> json(response, callback, 200, answer.body());
+            case Outcome.Json answer -> json(response, callback, answer.status(), answer.body());
             case Outcome.Http answer -> send(answer.response(), response, callback);
         };
     }
@@ -352,7 +352,7 @@ public final class KilnApplication extends Handler.Abstract {
         kilnRequest.session(session);
         if (route.auth() == Route.Auth.USER && session == null) {
             return route.type() == Route.Type.JSON
-                    ? new Outcome.Json(JsonRpc.error(null, 100, "Session expired", "SessionExpiredException", "Session expired", null))
+                    ? new Outcome.Json(401, JsonRpc.error(null, 100, "Session expired", "SessionExpiredException", "Session expired", null))
                     : new Outcome.Http(dev.kiln.api.Response.redirect("/web/login?redirect=" + java.net.URLEncoder.encode(path, java.nio.charset.StandardCharsets.UTF_8)));
         }
         if (session != null && route.type() == Route.Type.HTTP && route.csrf() && unsafe(method)
@@ -456,7 +456,11 @@ public final class KilnApplication extends Handler.Abstract {
     /** What a database route produced, sent once its transaction has committed. */
     private sealed interface Outcome {
         record Status(int status, String allow, String message) implements Outcome { }
-        record Json(byte[] body) implements Outcome { }
+        record Json(int status, byte[] body) implements Outcome {
+            Json(byte[] body) {
+                this(200, body);
+            }
+        }
         record Http(dev.kiln.api.Response response) implements Outcome { }
     }
 

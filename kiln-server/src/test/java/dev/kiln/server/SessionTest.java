@@ -185,8 +185,8 @@ class SessionTest {
     void aGuestIsSentToTheLoginPageOrToldTheSessionExpiredAndPublicRoutesServeBoth() throws Exception {
         try (KilnProcess kiln = serve("-d", db)) {
             assertThat(kiln.get("/desk/me")).startsWith("HTTP/1.1 303").contains("Location: /web/login?redirect=%2Fdesk%2Fme");
-            assertThat(call(kiln, "/desk/me.json", "{}")).as("Odoo answers 200 with the error")
-                    .startsWith("HTTP/1.1 200").contains("\"code\":100").contains("Session expired");
+            assertThat(call(kiln, "/desk/me.json", "{}")).as("401, with the error Odoo's clients read")
+                    .startsWith("HTTP/1.1 401").contains("\"code\":100").contains("Session expired");
             assertThat(kiln.request("GET", "/desk/me", null, "Cookie: session_id=" + db + ".forged"))
                     .startsWith("HTTP/1.1 303");
             assertThat(kiln.get("/desk/whoami")).endsWith(db + " guest");
