@@ -33,49 +33,58 @@ public final class Libc {
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
-    private static final MethodHandle GETPID = function("getpid", FunctionDescriptor.of(JAVA_INT), false);
-    private static final MethodHandle DUP2 = function("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
-    private static final MethodHandle CLOSE = function("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
-    private static final MethodHandle FCNTL = function("fcntl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), true, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle GETSOCKOPT = function("getsockopt",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), true);
+    // One holder class per function: a handle is linked (a generated stub, tens of milliseconds
+    // before the JIT) only when first called, and the start calls two of them.
+    private static final class Dup2 {
+        static final MethodHandle H = function("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
+    }
 
-    /** Linked on first use: only a restart or a signal to another process needs them, never the start. */
-    private static final class Later {
-        static final MethodHandle PTHREAD_SIGMASK = function("pthread_sigmask",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
-        static final MethodHandle EXECVE = function("execve",
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), true);
-        static final MethodHandle KILL = function("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
+    private static final class Close {
+        static final MethodHandle H = function("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
+    }
 
-        private Later() { }
+    private static final class Fcntl {
+        static final MethodHandle H = function("fcntl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), true, Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class Getsockopt {
+        static final MethodHandle H = function("getsockopt",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), true);
+    }
+
+    private static final class PthreadSigmask {
+        static final MethodHandle H = function("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
+    }
+
+    private static final class Execve {
+        static final MethodHandle H = function("execve", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), true);
+    }
+
+    private static final class Kill {
+        static final MethodHandle H = function("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
     }
 
     private Libc() { }
 
     public static int getpid() {
-        try {
-            return (int) GETPID.invokeExact();
-        } catch (Throwable t) {
-            throw new OsException("getpid", t);
-        }
+        return (int) ProcessHandle.current().pid();
     }
 
     public static void dup2(int from, int to) {
-        call("dup2(" + from + ", " + to + ")", DUP2, from, to);
+        call("dup2(" + from + ", " + to + ")", Dup2.H, from, to);
     }
 
     public static void close(int fd) {
-        call("close(" + fd + ")", CLOSE, fd);
+        call("close(" + fd + ")", Close.H, fd);
     }
 
     public static int fcntl(int fd, int cmd, int arg) {
-        return call("fcntl(" + fd + ", " + cmd + ")", FCNTL, fd, cmd, arg);
+        return call("fcntl(" + fd + ", " + cmd + ")", Fcntl.H, fd, cmd, arg);
     }
 
     public static void kill(int pid, int signal) {
-        call("kill(" + pid + ", " + signal + ")", Later.KILL, pid, signal);
+        call("kill(" + pid + ", " + signal + ")", Kill.H, pid, signal);
     }
 
     /** True when {@code fd} is a socket in the listening state (SO_ACCEPTCONN). */
@@ -85,7 +94,7 @@ public final class Libc {
             MemorySegment length = arena.allocate(JAVA_INT);
             length.set(JAVA_INT, 0, Integer.BYTES);
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) GETSOCKOPT.invokeExact(state, fd, SOL_SOCKET, SO_ACCEPTCONN, value, length);
+            int rc = (int) Getsockopt.H.invokeExact(state, fd, SOL_SOCKET, SO_ACCEPTCONN, value, length);
             return rc == 0 && value.get(JAVA_INT, 0) != 0;
         } catch (Throwable t) {
             return false;
@@ -96,7 +105,7 @@ public final class Libc {
     public static void unblockAllSignals() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment empty = arena.allocate(SIGSET_BYTES);
-            int rc = (int) Later.PTHREAD_SIGMASK.invokeExact(SIG_SETMASK, empty, MemorySegment.NULL);
+            int rc = (int) PthreadSigmask.H.invokeExact(SIG_SETMASK, empty, MemorySegment.NULL);
             if (rc != 0) {
                 throw new OsException("pthread_sigmask", rc);
             }
@@ -111,7 +120,7 @@ public final class Libc {
     public static void execve(String path, List<String> argv, List<String> env) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) Later.EXECVE.invokeExact(state, arena.allocateFrom(path), strings(arena, argv), strings(arena, env));
+            int rc = (int) Execve.H.invokeExact(state, arena.allocateFrom(path), strings(arena, argv), strings(arena, env));
             throw new OsException("execve(" + path + ")", rc < 0 ? (int) ERRNO.get(state, 0L) : rc);
         } catch (OsException e) {
             throw e;
