@@ -3,7 +3,6 @@ package dev.kiln.addons;
 import dev.kiln.KilnException;
 import dev.kiln.api.Addon;
 import java.lang.reflect.InvocationTargetException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -11,7 +10,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -96,10 +94,8 @@ public final class AddonLoader {
             register(manifest, instance, registrar, loader);
             routes = List.copyOf(registrar.routes());
         }
-        Path statik = manifest.directory().resolve("static");
-        Optional<Path> staticFolder = Files.isDirectory(statik) ? Optional.of(statik) : Optional.empty();
         LOG.debug("loaded addon {} {} from {}", manifest.name(), manifest.version(), manifest.directory());
-        return new Loaded(new LoadedAddon(manifest, loader, instance, staticFolder), routes);
+        return new Loaded(new LoadedAddon(manifest, loader, instance, manifest.staticFolder()), routes);
     }
 
     /** The loaders of every addon {@code manifest} depends on, transitively, nearest first. */

@@ -21,10 +21,6 @@ public record LoadedAddons(List<LoadedAddon> addons, List<RouteSpec> routes, Map
         staticFolders = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(staticFolders));
     }
 
-    public static LoadedAddons empty() {
-        return new LoadedAddons(List.of(), List.of(), Map.of());
-    }
-
     public List<String> names() {
         return addons.stream().map(LoadedAddon::name).toList();
     }

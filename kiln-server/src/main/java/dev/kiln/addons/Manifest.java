@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.TokenStreamLocation;
@@ -42,6 +43,12 @@ public record Manifest(String name, String title, String version, String summary
 
     public Path file() {
         return directory.resolve(FILE_NAME);
+    }
+
+    /** The addon's {@code static/} folder, served at {@code /<addon>/static/}, when it has one. */
+    public Optional<Path> staticFolder() {
+        Path folder = directory.resolve("static");
+        return Files.isDirectory(folder) ? Optional.of(folder) : Optional.empty();
     }
 
     /** Reads and validates {@code <directory>/manifest.json}; any problem is one line naming the file. */

@@ -17,7 +17,6 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -147,10 +146,6 @@ public final class KilnApplication extends Handler.Abstract {
         return inFlight.size();
     }
 
-    public HttpOptions options() {
-        return options;
-    }
-
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
         long start = System.nanoTime();
@@ -160,7 +155,7 @@ public final class KilnApplication extends Handler.Abstract {
         if (rawPath == null) {
             rawPath = "/";
         }
-        inFlight.put(id, new InFlightRequest(id, method, rawPath, Instant.now(), start, Thread.currentThread()));
+        inFlight.put(id, new InFlightRequest(id, method, rawPath, start, Thread.currentThread()));
         long bytes = 0;
         try {
             bytes = serve(request, response, callback, method, rawPath);

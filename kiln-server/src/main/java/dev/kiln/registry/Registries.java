@@ -55,12 +55,7 @@ public final class Registries {
     /** Every addon's static folder, whether installed anywhere or not (Odoo serves them all). */
     public Map<String, java.nio.file.Path> staticFolders() {
         Map<String, java.nio.file.Path> folders = new java.util.TreeMap<>();
-        catalog.available().forEach((name, manifest) -> {
-            java.nio.file.Path folder = manifest.directory().resolve("static");
-            if (java.nio.file.Files.isDirectory(folder)) {
-                folders.put(name, folder);
-            }
-        });
+        catalog.available().forEach((name, manifest) -> manifest.staticFolder().ifPresent(folder -> folders.put(name, folder)));
         return folders;
     }
 

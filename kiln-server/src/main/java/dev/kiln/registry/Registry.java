@@ -10,8 +10,4 @@ import dev.kiln.addons.LoadedAddons;
  * @param sequence the signaling sequence this registry was built at
  */
 public record Registry(String database, LoadedAddons addons, long sequence) {
-
-    public boolean isInstalled(String addon) {
-        return addons.get(addon).isPresent();
-    }
 }

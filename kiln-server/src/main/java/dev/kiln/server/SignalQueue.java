@@ -1,6 +1,5 @@
 package dev.kiln.server;
 
-import dev.kiln.os.Libc;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
@@ -45,10 +44,5 @@ final class SignalQueue {
     /** The next queued signal, waiting at most {@code timeout}; null when none came. */
     String poll(Duration timeout) throws InterruptedException {
         return queue.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    /** Sends {@code name} to this process, as an operator would. */
-    static void raise(String name) {
-        Libc.kill(Libc.getpid(), new Signal(name).getNumber());
     }
 }
