@@ -36,20 +36,31 @@ public final class AddonInstaller {
 
     private final AddonLoader catalog;
     private final ConnectionPools pools;
+    /** Databases whose Kiln tables this process has checked. */
+    private final Set<String> prepared = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public AddonInstaller(AddonLoader catalog, ConnectionPools pools) {
         this.catalog = catalog;
         this.pools = pools;
     }
 
-    /** Creates Kiln's tables in {@code database} if missing. */
+    /** Creates Kiln's tables in {@code db} if missing, once per process (a database made outside Kiln has none). */
     public void prepare(String db) {
+        if (prepared.contains(db)) {
+            return;
+        }
         try (Connection connection = pools.connection(db)) {
             RegistrySchema.ensure(connection);
             connection.commit();
         } catch (SQLException e) {
             throw KilnException.failure(db + ": cannot prepare Kiln's tables: " + e.getMessage());
         }
+        prepared.add(db);
+    }
+
+    /** Forgets that {@code db} was prepared (dropped, or about to be recreated). */
+    void forget(String db) {
+        prepared.remove(db);
     }
 
     /**

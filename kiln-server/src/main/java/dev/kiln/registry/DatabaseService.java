@@ -77,8 +77,8 @@ public final class DatabaseService {
                     + "': the first user needs a login and a password");
         }
         manager.create(name);
+        registries.evict(name);      // a new database: nothing this process knew of one by that name holds
         try {
-            registries.prepare(name);
             registries.installer().install(name, List.of("base"));
             Transactions.inTransaction(pools, name, connection -> Users.create(connection, login, password, "Administrator"));
         } catch (RuntimeException e) {

@@ -33,8 +33,6 @@ public final class Registries {
     private final ConnectionPools pools;
     private final AddonInstaller installer;
     private final Map<String, Registry> registries = new ConcurrentHashMap<>();
-    /** Databases whose Kiln tables this process has checked. */
-    private final Set<String> prepared = ConcurrentHashMap.newKeySet();
     /** Databases whose cached registry must be checked against the sequence before it is used. */
     private final Set<String> unverified = ConcurrentHashMap.newKeySet();
     private final RegistrySignals signals;
@@ -61,10 +59,7 @@ public final class Registries {
 
     /** Creates Kiln's tables in {@code db} once per process (a database made outside Kiln has none). */
     public void prepare(String db) {
-        if (!prepared.contains(db)) {
-            installer.prepare(db);
-            prepared.add(db);
-        }
+        installer.prepare(db);
     }
 
     public AddonInstaller installer() {
@@ -104,7 +99,7 @@ public final class Registries {
     public void evict(String db) {
         registries.remove(db);
         unverified.remove(db);
-        prepared.remove(db);
+        installer.forget(db);
     }
 
     private Registry build(String db, long sequence) {

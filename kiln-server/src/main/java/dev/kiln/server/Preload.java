@@ -60,11 +60,11 @@ final class Preload {
         boolean created = false;
         if (!manager.exists(db)) {
             manager.create(db);
+            registries.evict(db);
             LOG.info("{}: database created", db);
             install.addFirst("base");
             created = true;
         }
-        registries.prepare(db);
         if (!install.isEmpty()) {
             registries.installer().install(db, install);
         }
