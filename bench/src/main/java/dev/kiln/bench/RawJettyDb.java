@@ -4,14 +4,9 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
-import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.VirtualThreadPool;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -44,18 +39,7 @@ public final class RawJettyDb {
         pool.setMaximumPoolSize(64);
         HikariDataSource dataSource = new HikariDataSource(pool);
 
-        Server server = new Server(new VirtualThreadPool());
-        HttpConfiguration http = new HttpConfiguration();
-        http.setSendServerVersion(false);
-        ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
-        connector.setHost("127.0.0.1");
-        connector.setPort(Integer.parseInt(args[0]));
-        server.addConnector(connector);
-        server.setHandler(new SelectOne(dataSource));
-        server.setStopAtShutdown(true);
-        server.start();
-        System.out.println("raw jetty + HikariCP on 127.0.0.1:" + connector.getLocalPort());
-        server.join();
+        RawJettyHello.serve(Integer.parseInt(args[0]), new SelectOne(dataSource), "raw jetty + HikariCP");
         dataSource.close();
     }
 

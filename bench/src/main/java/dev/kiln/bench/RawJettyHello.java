@@ -35,18 +35,25 @@ public final class RawJettyHello {
             System.err.println("usage: RawJettyHello PORT");
             System.exit(2);
         }
+        serve(Integer.parseInt(args[0]), new Hello(), "raw jetty hello");
+    }
+
+    /**
+     * Serves {@code handler} on 127.0.0.1:{@code port} with Jetty on virtual threads until the JVM
+     * stops. Kiln sends no Server header either: the peers answer with the same headers as Kiln.
+     */
+    static void serve(int port, Handler handler, String name) throws Exception {
         Server server = new Server(new VirtualThreadPool());
-        // Kiln sends no Server header either: both answer with the same headers and body.
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
         ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost("127.0.0.1");
-        connector.setPort(Integer.parseInt(args[0]));
+        connector.setPort(port);
         server.addConnector(connector);
-        server.setHandler(new Hello());
+        server.setHandler(handler);
         server.setStopAtShutdown(true);
         server.start();
-        System.out.println("raw jetty hello on 127.0.0.1:" + connector.getLocalPort());
+        System.out.println(name + " on 127.0.0.1:" + connector.getLocalPort());
         server.join();
     }
 
