@@ -16,6 +16,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Databases as an operator and an addon author meet them: a real kiln on the embedded PostgreSQL,
@@ -253,8 +254,12 @@ class DatabaseServingTest {
         String db = unique("retry");
         assertThat(init("-d", db, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
         try (KilnProcess kiln = serve("-d", db)) {
+            kiln.awaitLog(db + ": registry loaded", 1);     // its PostgreSQL is up
             CompletableFuture<String> first = CompletableFuture.supplyAsync(() -> post(kiln, "/notes/bump?sleep=1500"));
-            Thread.sleep(500);     // the first holds the row's new version until it commits
+            // the first has updated the row and holds its new version until it commits
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> query(db,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'")
+                    .equals("1"));
             String second = post(kiln, "/notes/bump");
 
             assertThat(first.get()).startsWith("HTTP/1.1 200");
