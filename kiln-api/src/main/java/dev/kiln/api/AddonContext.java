@@ -19,4 +19,10 @@ public interface AddonContext {
      * A path already claimed by another addon stops the start with an error naming both.
      */
     void routes(Object controller);
+
+    /**
+     * Declares a scheduled job; installing the addon in a database creates it there as
+     * {@code <addon>.<name>}. A name declared twice by the addon stops the start.
+     */
+    void cron(CronJob job);
 }

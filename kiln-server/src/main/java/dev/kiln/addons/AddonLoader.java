@@ -88,14 +88,16 @@ public final class AddonLoader {
                 dependencyLoaders(manifest));
         Addon instance = null;
         List<RouteSpec> routes = List.of();
+        List<CronSpec> crons = List.of();
         if (manifest.entry() != null) {
             instance = instantiate(manifest, loader);
             AddonRegistrar registrar = new AddonRegistrar(manifest);
             register(manifest, instance, registrar, loader);
             routes = List.copyOf(registrar.routes());
+            crons = List.copyOf(registrar.crons());
         }
         LOG.debug("loaded addon {} {} from {}", manifest.name(), manifest.version(), manifest.directory());
-        return new Loaded(new LoadedAddon(manifest, loader, instance, manifest.staticFolder()), routes);
+        return new Loaded(new LoadedAddon(manifest, loader, instance, manifest.staticFolder(), crons), routes);
     }
 
     /** The loaders of every addon {@code manifest} depends on, transitively, nearest first. */

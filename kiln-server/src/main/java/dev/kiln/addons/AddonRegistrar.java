@@ -2,6 +2,7 @@ package dev.kiln.addons;
 
 import dev.kiln.KilnException;
 import dev.kiln.api.AddonContext;
+import dev.kiln.api.CronJob;
 import dev.kiln.api.Request;
 import dev.kiln.api.Response;
 import dev.kiln.api.Route;
@@ -17,13 +18,14 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 
-/** The {@link AddonContext} one addon registers through; collects its routes. */
+/** The {@link AddonContext} one addon registers through; collects its routes and cron jobs. */
 final class AddonRegistrar implements AddonContext {
 
     private static final MethodType HANDLER = MethodType.methodType(Object.class, Request.class);
 
     private final Manifest manifest;
     private final List<RouteSpec> routes = new ArrayList<>();
+    private final List<CronSpec> crons = new ArrayList<>();
 
     AddonRegistrar(Manifest manifest) {
         this.manifest = manifest;
@@ -31,6 +33,10 @@ final class AddonRegistrar implements AddonContext {
 
     List<RouteSpec> routes() {
         return routes;
+    }
+
+    List<CronSpec> crons() {
+        return crons;
     }
 
     @Override
@@ -59,6 +65,17 @@ final class AddonRegistrar implements AddonContext {
                 register(controller, method, route);
             }
         }
+    }
+
+    @Override
+    public void cron(CronJob job) {
+        if (job == null) {
+            throw refuse("cron(null): declare a CronJob");
+        }
+        if (crons.stream().anyMatch(c -> c.job().name().equals(job.name()))) {
+            throw refuse("cron job '" + job.name() + "' is declared twice");
+        }
+        crons.add(new CronSpec(manifest.name(), job));
     }
 
     private void register(Object controller, Method method, Route route) {

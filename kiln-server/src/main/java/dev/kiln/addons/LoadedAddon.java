@@ -2,13 +2,19 @@ package dev.kiln.addons;
 
 import dev.kiln.api.Addon;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
  * An addon once loaded: its manifest, its class loader (null for an addon without code), its entry
- * instance (null likewise) and its {@code static/} folder when it has one.
+ * instance (null likewise), its {@code static/} folder when it has one, and the cron jobs it declares.
  */
-public record LoadedAddon(Manifest manifest, ClassLoader classLoader, Addon instance, Optional<Path> staticFolder) {
+public record LoadedAddon(Manifest manifest, ClassLoader classLoader, Addon instance, Optional<Path> staticFolder,
+                          List<CronSpec> crons) {
+
+    public LoadedAddon {
+        crons = List.copyOf(crons);
+    }
 
     public String name() {
         return manifest.name();

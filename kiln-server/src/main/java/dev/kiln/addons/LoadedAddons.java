@@ -25,6 +25,15 @@ public record LoadedAddons(List<LoadedAddon> addons, List<RouteSpec> routes, Map
         return addons.stream().map(LoadedAddon::name).toList();
     }
 
+    /** The cron jobs of every addon, by full name ({@code <addon>.<name>}). */
+    public Map<String, CronSpec> crons() {
+        Map<String, CronSpec> crons = new LinkedHashMap<>();
+        for (LoadedAddon addon : addons) {
+            addon.crons().forEach(cron -> crons.put(cron.fullName(), cron));
+        }
+        return crons;
+    }
+
     public Optional<LoadedAddon> get(String name) {
         return addons.stream().filter(a -> a.name().equals(name)).findFirst();
     }

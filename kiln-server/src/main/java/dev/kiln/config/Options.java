@@ -23,7 +23,6 @@ public final class Options {
     // Later versions make these options take effect; until then they are parsed, validated and saved.
     private static final String DATABASES = "database support";
     private static final String PREFORK = "prefork mode";
-    private static final String CRON = "the cron runner";
 
     private static final long MIB = 1024L * 1024;
 
@@ -53,7 +52,7 @@ public final class Options {
             .unsaved().flag("stop_after_init", "stop the server after its initialization", "--stop-after-init")
             .later(PREFORK).value("workers", "number of worker processes; 0 = threaded mode",
                     ValueType.integer(0, 1024, "workers"), "0", "--workers")
-            .later(CRON).value("max_cron_threads", "number of cron threads (or cron workers in prefork mode)",
+            .value("max_cron_threads", "number of cron threads (or cron workers in prefork mode)",
                     ValueType.integer(0, 1024, "threads"), "2", "--max-cron-threads")
             .value("limit_memory_soft", "RSS above which a worker (or the threaded server) restarts "
                             + "gracefully; bytes or 512M/2G; 0 = no limit",
@@ -65,11 +64,11 @@ public final class Options {
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "60", "--limit-time-cpu")
             .value("limit_time_real", "seconds one request may take; 0 = no limit",
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "120", "--limit-time-real")
-            .later(CRON).value("limit_time_real_cron", "seconds one cron job may take; -1 = limit_time_real, 0 = no limit",
+            .value("limit_time_real_cron", "seconds one cron job may take; -1 = limit_time_real, 0 = no limit",
                     ValueType.integer(-1, Integer.MAX_VALUE, "seconds"), "-1", "--limit-time-real-cron")
             .later(PREFORK).value("limit_request", "requests a worker serves before it is recycled",
                     ValueType.integer(1, Integer.MAX_VALUE, "requests"), "65536", "--limit-request")
-            .later(CRON).value("limit_time_worker_cron", "seconds a cron worker lives before it is recycled; 0 = forever",
+            .value("limit_time_worker_cron", "seconds a cron worker lives before it is recycled; 0 = forever",
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "0", "--limit-time-worker-cron")
             .value("dev_mode", "comma-separated developer modes: debug (stack traces on error pages), reload and access (with developer mode), or all",
                     ValueType.choiceSet("access", "debug", "reload"), "", "--dev")

@@ -85,6 +85,21 @@ public final class ConnectionPools implements AutoCloseable {
         return connection;
     }
 
+    /**
+     * A connection of its own to {@code database}, outside the pool but within {@code db_maxconn},
+     * autocommit on: for a listener that holds it for long and must not hand a {@code LISTEN} on to
+     * the next borrower. The caller closes it.
+     */
+    public Connection dedicated(String database) {
+        try {
+            Connection connection = pool(database).guarded.getConnection();
+            connection.setAutoCommit(true);
+            return connection;
+        } catch (SQLException e) {
+            throw checkoutFailure(e, database);
+        }
+    }
+
     /** Closes the pool of {@code database}, ending its connections (before a drop, say). No pool: nothing. */
     public void closePool(String database) {
         Pool pool = pools.remove(database);
@@ -139,7 +154,7 @@ public final class ConnectionPools implements AutoCloseable {
                         throw new DatabaseException(Reason.UNREACHABLE, "database '" + database
                                 + "': the connection pools are closed");
                     }
-                    pool = new Pool(create(database));
+                    pool = create(database);
                     pools.put(database, pool);
                 }
                 return pool;
@@ -150,7 +165,7 @@ public final class ConnectionPools implements AutoCloseable {
     }
 
     /** A pool whose database answered once: a missing database or a wrong password fails here, and is not kept. */
-    private HikariDataSource create(String database) {
+    private Pool create(String database) {
         PgAddress server = postgres.await();
         PGSimpleDataSource driver = new PGSimpleDataSource();
         driver.setURL(server.jdbcUrl(database));
@@ -180,7 +195,7 @@ public final class ConnectionPools implements AutoCloseable {
         config.setInitializationFailTimeout(-1);
         config.setAutoCommit(false);
         config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
-        return new HikariDataSource(config);
+        return new Pool(new HikariDataSource(config), guarded);
     }
 
     /** No permit free: close idle connections of other databases, least recently used pool first. */
@@ -217,10 +232,12 @@ public final class ConnectionPools implements AutoCloseable {
 
     private static final class Pool {
         final HikariDataSource dataSource;
+        final javax.sql.DataSource guarded;
         volatile long lastUsed = System.nanoTime();
 
-        Pool(HikariDataSource dataSource) {
+        Pool(HikariDataSource dataSource, javax.sql.DataSource guarded) {
             this.dataSource = dataSource;
+            this.guarded = guarded;
         }
     }
 }

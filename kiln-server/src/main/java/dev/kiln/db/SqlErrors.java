@@ -5,12 +5,12 @@ import dev.kiln.db.DatabaseException.Reason;
 import java.sql.SQLException;
 
 /** Turns what pgjdbc and HikariCP throw into one-line {@link DatabaseException}s. */
-final class SqlErrors {
+public final class SqlErrors {
 
     private SqlErrors() { }
 
     /** SQLSTATEs Odoo retries a transaction on: serialization failure, deadlock, lock not available. */
-    static boolean isConcurrencyFailure(SQLException e) {
+    public static boolean isConcurrencyFailure(SQLException e) {
         String state = e.getSQLState();
         return "40001".equals(state) || "40P01".equals(state) || "55P03".equals(state);
     }
@@ -60,7 +60,7 @@ final class SqlErrors {
     }
 
     /** The deepest SQLException in the cause chain carrying a SQLSTATE, else the first one. */
-    static SQLException rootSqlException(Throwable thrown) {
+    public static SQLException rootSqlException(Throwable thrown) {
         SQLException found = null;
         for (Throwable t = thrown; t != null; t = t.getCause()) {
             if (t instanceof SQLException sql && (found == null || sql.getSQLState() != null)) {
@@ -73,7 +73,7 @@ final class SqlErrors {
         return found;
     }
 
-    static String firstLine(Throwable t) {
+    public static String firstLine(Throwable t) {
         String message = t.getMessage();
         if (message == null || message.isBlank()) {
             return t.getClass().getSimpleName();

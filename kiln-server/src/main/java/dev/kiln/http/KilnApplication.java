@@ -11,6 +11,8 @@ import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
 import dev.kiln.logging.AccessLog;
 import dev.kiln.registry.Registry;
+import dev.kiln.cron.CronSignals;
+import dev.kiln.cron.CronStore;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -307,6 +309,9 @@ public final class KilnApplication extends Handler.Abstract {
             }
             return error(response, callback, 500, options.debug() ? unavailable.getMessage() : message, null, null);
         }
+        if (kilnRequest.lastEnv() instanceof RequestEnv env && env.triggered) {
+            CronSignals.wake(databases.pools(), db);
+        }
         keepSessionAlive(db, token, kilnRequest.session(), request, response);
         return switch (outcome) {
             case Outcome.Status status -> error(response, callback, status.status(), status.message(), null, status.allow());
@@ -473,7 +478,37 @@ public final class KilnApplication extends Handler.Abstract {
         }
     }
 
-    private record RequestEnv(String database, java.sql.Connection connection) implements dev.kiln.api.Env { }
+    /** The database side of one try of a request; remembers whether it asked for a cron job to run. */
+    private static final class RequestEnv implements dev.kiln.api.Env {
+        private final String database;
+        private final java.sql.Connection connection;
+        private boolean triggered;
+
+        RequestEnv(String database, java.sql.Connection connection) {
+            this.database = database;
+            this.connection = connection;
+        }
+
+        @Override
+        public String database() {
+            return database;
+        }
+
+        @Override
+        public java.sql.Connection connection() {
+            return connection;
+        }
+
+        @Override
+        public void trigger(String job, java.time.Instant at) {
+            try {
+                CronStore.trigger(connection, job, at);
+            } catch (java.sql.SQLException e) {
+                throw new IllegalStateException(e.getMessage(), e);
+            }
+            triggered = true;
+        }
+    }
 
     private long dispatchHttp(RouteSpec route, KilnRequest kilnRequest, Response response, Callback callback) throws Throwable {
         Object result = route.handler().handle(kilnRequest);

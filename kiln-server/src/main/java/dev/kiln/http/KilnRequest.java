@@ -77,6 +77,11 @@ final class KilnRequest implements Request {
         return session == null ? Optional.empty() : Optional.of(session.csrfToken());
     }
 
+    /** The env the last try ran with, or null when no route ran. */
+    Env lastEnv() {
+        return env;
+    }
+
     @Override
     public Env env() {
         if (env == null) {

@@ -6,6 +6,8 @@ import dev.kiln.addons.LoadedAddon;
 import dev.kiln.addons.LoadedAddons;
 import dev.kiln.addons.Manifest;
 import dev.kiln.api.InstallContext;
+import dev.kiln.cron.CronSignals;
+import dev.kiln.cron.CronStore;
 import dev.kiln.db.ConnectionPools;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,8 +27,8 @@ import java.util.Set;
 
 /**
  * Installs and updates addons in one database, as Odoo's {@code -i} and {@code -u}. Each addon is
- * installed in its own transaction — its pending migrations, its install hook and its new state
- * together — so a failing script leaves the database as it was before that addon. Installations
+ * installed in its own transaction — its pending migrations, its cron jobs, its install hook and its
+ * new state together — so a failing script leaves the database as it was before that addon. Installations
  * in one database never overlap, even from several processes (an advisory lock). Once done, the
  * signaling sequence moves so every process rebuilds its registry before its next request.
  */
@@ -159,11 +161,13 @@ public final class AddonInstaller {
                     return;
                 }
                 int applied = migrate(connection, addon.name(), scripts);
+                CronStore.declare(connection, addon.name(), addon.crons());
                 if (install && addon.instance() != null) {
                     addon.instance().onInstall(context(db, connection));
                 }
                 markInstalled(connection, addon);
                 connection.commit();
+                CronSignals.wake(pools, db);
                 LOG.info("{}: addon {} {} {} ({} migration{})", db, addon.name(), addon.manifest().version(),
                         install ? "installed" : "updated", applied, applied == 1 ? "" : "s");
             } catch (Exception e) {

@@ -6,8 +6,10 @@ import java.sql.Statement;
 
 /**
  * Kiln's own tables in every database, created before any addon: the addon states (Odoo's
- * {@code ir_module_module}), the migrations applied, and the registry signaling sequence that tells
- * every process a registry changed (Odoo's {@code base_registry_signaling}).
+ * {@code ir_module_module}), the migrations applied, the registry signaling sequence that tells
+ * every process a registry changed (Odoo's {@code base_registry_signaling}), and the cron jobs with
+ * their triggers and progress (Odoo's {@code ir_cron}, {@code ir_cron_trigger}, {@code ir_cron_progress};
+ * see {@code dev.kiln.cron.CronStore}).
  */
 final class RegistrySchema {
 
@@ -28,6 +30,34 @@ final class RegistrySchema {
                 applied_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (addon, version));
             CREATE SEQUENCE IF NOT EXISTS kiln_registry_signaling;
+            CREATE TABLE IF NOT EXISTS kiln_cron (
+                id bigserial PRIMARY KEY,
+                name text NOT NULL UNIQUE,
+                addon text,
+                code text NOT NULL,
+                interval_number integer NOT NULL CHECK (interval_number > 0),
+                interval_type text NOT NULL CHECK (interval_type IN ('minutes', 'hours', 'days', 'weeks', 'months')),
+                timezone text NOT NULL DEFAULT 'UTC',
+                priority integer NOT NULL DEFAULT 5 CHECK (priority BETWEEN 0 AND 10),
+                active boolean NOT NULL DEFAULT true,
+                nextcall timestamptz NOT NULL DEFAULT now(),
+                lastcall timestamptz,
+                failure_count integer NOT NULL DEFAULT 0,
+                first_failure_date timestamptz);
+            CREATE INDEX IF NOT EXISTS kiln_cron_due ON kiln_cron (nextcall) WHERE active;
+            CREATE TABLE IF NOT EXISTS kiln_cron_trigger (
+                id bigserial PRIMARY KEY,
+                cron_id bigint NOT NULL REFERENCES kiln_cron ON DELETE CASCADE,
+                call_at timestamptz NOT NULL);
+            CREATE INDEX IF NOT EXISTS kiln_cron_trigger_due ON kiln_cron_trigger (call_at, cron_id);
+            CREATE INDEX IF NOT EXISTS kiln_cron_trigger_job ON kiln_cron_trigger (cron_id);
+            CREATE TABLE IF NOT EXISTS kiln_cron_progress (
+                cron_id bigint PRIMARY KEY REFERENCES kiln_cron ON DELETE CASCADE,
+                done integer NOT NULL DEFAULT 0,
+                remaining integer NOT NULL DEFAULT 0,
+                timed_out_counter integer NOT NULL DEFAULT 0,
+                completed_at timestamptz,
+                updated_at timestamptz NOT NULL DEFAULT now());
             """;
 
     private RegistrySchema() { }

@@ -4,6 +4,7 @@ import dev.kiln.KilnException;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.addons.LoadedAddons;
 import dev.kiln.config.Config;
+import dev.kiln.cron.CronService;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Postgres;
@@ -23,8 +24,8 @@ import java.util.function.Supplier;
 /**
  * The seed's {@code start()}: load the server-wide addons, reach PostgreSQL (the embedded one starts
  * once HTTP listens, in the background, so routes without a database answer at once), pick the
- * server class for the mode, run it, and when it stopped for a restart, exec this process again in
- * place.
+ * server class for the mode, run it with its cron runners, and when it stopped for a restart, exec
+ * this process again in place.
  */
 public final class Kiln {
 
@@ -41,14 +42,17 @@ public final class Kiln {
         ConnectionPools pools = ConnectionPools.of(postgres, config);
         DatabaseManager manager = new DatabaseManager(pools, config.dbTemplate());
         Registries registries = new Registries(catalog, config.serverWideModules(), pools);
-        DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databaseList(config, manager));
+        Supplier<List<String>> databases = databaseList(config, manager);
+        DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databases);
         DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
                 new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(), config.dev("debug"));
         KilnApplication application = new KilnApplication(serverWide, httpOptions(config),
                 new Databases(pools, registries, selector), registries.staticFolders(), databaseManager);
         Preload preload = new Preload(config, postgres, pools, manager, registries);
 
-        CommonServer server = new ThreadedServer(config, application, preload::run);
+        CronService cron = new CronService(config, pools, registries, databases);
+
+        CommonServer server = new ThreadedServer(config, application, preload::run, cron);
         int rc;
         try {
             rc = server.run();

@@ -2,6 +2,7 @@ package dev.kiln.server;
 
 import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.cron.CronService;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.http.KilnApplication;
 import dev.kiln.os.ListenSocket;
@@ -39,12 +40,18 @@ public final class ThreadedServer extends CommonServer {
     private HttpService http;
 
     private final java.util.function.IntSupplier preload;
+    private final CronService cron;
 
-    /** @param preload loads the {@code -d} databases; returns the exit code {@code --stop-after-init} reports */
-    public ThreadedServer(Config config, KilnApplication application, java.util.function.IntSupplier preload) {
+    /**
+     * @param preload loads the {@code -d} databases; returns the exit code {@code --stop-after-init} reports
+     * @param cron    the cron runners, started once the databases are loaded (Odoo's cron_spawn)
+     */
+    public ThreadedServer(Config config, KilnApplication application, java.util.function.IntSupplier preload,
+                          CronService cron) {
         super(config);
         this.application = application;
         this.preload = preload;
+        this.cron = cron;
     }
 
     @Override
@@ -61,6 +68,7 @@ public final class ThreadedServer extends CommonServer {
             stop();
             return preloaded;
         }
+        cron.start();
         try {
             while (!quit) {
                 String signal = signals.poll(TICK);
@@ -191,10 +199,14 @@ public final class ThreadedServer extends CommonServer {
 
     private void stop() {
         stopping = true;
+        cron.stopStarting();          // no job starts any more; those running finish meanwhile
         if (http != null) {
             LOG.info("Stopping the HTTP service: no new connections, serving those accepted");
             boolean clean = http.drain(stopTimeout(), Set.copyOf(overLimit));
             LOG.info(clean ? "HTTP service stopped" : "HTTP service stopped; requests were cut short");
+        }
+        if (!cron.stop(stopTimeout())) {
+            LOG.warn("Cron: a job was still running at the stop timeout; its transaction is rolled back");
         }
         if (!phoenix) {
             PidFile.remove(config.pidfile());

@@ -2,11 +2,14 @@ package dev.kiln.addons.hello;
 
 import dev.kiln.api.Addon;
 import dev.kiln.api.AddonContext;
+import dev.kiln.api.CronContext;
+import dev.kiln.api.CronJob;
 import dev.kiln.api.HttpException;
 import dev.kiln.api.Request;
 import dev.kiln.api.Response;
 import dev.kiln.api.Route;
 
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -14,7 +17,9 @@ import java.sql.Statement;
 /**
  * The smallest addon: {@code GET /hello}, the route the HTTP benchmark measures; plus a slow route
  * ({@code /hello/wait?seconds=N}) for the tests of graceful stop and time limits, and a failing one
- * ({@code /hello/fail}) for the tests of error pages.
+ * ({@code /hello/fail}) for the tests of error pages. Its two cron jobs, declared inactive, are the
+ * code that the cron tests and benchmark give to the jobs they create: {@code hello.ledger} writes
+ * one row per call to {@code hello_cron_ledger}, {@code hello.noop} does nothing.
  */
 public final class HelloAddon implements Addon {
 
@@ -23,6 +28,18 @@ public final class HelloAddon implements Addon {
     @Override
     public void register(AddonContext context) {
         context.routes(this);
+        context.cron(CronJob.every(1, CronJob.Unit.DAYS, "ledger", this::ledger).inactive());
+        context.cron(CronJob.every(1, CronJob.Unit.DAYS, "noop", job -> { }).inactive());
+    }
+
+    /** One ledger row per call, in the job's transaction: a call committed twice shows as two rows. */
+    private void ledger(CronContext job) throws SQLException {
+        try (PreparedStatement insert = job.connection().prepareStatement(
+                "INSERT INTO hello_cron_ledger (job_id, job) VALUES (?, ?)")) {
+            insert.setLong(1, job.jobId());
+            insert.setString(2, job.job());
+            insert.executeUpdate();
+        }
     }
 
     @Route(value = "/hello", auth = Route.Auth.NONE, methods = "GET")

@@ -1,0 +1,191 @@
+package dev.kiln.cron;
+
+import dev.kiln.config.Config;
+import dev.kiln.db.ConnectionPools;
+import dev.kiln.db.Isolation;
+import dev.kiln.db.SqlErrors;
+import dev.kiln.registry.Registries;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+
+/**
+ * The cron runners of one process ({@code --max-cron-threads} of them), Odoo's {@code cron_spawn},
+ * and their watchdog: a job over {@code limit_time_real_cron} has its stack logged and its thread
+ * interrupted; one that still runs {@link #GRACE} later is abandoned — its two backends are
+ * terminated, which rolls its transactions back and releases its claim, and a new runner takes the
+ * old one's place (the stuck thread is left to finish on its own; it touches nothing any more).
+ */
+public final class CronService {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CronService.class);
+    /** How long an interrupted job has to stop before it is abandoned. */
+    static final Duration GRACE = Duration.ofSeconds(5);
+    private static final Duration WATCH = Duration.ofMillis(500);
+
+    private final ConnectionPools pools;
+    private final Registries registries;
+    private final Supplier<List<String>> databases;
+    private final int threads;
+    private final int limitSeconds;
+    private final long maxAgeNanos;
+    private final List<Runner> runners = new CopyOnWriteArrayList<>();
+    private volatile boolean running;
+    private Thread watchdog;
+
+    private record Runner(CronRunner runner, Thread thread) { }
+
+    /**
+     * @param databases the databases to run jobs in: {@code -d}'s list, or every database on the server
+     */
+    public CronService(Config config, ConnectionPools pools, Registries registries, Supplier<List<String>> databases) {
+        this.pools = pools;
+        this.registries = registries;
+        this.databases = databases;
+        this.threads = config.maxCronThreads();
+        this.limitSeconds = config.effectiveLimitTimeRealCron();
+        this.maxAgeNanos = Duration.ofSeconds(config.limitTimeWorkerCron()).toNanos();
+    }
+
+    /** Starts the runners; none when {@code --max-cron-threads} is 0. */
+    public void start() {
+        if (threads <= 0) {
+            return;
+        }
+        running = true;
+        for (int i = 1; i <= threads; i++) {
+            runners.add(spawn(i));
+        }
+        watchdog = Thread.ofPlatform().daemon().name("kiln-cron-watchdog").start(this::watch);
+        LOG.info("Cron: {} runner{} started (limit_time_real_cron {})", threads, threads == 1 ? "" : "s",
+                limitSeconds > 0 ? limitSeconds + " s" : "none");
+    }
+
+    /** Asks the runners to take no new job; {@link #stop} then waits for them. */
+    public void stopStarting() {
+        running = false;
+        runners.forEach(r -> r.runner().stop());
+    }
+
+    /**
+     * Asks the runners to stop and waits up to {@code timeout} for the calls in progress to end;
+     * a call still running then is cut short when the process exits (its transaction rolls back).
+     */
+    public boolean stop(Duration timeout) {
+        stopStarting();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        boolean clean = true;
+        for (Runner r : runners) {
+            try {
+                long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+                if (!r.thread().join(Duration.ofMillis(left))) {
+                    clean = false;
+                    r.thread().interrupt();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                clean = false;
+            }
+        }
+        if (watchdog != null) {
+            watchdog.interrupt();
+        }
+        return clean;
+    }
+
+    ConnectionPools pools() {
+        return pools;
+    }
+
+    Registries registries() {
+        return registries;
+    }
+
+    List<String> databases() {
+        return databases.get();
+    }
+
+    int limitSeconds() {
+        return limitSeconds;
+    }
+
+    /** Whether a runner's listening connection opened at {@code sinceNanos} has lived past {@code limit_time_worker_cron}. */
+    boolean tooOld(long sinceNanos) {
+        return maxAgeNanos > 0 && System.nanoTime() - sinceNanos > maxAgeNanos;
+    }
+
+    private Runner spawn(int number) {
+        CronRunner runner = new CronRunner(this, number);
+        Thread thread = Thread.ofPlatform().daemon().name("kiln-cron-" + number).start(runner);
+        return new Runner(runner, thread);
+    }
+
+    private void watch() {
+        while (running) {
+            try {
+                Thread.sleep(WATCH);
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (limitSeconds <= 0) {
+                continue;
+            }
+            for (Runner r : runners) {
+                try {
+                    check(r);
+                } catch (RuntimeException e) {
+                    LOG.error("Cron watchdog: {}", e.toString(), e);
+                }
+            }
+        }
+    }
+
+    private void check(Runner r) {
+        CronRunner.Call call = r.runner().current;
+        if (call == null) {
+            return;
+        }
+        long limitMillis = limitSeconds * 1000L;
+        long elapsed = call.elapsedMillis();
+        if (elapsed > limitMillis && call.interrupted().compareAndSet(false, true)) {
+            LOG.warn("{}: cron job '{}' over limit_time_real_cron ({} s > {} s) on {}: interrupting it; its stack:\n{}",
+                    call.database(), call.job(), elapsed / 1000, limitSeconds, call.thread().getName(), stack(call.thread()));
+            call.thread().interrupt();
+        } else if (call.interrupted().get() && elapsed > limitMillis + GRACE.toMillis() && r.runner().current == call) {
+            r.runner().abandon();
+            terminate(call);
+            LOG.error("{}: cron job '{}' did not stop within {} s of its interruption: its transactions were ended"
+                    + " (claim released) and runner {} replaced", call.database(), call.job(), GRACE.toSeconds(), r.runner().number);
+            int index = runners.indexOf(r);
+            if (running && index >= 0) {
+                runners.set(index, spawn(r.runner().number));
+            }
+        }
+    }
+
+    /** Ends the backends of an abandoned call: PostgreSQL rolls their transactions back and drops the lock. */
+    private void terminate(CronRunner.Call call) {
+        try (Connection connection = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
+             PreparedStatement statement = connection.prepareStatement(
+                     "SELECT pg_terminate_backend(pid) FROM unnest(?::int[]) AS pid")) {
+            statement.setArray(1, connection.createArrayOf("int4", Arrays.stream(call.backendPids()).boxed().toArray()));
+            statement.execute();
+            connection.commit();
+        } catch (SQLException | RuntimeException e) {
+            LOG.error("{}: could not end the transactions of cron job '{}': {}", call.database(), call.job(), SqlErrors.firstLine(e));
+        }
+    }
+
+    private static String stack(Thread thread) {
+        return Arrays.stream(thread.getStackTrace()).map(frame -> "\tat " + frame).collect(Collectors.joining("\n"));
+    }
+}

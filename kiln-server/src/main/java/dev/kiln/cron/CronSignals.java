@@ -1,0 +1,36 @@
+package dev.kiln.cron;
+
+import dev.kiln.db.ConnectionPools;
+import dev.kiln.db.Isolation;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+
+/**
+ * Wakes the cron runners of every Kiln process on the server, Odoo's {@code cron_trigger}: runners
+ * {@code LISTEN} on {@value #CHANNEL} in the maintenance database (a listener hears only its own
+ * database, and a runner serves them all), and whoever commits a trigger notifies the database's
+ * name there after the commit. A lost notification costs latency only: runners poll too.
+ */
+public final class CronSignals {
+
+    static final String CHANNEL = "kiln_cron";
+    private static final Logger LOG = LoggerFactory.getLogger(CronSignals.class);
+
+    private CronSignals() { }
+
+    /** Call after the commit that made a job of {@code db} due (or changed when one falls due). */
+    public static void wake(ConnectionPools pools, String db) {
+        try (Connection connection = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
+             PreparedStatement notify = connection.prepareStatement("SELECT pg_notify('" + CHANNEL + "', ?)")) {
+            notify.setString(1, db);
+            notify.execute();
+            connection.commit();
+        } catch (RuntimeException | SQLException e) {
+            LOG.debug("{}: could not wake the cron runners ({}); they will poll", db, e.toString());
+        }
+    }
+}

@@ -1,0 +1,265 @@
+package dev.kiln.cron;
+
+import dev.kiln.addons.CronSpec;
+import dev.kiln.api.CronJob;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The SQL of the cron processor, on Kiln's tables {@code kiln_cron} (the jobs), {@code kiln_cron_trigger}
+ * ("run this job at T") and {@code kiln_cron_progress} (one row per job: the last progress report, the
+ * timed-out counter, and the completion mark described below).
+ *
+ * <p>A call of a job is claimed, run and completed in three transactions, as in Odoo:
+ * <ol>
+ * <li>the runner's transaction locks the job row ({@code FOR NO KEY UPDATE SKIP LOCKED}) and keeps it
+ *     locked until the end, so no other runner takes it;</li>
+ * <li>a short transaction counts the call in {@code timed_out_counter} before it starts (a runner
+ *     killed mid-job leaves it counted; three in a row and the job is failed without running), and
+ *     checks on a fresh snapshot that the job is still due;</li>
+ * <li>the job's own transaction runs its code and, in the same commit, sets {@code completed_at};</li>
+ * </ol>
+ * then the runner's transaction reschedules the job and clears {@code completed_at}. A runner that
+ * dies between the job's commit and its own leaves {@code completed_at} set: the next claimer sees
+ * it and finishes that reschedule instead of running the job again. That is what makes a call's
+ * effect committed exactly once.
+ */
+public final class CronStore {
+
+    /** Ready, as Odoo: active and due, or with a due trigger; "now" is the transaction's timestamp. */
+    private static final String READY = """
+            c.active AND (c.nextcall <= now()
+                OR c.id IN (SELECT t.cron_id FROM kiln_cron_trigger t WHERE t.call_at <= now()))""";
+
+    private static final String LIST_READY = "SELECT c.id FROM kiln_cron c WHERE " + READY
+            + " ORDER BY c.failure_count, c.priority, c.id";
+
+    private static final String ACQUIRE = """
+            SELECT c.id, c.name, c.code, c.interval_number, c.interval_type, c.timezone, c.nextcall,
+                   c.failure_count, c.first_failure_date, now()
+            FROM kiln_cron c WHERE c.id = ANY (?) AND\s""" + READY + """
+
+            ORDER BY c.failure_count, c.priority, c.id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED""";
+
+    private static final String START = """
+            INSERT INTO kiln_cron_progress AS p (cron_id, timed_out_counter, updated_at)
+            SELECT c.id, 1, now() FROM kiln_cron c
+            WHERE c.id = ? AND c.active AND (c.nextcall <= ?
+                OR EXISTS (SELECT 1 FROM kiln_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= ?)
+                OR EXISTS (SELECT 1 FROM kiln_cron_progress q WHERE q.cron_id = c.id AND q.completed_at IS NOT NULL))
+            ON CONFLICT (cron_id) DO UPDATE SET timed_out_counter = p.timed_out_counter + 1, updated_at = now()
+            RETURNING p.timed_out_counter, p.completed_at""";
+
+    private static final String COMPLETE = """
+            UPDATE kiln_cron_progress SET completed_at = ?, done = ?, remaining = ?, timed_out_counter = 0,
+                updated_at = now()
+            WHERE cron_id = ?""";
+
+    private static final String RESCHEDULE = """
+            UPDATE kiln_cron SET nextcall = ?, lastcall = ?, failure_count = ?, first_failure_date = ?, active = ?
+            WHERE id = ?;
+            DELETE FROM kiln_cron_trigger WHERE cron_id = ? AND call_at <= ?;
+            UPDATE kiln_cron_progress SET completed_at = NULL, timed_out_counter = ?, updated_at = now()
+            WHERE cron_id = ?""";
+
+    private static final String NEXT_DUE = """
+            SELECT least((SELECT min(nextcall) FROM kiln_cron WHERE active),
+                         (SELECT min(t.call_at) FROM kiln_cron_trigger t JOIN kiln_cron c ON c.id = t.cron_id
+                          WHERE c.active))""";
+
+    /** Odoo's deactivation rule: at least this many failures in a row, over at least {@link #FAILING_FOR}. */
+    static final int MAX_FAILURES = 5;
+    static final Duration FAILING_FOR = Duration.ofDays(7);
+    /** Calls started but never ended (killed, abandoned) before a job is failed without running it. */
+    static final int MAX_TIMED_OUT = 3;
+
+    private CronStore() { }
+
+    /** A job as claimed by a runner: locked by the runner's transaction until it commits. */
+    record Claimed(long id, String name, String code, Schedule schedule, Instant nextcall, int failureCount,
+                   Instant firstFailure, Instant now) { }
+
+    /** What the short start transaction found: the call's number among unfinished ones, and a completion left behind. */
+    record Start(int timedOutCounter, Instant completedAt) { }
+
+    /** The ids of the ready jobs of this database, in Odoo's order (failures, priority, id). */
+    static List<Long> readyIds(Connection connection) throws SQLException {
+        List<Long> ids = new ArrayList<>();
+        try (PreparedStatement query = connection.prepareStatement(LIST_READY);
+             ResultSet rows = query.executeQuery()) {
+            while (rows.next()) {
+                ids.add(rows.getLong(1));
+            }
+        }
+        return ids;
+    }
+
+    /** When the next job of this database falls due (null: none), to sleep until then. */
+    static Instant nextDue(Connection connection) throws SQLException {
+        try (PreparedStatement query = connection.prepareStatement(NEXT_DUE);
+             ResultSet row = query.executeQuery()) {
+            row.next();
+            return instant(row, 1);
+        }
+    }
+
+    /**
+     * Locks the first job of {@code ids} that is still ready and not locked by another runner, in
+     * the runner's open transaction; null when none is.
+     */
+    static Claimed acquire(Connection connection, List<Long> ids) throws SQLException {
+        try (PreparedStatement query = connection.prepareStatement(ACQUIRE)) {
+            Array array = connection.createArrayOf("bigint", ids.toArray());
+            query.setArray(1, array);
+            try (ResultSet row = query.executeQuery()) {
+                if (!row.next()) {
+                    return null;
+                }
+                return new Claimed(row.getLong(1), row.getString(2), row.getString(3),
+                        Schedule.of(row.getInt(4), row.getString(5), row.getString(6)), instant(row, 7),
+                        row.getInt(8), instant(row, 9), instant(row, 10));
+            }
+        }
+    }
+
+    /**
+     * Counts the call before it runs and checks, on a snapshot taken after the claim, that the job
+     * is still due (another runner may have run it between the runner's snapshot and its lock).
+     * Runs and commits on {@code connection}; null when the job is no longer due.
+     */
+    static Start start(Connection connection, Claimed job) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement(START)) {
+            statement.setLong(1, job.id());
+            statement.setObject(2, timestamp(job.now()));
+            statement.setObject(3, timestamp(job.now()));
+            try (ResultSet row = statement.executeQuery()) {
+                Start start = row.next() ? new Start(row.getInt(1), instant(row, 2)) : null;
+                connection.commit();
+                return start;
+            }
+        }
+    }
+
+    /** Marks the call done in the job's own transaction, so its effect and its completion commit together. */
+    static void complete(Connection connection, Claimed job, int done, int remaining) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement(COMPLETE)) {
+            statement.setObject(1, timestamp(job.now()));
+            statement.setInt(2, done);
+            statement.setInt(3, remaining);
+            statement.setLong(4, job.id());
+            statement.executeUpdate();
+        }
+    }
+
+    /**
+     * The end of a call, in the runner's transaction (the caller commits): the next call, the
+     * triggers it served removed, the failure record kept or cleared, and a trigger "now" when a
+     * batch reported more work.
+     *
+     * @param as       the claim time the call served (a completion left behind carries its own)
+     * @param failed   whether the call failed
+     * @param again    whether to call it again at once (a batch with work left)
+     * @return false when the job was deactivated by this failure
+     */
+    static boolean finish(Connection connection, Claimed job, Instant as, boolean failed, boolean again)
+            throws SQLException {
+        int failures = failed ? job.failureCount() + 1 : 0;
+        Instant firstFailure = failed ? (job.firstFailure() == null ? job.now() : job.firstFailure()) : null;
+        boolean active = !(failed && failures >= MAX_FAILURES
+                && !firstFailure.isAfter(job.now().minus(FAILING_FOR)));
+        try (PreparedStatement statement = connection.prepareStatement(RESCHEDULE)) {
+            statement.setObject(1, timestamp(job.schedule().next(job.nextcall(), as)));
+            statement.setObject(2, timestamp(as));
+            statement.setInt(3, failures);
+            statement.setObject(4, firstFailure == null ? null : timestamp(firstFailure), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
+            statement.setBoolean(5, active);
+            statement.setLong(6, job.id());
+            statement.setLong(7, job.id());
+            statement.setObject(8, timestamp(as));
+            statement.setInt(9, 0);
+            statement.setLong(10, job.id());
+            statement.execute();
+        }
+        if (again && active) {
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "INSERT INTO kiln_cron_trigger (cron_id, call_at) VALUES (?, now())")) {
+                statement.setLong(1, job.id());
+                statement.executeUpdate();
+            }
+        }
+        return active;
+    }
+
+    /**
+     * Asks for the job named {@code name} to run at {@code at} (null: now), in the caller's
+     * transaction. Throws when the database has no such job.
+     */
+    public static void trigger(Connection connection, String name, Instant at) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement(
+                "INSERT INTO kiln_cron_trigger (cron_id, call_at) SELECT id, coalesce(?, now()) FROM kiln_cron WHERE name = ?")) {
+            statement.setObject(1, at == null ? null : timestamp(at), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
+            statement.setString(2, name);
+            if (statement.executeUpdate() == 0) {
+                throw new IllegalArgumentException("no cron job named '" + name + "' in this database");
+            }
+        }
+    }
+
+    /**
+     * Creates or updates the jobs {@code addon} declares, in the installation's transaction, and
+     * removes those it no longer declares. The next call of an existing job is kept.
+     */
+    public static void declare(Connection connection, String addon, List<CronSpec> crons) throws SQLException {
+        try (PreparedStatement upsert = connection.prepareStatement("""
+                INSERT INTO kiln_cron (name, addon, code, interval_number, interval_type, timezone, priority, active, nextcall)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, now()))
+                ON CONFLICT (name) DO UPDATE SET addon = EXCLUDED.addon, code = EXCLUDED.code,
+                    interval_number = EXCLUDED.interval_number, interval_type = EXCLUDED.interval_type,
+                    timezone = EXCLUDED.timezone, priority = EXCLUDED.priority, active = EXCLUDED.active""")) {
+            for (CronSpec cron : crons) {
+                CronJob job = cron.job();
+                upsert.setString(1, cron.fullName());
+                upsert.setString(2, addon);
+                upsert.setString(3, cron.fullName());
+                upsert.setInt(4, job.intervalNumber());
+                upsert.setString(5, Schedule.unitName(job.intervalUnit()));
+                upsert.setString(6, job.zone().getId());
+                upsert.setInt(7, job.priority());
+                upsert.setBoolean(8, job.active());
+                upsert.setObject(9, job.firstCall() == null ? null : timestamp(job.firstCall()), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
+                upsert.addBatch();
+            }
+            upsert.executeBatch();
+        }
+        try (PreparedStatement delete = connection.prepareStatement(
+                "DELETE FROM kiln_cron WHERE addon = ? AND NOT (name = ANY (?))")) {
+            delete.setString(1, addon);
+            delete.setArray(2, connection.createArrayOf("text", crons.stream().map(CronSpec::fullName).toArray()));
+            delete.executeUpdate();
+        }
+    }
+
+    static OffsetDateTime timestamp(Instant instant) {
+        return instant.atOffset(ZoneOffset.UTC);
+    }
+
+    static Instant instant(ResultSet row, int column) throws SQLException {
+        OffsetDateTime value = row.getObject(column, OffsetDateTime.class);
+        return value == null ? null : value.toInstant();
+    }
+
+    /** For logs: an instant in UTC without fractions. */
+    static String utc(Instant instant) {
+        return instant == null ? "never" : instant.atOffset(ZoneOffset.UTC).withNano(0).toLocalDateTime().toString().replace('T', ' ');
+    }
+}
