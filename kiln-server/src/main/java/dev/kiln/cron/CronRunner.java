@@ -1,13 +1,9 @@
 package dev.kiln.cron;
 
-import dev.kiln.addons.CronSpec;
-import dev.kiln.addons.LoadedAddon;
-import dev.kiln.api.CronContext;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseException;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.SqlErrors;
-import dev.kiln.db.Transactions;
 import dev.kiln.registry.Registry;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
@@ -286,25 +282,25 @@ final class CronRunner implements Runnable {
             return true;
         }
         long started = System.nanoTime();
-        Result result = execute(db, registry, work, job, pids);
+        CronCall.Result result = execute(db, registry, work, job, pids);
         if (abandoned) {
             return false;             // the watchdog ended its transactions; the claim is gone
         }
-        boolean batch = result.ok && result.remaining > 0;
-        boolean again = batch && result.done > 0;
-        boolean active = CronStore.finish(claim, job, job.now(), !result.ok, again);
+        boolean batch = result.ok() && result.remaining() > 0;
+        boolean again = batch && result.done() > 0;
+        boolean active = CronStore.finish(claim, job, job.now(), !result.ok(), again);
         claim.commit();
         double seconds = (System.nanoTime() - started) / 1e9;
-        if (!result.ok) {
+        if (!result.ok()) {
             LOG.error("{}: cron job '{}' failed ({} in a row) after {} s: {}", db, job.name(), job.failureCount() + 1,
-                    String.format("%.3f", seconds), describe(result.failure), result.failure);
+                    String.format("%.3f", seconds), describe(result.failure()), result.failure());
             warnIfDeactivated(db, job, active);
         } else if (batch && !again) {
             LOG.warn("{}: cron job '{}' reported no progress with {} items remaining; it waits for its next call",
-                    db, job.name(), result.remaining);
+                    db, job.name(), result.remaining());
         } else if (LOG.isInfoEnabled()) {
             LOG.info("{}: cron job '{}' done in {} s{}", db, job.name(), String.format("%.3f", seconds),
-                    batch ? " (" + result.done + " done, " + result.remaining + " remaining: called again)" : "");
+                    batch ? " (" + result.done() + " done, " + result.remaining() + " remaining: called again)" : "");
         }
         return true;
     }
@@ -316,54 +312,15 @@ final class CronRunner implements Runnable {
         }
     }
 
-    private record Result(boolean ok, int done, int remaining, Throwable failure) { }
-
-    /** The job's code in its own transaction, retried on a concurrency failure as a request is. */
-    private Result execute(String db, Registry registry, Connection work, CronStore.Claimed job, int[] pids) {
-        CronSpec spec = registry.cron(job.code()).orElse(null);
-        if (spec == null) {
-            return new Result(false, 0, 0, new IllegalStateException("its code '" + job.code()
-                    + "' is not among this database's addons (is its addon installed?)"));
-        }
-        ClassLoader loader = registry.addons().get(spec.addon()).map(LoadedAddon::classLoader).orElse(null);
-        Thread thread = Thread.currentThread();
-        ClassLoader previous = thread.getContextClassLoader();
-        Call call = new Call(db, job.name(), System.nanoTime(), thread, pids, new AtomicBoolean());
+    /** The job's code in its own transaction, with the runner's call recorded for the watchdog meanwhile. */
+    private CronCall.Result execute(String db, Registry registry, Connection work, CronStore.Claimed job, int[] pids) {
+        Call call = new Call(db, job.name(), System.nanoTime(), Thread.currentThread(), pids, new AtomicBoolean());
         current = call;
         try {
-            if (loader != null) {
-                thread.setContextClassLoader(loader);
-            }
-            for (int tryNo = 1; ; tryNo++) {
-                JobContext context = new JobContext(db, work, job);
-                try {
-                    spec.job().task().run(context);
-                    CronStore.complete(work, job, context.done, context.remaining);
-                    work.commit();
-                    if (context.triggered) {
-                        CronSignals.wake(service.pools(), db);
-                    }
-                    return new Result(true, context.done, context.remaining, null);
-                } catch (Throwable e) {
-                    rollback(work);
-                    if (call.interrupted().get()) {
-                        return new Result(false, 0, 0, new IllegalStateException(
-                                "stopped at limit_time_real_cron (" + service.limitSeconds() + " s)", e));
-                    }
-                    SQLException sql = SqlErrors.rootSqlException(e);
-                    if (sql == null || !SqlErrors.isConcurrencyFailure(sql) || tryNo >= Transactions.MAX_TRIES || !running()) {
-                        return new Result(false, 0, 0, e);
-                    }
-                    long wait = (long) (ThreadLocalRandom.current().nextDouble() * (1L << tryNo) * 1000);
-                    LOG.info("{}: cron job '{}': {} (SQLSTATE {}), try {} of {} again in {} ms", db, job.name(),
-                            SqlErrors.firstLine(sql), sql.getSQLState(), tryNo + 1, Transactions.MAX_TRIES, wait);
-                    pause(Duration.ofMillis(wait));
-                }
-            }
+            return CronCall.run(service.pools(), db, registry, work, job, call.interrupted(), this::running,
+                    service.limitSeconds());
         } finally {
             current = null;
-            Thread.interrupted();     // an interruption meant for the job ends with it
-            thread.setContextClassLoader(previous);
         }
     }
 
@@ -409,61 +366,6 @@ final class CronRunner implements Runnable {
             if (!running()) {
                 Thread.currentThread().interrupt();
             }
-        }
-    }
-
-    /** The {@link CronContext} of one try of one call. */
-    private static final class JobContext implements CronContext {
-        private final String database;
-        private final Connection connection;
-        private final CronStore.Claimed job;
-        int done;
-        int remaining;
-        boolean triggered;
-
-        JobContext(String database, Connection connection, CronStore.Claimed job) {
-            this.database = database;
-            this.connection = connection;
-            this.job = job;
-        }
-
-        @Override
-        public String database() {
-            return database;
-        }
-
-        @Override
-        public Connection connection() {
-            return connection;
-        }
-
-        @Override
-        public String job() {
-            return job.name();
-        }
-
-        @Override
-        public long jobId() {
-            return job.id();
-        }
-
-        @Override
-        public void progress(int done, int remaining) {
-            if (done < 0 || remaining < 0) {
-                throw new IllegalArgumentException("progress(" + done + ", " + remaining + "): counts cannot be negative");
-            }
-            this.done = done;
-            this.remaining = remaining;
-        }
-
-        @Override
-        public void trigger(String name, Instant at) {
-            try {
-                CronStore.trigger(connection, name, at);
-            } catch (SQLException e) {
-                throw new IllegalStateException(e.getMessage(), e);
-            }
-            triggered = true;
         }
     }
 }

@@ -1,0 +1,157 @@
+package dev.kiln.cron;
+
+import dev.kiln.addons.CronSpec;
+import dev.kiln.addons.LoadedAddon;
+import dev.kiln.api.CronContext;
+import dev.kiln.db.ConnectionPools;
+import dev.kiln.db.SqlErrors;
+import dev.kiln.db.Transactions;
+import dev.kiln.registry.Registry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+
+/**
+ * One call of a claimed job's code: in its own transaction on {@code work}, with the addon's class
+ * loader as the thread's context loader, committed together with the call's completion mark, and
+ * run again on a serialization failure or deadlock as a request is (the claim stays held
+ * meanwhile). Shared by the runners and {@code kiln cron run}.
+ */
+final class CronCall {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CronCall.class);
+
+    /** How a call ended: its last progress report, or the failure. */
+    record Result(boolean ok, int done, int remaining, Throwable failure) {
+
+        static Result failed(Throwable failure) {
+            return new Result(false, 0, 0, failure);
+        }
+    }
+
+    private CronCall() { }
+
+    /**
+     * @param interrupted set by the watchdog when it interrupted the call at the time limit
+     * @param mayRetry    false once the runner is stopping: a concurrency failure is not retried then
+     */
+    static Result run(ConnectionPools pools, String db, Registry registry, Connection work, CronStore.Claimed job,
+                      AtomicBoolean interrupted, BooleanSupplier mayRetry, int limitSeconds) {
+        CronSpec spec = registry.cron(job.code()).orElse(null);
+        if (spec == null) {
+            return Result.failed(new IllegalStateException("its code '" + job.code()
+                    + "' is not among this database's addons (is its addon installed?)"));
+        }
+        ClassLoader loader = registry.addons().get(spec.addon()).map(LoadedAddon::classLoader).orElse(null);
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        try {
+            if (loader != null) {
+                thread.setContextClassLoader(loader);
+            }
+            for (int tryNo = 1; ; tryNo++) {
+                Context context = new Context(db, work, job);
+                try {
+                    spec.job().task().run(context);
+                    CronStore.complete(work, job, context.done, context.remaining);
+                    work.commit();
+                    if (context.triggered) {
+                        CronSignals.wake(pools, db);
+                    }
+                    return new Result(true, context.done, context.remaining, null);
+                } catch (Throwable e) {
+                    rollback(work);
+                    if (interrupted.get()) {
+                        return Result.failed(new IllegalStateException(
+                                "stopped at limit_time_real_cron (" + limitSeconds + " s)", e));
+                    }
+                    SQLException sql = SqlErrors.rootSqlException(e);
+                    if (sql == null || !SqlErrors.isConcurrencyFailure(sql) || tryNo >= Transactions.MAX_TRIES
+                            || !mayRetry.getAsBoolean()) {
+                        return Result.failed(e);
+                    }
+                    long wait = (long) (ThreadLocalRandom.current().nextDouble() * (1L << tryNo) * 1000);
+                    LOG.info("{}: cron job '{}': {} (SQLSTATE {}), try {} of {} again in {} ms", db, job.name(),
+                            SqlErrors.firstLine(sql), sql.getSQLState(), tryNo + 1, Transactions.MAX_TRIES, wait);
+                    try {
+                        Thread.sleep(wait);
+                    } catch (InterruptedException stop) {
+                        return Result.failed(stop);
+                    }
+                }
+            }
+        } finally {
+            Thread.interrupted();     // an interruption meant for the job ends with it
+            thread.setContextClassLoader(previous);
+        }
+    }
+
+    private static void rollback(Connection connection) {
+        try {
+            connection.rollback();
+        } catch (SQLException ignored) {
+            // a broken connection is dropped by the pool when it comes back
+        }
+    }
+
+    /** The {@link CronContext} of one try of one call. */
+    private static final class Context implements CronContext {
+        private final String database;
+        private final Connection connection;
+        private final CronStore.Claimed job;
+        int done;
+        int remaining;
+        boolean triggered;
+
+        Context(String database, Connection connection, CronStore.Claimed job) {
+            this.database = database;
+            this.connection = connection;
+            this.job = job;
+        }
+
+        @Override
+        public String database() {
+            return database;
+        }
+
+        @Override
+        public Connection connection() {
+            return connection;
+        }
+
+        @Override
+        public String job() {
+            return job.name();
+        }
+
+        @Override
+        public long jobId() {
+            return job.id();
+        }
+
+        @Override
+        public void progress(int done, int remaining) {
+            if (done < 0 || remaining < 0) {
+                throw new IllegalArgumentException("progress(" + done + ", " + remaining + "): counts cannot be negative");
+            }
+            this.done = done;
+            this.remaining = remaining;
+        }
+
+        @Override
+        public void trigger(String name, Instant at) {
+            try {
+                CronStore.trigger(connection, name, at);
+            } catch (SQLException e) {
+                throw new IllegalStateException(e.getMessage(), e);
+            }
+            triggered = true;
+        }
+    }
+}
