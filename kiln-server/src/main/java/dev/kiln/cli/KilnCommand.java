@@ -34,8 +34,8 @@ public final class KilnCommand {
 
     private static final Logger log = LoggerFactory.getLogger(KilnCommand.class);
 
-    /** Commands by name; evented, worker, cron and status join later. */
-    static final List<String> COMMANDS = List.of("server", "db");
+    /** Commands by name; evented, worker and status join later. */
+    static final List<String> COMMANDS = List.of("server", "db", "cron");
 
     private KilnCommand() { }
 
@@ -52,6 +52,7 @@ public final class KilnCommand {
             return switch (command) {
                 case "server" -> server(rest, env, out);
                 case "db" -> DbCommand.run(rest, env, out);
+                case "cron" -> CronCommand.run(rest, env, out);
                 default -> throw new IllegalStateException("no command " + command);
             };
         } catch (KilnException e) {

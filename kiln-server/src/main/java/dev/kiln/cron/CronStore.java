@@ -200,6 +200,58 @@ public final class CronStore {
         return active;
     }
 
+    /** One job as {@code kiln cron list} shows it. */
+    public record Listed(String name, String code, int intervalNumber, String intervalType, int priority, boolean active,
+                         Instant nextcall, Instant lastcall, int failureCount) { }
+
+    /** Every job of the database, by name. */
+    static List<Listed> list(Connection connection) throws SQLException {
+        List<Listed> jobs = new ArrayList<>();
+        try (PreparedStatement query = connection.prepareStatement("""
+                SELECT name, code, interval_number, interval_type, priority, active, nextcall, lastcall, failure_count
+                FROM kiln_cron ORDER BY name""");
+             ResultSet rows = query.executeQuery()) {
+            while (rows.next()) {
+                jobs.add(new Listed(rows.getString(1), rows.getString(2), rows.getInt(3), rows.getString(4), rows.getInt(5),
+                        rows.getBoolean(6), instant(rows, 7), instant(rows, 8), rows.getInt(9)));
+            }
+        }
+        return jobs;
+    }
+
+    /**
+     * Locks the job named {@code name} for a call asked by hand, Odoo's {@code _try_lock}: whether due
+     * or not, active or not, but never while a runner holds it (SQLSTATE 55P03 then). Null: no such job.
+     */
+    static Claimed claimNamed(Connection connection, String name) throws SQLException {
+        try (PreparedStatement query = connection.prepareStatement("""
+                SELECT c.id, c.name, c.code, c.interval_number, c.interval_type, c.timezone, c.nextcall,
+                       c.failure_count, c.first_failure_date, now()
+                FROM kiln_cron c WHERE c.name = ? FOR NO KEY UPDATE NOWAIT""")) {
+            query.setString(1, name);
+            try (ResultSet row = query.executeQuery()) {
+                if (!row.next()) {
+                    return null;
+                }
+                return new Claimed(row.getLong(1), row.getString(2), row.getString(3),
+                        Schedule.of(row.getInt(4), row.getString(5), row.getString(6)), instant(row, 7),
+                        row.getInt(8), instant(row, 9), instant(row, 10));
+            }
+        }
+    }
+
+    /** After a call asked by hand: its time recorded, its schedule untouched (as Odoo's method_direct_trigger). */
+    static void finishManual(Connection connection, Claimed job) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement("""
+                UPDATE kiln_cron SET lastcall = ? WHERE id = ?;
+                UPDATE kiln_cron_progress SET completed_at = NULL, updated_at = now() WHERE cron_id = ?""")) {
+            statement.setObject(1, timestamp(job.now()));
+            statement.setLong(2, job.id());
+            statement.setLong(3, job.id());
+            statement.execute();
+        }
+    }
+
     /**
      * Asks for the job named {@code name} to run at {@code at} (null: now), in the caller's
      * transaction. Throws when the database has no such job.
@@ -260,6 +312,9 @@ public final class CronStore {
 
     /** For logs: an instant in UTC without fractions. */
     static String utc(Instant instant) {
-        return instant == null ? "never" : instant.atOffset(ZoneOffset.UTC).withNano(0).toLocalDateTime().toString().replace('T', ' ');
+        return instant == null ? "never" : UTC.format(instant);
     }
+
+    private static final java.time.format.DateTimeFormatter UTC =
+            java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneOffset.UTC);
 }

@@ -1,0 +1,119 @@
+package dev.kiln.cli;
+
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Map;
+
+import dev.kiln.KilnException;
+import dev.kiln.addons.AddonLoader;
+import dev.kiln.config.Config;
+import dev.kiln.config.ConfigLoader;
+import dev.kiln.cron.CronManual;
+import dev.kiln.cron.CronStore;
+import dev.kiln.db.ConnectionPools;
+import dev.kiln.db.Postgres;
+import dev.kiln.logging.Logging;
+import dev.kiln.registry.Registries;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
+import picocli.CommandLine.ParseResult;
+
+/**
+ * {@code kiln cron list -d DB} and {@code kiln cron run -d DB NAME}: the scheduled jobs of one
+ * database, and one of them run now in this process (refused while a runner holds it). Like
+ * {@code kiln db}, it takes the server's options to reach the same PostgreSQL and addons.
+ */
+final class CronCommand {
+
+    static final Map<String, List<String>> ACTIONS = Map.of("list", List.of(), "run", List.of("NAME"));
+
+    private CronCommand() { }
+
+    static int run(List<String> args, Map<String, String> env, PrintStream out) {
+        if (args.isEmpty() || args.getFirst().equals("-h") || args.getFirst().equals("--help")) {
+            out.println("Usage: kiln cron list|run -d DATABASE [NAME] [OPTIONS]");
+            out.println("  kiln cron <action> --help shows one action's arguments.");
+            return KilnException.OK;
+        }
+        String action = args.getFirst();
+        List<String> positional = ACTIONS.get(action);
+        if (positional == null) {
+            throw KilnException.usage("unknown cron action '" + action + "': use list or run");
+        }
+        CommandLine cl = commandLine(action, positional);
+        ParseResult result = KilnCommand.parse(cl, args.subList(1, args.size()));
+        if (result.isUsageHelpRequested()) {
+            cl.usage(out);
+            return KilnException.OK;
+        }
+        List<String> values = result.matchedPositionals().stream().flatMap(p -> p.stringValues().stream()).toList();
+        if (values.size() != positional.size()) {
+            throw KilnException.usage("kiln cron " + action + " takes " + (positional.isEmpty() ? "no arguments"
+                    : String.join(" ", positional)) + " (kiln cron " + action + " --help)");
+        }
+        Config config = ConfigLoader.load(ServerCommand.given(result), env);
+        if (config.dbName().size() != 1) {
+            throw KilnException.usage("kiln cron " + action + " needs one database: -d DATABASE");
+        }
+        String db = config.dbName().getFirst();
+        Logging.configure(config);
+        Postgres postgres = Postgres.of(config);
+        try (ConnectionPools pools = ConnectionPools.of(postgres, config)) {
+            postgres.await();
+            if (action.equals("list")) {
+                print(CronManual.list(pools, db), out);
+            } else {
+                AddonLoader catalog = AddonLoader.discover(config.addonsPath());
+                Registries registries = new Registries(catalog, config.serverWideModules(), pools);
+                double seconds = CronManual.run(pools, registries, db, values.getFirst());
+                out.printf("cron job '%s' done in %.3f s%n", values.getFirst(), seconds);
+            }
+        } finally {
+            postgres.close();
+        }
+        return KilnException.OK;
+    }
+
+    private static void print(List<CronStore.Listed> jobs, PrintStream out) {
+        String format = "%-32s %-20s %-20s %8s %-6s %-12s %s%n";
+        out.printf(format, "NAME", "NEXT CALL (UTC)", "LAST CALL (UTC)", "FAILURES", "ACTIVE", "INTERVAL", "PRIORITY");
+        for (CronStore.Listed job : jobs) {
+            out.printf(format, job.name(), utc(job.nextcall()), utc(job.lastcall()), job.failureCount(),
+                    job.active() ? "yes" : "no", job.intervalNumber() + " " + job.intervalType(), job.priority());
+        }
+    }
+
+    private static final java.time.format.DateTimeFormatter UTC =
+            java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(java.time.ZoneOffset.UTC);
+
+    private static String utc(java.time.Instant instant) {
+        return instant == null ? "-" : UTC.format(instant);
+    }
+
+    private static CommandLine commandLine(String action, List<String> positional) {
+        CommandSpec spec = CommandSpec.create().name("cron " + action);
+        spec.usageMessage()
+                .customSynopsis("kiln cron " + action + " -d DATABASE" + (positional.isEmpty() ? "" : " " + String.join(" ", positional))
+                        + " [OPTIONS]")
+                .description(action.equals("list")
+                        ? "Lists the cron jobs of the database: next and last call, failures in a row, active."
+                        : "Runs the job NAME (<addon>.<name>) now, in this process, whether due or not; refused while"
+                          + " a runner holds it. Its next call is not moved.",
+                        "The server's options choose the PostgreSQL server (and the addons path); see kiln --help.")
+                .sortOptions(false)
+                .width(100);
+        spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true).description("show this help and exit").build());
+        if (!positional.isEmpty()) {
+            spec.addPositional(PositionalParamSpec.builder().arity("0..*").type(List.class)
+                    .auxiliaryTypes(String.class).paramLabel(String.join(" ", positional)).build());
+        }
+        ServerCommand.addTableOptions(spec);
+        CommandLine cl = new CommandLine(spec);
+        cl.setOverwrittenOptionsAllowed(true);
+        cl.setExpandAtFiles(false);
+        cl.setAbbreviatedOptionsAllowed(false);
+        return cl;
+    }
+}
