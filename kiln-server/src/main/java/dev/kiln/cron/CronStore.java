@@ -24,7 +24,7 @@ import java.util.List;
  * <ol>
  * <li>the runner's transaction locks the job row ({@code FOR NO KEY UPDATE SKIP LOCKED}) and keeps it
  *     locked until the end, so no other runner takes it;</li>
- * <li>a short transaction counts the call in {@code timed_out_counter} before it starts (a runner
+ * <li>a short transaction (one statement) counts the call in {@code timed_out_counter} before it starts (a runner
  *     killed mid-job leaves it counted; three in a row and the job is failed without running), and
  *     checks on a fresh snapshot that the job is still due;</li>
  * <li>the job's own transaction runs its code and, in the same commit, sets {@code completed_at};</li>
@@ -51,12 +51,24 @@ public final class CronStore {
 
             ORDER BY c.failure_count, c.priority, c.id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED""";
 
+    /**
+     * Kiln's own bookkeeping commits without waiting for the WAL flush (a condition that is always
+     * true and sets {@code synchronous_commit} off for the transaction, so it costs no statement of
+     * its own): only the job's transaction waits for the flush. A crash may lose a counter or a
+     * reschedule, never a call's effect, and a lost reschedule is finished by the next claimer from
+     * the completion mark, which commits (durably) with the effect.
+     */
+    private static final String NO_FLUSH = "set_config('synchronous_commit', 'off', true) = 'off'";
+
+    /** In a transaction of its own (autocommit): one statement, one round trip. */
     private static final String START = """
             INSERT INTO kiln_cron_progress AS p (cron_id, timed_out_counter, updated_at)
             SELECT c.id, 1, now() FROM kiln_cron c
             WHERE c.id = ? AND c.active AND (c.nextcall <= ?
                 OR EXISTS (SELECT 1 FROM kiln_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= ?)
                 OR EXISTS (SELECT 1 FROM kiln_cron_progress q WHERE q.cron_id = c.id AND q.completed_at IS NOT NULL))
+              AND\s""" + NO_FLUSH + """
+
             ON CONFLICT (cron_id) DO UPDATE SET timed_out_counter = p.timed_out_counter + 1, updated_at = now()
             RETURNING p.timed_out_counter, p.completed_at""";
 
@@ -66,11 +78,11 @@ public final class CronStore {
             WHERE cron_id = ?""";
 
     private static final String RESCHEDULE = """
+            WITH served AS (DELETE FROM kiln_cron_trigger WHERE cron_id = ? AND call_at <= ?),
+                 progress AS (UPDATE kiln_cron_progress SET completed_at = NULL, timed_out_counter = 0, updated_at = now()
+                              WHERE cron_id = ?)
             UPDATE kiln_cron SET nextcall = ?, lastcall = ?, failure_count = ?, first_failure_date = ?, active = ?
-            WHERE id = ?;
-            DELETE FROM kiln_cron_trigger WHERE cron_id = ? AND call_at <= ?;
-            UPDATE kiln_cron_progress SET completed_at = NULL, timed_out_counter = ?, updated_at = now()
-            WHERE cron_id = ?""";
+            WHERE id = ? AND\s""" + NO_FLUSH;
 
     private static final String NEXT_DUE = """
             SELECT least((SELECT min(nextcall) FROM kiln_cron WHERE active),
@@ -138,15 +150,16 @@ public final class CronStore {
      * Runs and commits on {@code connection}; null when the job is no longer due.
      */
     static Start start(Connection connection, Claimed job) throws SQLException {
+        connection.setAutoCommit(true);
         try (PreparedStatement statement = connection.prepareStatement(START)) {
             statement.setLong(1, job.id());
             statement.setObject(2, timestamp(job.now()));
             statement.setObject(3, timestamp(job.now()));
             try (ResultSet row = statement.executeQuery()) {
-                Start start = row.next() ? new Start(row.getInt(1), instant(row, 2)) : null;
-                connection.commit();
-                return start;
+                return row.next() ? new Start(row.getInt(1), instant(row, 2)) : null;
             }
+        } finally {
+            connection.setAutoCommit(false);
         }
     }
 
@@ -178,17 +191,16 @@ public final class CronStore {
         boolean active = !(failed && failures >= MAX_FAILURES
                 && !firstFailure.isAfter(job.now().minus(FAILING_FOR)));
         try (PreparedStatement statement = connection.prepareStatement(RESCHEDULE)) {
-            statement.setObject(1, timestamp(job.schedule().next(job.nextcall(), as)));
+            statement.setLong(1, job.id());
             statement.setObject(2, timestamp(as));
-            statement.setInt(3, failures);
-            statement.setObject(4, firstFailure == null ? null : timestamp(firstFailure), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
-            statement.setBoolean(5, active);
-            statement.setLong(6, job.id());
-            statement.setLong(7, job.id());
-            statement.setObject(8, timestamp(as));
-            statement.setInt(9, 0);
-            statement.setLong(10, job.id());
-            statement.execute();
+            statement.setLong(3, job.id());
+            statement.setObject(4, timestamp(job.schedule().next(job.nextcall(), as)));
+            statement.setObject(5, timestamp(as));
+            statement.setInt(6, failures);
+            statement.setObject(7, firstFailure == null ? null : timestamp(firstFailure), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
+            statement.setBoolean(8, active);
+            statement.setLong(9, job.id());
+            statement.executeUpdate();
         }
         if (again && active) {
             try (PreparedStatement statement = connection.prepareStatement(
