@@ -10,6 +10,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -46,7 +47,7 @@ public final class CronStore {
 
     private static final String ACQUIRE = """
             SELECT c.id, c.name, c.code, c.interval_number, c.interval_type, c.timezone, c.nextcall,
-                   c.failure_count, c.first_failure_date, now()
+                   c.failure_count, c.first_failure_date, now(), c.wall_time
             FROM kiln_cron c WHERE c.id = ANY (?) AND\s""" + READY + """
 
             ORDER BY c.failure_count, c.priority, c.id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED""";
@@ -81,7 +82,8 @@ public final class CronStore {
             WITH served AS (DELETE FROM kiln_cron_trigger WHERE cron_id = ? AND call_at <= ?),
                  progress AS (UPDATE kiln_cron_progress SET completed_at = NULL, timed_out_counter = 0, updated_at = now()
                               WHERE cron_id = ?)
-            UPDATE kiln_cron SET nextcall = ?, lastcall = ?, failure_count = ?, first_failure_date = ?, active = ?
+            UPDATE kiln_cron SET nextcall = ?, lastcall = ?, failure_count = ?, first_failure_date = ?, active = ?,
+                wall_time = ?
             WHERE id = ? AND\s""" + NO_FLUSH;
 
     private static final String NEXT_DUE = """
@@ -138,7 +140,7 @@ public final class CronStore {
                     return null;
                 }
                 return new Claimed(row.getLong(1), row.getString(2), row.getString(3),
-                        Schedule.of(row.getInt(4), row.getString(5), row.getString(6)), instant(row, 7),
+                        Schedule.of(row.getInt(4), row.getString(5), row.getString(6), row.getObject(11, LocalTime.class)), instant(row, 7),
                         row.getInt(8), instant(row, 9), instant(row, 10));
             }
         }
@@ -190,6 +192,10 @@ public final class CronStore {
         Instant firstFailure = failed ? (job.firstFailure() == null ? job.now() : job.firstFailure()) : null;
         boolean active = !(failed && failures >= MAX_FAILURES
                 && !firstFailure.isAfter(job.now().minus(FAILING_FOR)));
+        if (!active) {
+            failures = 0;             // as Odoo: a job turned on again starts a fresh record
+            firstFailure = null;
+        }
         try (PreparedStatement statement = connection.prepareStatement(RESCHEDULE)) {
             statement.setLong(1, job.id());
             statement.setObject(2, timestamp(as));
@@ -199,7 +205,8 @@ public final class CronStore {
             statement.setInt(6, failures);
             statement.setObject(7, firstFailure == null ? null : timestamp(firstFailure), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
             statement.setBoolean(8, active);
-            statement.setLong(9, job.id());
+            statement.setObject(9, job.schedule().wallTimeOf(job.nextcall()), java.sql.Types.TIME);
+            statement.setLong(10, job.id());
             statement.executeUpdate();
         }
         if (again && active) {
@@ -238,7 +245,7 @@ public final class CronStore {
     static Claimed claimNamed(Connection connection, String name) throws SQLException {
         try (PreparedStatement query = connection.prepareStatement("""
                 SELECT c.id, c.name, c.code, c.interval_number, c.interval_type, c.timezone, c.nextcall,
-                       c.failure_count, c.first_failure_date, now()
+                       c.failure_count, c.first_failure_date, now(), c.wall_time
                 FROM kiln_cron c WHERE c.name = ? FOR NO KEY UPDATE NOWAIT""")) {
             query.setString(1, name);
             try (ResultSet row = query.executeQuery()) {
@@ -246,7 +253,7 @@ public final class CronStore {
                     return null;
                 }
                 return new Claimed(row.getLong(1), row.getString(2), row.getString(3),
-                        Schedule.of(row.getInt(4), row.getString(5), row.getString(6)), instant(row, 7),
+                        Schedule.of(row.getInt(4), row.getString(5), row.getString(6), row.getObject(11, LocalTime.class)), instant(row, 7),
                         row.getInt(8), instant(row, 9), instant(row, 10));
             }
         }

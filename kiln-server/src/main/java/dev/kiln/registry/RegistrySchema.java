@@ -43,7 +43,9 @@ final class RegistrySchema {
                 nextcall timestamptz NOT NULL DEFAULT now(),
                 lastcall timestamptz,
                 failure_count integer NOT NULL DEFAULT 0,
-                first_failure_date timestamptz);
+                first_failure_date timestamptz,
+                wall_time time);
+            ALTER TABLE kiln_cron ADD COLUMN IF NOT EXISTS wall_time time;
             CREATE INDEX IF NOT EXISTS kiln_cron_due ON kiln_cron (nextcall) WHERE active;
             CREATE TABLE IF NOT EXISTS kiln_cron_trigger (
                 id bigserial PRIMARY KEY,

@@ -12,7 +12,6 @@ import dev.kiln.registry.AddonInstaller;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -446,8 +445,6 @@ class CronStoreTest {
         assertThat(bool("SELECT active FROM kiln_cron WHERE id = ?", job)).isFalse();
     }
 
-    @Disabled("bug: CronStore.finish keeps failure_count and first_failure_date when it deactivates a job (Odoo resets both), "
-            + "so a job reactivated later (an addon update re-declares it active) is deactivated again by its first failure")
     @Test
     void aReactivatedJobStartsAFreshFailureRecord() throws SQLException {
         CronJob declared = CronJob.every(1, Unit.HOURS, "revived", context -> { });

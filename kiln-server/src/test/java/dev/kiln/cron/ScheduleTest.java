@@ -1,7 +1,6 @@
 package dev.kiln.cron;
 
 import dev.kiln.api.CronJob.Unit;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -126,17 +125,17 @@ class ScheduleTest {
                 .isEqualTo(at("2026-10-28T01:30:00Z"));
     }
 
-    @Disabled("bug: Schedule.next counts from the stored nextcall; once the March gap moved a 02:30 call to 03:30, "
-            + "every later call stays at 03:30 (the documented 'stays at 02:00 across DST' does not hold)")
     @Test
     void aDailyJobInTheMarchGapComesBackToItsWallTimeOnceCalledAsTheRunnerDoes() {
         // The runner reschedules from the nextcall it claimed (CronStore.finish: next(job.nextcall(), claim time)),
-        // so the instant stored after the call on the day of the change is the base of every later call.
+        // so the instant stored after the call on the day of the change is the base of every later call;
+        // it also records the job's wall time at its first call (kiln_cron.wall_time), read back with the job.
         Schedule daily = new Schedule(1, Unit.DAYS, BRUSSELS);
         Instant nextcall = brussels("2026-03-27T02:30");
         List<LocalTime> times = new ArrayList<>();
         for (int day = 0; day < 6; day++) {
             times.add(inBrussels(nextcall).toLocalTime());
+            daily = new Schedule(1, Unit.DAYS, BRUSSELS, daily.wallTimeOf(nextcall));
             nextcall = daily.next(nextcall, nextcall.plusSeconds(60));   // called on time, done a minute later
         }
         // 27, 28: 02:30; 29: the gap (03:30); 30, 31, 1 April: 02:30 again
