@@ -111,7 +111,9 @@ final class CronRunner implements Runnable {
                         failing = false;
                     }
                 }
-                waitForWork(listen, recovery, wakeAt, woken);
+                if (!waitForWork(listen, recovery, wakeAt, woken, listenSince)) {
+                    continue;                 // its connection reached limit_time_worker_cron: a fresh one
+                }
                 if (!running()) {
                     break;
                 }
@@ -167,13 +169,22 @@ final class CronRunner implements Runnable {
         return woken.isEmpty() ? wakeAt : Instant.now();
     }
 
-    /** Sleeps until {@code wakeAt} or a notification, in slices of a second so a stop is seen at once. */
-    private void waitForWork(Connection listen, boolean recovery, Instant wakeAt, Set<String> woken) throws SQLException {
+    /**
+     * Sleeps until {@code wakeAt} or a notification, in slices of a second so a stop is seen at once.
+     * False when it stopped early because the listening connection is due to be replaced.
+     */
+    private boolean waitForWork(Connection listen, boolean recovery, Instant wakeAt, Set<String> woken, long listenSince)
+            throws SQLException {
         PGConnection postgres = listen.unwrap(PGConnection.class);
         while (running() && woken.isEmpty()) {
             long millis = Duration.between(Instant.now(), wakeAt).toMillis();
             if (millis <= 0) {
-                return;
+                return true;
+            }
+            if (service.tooOld(listenSince)) {
+                LOG.info("Cron runner {}: its connection reached limit_time_worker_cron ({} s); opening a fresh one",
+                        number, service.maxAgeSeconds());
+                return false;
             }
             int slice = (int) Math.min(millis, 1_000);
             if (recovery) {
@@ -182,6 +193,7 @@ final class CronRunner implements Runnable {
             }
             add(postgres.getNotifications(slice), woken);
         }
+        return true;
     }
 
     private static void collect(Connection listen, Set<String> woken) throws SQLException {

@@ -118,6 +118,10 @@ public final class CronService {
         return limitSeconds;
     }
 
+    long maxAgeSeconds() {
+        return Duration.ofNanos(maxAgeNanos).toSeconds();
+    }
+
     /** Whether a runner's listening connection opened at {@code sinceNanos} has lived past {@code limit_time_worker_cron}. */
     boolean tooOld(long sinceNanos) {
         return maxAgeNanos > 0 && System.nanoTime() - sinceNanos > maxAgeNanos;
