@@ -50,6 +50,11 @@ public final class Registries {
         signals.start();
     }
 
+    /** Stops listening (before the pools close, so the listener's end is not taken for an outage). */
+    public void stopListening() {
+        signals.close();
+    }
+
     /** Every addon's static folder, whether installed anywhere or not (Odoo serves them all). */
     public Map<String, java.nio.file.Path> staticFolders() {
         Map<String, java.nio.file.Path> folders = new java.util.TreeMap<>();

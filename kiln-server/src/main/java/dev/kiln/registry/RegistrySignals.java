@@ -85,7 +85,7 @@ final class RegistrySignals implements AutoCloseable {
                     }
                 }
             } catch (RuntimeException | SQLException e) {
-                if (listening) {
+                if (listening && running) {
                     LOG.warn("Registry signals: lost the listening connection ({}); requests read the sequence until it is back",
                             e.getMessage());
                 }

@@ -57,6 +57,7 @@ public final class Kiln {
         try {
             rc = server.run();
         } finally {
+            registries.stopListening();
             pools.close();
             if (!server.phoenix()) {
                 postgres.close();   // a restarted image adopts the running server instead
