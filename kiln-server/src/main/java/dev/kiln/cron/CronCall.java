@@ -16,6 +16,7 @@ import java.time.Instant;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * One call of a claimed job's code: in its own transaction on {@code work}, with the addon's class
@@ -38,12 +39,18 @@ final class CronCall {
     private CronCall() { }
 
     /**
+     * @param reload      builds the database's registry again, when the job's code is not in {@code registry}
      * @param interrupted set by the watchdog when it interrupted the call at the time limit
      * @param mayRetry    false once the runner is stopping: a concurrency failure is not retried then
      */
-    static Result run(ConnectionPools pools, String db, Registry registry, Connection work, CronStore.Claimed job,
-                      AtomicBoolean interrupted, BooleanSupplier mayRetry, int limitSeconds) {
+    static Result run(ConnectionPools pools, String db, Registry registry, Supplier<Registry> reload, Connection work,
+                      CronStore.Claimed job, AtomicBoolean interrupted, BooleanSupplier mayRetry, int limitSeconds) {
         CronSpec spec = registry.cron(job.code()).orElse(null);
+        if (spec == null) {
+            // the addon may have been installed by another process a moment ago, its registry not built yet
+            registry = reload.get();
+            spec = registry.cron(job.code()).orElse(null);
+        }
         if (spec == null) {
             return Result.failed(new IllegalStateException("its code '" + job.code()
                     + "' is not among this database's addons (is its addon installed?)"));

@@ -60,7 +60,8 @@ public final class CronManual {
             work.commit();
             long started = System.nanoTime();
             LOG.info("{}: cron job '{}' started by hand", db, name);
-            CronCall.Result result = CronCall.run(pools, db, registry, work, job, new AtomicBoolean(), () -> true, 0);
+            CronCall.Result result = CronCall.run(pools, db, registry, () -> registries.reload(db), work, job,
+                    new AtomicBoolean(), () -> true, 0);
             if (!result.ok()) {
                 claim.rollback();
                 LOG.error("{}: cron job '{}' failed", db, name, result.failure());

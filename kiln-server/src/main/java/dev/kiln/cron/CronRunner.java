@@ -329,8 +329,8 @@ final class CronRunner implements Runnable {
         Call call = new Call(db, job.name(), System.nanoTime(), Thread.currentThread(), pids, new AtomicBoolean());
         current = call;
         try {
-            return CronCall.run(service.pools(), db, registry, work, job, call.interrupted(), this::running,
-                    service.limitSeconds());
+            return CronCall.run(service.pools(), db, registry, () -> service.registries().reload(db), work, job,
+                    call.interrupted(), this::running, service.limitSeconds());
         } finally {
             current = null;
         }

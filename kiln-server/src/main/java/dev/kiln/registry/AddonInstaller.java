@@ -167,7 +167,6 @@ public final class AddonInstaller {
                 }
                 markInstalled(connection, addon);
                 connection.commit();
-                CronSignals.wake(pools, db);
                 LOG.info("{}: addon {} {} {} ({} migration{})", db, addon.name(), addon.manifest().version(),
                         install ? "installed" : "updated", applied, applied == 1 ? "" : "s");
             } catch (Exception e) {
@@ -256,6 +255,7 @@ public final class AddonInstaller {
             throw KilnException.failure(db + ": cannot signal the registry change: " + e.getMessage());
         }
         RegistrySignals.notifyChange(pools, db);
+        CronSignals.wake(pools, db);          // after the registries: a woken runner finds the jobs' code
     }
 
     private static InstallContext context(String db, Connection connection) {

@@ -100,6 +100,16 @@ public final class Registries {
         }
     }
 
+    /**
+     * Builds the registry of {@code db} again from the addons installed now, whatever the sequence
+     * says: for a reader that found an installed addon missing (its installation committed, the
+     * sequence not moved yet).
+     */
+    public Registry reload(String db) {
+        registries.remove(db);
+        return load(db);
+    }
+
     /** Forgets {@code db} (dropped or renamed). */
     public void evict(String db) {
         registries.remove(db);
