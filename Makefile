@@ -23,7 +23,8 @@ run: build
 test:
 	$(MVN) verify
 
-# wrk against Kiln, a raw Jetty peer and nginx, plus start times with and without the AOT cache.
+# wrk against Kiln, a raw Jetty peer and nginx, start times with and without the AOT cache, and the
+# cron runners against a pgbench ceiling (bench/cron). BENCH_TARGETS=cron make bench: cron alone.
 bench: build aot
 	bench/run
 
