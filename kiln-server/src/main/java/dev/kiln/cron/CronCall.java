@@ -66,8 +66,7 @@ final class CronCall {
                 Context context = new Context(db, work, job);
                 try {
                     spec.job().task().run(context);
-                    CronStore.complete(work, job, context.done, context.remaining);
-                    work.commit();
+                    CronStore.completeAndCommit(work, job, context.done, context.remaining);
                     if (context.triggered) {
                         CronSignals.wake(pools, db);
                     }

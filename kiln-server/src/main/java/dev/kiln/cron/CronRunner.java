@@ -147,9 +147,15 @@ final class CronRunner implements Runnable {
 
     /** Processes the woken databases, then the others; returns when to wake up next. */
     private Instant processAll(Connection listen, Set<String> woken) throws SQLException {
-        List<String> order = new ArrayList<>(woken);
+        List<String> databases = service.databases();
+        List<String> order = new ArrayList<>();
+        for (String db : woken) {
+            if (service.serves(db)) {
+                order.add(db);
+            }
+        }
         woken.clear();
-        for (String db : service.databases()) {
+        for (String db : databases) {
             if (!order.contains(db)) {
                 order.add(db);
             }
@@ -229,8 +235,9 @@ final class CronRunner implements Runnable {
             return null;
         } catch (SQLException | RuntimeException e) {
             SQLException sql = SqlErrors.rootSqlException(e);
-            if (sql != null && NOT_KILN.contains(sql.getSQLState())) {
-                return null;        // no cron table (not a Kiln database) or dropped meanwhile
+            if ((sql != null && NOT_KILN.contains(sql.getSQLState()))
+                    || (e instanceof DatabaseException d && d.reason() == DatabaseException.Reason.NO_SUCH_DATABASE)) {
+                return null;        // no cron table (not a Kiln database), or no such database (dropped meanwhile)
             }
             if (running()) {
                 LOG.warn("{}: cron runner {}: {}", db, number, SqlErrors.firstLine(e));
@@ -279,8 +286,7 @@ final class CronRunner implements Runnable {
             return false;
         }
         if (start.completedAt() != null) {
-            CronStore.finish(claim, job, start.completedAt(), false, false);
-            claim.commit();
+            CronStore.finishAndCommit(claim, job, start.completedAt(), false, false);
             LOG.info("{}: cron job '{}' ran at {} but its runner stopped before rescheduling it; rescheduled now",
                     db, job.name(), CronStore.utc(start.completedAt()));
             return true;
@@ -288,8 +294,7 @@ final class CronRunner implements Runnable {
         if (start.timedOutCounter() > CronStore.MAX_TIMED_OUT) {
             LOG.error("{}: cron job '{}' did not end in its last {} calls (killed or abandoned); counted as a failure without running it",
                     db, job.name(), CronStore.MAX_TIMED_OUT);
-            boolean active = CronStore.finish(claim, job, job.now(), true, false);
-            claim.commit();
+            boolean active = CronStore.finishAndCommit(claim, job, job.now(), true, false);
             warnIfDeactivated(db, job, active);
             return true;
         }
@@ -300,8 +305,7 @@ final class CronRunner implements Runnable {
         }
         boolean batch = result.ok() && result.remaining() > 0;
         boolean again = batch && result.done() > 0;
-        boolean active = CronStore.finish(claim, job, job.now(), !result.ok(), again);
-        claim.commit();
+        boolean active = CronStore.finishAndCommit(claim, job, job.now(), !result.ok(), again);
         double seconds = (System.nanoTime() - started) / 1e9;
         if (!result.ok()) {
             LOG.error("{}: cron job '{}' failed ({} in a row) after {} s: {}", db, job.name(), job.failureCount() + 1,

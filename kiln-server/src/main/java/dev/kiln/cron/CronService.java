@@ -35,6 +35,8 @@ public final class CronService {
     private final ConnectionPools pools;
     private final Registries registries;
     private final Supplier<List<String>> databases;
+    /** {@code -d}'s list: when given, only these, whoever asks; otherwise any database that has Kiln's tables. */
+    private final List<String> only;
     private final int threads;
     private final int limitSeconds;
     private final long maxAgeNanos;
@@ -51,6 +53,7 @@ public final class CronService {
         this.pools = pools;
         this.registries = registries;
         this.databases = databases;
+        this.only = List.copyOf(config.dbName());
         this.threads = config.maxCronThreads();
         this.limitSeconds = config.effectiveLimitTimeRealCron();
         this.maxAgeNanos = Duration.ofSeconds(config.limitTimeWorkerCron()).toNanos();
@@ -112,6 +115,14 @@ public final class CronService {
 
     List<String> databases() {
         return databases.get();
+    }
+
+    /**
+     * Whether a database named in a wake-up is one to run jobs in: with {@code -d}, one of its list;
+     * otherwise any (a database created a moment ago may not be in the cached list yet).
+     */
+    boolean serves(String db) {
+        return only.isEmpty() || only.contains(db);
     }
 
     int limitSeconds() {

@@ -81,10 +81,18 @@ public final class CronStore {
     private static final String RESCHEDULE = """
             WITH served AS (DELETE FROM kiln_cron_trigger WHERE cron_id = ? AND call_at <= ?),
                  progress AS (UPDATE kiln_cron_progress SET completed_at = NULL, timed_out_counter = 0, updated_at = now()
-                              WHERE cron_id = ?)
+                              WHERE cron_id = ?),
+                 again AS (INSERT INTO kiln_cron_trigger (cron_id, call_at) SELECT ?, now() WHERE ?)
             UPDATE kiln_cron SET nextcall = ?, lastcall = ?, failure_count = ?, first_failure_date = ?, active = ?,
                 wall_time = ?
             WHERE id = ? AND\s""" + NO_FLUSH;
+
+    /**
+     * Appended to the last statement of a transaction, its commit travels in the same round trip;
+     * pgjdbc sees the transaction end (the server reports it idle), so a following
+     * {@code Connection.commit()} sends nothing.
+     */
+    private static final String AND_COMMIT = ";\nCOMMIT";
 
     private static final String NEXT_DUE = """
             SELECT least((SELECT min(nextcall) FROM kiln_cron WHERE active),
@@ -167,12 +175,23 @@ public final class CronStore {
 
     /** Marks the call done in the job's own transaction, so its effect and its completion commit together. */
     static void complete(Connection connection, Claimed job, int done, int remaining) throws SQLException {
-        try (PreparedStatement statement = connection.prepareStatement(COMPLETE)) {
+        complete(connection, job, done, remaining, false);
+    }
+
+    /** {@link #complete}, then the commit of the job's transaction, in one round trip. */
+    static void completeAndCommit(Connection connection, Claimed job, int done, int remaining) throws SQLException {
+        complete(connection, job, done, remaining, true);
+        connection.commit();
+    }
+
+    private static void complete(Connection connection, Claimed job, int done, int remaining, boolean commit)
+            throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement(commit ? COMPLETE + AND_COMMIT : COMPLETE)) {
             statement.setObject(1, timestamp(job.now()));
             statement.setInt(2, done);
             statement.setInt(3, remaining);
             statement.setLong(4, job.id());
-            statement.executeUpdate();
+            statement.execute();
         }
     }
 
@@ -188,6 +207,19 @@ public final class CronStore {
      */
     static boolean finish(Connection connection, Claimed job, Instant as, boolean failed, boolean again)
             throws SQLException {
+        return finish(connection, job, as, failed, again, false);
+    }
+
+    /** {@link #finish}, then the commit of the runner's transaction (releasing the claim), in one round trip. */
+    static boolean finishAndCommit(Connection connection, Claimed job, Instant as, boolean failed, boolean again)
+            throws SQLException {
+        boolean active = finish(connection, job, as, failed, again, true);
+        connection.commit();
+        return active;
+    }
+
+    private static boolean finish(Connection connection, Claimed job, Instant as, boolean failed, boolean again,
+                                  boolean commit) throws SQLException {
         int failures = failed ? job.failureCount() + 1 : 0;
         Instant firstFailure = failed ? (job.firstFailure() == null ? job.now() : job.firstFailure()) : null;
         boolean active = !(failed && failures >= MAX_FAILURES
@@ -196,25 +228,20 @@ public final class CronStore {
             failures = 0;             // as Odoo: a job turned on again starts a fresh record
             firstFailure = null;
         }
-        try (PreparedStatement statement = connection.prepareStatement(RESCHEDULE)) {
+        try (PreparedStatement statement = connection.prepareStatement(commit ? RESCHEDULE + AND_COMMIT : RESCHEDULE)) {
             statement.setLong(1, job.id());
             statement.setObject(2, timestamp(as));
             statement.setLong(3, job.id());
-            statement.setObject(4, timestamp(job.schedule().next(job.nextcall(), as)));
-            statement.setObject(5, timestamp(as));
-            statement.setInt(6, failures);
-            statement.setObject(7, firstFailure == null ? null : timestamp(firstFailure), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
-            statement.setBoolean(8, active);
-            statement.setObject(9, job.schedule().wallTimeOf(job.nextcall()), java.sql.Types.TIME);
-            statement.setLong(10, job.id());
-            statement.executeUpdate();
-        }
-        if (again && active) {
-            try (PreparedStatement statement = connection.prepareStatement(
-                    "INSERT INTO kiln_cron_trigger (cron_id, call_at) VALUES (?, now())")) {
-                statement.setLong(1, job.id());
-                statement.executeUpdate();
-            }
+            statement.setLong(4, job.id());
+            statement.setBoolean(5, again && active);
+            statement.setObject(6, timestamp(job.schedule().next(job.nextcall(), as)));
+            statement.setObject(7, timestamp(as));
+            statement.setInt(8, failures);
+            statement.setObject(9, firstFailure == null ? null : timestamp(firstFailure), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
+            statement.setBoolean(10, active);
+            statement.setObject(11, job.schedule().wallTimeOf(job.nextcall()), java.sql.Types.TIME);
+            statement.setLong(12, job.id());
+            statement.execute();
         }
         return active;
     }

@@ -1,6 +1,7 @@
 package dev.kiln.registry;
 
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 
@@ -9,7 +10,9 @@ import java.sql.Statement;
  * {@code ir_module_module}), the migrations applied, the registry signaling sequence that tells
  * every process a registry changed (Odoo's {@code base_registry_signaling}), and the cron jobs with
  * their triggers and progress (Odoo's {@code ir_cron}, {@code ir_cron_trigger}, {@code ir_cron_progress};
- * see {@code dev.kiln.cron.CronStore}).
+ * see {@code dev.kiln.cron.CronStore}). The two cron tables updated at every call leave room in
+ * their pages (fillfactor 70) and {@code kiln_cron} has no index on a column a call changes, so a
+ * call's updates are HOT: no index entry written, no page left for VACUUM to clean per call.
  */
 final class RegistrySchema {
 
@@ -44,9 +47,8 @@ final class RegistrySchema {
                 lastcall timestamptz,
                 failure_count integer NOT NULL DEFAULT 0,
                 first_failure_date timestamptz,
-                wall_time time);
-            ALTER TABLE kiln_cron ADD COLUMN IF NOT EXISTS wall_time time;
-            CREATE INDEX IF NOT EXISTS kiln_cron_due ON kiln_cron (nextcall) WHERE active;
+                wall_time time)
+                WITH (fillfactor = 70);
             CREATE TABLE IF NOT EXISTS kiln_cron_trigger (
                 id bigserial PRIMARY KEY,
                 cron_id bigint NOT NULL REFERENCES kiln_cron ON DELETE CASCADE,
@@ -59,14 +61,28 @@ final class RegistrySchema {
                 remaining integer NOT NULL DEFAULT 0,
                 timed_out_counter integer NOT NULL DEFAULT 0,
                 completed_at timestamptz,
-                updated_at timestamptz NOT NULL DEFAULT now());
+                updated_at timestamptz NOT NULL DEFAULT now())
+                WITH (fillfactor = 70);
             """;
+
+    /** The last object {@link #DDL} creates: when it exists, the schema is complete. */
+    private static final String LAST = "kiln_cron_progress";
 
     private RegistrySchema() { }
 
-    /** Creates the tables when missing; safe to run from several processes at once. */
+    /**
+     * Creates the tables when missing; safe to run from several processes at once. A complete
+     * schema is left alone: even {@code CREATE INDEX IF NOT EXISTS} locks its table first, and would
+     * wait for every transaction writing to it (a long cron job that triggered another, say).
+     */
     static void ensure(Connection connection) throws SQLException {
         try (Statement statement = connection.createStatement()) {
+            try (ResultSet row = statement.executeQuery("SELECT to_regclass('" + LAST + "') IS NOT NULL")) {
+                row.next();
+                if (row.getBoolean(1)) {
+                    return;
+                }
+            }
             // CREATE ... IF NOT EXISTS still races on the catalog; one creator at a time.
             statement.execute("SELECT pg_advisory_xact_lock(" + Locks.SCHEMA + ")");
             statement.execute(DDL);
