@@ -123,6 +123,29 @@ final class CronHarness implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether a runner holds the job {@code name}: the test's own claim of it ({@code FOR NO KEY UPDATE
+     * NOWAIT}, rolled back at once) fails with 55P03 then.
+     */
+    boolean claimed(String name) throws SQLException {
+        try (Connection connection = connect()) {
+            connection.setAutoCommit(false);
+            try (PreparedStatement claim = connection.prepareStatement(
+                    "SELECT 1 FROM kiln_cron WHERE name = ? FOR NO KEY UPDATE NOWAIT")) {
+                claim.setString(1, name);
+                claim.executeQuery().close();
+                return false;
+            } catch (SQLException e) {
+                if ("55P03".equals(e.getSQLState())) {
+                    return true;
+                }
+                throw e;
+            } finally {
+                connection.rollback();
+            }
+        }
+    }
+
     /** Wakes every runner on the server for this database, as a commit that makes a job due does. */
     void wake() throws SQLException {
         try (Connection connection = connect("postgres");
