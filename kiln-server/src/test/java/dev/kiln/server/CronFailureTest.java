@@ -17,7 +17,9 @@ import static org.awaitility.Awaitility.await;
  * Jobs that fail and jobs that report progress, on one runner: a failure is logged with the
  * database and the job, counted on the job, and the runner goes on with the next job; a batch that
  * reports work done and work left is called again at once until nothing is left; one that reports
- * nothing done while work is left is called once and waits for its next interval.
+ * nothing done while work is left is called once and waits for its next interval. The fifth
+ * failure in a row deactivates a job only when the first was 7 days ago; a job whose last three calls
+ * never ended is counted as failed without running.
  */
 @Tag("process")
 class CronFailureTest {
@@ -97,7 +99,16 @@ class CronFailureTest {
                         ('boom', 'failcron.boom', 1, 'days', 0, now() - interval '1 second'),
                         ('batch', 'failcron.batch', 1, 'days', 1, now() - interval '1 second'),
                         ('stalled', 'failcron.stalled', 1, 'days', 2, now() - interval '1 second'),
-                        ('after', 'failcron.mark', 1, 'days', 10, now() - interval '1 second');""");
+                        ('after', 'failcron.mark', 1, 'days', 10, now() - interval '1 second');
+                    -- Odoo's rule: the fifth failure in a row deactivates a job failing for 7 days or more, not one failing since yesterday
+                    INSERT INTO kiln_cron (name, code, interval_number, interval_type, priority, nextcall, failure_count,
+                                           first_failure_date) VALUES
+                        ('boom_old', 'failcron.boom', 1, 'days', 3, now() - interval '1 second', 4, now() - interval '8 days'),
+                        ('boom_recent', 'failcron.boom', 1, 'days', 3, now() - interval '1 second', 4, now() - interval '1 day');
+                    -- a job whose last three calls never ended (killed, abandoned) is failed without running
+                    INSERT INTO kiln_cron (name, code, interval_number, interval_type, priority, nextcall)
+                        VALUES ('zombie', 'failcron.mark', 1, 'days', 4, now() - interval '1 second');
+                    INSERT INTO kiln_cron_progress (cron_id, timed_out_counter) SELECT id, 3 FROM kiln_cron WHERE name = 'zombie';""");
             cron.wake();
 
             // well before the runners' minute of sleep: the batch's calls again are immediate
@@ -105,7 +116,7 @@ class CronFailureTest {
                     cron.count("SELECT count(*) FROM fail_ledger WHERE job = 'after'") == 1
                             && "5".equals(cron.query("SELECT calls FROM fail_calls WHERE job = 'batch'"))
                             && cron.count("SELECT count(*) FROM kiln_cron WHERE nextcall <= now() AND name IN"
-                            + " ('boom', 'batch', 'stalled', 'after')") == 0
+                            + " ('boom', 'batch', 'stalled', 'after', 'boom_old', 'boom_recent', 'zombie')") == 0
                             && cron.count("SELECT count(*) FROM kiln_cron_trigger") == 0);
 
             // the failure: logged with database, job and cause; counted; its row rolled back; the runner went on
@@ -133,6 +144,19 @@ class CronFailureTest {
                     + " it waits for its next call");
             assertThat(cron.query("SELECT calls FROM fail_calls WHERE job = 'stalled'")).isEqualTo("1");
 
+            // five failures in a row: deactivated only when the first of them is 7 days old
+            assertThat(cron.query("SELECT failure_count || ',' || active FROM kiln_cron WHERE name = 'boom_old'")).isEqualTo("5,false");
+            assertThat(log).containsPattern(cron.db + ": cron job 'boom_old' failed 5 times in a row since [-\\d]+ [:\\d]+: deactivated");
+            assertThat(cron.query("SELECT failure_count || ',' || active FROM kiln_cron WHERE name = 'boom_recent'")).isEqualTo("5,true");
+            assertThat(log).doesNotContain("cron job 'boom_recent' failed 5 times in a row since");
+
+            // the zombie: counted as a failure, not run, its counter of unfinished calls cleared
+            assertThat(log).contains(cron.db + ": cron job 'zombie' did not end in its last 3 calls (killed or abandoned);"
+                    + " counted as a failure without running it");
+            assertThat(cron.count("SELECT count(*) FROM fail_ledger WHERE job = 'zombie'")).isZero();
+            assertThat(cron.query("SELECT c.failure_count || ',' || c.active || ',' || (c.nextcall > now()) || ',' || p.timed_out_counter"
+                    + " FROM kiln_cron c JOIN kiln_cron_progress p ON p.cron_id = c.id WHERE c.name = 'zombie'")).isEqualTo("1,true,true,0");
+
             // a later job ran after all that: had the stalled job been asked again, it would have run by now
             cron.execute("INSERT INTO kiln_cron (name, code, interval_number, interval_type, priority, nextcall)"
                     + " VALUES ('later', 'failcron.mark', 1, 'days', 10, now() - interval '1 second')");
@@ -142,6 +166,7 @@ class CronFailureTest {
             assertThat(cron.query("SELECT calls FROM fail_calls WHERE job = 'stalled'")).isEqualTo("1");
             assertThat(cron.query("SELECT calls FROM fail_calls WHERE job = 'batch'")).isEqualTo("5");
             assertThat(CronHarness.lines(kiln, cron.db + ": cron job 'boom' failed")).isEqualTo(1);
+            assertThat(cron.count("SELECT count(*) FROM fail_ledger WHERE job LIKE 'boom%'")).isZero();
         }
     }
 }
