@@ -20,7 +20,8 @@ import static org.awaitility.Awaitility.await;
  * {@code --limit-time-real-cron}: a job over the limit has its stack logged and is interrupted; one
  * that stops then is a failure and its runner goes on; one that ignores the interruption is
  * abandoned 5 s later, its transactions ended so its claim is released and its effect never
- * committed, and a new runner takes the old one's place.
+ * committed, and a new runner takes the old one's place; so is one waiting in a SQL statement,
+ * which an interruption does not reach: the statement ends with its backend.
  */
 @Tag("process")
 class CronTimeLimitTest {
@@ -36,6 +37,15 @@ class CronTimeLimitTest {
                     context.cron(CronJob.every(1, CronJob.Unit.DAYS, "stubborn", this::stubborn).inactive());
                     context.cron(CronJob.every(1, CronJob.Unit.DAYS, "polite", this::polite).inactive());
                     context.cron(CronJob.every(1, CronJob.Unit.DAYS, "mark", this::mark).inactive());
+                    context.cron(CronJob.every(1, CronJob.Unit.DAYS, "stuck_in_sql", this::stuckInSql).inactive());
+                }
+
+                /** Waits in PostgreSQL, where an interruption of the thread does not reach. */
+                private void stuckInSql(CronContext job) throws Exception {
+                    try (Statement statement = job.connection().createStatement()) {
+                        statement.execute("SELECT pg_sleep(30) /* limitcron stuck */");
+                    }
+                    mark(job);
                 }
 
                 /** Runs 12 s whatever happens, then writes its row: never committed when it is abandoned at 2 + 5 s. */
@@ -163,6 +173,41 @@ class CronTimeLimitTest {
                     .as("the mark job ran after the failure").isGreaterThan(log.indexOf(cron.db + ": cron job 'polite' failed"));
             assertThat(log).doesNotContain("did not stop within").doesNotContain("replaced");
             assertThat(cron.claimed("polite")).isFalse();
+        }
+    }
+
+    @Test
+    void aJobWaitingInSqlIsAbandonedAndItsStatementEnded() throws Exception {
+        try (KilnProcess kiln = cron.serve("--max-cron-threads", "1", "--limit-time-real-cron", "2")) {
+            kiln.awaitLog("Cron: 1 runner started \\(limit_time_real_cron 2 s\\)", 1);
+            cron.execute("""
+                    INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall)
+                    VALUES ('in_sql', 'limitcron.stuck_in_sql', 1, 'days', now() + interval '1 day');
+                    INSERT INTO kiln_cron_trigger (cron_id, call_at) SELECT id, now() - interval '1 second'
+                    FROM kiln_cron WHERE name = 'in_sql';""");
+            cron.wake();
+
+            kiln.awaitLog(cron.db + ": cron job 'in_sql' over limit_time_real_cron \\(\\d+ s > 2 s\\) on kiln-cron-1", 1);
+            assertThat(stackAfter(kiln.log(), "cron job 'in_sql' over limit_time_real_cron"))
+                    .anyMatch(frame -> frame.contains("limitcron.LimitCron.stuckInSql("));
+            cron.execute("DELETE FROM kiln_cron_trigger WHERE cron_id = (SELECT id FROM kiln_cron WHERE name = 'in_sql')");
+            String sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%limitcron stuck%' AND pid <> pg_backend_pid()";
+            assertThat(cron.count(sleeping)).as("still waiting in PostgreSQL").isEqualTo(1);
+
+            kiln.awaitLog(cron.db + ": cron job 'in_sql' did not stop within 5 s of its interruption: its transactions"
+                    + " were ended \\(claim released\\) and runner 1 replaced", 1);
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100)).until(() ->
+                    !cron.claimed("in_sql") && cron.count(sleeping) == 0);
+            assertThat(cron.count("SELECT count(*) FROM limit_ledger WHERE job = 'in_sql'")).isZero();
+
+            cron.execute("""
+                    INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall)
+                    VALUES ('after_in_sql', 'limitcron.mark', 1, 'days', now() - interval '1 second');""");
+            cron.wake();
+            await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100)).until(() ->
+                    cron.count("SELECT count(*) FROM limit_ledger WHERE job = 'after_in_sql'") == 1);
+            assertThat(cron.count("SELECT count(*) FROM limit_ledger WHERE job = 'in_sql'")).isZero();
+            assertThat(kiln.process().isAlive()).isTrue();
         }
     }
 
