@@ -17,6 +17,7 @@ import static org.awaitility.Awaitility.await;
  * A request that triggers a job wakes the sleeping runners once it commits: the job runs within
  * seconds, not at the runners' next poll a minute later. A request that triggers and then fails is
  * rolled back with its trigger: that job never runs, even when a later trigger wakes the runners.
+ * A trigger for a later time runs its job then: not before, and not at the next poll.
  */
 @Tag("process")
 class CronWakeUpTest {
@@ -33,7 +34,7 @@ class CronWakeUpTest {
 
                 @Override public void register(AddonContext context) {
                     context.routes(this);
-                    for (String name : new String[] {"first", "rolledback", "later"}) {
+                    for (String name : new String[] {"first", "rolledback", "later", "delayed"}) {
                         context.cron(CronJob.every(1, CronJob.Unit.DAYS, name, this::mark).firstCall(FAR));
                     }
                 }
@@ -42,6 +43,14 @@ class CronWakeUpTest {
                 public Response trigger(Request request) {
                     request.env().trigger(request.param("job").orElseThrow());
                     return Response.text("triggered");
+                }
+
+                /** Asks for the job in {@code seconds}; answers the instant asked for. */
+                @Route(value = "/wake/trigger-in", auth = Route.Auth.PUBLIC)
+                public Response triggerIn(Request request) {
+                    Instant at = Instant.now().plusSeconds(Long.parseLong(request.param("seconds").orElseThrow()));
+                    request.env().trigger(request.param("job").orElseThrow(), at);
+                    return Response.text(at.toString());
                 }
 
                 @Route(value = "/wake/trigger-fail", auth = Route.Auth.PUBLIC)
@@ -76,7 +85,7 @@ class CronWakeUpTest {
              KilnProcess kiln = cron.serve("--max-cron-threads", "2")) {
             kiln.awaitLog("Cron: 2 runners started", 1);
             assertThat(cron.count("SELECT count(*) FROM kiln_cron WHERE name LIKE 'wakecron.%' AND active AND nextcall > now() + interval '1 year'"))
-                    .isEqualTo(3);
+                    .isEqualTo(4);
             // both runners listen; give them a moment to finish their first pass and fall asleep (a minute, nothing is due)
             await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100)).until(() -> cron.count(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = 'postgres' AND query = 'LISTEN kiln_cron'") >= 2);
@@ -103,6 +112,16 @@ class CronWakeUpTest {
                     + " FROM kiln_cron WHERE name = 'wakecron.first'")).as("a trigger leaves the schedule as it was")
                     .isEqualTo("true,true");
             assertThat(kiln.log()).doesNotContain("cron job 'wakecron.rolledback'");
+
+            // a trigger for later: the runners woken by its commit sleep until then, not a minute, and not less
+            String response = kiln.get("/wake/trigger-in?job=wakecron.delayed&seconds=4");
+            assertThat(response).startsWith("HTTP/1.1 200");
+            String at = response.substring(response.lastIndexOf('\n') + 1).strip();
+            await().atMost(Duration.ofSeconds(25)).pollInterval(Duration.ofMillis(100)).until(() ->
+                    cron.count("SELECT count(*) FROM wake_ledger WHERE job = 'wakecron.delayed'") == 1);
+            assertThat(cron.query("SELECT ran_at >= '" + at + "'::timestamptz FROM wake_ledger WHERE job = 'wakecron.delayed'"))
+                    .as("ran at or after " + at).isEqualTo("t");
+            assertThat(cron.count("SELECT count(*) FROM kiln_cron_trigger")).isZero();
         }
     }
 }
