@@ -286,7 +286,7 @@ final class CronRunner implements Runnable {
             return false;
         }
         if (start.completedAt() != null) {
-            CronStore.finishAndCommit(claim, job, start.completedAt(), false, false);
+            CronStore.finishAndCommit(claim, job, start.completedAt(), false, start.moreToDo());
             LOG.info("{}: cron job '{}' ran at {} but its runner stopped before rescheduling it; rescheduled now",
                     db, job.name(), CronStore.utc(start.completedAt()));
             return true;
@@ -302,6 +302,12 @@ final class CronRunner implements Runnable {
         CronCall.Result result = execute(db, registry, work, job, pids);
         if (abandoned) {
             return false;             // the watchdog ended its transactions; the claim is gone
+        }
+        if (stopped && !result.ok()) {
+            // cut short by the stop (interrupted at its timeout): not the job's failure; it stays due
+            claim.rollback();
+            LOG.warn("{}: cron job '{}' was cut short by the stop; it runs again at the next start", db, job.name());
+            return false;
         }
         boolean batch = result.ok() && result.remaining() > 0;
         boolean again = batch && result.done() > 0;

@@ -71,7 +71,7 @@ public final class CronStore {
               AND\s""" + NO_FLUSH + """
 
             ON CONFLICT (cron_id) DO UPDATE SET timed_out_counter = p.timed_out_counter + 1, updated_at = now()
-            RETURNING p.timed_out_counter, p.completed_at""";
+            RETURNING p.timed_out_counter, p.completed_at, p.done, p.remaining""";
 
     private static final String COMPLETE = """
             UPDATE kiln_cron_progress SET completed_at = ?, done = ?, remaining = ?, timed_out_counter = 0,
@@ -111,8 +111,21 @@ public final class CronStore {
     record Claimed(long id, String name, String code, Schedule schedule, Instant nextcall, int failureCount,
                    Instant firstFailure, Instant now) { }
 
-    /** What the short start transaction found: the call's number among unfinished ones, and a completion left behind. */
-    record Start(int timedOutCounter, Instant completedAt) { }
+    /**
+     * What the short start transaction found: the call's number among unfinished ones, and a
+     * completion left behind with the progress that call reported.
+     */
+    record Start(int timedOutCounter, Instant completedAt, int done, int remaining) {
+
+        Start(int timedOutCounter, Instant completedAt) {
+            this(timedOutCounter, completedAt, 0, 0);
+        }
+
+        /** Whether the call left behind was a batch with work left, to be called again at once. */
+        boolean moreToDo() {
+            return completedAt != null && done > 0 && remaining > 0;
+        }
+    }
 
     /** The ids of the ready jobs of this database, in Odoo's order (failures, priority, id). */
     static List<Long> readyIds(Connection connection) throws SQLException {
@@ -166,7 +179,12 @@ public final class CronStore {
             statement.setObject(2, timestamp(job.now()));
             statement.setObject(3, timestamp(job.now()));
             try (ResultSet row = statement.executeQuery()) {
-                return row.next() ? new Start(row.getInt(1), instant(row, 2)) : null;
+                if (!row.next()) {
+                    return null;
+                }
+                Instant completedAt = instant(row, 2);
+                return completedAt == null ? new Start(row.getInt(1), null)
+                        : new Start(row.getInt(1), completedAt, row.getInt(3), row.getInt(4));
             }
         } finally {
             connection.setAutoCommit(false);

@@ -107,6 +107,10 @@ class CronChaosTest {
                 assertThat(victim.process().waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
                 long left = cron.count("SELECT count(*) FROM kiln_cron WHERE name LIKE 'c\\_%' AND nextcall <= now()");
                 assertThat(left).as("jobs still due when the process was killed").isGreaterThan(JOBS / 10);
+                // The reschedule travels with its COMMIT: a backend still blocked when its client died would
+                // commit it once unblocked. End it as a dead client's backend ends when it next reads.
+                cron.count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE " + lockPid
+                        + " = ANY (pg_blocking_pids(pid))");
                 lock.rollback();
             }
 

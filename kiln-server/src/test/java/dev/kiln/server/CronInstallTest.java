@@ -1,7 +1,6 @@
 package dev.kiln.server;
 
 import dev.kiln.addons.TestAddons;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,12 +64,6 @@ class CronInstallTest {
     Path dir;
 
     @Test
-    @Disabled("bug: AddonInstaller.apply commits the addon's cron rows and wakes the runners (CronSignals.wake) before"
-            + " the run signals the registry change (signalChange, after every addon of the run); the serving process's"
-            + " runner, woken, takes the due job with its cached registry (Registries.get trusts the cache while the"
-            + " registry listener has heard nothing) and fails it: \"its code 'latecron.first' is not among this"
-            + " database's addons\", failure_count 1, next call a whole interval later, the first call lost."
-            + " Deterministic with a slow second addon; about 1 run in 6 with latecron alone")
     void theJobOfAnAddonInstalledByAnotherProcessRunsInTheServingProcessWithItsCode() throws Exception {
         Path addons = Files.createDirectories(dir.resolve("addons"));
         Path late = TestAddons.addon(addons, "latecron", TestAddons.manifest("latecron.LateCron", "base"),

@@ -3,7 +3,6 @@ package dev.kiln.server;
 import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -105,11 +104,6 @@ class CronStopTest {
     }
 
     @Test
-    @Disabled("bug: at a stop, CronService.stop interrupts a runner whose job outlives the stop timeout; CronRunner.execute"
-            + " returns the InterruptedException as a failure (not the watchdog's, not a concurrency error) and runClaimed,"
-            + " not abandoned, finishes the call: 'cron job 'cut' failed (1 in a row) after 2.2 s: sleep interrupted',"
-            + " failure_count 1, lastcall set, next call a whole interval later, so the call is lost; it commits only when"
-            + " it beats pools.close() (about 3 runs in 5 here), else the job is left due as ThreadedServer's warning says")
     void aJobCutShortByTheStopTimeoutIsRolledBackAndLeftDueNotFailed() throws Exception {
         cron.execute("""
                 INSERT INTO stop_sleep VALUES ('cut', 60000);
