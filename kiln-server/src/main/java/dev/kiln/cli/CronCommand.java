@@ -16,8 +16,6 @@ import dev.kiln.logging.Logging;
 import dev.kiln.registry.Registries;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Model.OptionSpec;
-import picocli.CommandLine.Model.PositionalParamSpec;
 import picocli.CommandLine.ParseResult;
 
 /**
@@ -32,27 +30,13 @@ final class CronCommand {
     private CronCommand() { }
 
     static int run(List<String> args, Map<String, String> env, PrintStream out) {
-        if (args.isEmpty() || args.getFirst().equals("-h") || args.getFirst().equals("--help")) {
-            out.println("Usage: kiln cron list|run -d DATABASE [NAME] [OPTIONS]");
-            out.println("  kiln cron <action> --help shows one action's arguments.");
+        Actions.Parsed parsed = Actions.parse("cron", ACTIONS, args, out, CronCommand::commandLine);
+        if (parsed == null) {
             return KilnException.OK;
         }
-        String action = args.getFirst();
-        List<String> positional = ACTIONS.get(action);
-        if (positional == null) {
-            throw KilnException.usage("unknown cron action '" + action + "': use list or run");
-        }
-        CommandLine cl = commandLine(action, positional);
-        ParseResult result = KilnCommand.parse(cl, args.subList(1, args.size()));
-        if (result.isUsageHelpRequested()) {
-            cl.usage(out);
-            return KilnException.OK;
-        }
-        List<String> values = result.matchedPositionals().stream().flatMap(p -> p.stringValues().stream()).toList();
-        if (values.size() != positional.size()) {
-            throw KilnException.usage("kiln cron " + action + " takes " + (positional.isEmpty() ? "no arguments"
-                    : String.join(" ", positional)) + " (kiln cron " + action + " --help)");
-        }
+        String action = parsed.action();
+        ParseResult result = parsed.result();
+        List<String> values = parsed.values();
         Config config = ConfigLoader.load(ServerCommand.given(result), env);
         if (config.dbName().size() != 1) {
             throw KilnException.usage("kiln cron " + action + " needs one database: -d DATABASE");
@@ -104,16 +88,6 @@ final class CronCommand {
                         "The server's options choose the PostgreSQL server (and the addons path); see kiln --help.")
                 .sortOptions(false)
                 .width(100);
-        spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true).description("show this help and exit").build());
-        if (!positional.isEmpty()) {
-            spec.addPositional(PositionalParamSpec.builder().arity("0..*").type(List.class)
-                    .auxiliaryTypes(String.class).paramLabel(String.join(" ", positional)).build());
-        }
-        ServerCommand.addTableOptions(spec);
-        CommandLine cl = new CommandLine(spec);
-        cl.setOverwrittenOptionsAllowed(true);
-        cl.setExpandAtFiles(false);
-        cl.setAbbreviatedOptionsAllowed(false);
-        return cl;
+        return Actions.commandLine(spec, positional);
     }
 }

@@ -19,7 +19,6 @@ import dev.kiln.registry.Registries;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
-import picocli.CommandLine.Model.PositionalParamSpec;
 import picocli.CommandLine.ParseResult;
 
 /**
@@ -44,28 +43,13 @@ final class DbCommand {
     private DbCommand() { }
 
     static int run(List<String> args, Map<String, String> env, PrintStream out) {
-        if (args.isEmpty() || args.getFirst().equals("-h") || args.getFirst().equals("--help")) {
-            out.println("Usage: kiln db list|create|drop|duplicate|backup|restore [ARGS] [OPTIONS]");
-            out.println("  kiln db <action> --help shows one action's arguments.");
+        Actions.Parsed parsed = Actions.parse("db", ACTIONS, args, out, DbCommand::commandLine);
+        if (parsed == null) {
             return KilnException.OK;
         }
-        String action = args.getFirst();
-        List<String> positional = ACTIONS.get(action);
-        if (positional == null) {
-            throw KilnException.usage("unknown db action '" + action + "': use list, create, drop, duplicate, backup or restore");
-        }
-        CommandLine cl = commandLine(action, positional);
-        ParseResult result = KilnCommand.parse(cl, args.subList(1, args.size()));
-        if (result.isUsageHelpRequested()) {
-            cl.usage(out);
-            return KilnException.OK;
-        }
-        List<String> values = result.matchedPositionals().stream()
-                .flatMap(p -> p.stringValues().stream()).toList();
-        if (values.size() != positional.size()) {
-            throw KilnException.usage("kiln db " + action + " takes " + (positional.isEmpty() ? "no arguments"
-                    : String.join(" ", positional)) + " (kiln db " + action + " --help)");
-        }
+        String action = parsed.action();
+        ParseResult result = parsed.result();
+        List<String> values = parsed.values();
         Config config = ConfigLoader.load(ServerCommand.given(result), env);
         Logging.configure(config);
         String login = result.matchedOptionValue("--login", "admin");
@@ -116,7 +100,6 @@ final class DbCommand {
                 .description("The server's options choose the PostgreSQL server (and the addons path); see kiln --help.")
                 .sortOptions(false)
                 .width(100);
-        spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true).description("show this help and exit").build());
         if (action.equals("create")) {
             spec.addOption(OptionSpec.builder("--login").arity("1").type(String.class)
                     .description("login of the first user (default: admin)").build());
@@ -124,15 +107,6 @@ final class DbCommand {
                     .description("its password (default: KILN_ADMIN_PASSWORD, else asked; the command line shows in ps)")
                     .build());
         }
-        if (!positional.isEmpty()) {
-            spec.addPositional(PositionalParamSpec.builder().arity("0..*").type(List.class)
-                    .auxiliaryTypes(String.class).paramLabel(String.join(" ", positional)).build());
-        }
-        ServerCommand.addTableOptions(spec);
-        CommandLine cl = new CommandLine(spec);
-        cl.setOverwrittenOptionsAllowed(true);
-        cl.setExpandAtFiles(false);
-        cl.setAbbreviatedOptionsAllowed(false);
-        return cl;
+        return Actions.commandLine(spec, positional);
     }
 }

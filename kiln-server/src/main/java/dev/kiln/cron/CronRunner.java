@@ -250,73 +250,105 @@ final class CronRunner implements Runnable {
         }
     }
 
-    /** Claims and runs the jobs of {@code ready}, a window at a time; returns how many it ran. */
+    /**
+     * Claims and runs the jobs of {@code ready}, a window at a time; returns how many it ran. The
+     * reschedule of a call and the claim of the next travel together (see
+     * {@link CronStore#finishAndAcquire}).
+     */
     private int drain(String db, Connection claim, Connection work, List<Long> ready, int[] pids) throws SQLException {
         int ran = 0;
         Iterator<Long> next = ready.iterator();
         ArrayDeque<Long> window = new ArrayDeque<>(WINDOW);
+        CronStore.Claimed job = null;
         while (running()) {
-            while (window.size() < WINDOW && next.hasNext()) {
-                window.add(next.next());
-            }
-            if (window.isEmpty()) {
-                break;
-            }
-            CronStore.Claimed job = CronStore.acquire(claim, List.copyOf(window));
+            refill(window, next);
             if (job == null) {
-                claim.rollback();
-                window.clear();       // all of them done or held by other runners
-                continue;
+                if (window.isEmpty()) {
+                    break;
+                }
+                job = CronStore.acquire(claim, List.copyOf(window));
+                if (job == null) {
+                    claim.rollback();
+                    window.clear();       // all of them done or held by other runners
+                    continue;
+                }
             }
             window.remove(job.id());
-            if (runClaimed(db, claim, work, job, pids)) {
+            refill(window, next);
+            Step step = runClaimed(db, claim, work, job, pids, running() ? List.copyOf(window) : List.of());
+            if (step.ran()) {
                 ran++;
             }
+            job = step.next();
+            if (job == null && step.triedWindow()) {
+                window.clear();           // the pipelined claim found none of them free
+            }
+        }
+        if (job != null) {
+            claim.rollback();             // claimed as the runner stopped: left for the next one
         }
         return ran;
     }
 
-    /** One call of a claimed job, to the commit that releases it. False when it turned out not due any more. */
-    private boolean runClaimed(String db, Connection claim, Connection work, CronStore.Claimed job, int[] pids)
-            throws SQLException {
+    private static void refill(ArrayDeque<Long> window, Iterator<Long> ready) {
+        while (window.size() < WINDOW && ready.hasNext()) {
+            window.add(ready.next());
+        }
+    }
+
+    /** How one call ended: whether it ran, and the next job claimed in its last round trip (if it tried). */
+    private record Step(boolean ran, CronStore.Claimed next, boolean triedWindow) {
+
+        static Step ended(boolean ran) {
+            return new Step(ran, null, false);
+        }
+    }
+
+    /**
+     * One call of a claimed job, to the commit that releases it; when it ends normally, that commit
+     * also claims the next job of {@code following}.
+     */
+    private Step runClaimed(String db, Connection claim, Connection work, CronStore.Claimed job, int[] pids,
+                            List<Long> following) throws SQLException {
         Registry registry = service.registries().get(db, work);
         CronStore.Start start = CronStore.start(work, job);
         if (start == null) {
             claim.rollback();         // run by another runner between its listing and our claim
-            return false;
+            return Step.ended(false);
         }
         if (start.completedAt() != null) {
             CronStore.finishAndCommit(claim, job, start.completedAt(), false, start.moreToDo());
             LOG.info("{}: cron job '{}' ran at {} but its runner stopped before rescheduling it; rescheduled now",
                     db, job.name(), CronStore.utc(start.completedAt()));
-            return true;
+            return Step.ended(true);
         }
         if (start.timedOutCounter() > CronStore.MAX_TIMED_OUT) {
             LOG.error("{}: cron job '{}' did not end in its last {} calls (killed or abandoned); counted as a failure without running it",
                     db, job.name(), CronStore.MAX_TIMED_OUT);
             boolean active = CronStore.finishAndCommit(claim, job, job.now(), true, false);
             warnIfDeactivated(db, job, active);
-            return true;
+            return Step.ended(true);
         }
         long started = System.nanoTime();
         CronCall.Result result = execute(db, registry, work, job, pids);
         if (abandoned) {
-            return false;             // the watchdog ended its transactions; the claim is gone
+            return Step.ended(false);  // the watchdog ended its transactions; the claim is gone
         }
         if (stopped && !result.ok()) {
             // cut short by the stop (interrupted at its timeout): not the job's failure; it stays due
             claim.rollback();
             LOG.warn("{}: cron job '{}' was cut short by the stop; it runs again at the next start", db, job.name());
-            return false;
+            return Step.ended(false);
         }
         boolean batch = result.ok() && result.remaining() > 0;
         boolean again = batch && result.done() > 0;
-        boolean active = CronStore.finishAndCommit(claim, job, job.now(), !result.ok(), again);
+        List<Long> window = running() ? following : List.of();
+        CronStore.Finished finished = CronStore.finishAndAcquire(claim, job, job.now(), !result.ok(), again, window);
         double seconds = (System.nanoTime() - started) / 1e9;
         if (!result.ok()) {
             LOG.error("{}: cron job '{}' failed ({} in a row) after {} s: {}", db, job.name(), job.failureCount() + 1,
                     String.format("%.3f", seconds), describe(result.failure()), result.failure());
-            warnIfDeactivated(db, job, active);
+            warnIfDeactivated(db, job, finished.active());
         } else if (batch && !again) {
             LOG.warn("{}: cron job '{}' reported no progress with {} items remaining; it waits for its next call",
                     db, job.name(), result.remaining());
@@ -324,7 +356,7 @@ final class CronRunner implements Runnable {
             LOG.info("{}: cron job '{}' done in {} s{}", db, job.name(), String.format("%.3f", seconds),
                     batch ? " (" + result.done() + " done, " + result.remaining() + " remaining: called again)" : "");
         }
-        return true;
+        return new Step(true, finished.next(), !window.isEmpty());
     }
 
     private static void warnIfDeactivated(String db, CronStore.Claimed job, boolean active) {

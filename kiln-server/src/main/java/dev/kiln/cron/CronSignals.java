@@ -1,12 +1,9 @@
 package dev.kiln.cron;
 
 import dev.kiln.db.ConnectionPools;
-import dev.kiln.db.Isolation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 
 /**
@@ -24,11 +21,8 @@ public final class CronSignals {
 
     /** Call after the commit that made a job of {@code db} due (or changed when one falls due). */
     public static void wake(ConnectionPools pools, String db) {
-        try (Connection connection = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
-             PreparedStatement notify = connection.prepareStatement("SELECT pg_notify('" + CHANNEL + "', ?)")) {
-            notify.setString(1, db);
-            notify.execute();
-            connection.commit();
+        try {
+            pools.notifyServer(CHANNEL, db);
         } catch (RuntimeException | SQLException e) {
             LOG.debug("{}: could not wake the cron runners ({}); they will poll", db, e.toString());
         }

@@ -100,6 +100,21 @@ public final class ConnectionPools implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code NOTIFY channel, payload} in the maintenance database, where Kiln's listeners (one
+     * connection per process each, whatever the databases they serve) hear it. Call it after the
+     * commit the notification is about.
+     */
+    public void notifyServer(String channel, String payload) throws SQLException {
+        try (Connection connection = connection(MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
+             java.sql.PreparedStatement notify = connection.prepareStatement("SELECT pg_notify(?, ?)")) {
+            notify.setString(1, channel);
+            notify.setString(2, payload);
+            notify.execute();
+            connection.commit();
+        }
+    }
+
     /** Closes the pool of {@code database}, ending its connections (before a drop, say). No pool: nothing. */
     public void closePool(String database) {
         Pool pool = pools.remove(database);

@@ -8,7 +8,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -56,11 +55,8 @@ final class RegistrySignals implements AutoCloseable {
 
     /** Tells every process that {@code db}'s registry changed; a failure only costs them a read. */
     static void notifyChange(ConnectionPools pools, String db) {
-        try (Connection connection = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
-             PreparedStatement notify = connection.prepareStatement("SELECT pg_notify('" + CHANNEL + "', ?)")) {
-            notify.setString(1, db);
-            notify.execute();
-            connection.commit();
+        try {
+            pools.notifyServer(CHANNEL, db);
         } catch (RuntimeException | SQLException e) {
             LOG.debug("{}: could not notify the registry change ({}); other processes will read it", db, e.toString());
         }

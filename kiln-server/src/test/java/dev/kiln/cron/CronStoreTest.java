@@ -131,6 +131,38 @@ class CronStoreTest {
     // ---- the claim ----
 
     @Test
+    void theRescheduleCommitsAndClaimsTheNextJobOfTheWindowInOneGo() throws SQLException {
+        Instant nextcall = now().minus(1, ChronoUnit.HOURS);
+        long x = job("pipe_x", nextcall, 1);
+        long y = job("pipe_y", nextcall, 2);
+        long z = job("pipe_z", nextcall, 3);
+        try (Connection a = claim(); Connection b = claim(); Connection c = claim()) {
+            CronStore.Claimed first = CronStore.acquire(a, List.of(x, y, z));
+            assertThat(first.id()).isEqualTo(x);
+            CronStore.Claimed held = CronStore.acquire(b, List.of(y));
+            assertThat(held.id()).isEqualTo(y);
+
+            CronStore.Finished finished = CronStore.finishAndAcquire(a, first, first.now(), false, false, List.of(y, z));
+            assertThat(finished.active()).isTrue();
+            assertThat(finished.next().id()).as("y is held by another runner: z").isEqualTo(z);
+            assertThat(finished.next().now()).as("a transaction of its own").isAfterOrEqualTo(first.now());
+            // x's reschedule is committed (seen from outside), z is locked by a's new transaction
+            assertThat(instant("SELECT nextcall FROM kiln_cron WHERE id = ?", x)).isAfter(Instant.now());
+            assertThat(CronStore.acquire(c, List.of(z))).as("z is claimed").isNull();
+            c.rollback();
+
+            CronStore.Finished last = CronStore.finishAndAcquire(a, finished.next(), finished.next().now(), false, false, List.of(y));
+            assertThat(last.next()).as("nothing free in the window: no claim, no transaction left open").isNull();
+            assertThat(CronStore.acquire(c, List.of(z))).as("z rescheduled, not ready any more").isNull();
+            c.rollback();
+            b.rollback();
+            assertThat(CronStore.acquire(c, List.of(x, y, z)).id()).as("y free again").isEqualTo(y);
+            c.rollback();
+        }
+        assertThat(instant("SELECT nextcall FROM kiln_cron WHERE id = ?", z)).isAfter(Instant.now());
+    }
+
+    @Test
     void twoRunnersClaimingFromTheSameListSkipEachOthersLocks() throws SQLException {
         Instant nextcall = now().minus(1, ChronoUnit.HOURS);
         long x = job("x", nextcall, 1);

@@ -12,20 +12,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
 import java.sql.Statement;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * {@code kiln cron list} and {@code kiln cron run} as an operator runs them, in this JVM, against a
- * database a real Kiln prepared (that Kiln runs no cron runner, so every call here is the command's).
+ * database a real Kiln prepared; no Kiln runs cron runners on it, so every call here is the command's.
  */
 @Tag("process")
 class KilnCronCommandTest {
@@ -77,10 +73,8 @@ class KilnCronCommandTest {
         Path addon = TestAddons.addon(addons, "clijob", TestAddons.manifest("clijob.CliJob", "base"), Map.of("clijob.CliJob", ADDON));
         Files.createDirectories(addon.resolve("migrations"));
         Files.writeString(addon.resolve("migrations/V1__runs.sql"), "CREATE TABLE clijob_runs (id serial PRIMARY KEY);");
-        String db = "cli_cron_" + UUID.randomUUID().toString().substring(0, 8);
-        try (KilnProcess kiln = KilnProcess.start(Files.createDirectories(dir.resolve("serve")),
-                "--addons-path=" + addons, "-d", db, "-i", "clijob", "--max-cron-threads=0")) {
-            kiln.awaitLog(db + ": registry loaded", 1);
+        try (CronHarness cron = CronHarness.shared(dir, "cli_cron", addons, "clijob")) {
+            String db = cron.db;
 
             Outcome list = kiln("cron", "list", "-d", db);
             assertThat(list.code()).as(list.err()).isZero();
@@ -90,11 +84,11 @@ class KilnCronCommandTest {
             Outcome run = kiln("cron", "run", "-d", db, "clijob.count");
             assertThat(run.code()).as(run.err()).isZero();
             assertThat(run.out()).contains("cron job 'clijob.count' done in");
-            assertThat(query(db, "SELECT count(*) FROM clijob_runs")).isEqualTo("1");
-            assertThat(query(db, "SELECT lastcall IS NOT NULL AND nextcall = '2100-01-01T00:00:00Z' FROM kiln_cron WHERE name = 'clijob.count'"))
+            assertThat(cron.query("SELECT count(*) FROM clijob_runs")).isEqualTo("1");
+            assertThat(cron.query("SELECT lastcall IS NOT NULL AND nextcall = '2100-01-01T00:00:00Z' FROM kiln_cron WHERE name = 'clijob.count'"))
                     .as("ran by hand: last call recorded, schedule untouched").isEqualTo("t");
 
-            try (Connection runner = connect(db)) {
+            try (Connection runner = cron.connect()) {
                 runner.setAutoCommit(false);
                 try (Statement statement = runner.createStatement()) {
                     statement.executeQuery("SELECT 1 FROM kiln_cron WHERE name = 'clijob.count' FOR NO KEY UPDATE").close();
@@ -104,7 +98,7 @@ class KilnCronCommandTest {
                 assertThat(held.err()).contains("cron job 'clijob.count' in database '" + db + "' is already executing");
                 runner.rollback();
             }
-            assertThat(query(db, "SELECT count(*) FROM clijob_runs")).as("not run while held").isEqualTo("1");
+            assertThat(cron.query("SELECT count(*) FROM clijob_runs")).as("not run while held").isEqualTo("1");
 
             Outcome boom = kiln("cron", "run", "-d", db, "clijob.boom");
             assertThat(boom.code()).isEqualTo(1);
@@ -121,20 +115,6 @@ class KilnCronCommandTest {
             Outcome badAction = kiln("cron", "start", "-d", db);
             assertThat(badAction.code()).isEqualTo(2);
             assertThat(badAction.err()).contains("unknown cron action 'start'");
-        }
-    }
-
-    private static Connection connect(String db) throws Exception {
-        String port = Files.readAllLines(DATA.resolve("postgres-15.port")).stream().filter(l -> l.startsWith("port="))
-                .findFirst().orElseThrow().substring(5);
-        return DriverManager.getConnection("jdbc:postgresql://localhost:" + port + "/" + db, "postgres", "");
-    }
-
-    private static String query(String db, String sql) throws Exception {
-        try (Connection connection = connect(db); Statement statement = connection.createStatement();
-             ResultSet row = statement.executeQuery(sql)) {
-            row.next();
-            return row.getString(1);
         }
     }
 }
