@@ -1,17 +1,14 @@
 package dev.kiln.server;
 
-import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -57,11 +54,7 @@ class CronChaosTest {
 
     @Test
     void killingAProcessMidBatchLosesNoJobAndRunsNoneTwice() throws Exception {
-        Path addons = Files.createDirectories(dir.resolve("addons"));
-        Path slow = TestAddons.addon(addons, "slowcron", TestAddons.manifest("slowcron.SlowCron", "base"),
-                Map.of("slowcron.SlowCron", SLOW));
-        Files.createDirectories(slow.resolve("migrations"));
-        Files.writeString(slow.resolve("migrations/V1__slow_ledger.sql"), """
+        Path addons = CronHarness.addon(dir, "slowcron", "slowcron.SlowCron", SLOW, "V1__slow_ledger.sql", """
                 CREATE TABLE slow_ledger (id bigserial PRIMARY KEY, job_id bigint NOT NULL, kiln_pid bigint NOT NULL,
                     ran_at timestamptz NOT NULL DEFAULT clock_timestamp());""");
 

@@ -1,14 +1,11 @@
 package dev.kiln.server;
 
-import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -82,11 +79,7 @@ class CronFailureTest {
 
     @Test
     void aFailureIsCountedAndLoggedABatchWithProgressLoopsAndOneWithoutDoesNot() throws Exception {
-        Path addons = Files.createDirectories(dir.resolve("addons"));
-        Path fail = TestAddons.addon(addons, "failcron", TestAddons.manifest("failcron.FailCron", "base"),
-                Map.of("failcron.FailCron", FAIL));
-        Files.createDirectories(fail.resolve("migrations"));
-        Files.writeString(fail.resolve("migrations/V1__fail_tables.sql"), """
+        Path addons = CronHarness.addon(dir, "failcron", "failcron.FailCron", FAIL, "V1__fail_tables.sql", """
                 CREATE TABLE fail_ledger (id bigserial PRIMARY KEY, job text NOT NULL);
                 CREATE TABLE fail_calls (job text PRIMARY KEY, calls int NOT NULL);""");
 

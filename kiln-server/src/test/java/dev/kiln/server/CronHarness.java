@@ -63,6 +63,20 @@ final class CronHarness implements AutoCloseable {
         return harness;
     }
 
+    /**
+     * Writes the test addon {@code name} (its entry class {@code entry} compiled from {@code source},
+     * depending on base, and one migration {@code file} of {@code sql}) into {@code dir/addons};
+     * returns that addons folder.
+     */
+    static Path addon(Path dir, String name, String entry, String source, String file, String sql) throws java.io.IOException {
+        Path addons = Files.createDirectories(dir.resolve("addons"));
+        Path addon = dev.kiln.addons.TestAddons.addon(addons, name, dev.kiln.addons.TestAddons.manifest(entry, "base"),
+                java.util.Map.of(entry, source));
+        Files.createDirectories(addon.resolve("migrations"));
+        Files.writeString(addon.resolve("migrations").resolve(file), sql);
+        return addons;
+    }
+
     static String unique(String prefix) {
         return prefix + "_" + UUID.randomUUID().toString().substring(0, 8);
     }

@@ -65,12 +65,8 @@ class CronInstallTest {
 
     @Test
     void theJobOfAnAddonInstalledByAnotherProcessRunsInTheServingProcessWithItsCode() throws Exception {
-        Path addons = Files.createDirectories(dir.resolve("addons"));
-        Path late = TestAddons.addon(addons, "latecron", TestAddons.manifest("latecron.LateCron", "base"),
-                Map.of("latecron.LateCron", LATE));
-        Files.createDirectories(late.resolve("migrations"));
-        Files.writeString(late.resolve("migrations/V1__late_ledger.sql"),
-                "CREATE TABLE late_ledger (id bigserial PRIMARY KEY, job text NOT NULL, kiln_pid bigint NOT NULL);");
+        Path addons = CronHarness.addon(dir, "latecron", "latecron.LateCron", LATE,
+                "V1__late_ledger.sql", "CREATE TABLE late_ledger (id bigserial PRIMARY KEY, job text NOT NULL, kiln_pid bigint NOT NULL);");
 
         TestAddons.addon(addons, "slowinstall", TestAddons.manifest("slowinstall.SlowInstall", "latecron"),
                 Map.of("slowinstall.SlowInstall", SLOW_INSTALL));

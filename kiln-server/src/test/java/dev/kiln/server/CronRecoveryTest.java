@@ -1,16 +1,13 @@
 package dev.kiln.server;
 
-import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -55,12 +52,8 @@ class CronRecoveryTest {
 
     @Test
     void aBatchWhoseRunnerDiedBeforeReschedulingIsRescheduledOnceAndCalledAgainForItsRemainingWork() throws Exception {
-        Path addons = Files.createDirectories(dir.resolve("addons"));
-        Path recover = TestAddons.addon(addons, "recovercron", TestAddons.manifest("recovercron.RecoverCron", "base"),
-                Map.of("recovercron.RecoverCron", BATCH));
-        Files.createDirectories(recover.resolve("migrations"));
-        Files.writeString(recover.resolve("migrations/V1__recover_ledger.sql"),
-                "CREATE TABLE recover_ledger (id bigserial PRIMARY KEY, kiln_pid bigint NOT NULL);");
+        Path addons = CronHarness.addon(dir, "recovercron", "recovercron.RecoverCron", BATCH,
+                "V1__recover_ledger.sql", "CREATE TABLE recover_ledger (id bigserial PRIMARY KEY, kiln_pid bigint NOT NULL);");
 
         try (CronHarness cron = CronHarness.shared(dir, "cron_recover", addons, "recovercron")) {
             // due by its next call and by a trigger, whose row the test locks: the runner's reschedule waits for it

@@ -1,14 +1,11 @@
 package dev.kiln.server;
 
-import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -56,10 +53,7 @@ class CronRetryTest {
 
     @Test
     void serializationFailuresAreRetriedAndEachJobTakesEffectAtMostOnceWithItsRow() throws Exception {
-        Path addons = Files.createDirectories(dir.resolve("addons"));
-        Path hot = TestAddons.addon(addons, "hotcron", TestAddons.manifest("hotcron.HotCron", "base"), Map.of("hotcron.HotCron", HOT));
-        Files.createDirectories(hot.resolve("migrations"));
-        Files.writeString(hot.resolve("migrations/V1__hot.sql"), """
+        Path addons = CronHarness.addon(dir, "hotcron", "hotcron.HotCron", HOT, "V1__hot.sql", """
                 CREATE TABLE hot_counter (id int PRIMARY KEY, n int NOT NULL);
                 INSERT INTO hot_counter VALUES (1, 0);
                 CREATE TABLE hot_ledger (id bigserial PRIMARY KEY, job_id bigint NOT NULL);""");

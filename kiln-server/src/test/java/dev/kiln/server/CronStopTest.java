@@ -1,16 +1,13 @@
 package dev.kiln.server;
 
-import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -64,11 +61,7 @@ class CronStopTest {
 
     @BeforeAll
     static void database() throws Exception {
-        Path addons = Files.createDirectories(dir.resolve("addons"));
-        Path stop = TestAddons.addon(addons, "stopcron", TestAddons.manifest("stopcron.StopCron", "base"),
-                Map.of("stopcron.StopCron", STOP));
-        Files.createDirectories(stop.resolve("migrations"));
-        Files.writeString(stop.resolve("migrations/V1__stop_tables.sql"), """
+        Path addons = CronHarness.addon(dir, "stopcron", "stopcron.StopCron", STOP, "V1__stop_tables.sql", """
                 CREATE TABLE stop_ledger (id bigserial PRIMARY KEY, job text NOT NULL);
                 CREATE TABLE stop_sleep (job text PRIMARY KEY, millis bigint NOT NULL);""");
         cron = CronHarness.shared(dir, "cron_stop", addons, "stopcron");

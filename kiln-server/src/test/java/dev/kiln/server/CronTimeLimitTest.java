@@ -1,17 +1,14 @@
 package dev.kiln.server;
 
-import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -89,12 +86,8 @@ class CronTimeLimitTest {
 
     @BeforeAll
     static void database() throws Exception {
-        Path addons = Files.createDirectories(dir.resolve("addons"));
-        Path limit = TestAddons.addon(addons, "limitcron", TestAddons.manifest("limitcron.LimitCron", "base"),
-                Map.of("limitcron.LimitCron", LIMIT));
-        Files.createDirectories(limit.resolve("migrations"));
-        Files.writeString(limit.resolve("migrations/V1__limit_ledger.sql"),
-                "CREATE TABLE limit_ledger (id bigserial PRIMARY KEY, job text NOT NULL);");
+        Path addons = CronHarness.addon(dir, "limitcron", "limitcron.LimitCron", LIMIT,
+                "V1__limit_ledger.sql", "CREATE TABLE limit_ledger (id bigserial PRIMARY KEY, job text NOT NULL);");
         cron = CronHarness.shared(dir, "cron_limit", addons, "limitcron");
     }
 

@@ -1,14 +1,11 @@
 package dev.kiln.server;
 
-import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -70,12 +67,8 @@ class CronTriggerTest {
 
     @Test
     void aTriggerWrittenDuringARunCallsTheJobOnceMoreAndAJobCanTriggerAnother() throws Exception {
-        Path addons = Files.createDirectories(dir.resolve("addons"));
-        Path trig = TestAddons.addon(addons, "trigcron", TestAddons.manifest("trigcron.TrigCron", "base"),
-                Map.of("trigcron.TrigCron", TRIG));
-        Files.createDirectories(trig.resolve("migrations"));
-        Files.writeString(trig.resolve("migrations/V1__trig_ledger.sql"),
-                "CREATE TABLE trig_ledger (id bigserial PRIMARY KEY, job text NOT NULL, kiln_pid bigint NOT NULL);");
+        Path addons = CronHarness.addon(dir, "trigcron", "trigcron.TrigCron", TRIG,
+                "V1__trig_ledger.sql", "CREATE TABLE trig_ledger (id bigserial PRIMARY KEY, job text NOT NULL, kiln_pid bigint NOT NULL);");
 
         try (CronHarness cron = CronHarness.shared(dir, "cron_trigger", addons, "trigcron")) {
             KilnProcess one = cron.serve("--max-cron-threads", "1");

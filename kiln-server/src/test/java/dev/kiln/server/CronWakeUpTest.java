@@ -1,14 +1,11 @@
 package dev.kiln.server;
 
-import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -74,12 +71,8 @@ class CronWakeUpTest {
 
     @Test
     void aTriggerFromACommittedRequestRunsTheJobAtOnceAndOneFromAFailedRequestNever() throws Exception {
-        Path addons = Files.createDirectories(dir.resolve("addons"));
-        Path wake = TestAddons.addon(addons, "wakecron", TestAddons.manifest("wakecron.WakeCron", "base"),
-                Map.of("wakecron.WakeCron", WAKE));
-        Files.createDirectories(wake.resolve("migrations"));
-        Files.writeString(wake.resolve("migrations/V1__wake_ledger.sql"),
-                "CREATE TABLE wake_ledger (id bigserial PRIMARY KEY, job text NOT NULL, ran_at timestamptz NOT NULL DEFAULT now());");
+        Path addons = CronHarness.addon(dir, "wakecron", "wakecron.WakeCron", WAKE,
+                "V1__wake_ledger.sql", "CREATE TABLE wake_ledger (id bigserial PRIMARY KEY, job text NOT NULL, ran_at timestamptz NOT NULL DEFAULT now());");
 
         try (CronHarness cron = CronHarness.shared(dir, "cron_wake", addons, "wakecron");
              KilnProcess kiln = cron.serve("--max-cron-threads", "2")) {
