@@ -50,7 +50,7 @@ public final class Options {
             .later(DATABASES).unsaved().value("update", "comma-separated addons to update, then continue",
                     ValueType.names(), "", "-u", "--update")
             .unsaved().flag("stop_after_init", "stop the server after its initialization", "--stop-after-init")
-            .later(PREFORK).value("workers", "number of worker processes; 0 = threaded mode",
+            .value("workers", "number of worker processes; 0 = threaded mode",
                     ValueType.integer(0, 1024, "workers"), "0", "--workers")
             .value("max_cron_threads", "number of cron threads (or cron workers in prefork mode)",
                     ValueType.integer(0, 1024, "threads"), "2", "--max-cron-threads")

@@ -17,6 +17,7 @@ import dev.kiln.os.OsException;
 import dev.kiln.registry.DatabaseService;
 import dev.kiln.registry.Registries;
 
+import java.io.PrintStream;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
@@ -36,31 +37,20 @@ public final class Kiln {
         if (config.dbName().isEmpty() && (!config.init().isEmpty() || !config.update().isEmpty())) {
             throw KilnException.usage("-i/--init and -u/--update need -d/--database: which databases?");
         }
-        AddonLoader catalog = AddonLoader.discover(config.addonsPath());
-        LoadedAddons serverWide = catalog.load(config.serverWideModules());
-        Postgres postgres = Postgres.of(config);
-        ConnectionPools pools = ConnectionPools.of(postgres, config);
-        DatabaseManager manager = new DatabaseManager(pools, config.dbTemplate());
-        Registries registries = new Registries(catalog, config.serverWideModules(), pools);
-        Supplier<List<String>> databases = databaseList(config, manager);
-        DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databases);
-        DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
-                new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(), config.dev("debug"));
-        KilnApplication application = new KilnApplication(serverWide, httpOptions(config),
-                new Databases(pools, registries, selector), registries.staticFolders(), databaseManager);
-        Preload preload = new Preload(config, postgres, pools, manager, registries);
-
-        CronService cron = new CronService(config, pools, registries, databases);
-
-        CommonServer server = new ThreadedServer(config, application, preload::run, cron);
+        Parts parts = Parts.of(config);
+        Preload preload = new Preload(config, parts.postgres, parts.pools, parts.manager, parts.registries);
+        CommonServer server = config.workers() > 0
+                ? new PreforkServer(config, preload::run)
+                : new ThreadedServer(config, parts.application, preload::run,
+                        new CronService(config, parts.pools, parts.registries, parts.databases));
         int rc;
         try {
             rc = server.run();
         } finally {
-            registries.stopListening();
-            pools.close();
+            parts.registries.stopListening();
+            parts.pools.close();
             if (!server.phoenix()) {
-                postgres.close();   // a restarted image adopts the running server instead
+                parts.postgres.close();   // a restarted image adopts the running server instead
             }
         }
         if (server.phoenix()) {
@@ -71,6 +61,53 @@ public final class Kiln {
             }
         }
         return rc;
+    }
+
+    /**
+     * An HTTP worker of the prefork server ({@code kiln worker http}, started by the master with the
+     * listening socket on fd 0); returns its exit code. A worker that cannot boot throws with
+     * {@link HttpWorker#BOOT_FAILURE}.
+     */
+    public static int startWorker(Config config) {
+        Parts parts;
+        try {
+            parts = Parts.of(config);
+        } catch (KilnException e) {
+            throw new KilnException(HttpWorker.BOOT_FAILURE, e.getMessage(), e);
+        }
+        PrintStream toMaster = System.out;
+        // the database server is the master's: a worker attaches to it (starting it only if it is gone)
+        parts.postgres.startInBackground();
+        parts.registries.listen();
+        try {
+            return new HttpWorker(config, parts.application, toMaster).run();
+        } finally {
+            parts.registries.stopListening();
+            parts.pools.close();
+            parts.postgres.close();
+        }
+    }
+
+    /** What the HTTP side of every mode is made of. */
+    private record Parts(Postgres postgres, ConnectionPools pools, DatabaseManager manager, Registries registries,
+                         Supplier<List<String>> databases, KilnApplication application) {
+
+        static Parts of(Config config) {
+            AddonLoader catalog = AddonLoader.discover(config.addonsPath());
+            LoadedAddons serverWide = catalog.load(config.serverWideModules());
+            Postgres postgres = Postgres.of(config);
+            ConnectionPools pools = ConnectionPools.of(postgres, config);
+            DatabaseManager manager = new DatabaseManager(pools, config.dbTemplate());
+            Registries registries = new Registries(catalog, config.serverWideModules(), pools);
+            Supplier<List<String>> databases = databaseList(config, manager);
+            DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databases);
+            DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
+                    new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(),
+                    config.dev("debug"));
+            KilnApplication application = new KilnApplication(serverWide, httpOptions(config),
+                    new Databases(pools, registries, selector), registries.staticFolders(), databaseManager);
+            return new Parts(postgres, pools, manager, registries, databases, application);
+        }
     }
 
     static HttpOptions httpOptions(Config config) {

@@ -22,7 +22,7 @@ final class Phoenix {
     /** Odoo drops these on a re-exec: installing or updating again, or re-saving the file, is not wanted. */
     private static final Set<String> ONE_SHOT_WITH_VALUE = Set.of("-i", "--init", "-u", "--update");
     private static final Set<String> ONE_SHOT_FLAGS = Set.of("-s", "--save");
-    private static final String MAIN_CLASS = "dev.kiln.Main";
+    static final String MAIN_CLASS = "dev.kiln.Main";
 
     private Phoenix() { }
 

@@ -1,0 +1,322 @@
+package dev.kiln.server;
+
+import dev.kiln.KilnException;
+import dev.kiln.config.Config;
+import dev.kiln.os.ListenSocket;
+import dev.kiln.os.Proc;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
+
+/**
+ * The prefork mode ({@code --workers N > 0}), Odoo's {@code PreforkServer} and gunicorn's arbiter:
+ * a master that never serves requests holds the listening socket on fd 0 and keeps N HTTP worker
+ * JVMs ({@code kiln worker http}) accepting from it. Its loop: act on queued signals, reap dead
+ * workers, spawn to the target count, sleep at most a second. TERM/INT stop the workers gracefully
+ * (a second one kills them), HUP replaces them with a new generation (new ones first, each old one
+ * retired once a new one is ready), TTIN/TTOU add or retire one. A worker that cannot boot (exit
+ * code 3) stops the master with that code instead of a respawn loop; workers that keep dying are
+ * respawned no faster than once a second.
+ */
+public final class PreforkServer extends CommonServer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PreforkServer.class);
+    private static final Duration TICK = Duration.ofSeconds(1);
+    /** How long a worker of a new generation may take to say it is ready before the reload is given up. */
+    private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration RESPAWN_PAUSE = Duration.ofSeconds(1);
+
+    private final IntSupplier preload;
+    private final List<Worker> workers = new CopyOnWriteArrayList<>();
+    private final AtomicInteger quitSignals = new AtomicInteger();
+    private final AtomicInteger nextId = new AtomicInteger();
+    private volatile boolean quit;
+    private int target;
+    private int generation = 1;
+    private long lastDeathNanos;
+    private int bootFailure;
+
+    /** One worker JVM, as the master sees it. */
+    private static final class Worker {
+        final int id;
+        final int generation;
+        final Process process;
+        final long startedNanos = System.nanoTime();
+        final AtomicBoolean ready = new AtomicBoolean();
+        volatile boolean retiring;
+
+        Worker(int id, int generation, Process process) {
+            this.id = id;
+            this.generation = generation;
+            this.process = process;
+        }
+
+        long pid() {
+            return process.pid();
+        }
+    }
+
+    /** @param preload creates and loads the {@code -d} databases before any worker starts */
+    public PreforkServer(Config config, IntSupplier preload) {
+        super(config);
+        this.preload = preload;
+        this.target = config.workers();
+    }
+
+    @Override
+    public int run() {
+        signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1", "TTIN", "TTOU");
+        ListenSocket socket;
+        try {
+            socket = ListenSocket.open(config.httpInterface(), config.httpPort(), System.getenv());
+        } catch (IOException e) {
+            throw KilnException.failure("prefork master: cannot listen on " + config.httpInterface() + ":"
+                    + config.httpPort() + " (" + e.getMessage() + "); is another server there? see --http-port");
+        }
+        PidFile.write(config.pidfile());
+        int preloaded = preload.getAsInt();
+        if (config.stopAfterInit()) {
+            PidFile.remove(config.pidfile());
+            return preloaded;
+        }
+        LOG.info("Prefork master on {}:{}: {} HTTP worker{}", socket.address().getHostString(), socket.address().getPort(),
+                target, target == 1 ? "" : "s");
+        try {
+            while (!quit) {
+                String signal = signals.poll(TICK);
+                if (signal != null) {
+                    handle(signal);
+                }
+                try {
+                    reap();
+                    if (bootFailure != 0) {
+                        break;
+                    }
+                    spawnMissing();
+                } catch (RuntimeException e) {
+                    LOG.error("Prefork master: {}; going on", e.toString(), e);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        stopWorkers();
+        PidFile.remove(config.pidfile());
+        return bootFailure != 0 ? bootFailure : 0;
+    }
+
+    /** Runs on the JVM's signal thread: a second INT/TERM kills the workers and exits at once. */
+    private boolean handleUrgent(String signal) {
+        if (("INT".equals(signal) || "TERM".equals(signal)) && quitSignals.incrementAndGet() > 1) {
+            System.err.println("Forced shutdown: killing the workers.");
+            workers.forEach(w -> w.process.destroyForcibly());
+            PidFile.remove(config.pidfile());
+            Runtime.getRuntime().halt(0);
+        }
+        return false;
+    }
+
+    private void handle(String signal) {
+        switch (signal) {
+            case "INT", "TERM" -> {
+                LOG.info("Initiating shutdown (SIG{}): stopping the workers gracefully; send it again to force it", signal);
+                quit = true;
+            }
+            case "HUP" -> reload();
+            case "TTIN" -> {
+                target++;
+                LOG.info("SIGTTIN: {} HTTP workers wanted", target);
+            }
+            case "TTOU" -> {
+                if (target > 1) {
+                    target--;
+                    LOG.info("SIGTTOU: {} HTTP workers wanted", target);
+                    active().stream().min(Comparator.comparingLong(w -> w.startedNanos)).ifPresent(w -> retire(w, "SIGTTOU"));
+                } else {
+                    LOG.info("SIGTTOU: already down to one worker");
+                }
+            }
+            case "USR1" -> {
+                logStatistics(0, 0);
+                workers.forEach(w -> signal(w, "USR1"));
+            }
+            default -> LOG.debug("Ignoring SIG{}", signal);
+        }
+    }
+
+    /** Workers serving or booting, not being retired. */
+    private List<Worker> active() {
+        return workers.stream().filter(w -> !w.retiring).toList();
+    }
+
+    /**
+     * HUP: a new generation. New workers start next to the old ones; each old one is retired once a
+     * new one says it is ready, so capacity never dips below the target. New workers that cannot boot
+     * leave the old generation serving.
+     */
+    private void reload() {
+        generation++;
+        LOG.info("SIGHUP: reloading: starting {} workers of generation {}, then retiring the old ones", target, generation);
+        List<Worker> fresh = new ArrayList<>();
+        for (int i = 0; i < target; i++) {
+            fresh.add(spawn());
+        }
+        long deadline = System.nanoTime() + BOOT_TIMEOUT.toNanos();
+        for (Worker w : fresh) {
+            while (!w.ready.get() && w.process.isAlive() && System.nanoTime() < deadline && !quit) {
+                pause(Duration.ofMillis(20));
+            }
+            if (!w.ready.get()) {
+                LOG.error("SIGHUP: worker {} (pid {}) of generation {} did not become ready ({}); the old generation keeps serving",
+                        w.id, w.pid(), generation, w.process.isAlive() ? "timed out" : "exit code " + w.process.exitValue());
+                fresh.forEach(f -> {
+                    workers.remove(f);
+                    f.process.destroyForcibly();
+                });
+                generation--;
+                return;
+            }
+            workers.stream().filter(old -> old.generation < generation && !old.retiring).findFirst()
+                    .ifPresent(old -> retire(old, "reload"));
+        }
+        workers.stream().filter(old -> old.generation < generation && !old.retiring).forEach(old -> retire(old, "reload"));
+        LOG.info("SIGHUP: generation {} serving", generation);
+    }
+
+    private void retire(Worker worker, String why) {
+        worker.retiring = true;
+        LOG.info("Retiring worker {} (pid {}, {}): it finishes its requests and exits", worker.id, worker.pid(), why);
+        signal(worker, "TERM");
+    }
+
+    private void reap() {
+        for (Worker w : workers) {
+            if (w.process.isAlive()) {
+                continue;
+            }
+            workers.remove(w);
+            int code = w.process.exitValue();
+            if (w.retiring && code == 0) {
+                LOG.info("Worker {} (pid {}) retired", w.id, w.pid());
+            } else if (code == HttpWorker.BOOT_FAILURE && !w.ready.get()) {
+                LOG.error("Worker {} (pid {}) could not boot (exit code {}; its log says why): stopping the master",
+                        w.id, w.pid(), code);
+                bootFailure = HttpWorker.BOOT_FAILURE;
+            } else {
+                LOG.warn("Worker {} (pid {}) died (exit code {}); a new one replaces it", w.id, w.pid(), code);
+                lastDeathNanos = System.nanoTime();
+            }
+        }
+    }
+
+    private void spawnMissing() {
+        if (lastDeathNanos != 0 && System.nanoTime() - lastDeathNanos < RESPAWN_PAUSE.toNanos()) {
+            return;           // a worker just died: a crash loop respawns no faster than this
+        }
+        while (active().size() < target && !quit) {
+            spawn();
+        }
+    }
+
+    /** Starts a worker JVM: the master's JVM options, {@code worker http} and its server options, fd 0 inherited. */
+    private Worker spawn() {
+        int id = nextId.incrementAndGet();
+        List<String> command = new ArrayList<>();
+        command.add(Proc.executable());
+        List<String> argv = Proc.commandLine();
+        int main = argv.indexOf(Phoenix.MAIN_CLASS);
+        command.addAll(argv.subList(1, main + 1));
+        command.add("worker");
+        command.add("http");
+        List<String> options = Phoenix.withoutOneShotOptions(argv);
+        command.addAll(options.subList(main + 1, options.size()));
+        ProcessBuilder builder = new ProcessBuilder(command)
+                .redirectInput(ProcessBuilder.Redirect.INHERIT)      // fd 0: the listening socket
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .redirectOutput(ProcessBuilder.Redirect.PIPE);       // the worker's messages to the master
+        Map<String, String> env = builder.environment();
+        env.remove("LISTEN_FDS");
+        env.remove("LISTEN_PID");
+        env.remove("LISTEN_FDNAMES");
+        env.put(ListenSocket.INHERITED_FD_ENV, "0");
+        env.put("KILN_WORKER_ID", Integer.toString(id));
+        Process process;
+        try {
+            process = builder.start();
+        } catch (IOException e) {
+            throw new KilnException(KilnException.FAILURE, "cannot start a worker: " + e.getMessage(), e);
+        }
+        Worker worker = new Worker(id, generation, process);
+        workers.add(worker);
+        Thread.ofPlatform().daemon().name("kiln-worker-" + id + "-messages").start(() -> listen(worker));
+        LOG.info("Worker {} (pid {}, generation {}) started", id, worker.pid(), generation);
+        return worker;
+    }
+
+    /** Reads what a worker says on its standard output until it exits. */
+    private void listen(Worker worker) {
+        try (BufferedReader messages = new BufferedReader(
+                new InputStreamReader(worker.process.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line; (line = messages.readLine()) != null; ) {
+                if (line.equals(HttpWorker.READY)) {
+                    worker.ready.set(true);
+                    LOG.info("Worker {} (pid {}) ready in {} ms", worker.id, worker.pid(),
+                            (System.nanoTime() - worker.startedNanos) / 1_000_000);
+                } else {
+                    LOG.info("Worker {}: {}", worker.id, line);
+                }
+            }
+        } catch (IOException e) {
+            LOG.debug("Worker {}: its messages ended: {}", worker.id, e.toString());
+        }
+    }
+
+    /** TERM to every worker, then up to the stop timeout for their requests; SIGKILL for what is left. */
+    private void stopWorkers() {
+        workers.forEach(w -> signal(w, "TERM"));
+        long deadline = System.nanoTime() + stopTimeout().toNanos();
+        for (Worker w : workers) {
+            try {
+                long left = Math.max(1, deadline - System.nanoTime());
+                if (!w.process.waitFor(left, TimeUnit.NANOSECONDS)) {
+                    LOG.warn("Worker {} (pid {}) still running at the stop timeout: killed", w.id, w.pid());
+                    w.process.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                w.process.destroyForcibly();
+            }
+        }
+        LOG.info("Prefork master: every worker stopped");
+    }
+
+    private static void signal(Worker worker, String name) {
+        try {
+            dev.kiln.os.Libc.kill((int) worker.pid(), new sun.misc.Signal(name).getNumber());
+        } catch (RuntimeException e) {
+            LOG.debug("Worker {}: SIG{} not sent: {}", worker.id, name, e.toString());
+        }
+    }
+
+    private static void pause(Duration duration) {
+        try {
+            Thread.sleep(duration);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

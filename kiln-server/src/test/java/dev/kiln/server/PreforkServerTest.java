@@ -1,0 +1,164 @@
+package dev.kiln.server;
+
+import dev.kiln.addons.TestAddons;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The prefork mode with real worker JVMs and real signals: workers accept from the master's socket,
+ * the master replaces a worker that dies, no worker outlives a master killed with SIGKILL, TTIN/TTOU
+ * change the count, HUP replaces every worker without failing a request, TERM stops them all, and a
+ * worker that cannot boot stops the master with exit code 3.
+ */
+@Tag("process")
+class PreforkServerTest {
+
+    private static final Pattern ACCESS = Pattern.compile("^\\S+ \\S+ (\\d+) INFO \\S+ dev\\.kiln\\.http\\.access: .*\"GET /hello\"",
+            Pattern.MULTILINE);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void workersServeTheMastersSocketAndTermStopsThemAll() throws Exception {
+        KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2");
+        try (kiln) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            Set<Long> workers = workerPids(kiln);
+            assertThat(workers).hasSize(2);
+            for (int i = 0; i < 40; i++) {
+                assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200").endsWith("Hello, world");
+            }
+            Set<Long> served = servingPids(kiln);
+            assertThat(served).as("requests are served by workers, never by the master").isNotEmpty()
+                    .isSubsetOf(workers).doesNotContain(kiln.pid());
+
+            kiln.signal("TERM");
+            assertThat(kiln.awaitExit(Duration.ofSeconds(60))).as(kiln.log()).isZero();
+            assertThat(kiln.log()).contains("Prefork master: every worker stopped");
+            assertThat(workers).allSatisfy(pid -> assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
+                    .as("worker " + pid).isFalse());
+        }
+    }
+
+    @Test
+    void aDeadWorkerIsReplacedAndNoWorkerOutlivesAKilledMaster() throws Exception {
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2")) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            long victim = workerPids(kiln).iterator().next();
+            ProcessHandle.of(victim).orElseThrow().destroyForcibly();
+            kiln.awaitLog("Worker \\d+ \\(pid " + victim + "\\) died \\(exit code 137\\); a new one replaces it", 1);
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 3);
+            assertThat(workerPids(kiln)).hasSize(2).doesNotContain(victim);
+            assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
+
+            Set<Long> orphans = workerPids(kiln);
+            kiln.signal("KILL");
+            kiln.awaitExit(Duration.ofSeconds(10));
+            await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100)).until(() ->
+                    orphans.stream().noneMatch(pid -> ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)));
+            assertThat(kiln.log()).contains("the master (pid " + kiln.pid() + ") is gone; stopping");
+        }
+    }
+
+    @Test
+    void ttinTtouChangeTheCountAndHupReplacesEveryWorkerWithoutFailingARequest() throws Exception {
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2")) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            kiln.signal("TTIN");
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 3);
+            assertThat(workerPids(kiln)).hasSize(3);
+            kiln.signal("TTOU");
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) retired", 1);
+            await().atMost(Duration.ofSeconds(10)).until(() -> workerPids(kiln).size() == 2);
+
+            Set<Long> before = workerPids(kiln);
+            Map<String, Integer> outcomes = new ConcurrentHashMap<>();
+            AtomicBoolean running = new AtomicBoolean(true);
+            Thread client = Thread.ofPlatform().start(() -> {
+                while (running.get()) {
+                    String outcome;
+                    try {
+                        String response = kiln.get("/hello");
+                        outcome = response.startsWith("HTTP/1.1 200") ? "200" : response.lines().findFirst().orElse("?");
+                    } catch (Exception e) {
+                        outcome = e.getClass().getSimpleName() + ": " + e.getMessage();
+                    }
+                    outcomes.merge(outcome, 1, Integer::sum);
+                }
+            });
+            try {
+                Thread.sleep(300);
+                kiln.signal("HUP");
+                kiln.awaitLog("SIGHUP: generation 2 serving", 1);
+                await().atMost(Duration.ofSeconds(30)).until(() -> kiln.count("Worker \\d+ \\(pid \\d+\\) retired") == 3);
+                Thread.sleep(300);
+            } finally {
+                running.set(false);
+                client.join();
+            }
+            assertThat(outcomes).as("every request during the reload").containsOnlyKeys("200");
+            assertThat(outcomes.get("200")).isGreaterThan(10);
+            Set<Long> after = workerPids(kiln);
+            assertThat(after).hasSize(2).doesNotContainAnyElementsOf(before);
+        }
+    }
+
+    @Test
+    void aWorkerThatCannotBootStopsTheMasterWithExitCode3() throws Exception {
+        Path addons = Files.createDirectories(dir.resolve("addons"));
+        TestAddons.addon(addons, "workerboom", TestAddons.manifest("workerboom.Boom", "base"), Map.of("workerboom.Boom", """
+                package workerboom;
+
+                import dev.kiln.api.*;
+
+                public final class Boom implements Addon {
+                    @Override public void register(AddonContext context) {
+                        if (System.getenv("KILN_WORKER_ID") != null) {
+                            throw new IllegalStateException("this addon refuses to load in a worker");
+                        }
+                    }
+                }
+                """));
+        try (KilnProcess kiln = KilnProcess.launch(Files.createDirectories(dir.resolve("run")), List.of(), "--workers=2",
+                "--addons-path=" + addons, "--load=base,web,hello,workerboom")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(60))).as(kiln.log()).isEqualTo(3);
+            assertThat(kiln.log()).contains("this addon refuses to load in a worker")
+                    .containsPattern("Worker \\d+ \\(pid \\d+\\) could not boot \\(exit code 3; its log says why\\): stopping the master");
+            assertThat(kiln.count("Worker \\d+ \\(pid \\d+, generation 1\\) started")).as("no respawn loop").isLessThanOrEqualTo(2);
+        }
+    }
+
+    /** The live worker JVMs of the master. */
+    private static Set<Long> workerPids(KilnProcess kiln) {
+        return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
+                .filter(p -> p.info().commandLine().map(c -> c.contains(" worker http")).orElse(false))
+                .map(ProcessHandle::pid).collect(Collectors.toSet());
+    }
+
+    /** The pids that wrote an access log line for GET /hello. */
+    private static Set<Long> servingPids(KilnProcess kiln) {
+        Matcher matcher = ACCESS.matcher(kiln.log());
+        Set<Long> pids = new java.util.HashSet<>();
+        while (matcher.find()) {
+            pids.add(Long.parseLong(matcher.group(1)));
+        }
+        return pids;
+    }
+}
