@@ -50,11 +50,17 @@ public final class CronService {
      * @param databases the databases to run jobs in: {@code -d}'s list, or every database on the server
      */
     public CronService(Config config, ConnectionPools pools, Registries registries, Supplier<List<String>> databases) {
+        this(config, config.maxCronThreads(), pools, registries, databases);
+    }
+
+    /** With {@code threads} runners whatever {@code --max-cron-threads} says (a prefork cron worker runs one). */
+    public CronService(Config config, int threads, ConnectionPools pools, Registries registries,
+                       Supplier<List<String>> databases) {
         this.pools = pools;
         this.registries = registries;
         this.databases = databases;
         this.only = List.copyOf(config.dbName());
-        this.threads = config.maxCronThreads();
+        this.threads = threads;
         this.limitSeconds = config.effectiveLimitTimeRealCron();
         this.maxAgeNanos = Duration.ofSeconds(config.limitTimeWorkerCron()).toNanos();
     }

@@ -64,11 +64,11 @@ public final class Kiln {
     }
 
     /**
-     * An HTTP worker of the prefork server ({@code kiln worker http}, started by the master with the
-     * listening socket on fd 0); returns its exit code. A worker that cannot boot throws with
-     * {@link HttpWorker#BOOT_FAILURE}.
+     * A worker of the prefork server, started by the master: {@code http} (the listening socket on
+     * fd 0) or {@code cron} (one cron runner); returns its exit code. A worker that cannot boot
+     * throws with {@link HttpWorker#BOOT_FAILURE}.
      */
-    public static int startWorker(Config config) {
+    public static int startWorker(String kind, Config config) {
         Parts parts;
         try {
             parts = Parts.of(config);
@@ -80,7 +80,10 @@ public final class Kiln {
         parts.postgres.startInBackground();
         parts.registries.listen();
         try {
-            return new HttpWorker(config, parts.application, toMaster).run();
+            CommonServer worker = kind.equals("cron")
+                    ? new CronWorker(config, new CronService(config, 1, parts.pools, parts.registries, parts.databases), toMaster)
+                    : new HttpWorker(config, parts.application, toMaster);
+            return worker.run();
         } finally {
             parts.registries.stopListening();
             parts.pools.close();

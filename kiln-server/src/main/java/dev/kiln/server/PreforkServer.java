@@ -25,7 +25,8 @@ import java.util.function.IntSupplier;
 /**
  * The prefork mode ({@code --workers N > 0}), Odoo's {@code PreforkServer} and gunicorn's arbiter:
  * a master that never serves requests holds the listening socket on fd 0 and keeps N HTTP worker
- * JVMs ({@code kiln worker http}) accepting from it. Its loop: act on queued signals, reap dead
+ * JVMs ({@code kiln worker http}) accepting from it, and {@code --max-cron-threads} cron worker JVMs
+ * ({@code kiln worker cron}, one runner each). Its loop: act on queued signals, reap dead
  * workers, spawn to the target count, sleep at most a second. TERM/INT stop the workers gracefully
  * (a second one kills them), HUP replaces them with a new generation (new ones first, each old one
  * retired once a new one is ready), TTIN/TTOU add or retire one. A worker that cannot boot (exit
@@ -46,23 +47,33 @@ public final class PreforkServer extends CommonServer {
     private final AtomicInteger nextId = new AtomicInteger();
     private volatile boolean quit;
     private int target;
+    private final int cronTarget;
     private int generation = 1;
     private long lastDeathNanos;
     private int bootFailure;
 
+    /** What a worker does: serve HTTP, or run one cron runner. */
+    private enum Kind { HTTP, CRON }
+
     /** One worker JVM, as the master sees it. */
     private static final class Worker {
         final int id;
+        final Kind kind;
         final int generation;
         final Process process;
         final long startedNanos = System.nanoTime();
         final AtomicBoolean ready = new AtomicBoolean();
         volatile boolean retiring;
 
-        Worker(int id, int generation, Process process) {
+        Worker(int id, Kind kind, int generation, Process process) {
             this.id = id;
+            this.kind = kind;
             this.generation = generation;
             this.process = process;
+        }
+
+        String name() {
+            return (kind == Kind.CRON ? "Cron worker " : "Worker ") + id;
         }
 
         long pid() {
@@ -75,6 +86,7 @@ public final class PreforkServer extends CommonServer {
         super(config);
         this.preload = preload;
         this.target = config.workers();
+        this.cronTarget = config.maxCronThreads();
     }
 
     @Override
@@ -93,8 +105,8 @@ public final class PreforkServer extends CommonServer {
             PidFile.remove(config.pidfile());
             return preloaded;
         }
-        LOG.info("Prefork master on {}:{}: {} HTTP worker{}", socket.address().getHostString(), socket.address().getPort(),
-                target, target == 1 ? "" : "s");
+        LOG.info("Prefork master on {}:{}: {} HTTP worker{}, {} cron worker{}", socket.address().getHostString(),
+                socket.address().getPort(), target, target == 1 ? "" : "s", cronTarget, cronTarget == 1 ? "" : "s");
         try {
             while (!quit) {
                 String signal = signals.poll(TICK);
@@ -145,7 +157,8 @@ public final class PreforkServer extends CommonServer {
                 if (target > 1) {
                     target--;
                     LOG.info("SIGTTOU: {} HTTP workers wanted", target);
-                    active().stream().min(Comparator.comparingLong(w -> w.startedNanos)).ifPresent(w -> retire(w, "SIGTTOU"));
+                    active(Kind.HTTP).stream().min(Comparator.comparingLong(w -> w.startedNanos))
+                            .ifPresent(w -> retire(w, "SIGTTOU"));
                 } else {
                     LOG.info("SIGTTOU: already down to one worker");
                 }
@@ -158,9 +171,13 @@ public final class PreforkServer extends CommonServer {
         }
     }
 
-    /** Workers serving or booting, not being retired. */
-    private List<Worker> active() {
-        return workers.stream().filter(w -> !w.retiring).toList();
+    /** Workers of {@code kind} serving or booting, not being retired. */
+    private List<Worker> active(Kind kind) {
+        return workers.stream().filter(w -> w.kind == kind && !w.retiring).toList();
+    }
+
+    private int targetOf(Kind kind) {
+        return kind == Kind.HTTP ? target : cronTarget;
     }
 
     /**
@@ -170,10 +187,13 @@ public final class PreforkServer extends CommonServer {
      */
     private void reload() {
         generation++;
-        LOG.info("SIGHUP: reloading: starting {} workers of generation {}, then retiring the old ones", target, generation);
+        LOG.info("SIGHUP: reloading: starting {} HTTP and {} cron workers of generation {}, then retiring the old ones",
+                target, cronTarget, generation);
         List<Worker> fresh = new ArrayList<>();
-        for (int i = 0; i < target; i++) {
-            fresh.add(spawn());
+        for (Kind kind : Kind.values()) {
+            for (int i = 0; i < targetOf(kind); i++) {
+                fresh.add(spawn(kind));
+            }
         }
         long deadline = System.nanoTime() + BOOT_TIMEOUT.toNanos();
         for (Worker w : fresh) {
@@ -181,8 +201,8 @@ public final class PreforkServer extends CommonServer {
                 pause(Duration.ofMillis(20));
             }
             if (!w.ready.get()) {
-                LOG.error("SIGHUP: worker {} (pid {}) of generation {} did not become ready ({}); the old generation keeps serving",
-                        w.id, w.pid(), generation, w.process.isAlive() ? "timed out" : "exit code " + w.process.exitValue());
+                LOG.error("SIGHUP: {} (pid {}) of generation {} did not become ready ({}); the old generation keeps serving",
+                        w.name(), w.pid(), generation, w.process.isAlive() ? "timed out" : "exit code " + w.process.exitValue());
                 fresh.forEach(f -> {
                     workers.remove(f);
                     f.process.destroyForcibly();
@@ -190,7 +210,7 @@ public final class PreforkServer extends CommonServer {
                 generation--;
                 return;
             }
-            workers.stream().filter(old -> old.generation < generation && !old.retiring).findFirst()
+            workers.stream().filter(old -> old.kind == w.kind && old.generation < generation && !old.retiring).findFirst()
                     .ifPresent(old -> retire(old, "reload"));
         }
         workers.stream().filter(old -> old.generation < generation && !old.retiring).forEach(old -> retire(old, "reload"));
@@ -199,7 +219,7 @@ public final class PreforkServer extends CommonServer {
 
     private void retire(Worker worker, String why) {
         worker.retiring = true;
-        LOG.info("Retiring worker {} (pid {}, {}): it finishes its requests and exits", worker.id, worker.pid(), why);
+        LOG.info("Retiring {} (pid {}, {}): it finishes its work and exits", worker.name(), worker.pid(), why);
         signal(worker, "TERM");
     }
 
@@ -211,13 +231,13 @@ public final class PreforkServer extends CommonServer {
             workers.remove(w);
             int code = w.process.exitValue();
             if (w.retiring && code == 0) {
-                LOG.info("Worker {} (pid {}) retired", w.id, w.pid());
+                LOG.info("{} (pid {}) retired", w.name(), w.pid());
             } else if (code == HttpWorker.BOOT_FAILURE && !w.ready.get()) {
-                LOG.error("Worker {} (pid {}) could not boot (exit code {}; its log says why): stopping the master",
-                        w.id, w.pid(), code);
+                LOG.error("{} (pid {}) could not boot (exit code {}; its log says why): stopping the master",
+                        w.name(), w.pid(), code);
                 bootFailure = HttpWorker.BOOT_FAILURE;
             } else {
-                LOG.warn("Worker {} (pid {}) died (exit code {}); a new one replaces it", w.id, w.pid(), code);
+                LOG.warn("{} (pid {}) died (exit code {}); a new one replaces it", w.name(), w.pid(), code);
                 lastDeathNanos = System.nanoTime();
             }
         }
@@ -227,13 +247,15 @@ public final class PreforkServer extends CommonServer {
         if (lastDeathNanos != 0 && System.nanoTime() - lastDeathNanos < RESPAWN_PAUSE.toNanos()) {
             return;           // a worker just died: a crash loop respawns no faster than this
         }
-        while (active().size() < target && !quit) {
-            spawn();
+        for (Kind kind : Kind.values()) {
+            while (active(kind).size() < targetOf(kind) && !quit) {
+                spawn(kind);
+            }
         }
     }
 
-    /** Starts a worker JVM: the master's JVM options, {@code worker http} and its server options, fd 0 inherited. */
-    private Worker spawn() {
+    /** Starts a worker JVM: the master's JVM options, {@code worker http|cron} and its server options, fd 0 inherited. */
+    private Worker spawn(Kind kind) {
         int id = nextId.incrementAndGet();
         List<String> command = new ArrayList<>();
         command.add(Proc.executable());
@@ -241,7 +263,7 @@ public final class PreforkServer extends CommonServer {
         int main = argv.indexOf(Phoenix.MAIN_CLASS);
         command.addAll(argv.subList(1, main + 1));
         command.add("worker");
-        command.add("http");
+        command.add(kind == Kind.HTTP ? "http" : "cron");
         List<String> options = Phoenix.withoutOneShotOptions(argv);
         command.addAll(options.subList(main + 1, options.size()));
         ProcessBuilder builder = new ProcessBuilder(command)
@@ -260,10 +282,10 @@ public final class PreforkServer extends CommonServer {
         } catch (IOException e) {
             throw new KilnException(KilnException.FAILURE, "cannot start a worker: " + e.getMessage(), e);
         }
-        Worker worker = new Worker(id, generation, process);
+        Worker worker = new Worker(id, kind, generation, process);
         workers.add(worker);
         Thread.ofPlatform().daemon().name("kiln-worker-" + id + "-messages").start(() -> listen(worker));
-        LOG.info("Worker {} (pid {}, generation {}) started", id, worker.pid(), generation);
+        LOG.info("{} (pid {}, generation {}) started", worker.name(), worker.pid(), generation);
         return worker;
     }
 
@@ -274,10 +296,10 @@ public final class PreforkServer extends CommonServer {
             for (String line; (line = messages.readLine()) != null; ) {
                 if (line.equals(HttpWorker.READY)) {
                     worker.ready.set(true);
-                    LOG.info("Worker {} (pid {}) ready in {} ms", worker.id, worker.pid(),
+                    LOG.info("{} (pid {}) ready in {} ms", worker.name(), worker.pid(),
                             (System.nanoTime() - worker.startedNanos) / 1_000_000);
                 } else {
-                    LOG.info("Worker {}: {}", worker.id, line);
+                    LOG.info("{}: {}", worker.name(), line);
                 }
             }
         } catch (IOException e) {
@@ -293,7 +315,7 @@ public final class PreforkServer extends CommonServer {
             try {
                 long left = Math.max(1, deadline - System.nanoTime());
                 if (!w.process.waitFor(left, TimeUnit.NANOSECONDS)) {
-                    LOG.warn("Worker {} (pid {}) still running at the stop timeout: killed", w.id, w.pid());
+                    LOG.warn("{} (pid {}) still running at the stop timeout: killed", w.name(), w.pid());
                     w.process.destroyForcibly();
                 }
             } catch (InterruptedException e) {

@@ -145,6 +145,36 @@ class PreforkServerTest {
         }
     }
 
+    @Test
+    void cronWorkersRunTheJobsEachExactlyOnce() throws Exception {
+        try (CronHarness cron = CronHarness.shared(dir, "prefork_cron", null, "hello")) {
+            cron.execute("INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall)"
+                    + " SELECT 'p_' || g, 'hello.ledger', 1, 'days', now() - interval '1 minute' FROM generate_series(1, 200) g");
+            try (KilnProcess kiln = KilnProcess.launch(Files.createDirectories(dir.resolve("prefork")), List.of(),
+                    "--workers=1", "--max-cron-threads=2", "-d", cron.db)) {
+                kiln.awaitLog("Cron worker \\d+ \\(pid \\d+\\) ready", 2);
+                await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() ->
+                        cron.count("SELECT count(*) FROM kiln_cron WHERE name LIKE 'p\\_%' AND nextcall <= now()") == 0);
+                assertThat(cron.query("SELECT count(*) || ',' || count(DISTINCT job_id) FROM hello_cron_ledger"))
+                        .as("rows, jobs").isEqualTo("200,200");
+                Set<Long> cronWorkers = kiln.process().toHandle().children()
+                        .filter(p -> p.info().commandLine().map(c -> c.contains(" worker cron")).orElse(false))
+                        .map(ProcessHandle::pid).collect(Collectors.toSet());
+                assertThat(cronWorkers).hasSize(2);
+                Matcher done = Pattern.compile("^\\S+ \\S+ (\\d+) INFO \\S+ dev\\.kiln\\.cron\\.CronRunner: " + cron.db
+                        + ": cron job 'p_\\d+' done", Pattern.MULTILINE).matcher(kiln.log());
+                Set<Long> runners = new java.util.HashSet<>();
+                int lines = 0;
+                while (done.find()) {
+                    runners.add(Long.parseLong(done.group(1)));
+                    lines++;
+                }
+                assertThat(lines).isEqualTo(200);
+                assertThat(runners).as("the jobs ran in cron workers only").isNotEmpty().isSubsetOf(cronWorkers);
+            }
+        }
+    }
+
     /** The live worker JVMs of the master. */
     private static Set<Long> workerPids(KilnProcess kiln) {
         return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)

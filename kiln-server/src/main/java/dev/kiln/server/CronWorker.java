@@ -1,0 +1,59 @@
+package dev.kiln.server;
+
+import dev.kiln.config.Config;
+import dev.kiln.cron.CronService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.PrintStream;
+import java.time.Duration;
+
+/**
+ * One cron worker of the prefork server, Odoo's {@code WorkerCron}: a JVM the master started that
+ * serves no HTTP and runs one cron runner. It says it is ready as an HTTP worker does, stops on TERM
+ * or INT once its job in progress is done (up to the stop timeout), and stops by itself when its
+ * master is gone.
+ */
+public final class CronWorker extends CommonServer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CronWorker.class);
+    private static final Duration TICK = Duration.ofSeconds(1);
+
+    private final CronService cron;
+    private final PrintStream toMaster;
+    private volatile boolean quit;
+
+    public CronWorker(Config config, CronService cron, PrintStream toMaster) {
+        super(config);
+        this.cron = cron;
+        this.toMaster = toMaster;
+    }
+
+    @Override
+    public int run() {
+        signals.install(signal -> false, "INT", "TERM", "HUP", "USR1");
+        long master = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
+        cron.start();
+        toMaster.println(HttpWorker.READY);
+        toMaster.flush();
+        try {
+            while (!quit) {
+                String signal = signals.poll(TICK);
+                if ("INT".equals(signal) || "TERM".equals(signal)) {
+                    quit = true;
+                } else if ("USR1".equals(signal)) {
+                    logStatistics(0, 0);
+                }
+                if (ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L) != master) {
+                    LOG.error("Cron worker: the master (pid {}) is gone; stopping", master);
+                    quit = true;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        boolean clean = cron.stop(stopTimeout());
+        LOG.info(clean ? "Cron worker stopped" : "Cron worker stopped; a job was cut short");
+        return 0;
+    }
+}
