@@ -2,6 +2,7 @@ package dev.kiln.server;
 
 import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.http.InFlightRequest;
 import dev.kiln.http.KilnApplication;
 import dev.kiln.os.ListenSocket;
 import org.slf4j.Logger;
@@ -24,18 +25,29 @@ public final class HttpWorker extends CommonServer {
     public static final String READY = "kiln-worker-ready";
     /** Exit code of a worker that could not boot: the master stops instead of respawning it. */
     public static final int BOOT_FAILURE = 3;
+    /**
+     * The line a worker writes when a limit says it must go: the master starts its replacement, and
+     * retires this one (TERM) once the replacement is ready, so capacity never dips.
+     */
+    public static final String RECYCLE = "kiln-worker-recycle";
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpWorker.class);
     private static final Duration TICK = Duration.ofSeconds(1);
 
     private final KilnApplication application;
     private final PrintStream toMaster;
+    private final long requestLimit;
+    private final java.util.Set<Long> overTime = new java.util.HashSet<>();
     private volatile boolean quit;
+    private boolean recycling;
 
     public HttpWorker(Config config, KilnApplication application, PrintStream toMaster) {
         super(config);
         this.application = application;
         this.toMaster = toMaster;
+        // Odoo's limit_request, with a jitter of up to a tenth so that workers do not all go together
+        this.requestLimit = config.limitRequest()
+                + java.util.concurrent.ThreadLocalRandom.current().nextLong(config.limitRequest() / 10 + 1);
     }
 
     @Override
@@ -69,13 +81,63 @@ public final class HttpWorker extends CommonServer {
                     LOG.error("Worker: the master (pid {}) is gone; stopping", master);
                     quit = true;
                 }
+                processLimits();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        boolean clean = http.drain(stopTimeout(), Set.of());
+        boolean clean = http.drain(stopTimeout(), Set.copyOf(overTime));
         LOG.info(clean ? "Worker stopped" : "Worker stopped; requests were cut short");
         return 0;
+    }
+
+    /**
+     * Odoo's limits for a worker, checked once a second. A limit reached asks the master for a
+     * replacement (the worker serves on until the master retires it); only limit_memory_hard ends
+     * the worker at once. Memory is RSS, not address space.
+     */
+    private void processLimits() {
+        long rss = dev.kiln.os.Proc.rss();
+        if (config.limitMemoryHard() > 0 && rss > config.limitMemoryHard()) {
+            LOG.error("Worker {}: limit limit_memory_hard reached: RSS {} bytes > {} bytes; exiting now",
+                    ProcessHandle.current().pid(), rss, config.limitMemoryHard());
+            Phoenix.flushLogs();
+            Runtime.getRuntime().halt(1);
+        }
+        long served = application.requestsServed();
+        if (served >= requestLimit) {
+            recycle("limit_request", served + " requests served >= " + requestLimit);
+        }
+        if (config.limitMemorySoft() > 0 && rss > config.limitMemorySoft() && served > 0) {
+            recycle("limit_memory_soft", "RSS " + rss + " bytes > " + config.limitMemorySoft() + " bytes");
+        }
+        if (config.limitTimeReal() > 0) {
+            for (InFlightRequest request : application.inFlight()) {
+                if (request.elapsedMillis() > config.limitTimeReal() * 1000L && overTime.add(request.id())) {
+                    LOG.warn("Worker {}: limit limit_time_real reached: request {} {} on {} running {} s > {} s; its stack:\n{}",
+                            ProcessHandle.current().pid(), request.method(), request.path(), request.thread(),
+                            request.elapsedMillis() / 1000, config.limitTimeReal(), stack(request.thread()));
+                    recycle("limit_time_real", request.method() + " " + request.path());
+                }
+            }
+        }
+    }
+
+    /** Asks the master, once, for a replacement. */
+    private void recycle(String limit, String detail) {
+        if (recycling) {
+            return;
+        }
+        recycling = true;
+        LOG.info("Worker {}: limit {} reached ({}): a replacement is asked for; this worker serves until it is ready",
+                ProcessHandle.current().pid(), limit, detail);
+        toMaster.println(RECYCLE + " " + limit);
+        toMaster.flush();
+    }
+
+    private static String stack(Thread thread) {
+        return java.util.Arrays.stream(thread.getStackTrace()).map(frame -> "\tat " + frame)
+                .collect(java.util.stream.Collectors.joining("\n"));
     }
 
     private void handle(String signal) {

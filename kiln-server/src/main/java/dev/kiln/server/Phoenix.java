@@ -79,7 +79,7 @@ final class Phoenix {
         }
     }
 
-    private static void flushLogs() {
+    static void flushLogs() {
         Logging.shutdown();
     }
 }

@@ -64,6 +64,9 @@ public final class PreforkServer extends CommonServer {
         final long startedNanos = System.nanoTime();
         final AtomicBoolean ready = new AtomicBoolean();
         volatile boolean retiring;
+        /** Set when the worker reached a limit and asked to be replaced. */
+        volatile String recycle;
+        Worker replacement;
 
         Worker(int id, Kind kind, int generation, Process process) {
             this.id = id;
@@ -118,6 +121,7 @@ public final class PreforkServer extends CommonServer {
                     if (bootFailure != 0) {
                         break;
                     }
+                    replaceRecycled();
                     spawnMissing();
                 } catch (RuntimeException e) {
                     LOG.error("Prefork master: {}; going on", e.toString(), e);
@@ -217,6 +221,24 @@ public final class PreforkServer extends CommonServer {
         LOG.info("SIGHUP: generation {} serving", generation);
     }
 
+    /**
+     * A worker that reached a limit gets its replacement first; once the replacement is ready the
+     * worker is retired (it finishes its requests), so the count of serving workers never dips.
+     */
+    private void replaceRecycled() {
+        for (Worker w : workers) {
+            if (w.recycle == null || w.retiring) {
+                continue;
+            }
+            if (w.replacement == null || (!w.replacement.process.isAlive() && !w.replacement.ready.get())) {
+                LOG.info("{} (pid {}) reached {}: starting its replacement", w.name(), w.pid(), w.recycle);
+                w.replacement = spawn(w.kind);
+            } else if (w.replacement.ready.get()) {
+                retire(w, w.recycle);
+            }
+        }
+    }
+
     private void retire(Worker worker, String why) {
         worker.retiring = true;
         LOG.info("Retiring {} (pid {}, {}): it finishes its work and exits", worker.name(), worker.pid(), why);
@@ -294,7 +316,9 @@ public final class PreforkServer extends CommonServer {
         try (BufferedReader messages = new BufferedReader(
                 new InputStreamReader(worker.process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = messages.readLine()) != null; ) {
-                if (line.equals(HttpWorker.READY)) {
+                if (line.startsWith(HttpWorker.RECYCLE)) {
+                    worker.recycle = line.substring(HttpWorker.RECYCLE.length()).strip();
+                } else if (line.equals(HttpWorker.READY)) {
                     worker.ready.set(true);
                     LOG.info("{} (pid {}) ready in {} ms", worker.name(), worker.pid(),
                             (System.nanoTime() - worker.startedNanos) / 1_000_000);

@@ -175,6 +175,57 @@ class PreforkServerTest {
         }
     }
 
+    @Test
+    void limitRequestRecyclesWorkersWithoutFailingARequest() throws Exception {
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0", "--limit-request=20")) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            Map<String, Integer> outcomes = load(kiln, () -> kiln.count("Worker \\d+ \\(pid \\d+\\) retired") >= 2);
+            assertThat(outcomes).as("every request while workers were recycled").containsOnlyKeys("200");
+            assertThat(kiln.log()).containsPattern("Worker \\d+: limit limit_request reached \\(\\d+ requests served >= 2[0-2]\\)")
+                    .containsPattern("Retiring Worker \\d+ \\(pid \\d+, limit_request\\)");
+            assertThat(workerPids(kiln)).as("the worker, and perhaps the replacement it already asked for").hasSizeBetween(1, 2);
+        }
+    }
+
+    @Test
+    void aRequestOverLimitTimeRealIsTheOnlyOneCutWhenItsWorkerIsReplaced() throws Exception {
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0", "--limit-time-real=2")) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            long first = workerPids(kiln).iterator().next();
+            java.util.concurrent.CompletableFuture<String> slow = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return kiln.get("/hello/wait?seconds=30");
+                } catch (Exception e) {
+                    return e.getClass().getSimpleName();
+                }
+            });
+            Map<String, Integer> outcomes = load(kiln, () -> kiln.count("Worker \\d+ \\(pid " + first + "\\) retired") == 1);
+            assertThat(outcomes).as("the other requests").containsOnlyKeys("200");
+            assertThat(slow.get(30, java.util.concurrent.TimeUnit.SECONDS)).as("the slow request").doesNotStartWith("HTTP/1.1 200");
+            assertThat(kiln.log()).contains("limit limit_time_real reached: request GET /hello/wait")
+                    .contains("HelloAddon.waitSeconds");
+            assertThat(workerPids(kiln)).hasSize(1).doesNotContain(first);
+        }
+    }
+
+    /** Sequential GET /hello until {@code done} (at most 60 s); each outcome counted ("200" or what went wrong). */
+    private static Map<String, Integer> load(KilnProcess kiln, java.util.concurrent.Callable<Boolean> done) throws Exception {
+        Map<String, Integer> outcomes = new ConcurrentHashMap<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!done.call()) {
+            assertThat(System.nanoTime()).as("still not done after 60 s:\n" + kiln.log()).isLessThan(deadline);
+            String outcome;
+            try {
+                String response = kiln.get("/hello");
+                outcome = response.startsWith("HTTP/1.1 200") ? "200" : response.lines().findFirst().orElse("?");
+            } catch (Exception e) {
+                outcome = e.getClass().getSimpleName() + ": " + e.getMessage();
+            }
+            outcomes.merge(outcome, 1, Integer::sum);
+        }
+        return outcomes;
+    }
+
     /** The live worker JVMs of the master. */
     private static Set<Long> workerPids(KilnProcess kiln) {
         return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
