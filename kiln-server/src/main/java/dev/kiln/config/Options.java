@@ -66,7 +66,7 @@ public final class Options {
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "120", "--limit-time-real")
             .value("limit_time_real_cron", "seconds one cron job may take; -1 = limit_time_real, 0 = no limit",
                     ValueType.integer(-1, Integer.MAX_VALUE, "seconds"), "-1", "--limit-time-real-cron")
-            .later(PREFORK).value("limit_request", "requests a worker serves before it is recycled",
+            .value("limit_request", "requests a worker serves before it is recycled",
                     ValueType.integer(1, Integer.MAX_VALUE, "requests"), "65536", "--limit-request")
             .value("limit_time_worker_cron", "seconds a cron worker lives before it is recycled; 0 = forever",
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "0", "--limit-time-worker-cron")
