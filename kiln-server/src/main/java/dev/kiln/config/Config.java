@@ -36,6 +36,7 @@ public record Config(
         int limitTimeRealCron,
         int limitRequest,
         int limitTimeWorkerCron,
+        long workerHeap,
         Set<String> devMode,
         Path pidfile,
         Path dataDir,

@@ -171,6 +171,7 @@ public final class ConfigLoader {
                 (Integer) v.get("limit_time_real_cron"),
                 (Integer) v.get("limit_request"),
                 (Integer) v.get("limit_time_worker_cron"),
+                (Long) v.get("worker_heap"),
                 (Set<String>) v.get("dev_mode"),
                 (Path) v.get("pidfile"),
                 (Path) v.get("data_dir"),

@@ -70,6 +70,8 @@ public final class Options {
                     ValueType.integer(1, Integer.MAX_VALUE, "requests"), "65536", "--limit-request")
             .value("limit_time_worker_cron", "seconds a cron worker lives before it is recycled; 0 = forever",
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "0", "--limit-time-worker-cron")
+            .value("worker_heap", "Java heap of each prefork worker JVM (its -Xmx); bytes or 512M/2G",
+                    ValueType.bytes(), Long.toString(512 * MIB), "--worker-heap")
             .value("dev_mode", "comma-separated developer modes: debug (stack traces on error pages), reload and access (with developer mode), or all",
                     ValueType.choiceSet("access", "debug", "reload"), "", "--dev")
             .value("pidfile", "file to write the server's pid to (removed at exit)",

@@ -283,7 +283,9 @@ public final class PreforkServer extends CommonServer {
         command.add(Proc.executable());
         List<String> argv = Proc.commandLine();
         int main = argv.indexOf(Phoenix.MAIN_CLASS);
-        command.addAll(argv.subList(1, main + 1));
+        command.addAll(argv.subList(1, main));
+        command.add("-Xmx" + config.workerHeap());          // the last -Xmx wins over the master's own
+        command.add(Phoenix.MAIN_CLASS);
         command.add("worker");
         command.add(kind == Kind.HTTP ? "http" : "cron");
         List<String> options = Phoenix.withoutOneShotOptions(argv);

@@ -42,6 +42,8 @@ class PreforkServerTest {
             kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
             Set<Long> workers = workerPids(kiln);
             assertThat(workers).hasSize(2);
+            assertThat(commandLine(workers.iterator().next())).as("the default worker heap, 512 MiB")
+                    .contains(" -Xmx536870912 dev.kiln.Main worker http ");
             for (int i = 0; i < 40; i++) {
                 assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200").endsWith("Hello, world");
             }
@@ -177,8 +179,10 @@ class PreforkServerTest {
 
     @Test
     void limitRequestRecyclesWorkersWithoutFailingARequest() throws Exception {
-        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0", "--limit-request=20")) {
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0", "--limit-request=20",
+                "--worker-heap=256M")) {
             kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            assertThat(commandLine(workerPids(kiln).iterator().next())).contains(" -Xmx268435456 dev.kiln.Main worker http ");
             Map<String, Integer> outcomes = load(kiln, () -> kiln.count("Worker \\d+ \\(pid \\d+\\) retired") >= 2);
             assertThat(outcomes).as("every request while workers were recycled").containsOnlyKeys("200");
             assertThat(kiln.log()).containsPattern("Worker \\d+: limit limit_request reached \\(\\d+ requests served >= 2[0-2]\\)")
@@ -231,6 +235,10 @@ class PreforkServerTest {
         return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
                 .filter(p -> p.info().commandLine().map(c -> c.contains(" worker http")).orElse(false))
                 .map(ProcessHandle::pid).collect(Collectors.toSet());
+    }
+
+    private static String commandLine(long pid) {
+        return ProcessHandle.of(pid).flatMap(p -> p.info().commandLine()).orElse("?");
     }
 
     /** The pids that wrote an access log line for GET /hello. */
