@@ -34,8 +34,8 @@ public final class KilnCommand {
 
     private static final Logger log = LoggerFactory.getLogger(KilnCommand.class);
 
-    /** Commands by name ({@code worker} is internal: the prefork master starts it); evented and status join later. */
-    static final List<String> COMMANDS = List.of("server", "db", "cron", "worker");
+    /** Commands by name ({@code worker} is internal: the prefork master starts it); evented joins later. */
+    static final List<String> COMMANDS = List.of("server", "db", "cron", "status", "worker");
 
     private KilnCommand() { }
 
@@ -53,6 +53,7 @@ public final class KilnCommand {
                 case "server" -> server(rest, env, out);
                 case "db" -> DbCommand.run(rest, env, out);
                 case "cron" -> CronCommand.run(rest, env, out);
+                case "status" -> StatusCommand.run(rest, env, out);
                 case "worker" -> WorkerCommand.run(rest, env);
                 default -> throw new IllegalStateException("no command " + command);
             };

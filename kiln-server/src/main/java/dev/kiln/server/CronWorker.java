@@ -48,6 +48,8 @@ public final class CronWorker extends CommonServer {
                     LOG.error("Cron worker: the master (pid {}) is gone; stopping", master);
                     quit = true;
                 }
+                toMaster.println(HttpWorker.STATE + " 0 0 " + dev.kiln.os.Proc.rss() + " 0 -");
+                toMaster.flush();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

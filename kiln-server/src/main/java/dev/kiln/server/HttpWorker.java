@@ -30,6 +30,11 @@ public final class HttpWorker extends CommonServer {
      * retires this one (TERM) once the replacement is ready, so capacity never dips.
      */
     public static final String RECYCLE = "kiln-worker-recycle";
+    /**
+     * The line a worker writes every second: requests served, in flight, RSS in bytes, and the
+     * oldest request in flight (its age in ms and method + path, or 0 and -).
+     */
+    public static final String STATE = "kiln-worker-state";
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpWorker.class);
     private static final Duration TICK = Duration.ofSeconds(1);
@@ -82,6 +87,7 @@ public final class HttpWorker extends CommonServer {
                     quit = true;
                 }
                 processLimits();
+                reportState();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -121,6 +127,15 @@ public final class HttpWorker extends CommonServer {
                 }
             }
         }
+    }
+
+    private void reportState() {
+        InFlightRequest oldest = application.inFlight().stream()
+                .max(java.util.Comparator.comparingLong(InFlightRequest::elapsedMillis)).orElse(null);
+        toMaster.println(STATE + " " + application.requestsServed() + " " + application.requestsInFlight() + " "
+                + dev.kiln.os.Proc.rss() + " " + (oldest == null ? "0 -" : oldest.elapsedMillis() + " "
+                + oldest.method() + " " + oldest.path()));
+        toMaster.flush();
     }
 
     /** Asks the master, once, for a replacement. */

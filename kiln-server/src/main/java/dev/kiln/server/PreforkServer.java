@@ -67,6 +67,10 @@ public final class PreforkServer extends CommonServer {
         /** Set when the worker reached a limit and asked to be replaced. */
         volatile String recycle;
         Worker replacement;
+        /** The last state the worker reported: served, in flight, RSS, and its oldest request. */
+        volatile long served;
+        volatile long rss;
+        volatile String current = "-";
 
         Worker(int id, Kind kind, int generation, Process process) {
             this.id = id;
@@ -103,8 +107,12 @@ public final class PreforkServer extends CommonServer {
                     + config.httpPort() + " (" + e.getMessage() + "); is another server there? see --http-port");
         }
         PidFile.write(config.pidfile());
+        StatusSocket status = StatusSocket.open(config, this::status);
         int preloaded = preload.getAsInt();
         if (config.stopAfterInit()) {
+            if (status != null) {
+                status.close();
+            }
             PidFile.remove(config.pidfile());
             return preloaded;
         }
@@ -131,6 +139,9 @@ public final class PreforkServer extends CommonServer {
             Thread.currentThread().interrupt();
         }
         stopWorkers();
+        if (status != null) {
+            status.close();
+        }
         PidFile.remove(config.pidfile());
         return bootFailure != 0 ? bootFailure : 0;
     }
@@ -313,12 +324,43 @@ public final class PreforkServer extends CommonServer {
         return worker;
     }
 
+    /** What {@code kiln status} prints: the master, then each worker. */
+    private String status() {
+        StringBuilder text = new StringBuilder(String.format("%-8s %-7s %4s %10s %10s %8s  %s%n",
+                "PID", "KIND", "GEN", "AGE", "SERVED", "RSS", "CURRENT REQUEST"));
+        text.append(String.format("%-8d %-7s %4d %10s %10s %8s  %s%n", ProcessHandle.current().pid(), "master",
+                generation, age(startNanos), "-", mib(dev.kiln.os.Proc.rss()), "-"));
+        for (Worker w : workers) {
+            text.append(String.format("%-8d %-7s %4d %10s %10s %8s  %s%n", w.pid(),
+                    (w.kind == Kind.HTTP ? "http" : "cron") + (w.retiring ? "*" : w.ready.get() ? "" : "?"),
+                    w.generation, age(w.startedNanos), w.kind == Kind.HTTP ? Long.toString(w.served) : "-",
+                    mib(w.rss), w.current));
+        }
+        return text.append("(* retiring, ? starting)\n").toString();
+    }
+
+    private static String age(long sinceNanos) {
+        long seconds = Duration.ofNanos(System.nanoTime() - sinceNanos).toSeconds();
+        return String.format("%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60);
+    }
+
+    private static String mib(long bytes) {
+        return bytes <= 0 ? "-" : (bytes / (1024 * 1024)) + "M";
+    }
+
     /** Reads what a worker says on its standard output until it exits. */
     private void listen(Worker worker) {
         try (BufferedReader messages = new BufferedReader(
                 new InputStreamReader(worker.process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = messages.readLine()) != null; ) {
-                if (line.startsWith(HttpWorker.RECYCLE)) {
+                if (line.startsWith(HttpWorker.STATE)) {
+                    String[] parts = line.split(" ", 6);
+                    if (parts.length >= 6) {
+                        worker.served = Long.parseLong(parts[1]);
+                        worker.rss = Long.parseLong(parts[3]);
+                        worker.current = parts[5].equals("-") ? "-" : parts[5] + " (" + parts[4] + " ms)";
+                    }
+                } else if (line.startsWith(HttpWorker.RECYCLE)) {
                     worker.recycle = line.substring(HttpWorker.RECYCLE.length()).strip();
                 } else if (line.equals(HttpWorker.READY)) {
                     worker.ready.set(true);

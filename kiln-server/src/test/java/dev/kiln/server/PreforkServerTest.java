@@ -51,6 +51,19 @@ class PreforkServerTest {
             assertThat(served).as("requests are served by workers, never by the master").isNotEmpty()
                     .isSubsetOf(workers).doesNotContain(kiln.pid());
 
+            // kiln status, found with the server's own options (data dir and port)
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                String status = status(kiln);
+                assertThat(status).containsPattern("(?m)^" + kiln.pid() + " +master +1 ");
+                for (long worker : workers) {
+                    assertThat(status).containsPattern("(?m)^" + worker + " +http +1 +\\d+:\\d\\d:\\d\\d +\\d+ +\\d+M ");
+                }
+                assertThat(status).containsPattern("(?m)^\\d+ +cron +1 ");
+                long total = java.util.regex.Pattern.compile("(?m)^\\d+ +http +1 +\\S+ +(\\d+) ").matcher(status).results()
+                        .mapToLong(m -> Long.parseLong(m.group(1))).sum();
+                assertThat(total).as("requests served, as the workers report them").isGreaterThanOrEqualTo(40);
+            });
+
             kiln.signal("TERM");
             assertThat(kiln.awaitExit(Duration.ofSeconds(60))).as(kiln.log()).isZero();
             assertThat(kiln.log()).contains("Prefork master: every worker stopped");
@@ -235,6 +248,18 @@ class PreforkServerTest {
         return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
                 .filter(p -> p.info().commandLine().map(c -> c.contains(" worker http")).orElse(false))
                 .map(ProcessHandle::pid).collect(Collectors.toSet());
+    }
+
+    /** What {@code kiln status} prints for {@code kiln}, run in this JVM as an operator would. */
+    private static String status(KilnProcess kiln) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int code = dev.kiln.cli.KilnCommandAccess.run(List.of("status", "--data-dir=" + System.getProperty("kiln.test.data"),
+                        "--http-port=" + kiln.port), Map.of("HOME", kiln.dir.toString()),
+                new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8),
+                new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+        assertThat(code).as(err.toString(java.nio.charset.StandardCharsets.UTF_8)).isZero();
+        return out.toString(java.nio.charset.StandardCharsets.UTF_8);
     }
 
     private static String commandLine(long pid) {
