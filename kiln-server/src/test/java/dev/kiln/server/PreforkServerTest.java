@@ -155,7 +155,7 @@ class PreforkServerTest {
                 "--addons-path=" + addons, "--load=base,web,hello,workerboom")) {
             assertThat(kiln.awaitExit(Duration.ofSeconds(60))).as(kiln.log()).isEqualTo(3);
             assertThat(kiln.log()).contains("this addon refuses to load in a worker")
-                    .containsPattern("Worker \\d+ \\(pid \\d+\\) could not boot \\(exit code 3; its log says why\\): stopping the master");
+                    .containsPattern("(Cron w|W)orker \\d+ \\(pid \\d+\\) could not boot \\(exit code 3; its log says why\\): stopping the master");
             assertThat(kiln.count("Worker \\d+ \\(pid \\d+, generation 1\\) started")).as("no respawn loop").isLessThanOrEqualTo(2);
         }
     }

@@ -159,6 +159,9 @@ class ThreadedServerTest {
     void usr1LogsStatistics() throws Exception {
         try (KilnProcess kiln = KilnProcess.start(dir)) {
             kiln.get("/hello");
+            // counted once the handler returns, which may be after the client has the response;
+            // the access line is written after the count
+            kiln.awaitLog("\"GET /hello\" 200", 1);
             kiln.signal("USR1");
             kiln.awaitLog("Statistics: uptime \\d+ s, requests served 1, in flight 0, threads \\d+, heap \\d+/\\d+ MiB "
                     + "\\(max \\d+\\), RSS \\d+ MiB", 1);
