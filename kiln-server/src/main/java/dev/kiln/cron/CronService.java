@@ -5,6 +5,7 @@ import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.SqlErrors;
 import dev.kiln.registry.Registries;
+import dev.kiln.logging.ThreadStacks;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,7 +17,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
-import java.util.stream.Collectors;
 
 /**
  * The cron runners of one process ({@code --max-cron-threads} of them), Odoo's {@code cron_spawn},
@@ -179,7 +179,7 @@ public final class CronService {
         long elapsed = call.elapsedMillis();
         if (elapsed > limitMillis && call.interrupted().compareAndSet(false, true)) {
             LOG.warn("{}: cron job '{}' over limit_time_real_cron ({} s > {} s) on {}: interrupting it; its stack:\n{}",
-                    call.database(), call.job(), elapsed / 1000, limitSeconds, call.thread().getName(), stack(call.thread()));
+                    call.database(), call.job(), elapsed / 1000, limitSeconds, call.thread().getName(), ThreadStacks.of(call.thread()));
             call.thread().interrupt();
         } else if (call.interrupted().get() && elapsed > limitMillis + GRACE.toMillis() && r.runner().current == call) {
             r.runner().abandon();
@@ -206,7 +206,4 @@ public final class CronService {
         }
     }
 
-    private static String stack(Thread thread) {
-        return Arrays.stream(thread.getStackTrace()).map(frame -> "\tat " + frame).collect(Collectors.joining("\n"));
-    }
 }

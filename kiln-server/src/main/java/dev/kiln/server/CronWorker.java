@@ -14,28 +14,24 @@ import java.time.Duration;
  * or INT once its job in progress is done (up to the stop timeout), and stops by itself when its
  * master is gone.
  */
-public final class CronWorker extends CommonServer {
+public final class CronWorker extends PreforkWorker {
 
     private static final Logger LOG = LoggerFactory.getLogger(CronWorker.class);
     private static final Duration TICK = Duration.ofSeconds(1);
 
     private final CronService cron;
-    private final PrintStream toMaster;
     private volatile boolean quit;
 
     public CronWorker(Config config, CronService cron, PrintStream toMaster) {
-        super(config);
+        super(config, toMaster);
         this.cron = cron;
-        this.toMaster = toMaster;
     }
 
     @Override
     public int run() {
         signals.install(signal -> false, "INT", "TERM", "HUP", "USR1");
-        long master = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
         cron.start();
-        toMaster.println(HttpWorker.READY);
-        toMaster.flush();
+        tell(HttpWorker.READY);
         try {
             while (!quit) {
                 String signal = signals.poll(TICK);
@@ -44,12 +40,10 @@ public final class CronWorker extends CommonServer {
                 } else if ("USR1".equals(signal)) {
                     logStatistics(0, 0);
                 }
-                if (ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L) != master) {
-                    LOG.error("Cron worker: the master (pid {}) is gone; stopping", master);
+                if (masterGone()) {
                     quit = true;
                 }
-                toMaster.println(HttpWorker.STATE + " 0 0 " + dev.kiln.os.Proc.rss() + " 0 -");
-                toMaster.flush();
+                tell(HttpWorker.STATE + " 0 0 " + dev.kiln.os.Proc.rss() + " 0 -");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

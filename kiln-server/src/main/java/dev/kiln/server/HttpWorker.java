@@ -5,6 +5,7 @@ import dev.kiln.config.Config;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.http.KilnApplication;
 import dev.kiln.os.ListenSocket;
+import dev.kiln.logging.ThreadStacks;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,7 +20,7 @@ import java.util.Set;
  * (stop accepting, finish the requests in flight), and stops by itself when its master is gone, so
  * no worker outlives a master killed with SIGKILL.
  */
-public final class HttpWorker extends CommonServer {
+public final class HttpWorker extends PreforkWorker {
 
     /** The line a worker writes to its standard output once it accepts connections. */
     public static final String READY = "kiln-worker-ready";
@@ -40,16 +41,14 @@ public final class HttpWorker extends CommonServer {
     private static final Duration TICK = Duration.ofSeconds(1);
 
     private final KilnApplication application;
-    private final PrintStream toMaster;
     private final long requestLimit;
     private final java.util.Set<Long> overTime = new java.util.HashSet<>();
     private volatile boolean quit;
     private boolean recycling;
 
     public HttpWorker(Config config, KilnApplication application, PrintStream toMaster) {
-        super(config);
+        super(config, toMaster);
         this.application = application;
-        this.toMaster = toMaster;
         // Odoo's limit_request, with a jitter of up to a tenth so that workers do not all go together
         this.requestLimit = config.limitRequest()
                 + java.util.concurrent.ThreadLocalRandom.current().nextLong(config.limitRequest() / 10 + 1);
@@ -59,7 +58,6 @@ public final class HttpWorker extends CommonServer {
     public int run() {
         // HUP belongs to the master (a terminal's hangup reaches the whole group): ignored here
         signals.install(signal -> false, "INT", "TERM", "HUP", "USR1");
-        long master = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
         HttpService http;
         try {
             ListenSocket socket = ListenSocket.open(config.httpInterface(), config.httpPort(), System.getenv());
@@ -74,16 +72,14 @@ public final class HttpWorker extends CommonServer {
         } catch (Exception e) {
             throw new KilnException(BOOT_FAILURE, "worker " + ProcessHandle.current().pid() + " could not boot: " + e, e);
         }
-        toMaster.println(READY);
-        toMaster.flush();
+        tell(READY);
         try {
             while (!quit) {
                 String signal = signals.poll(TICK);
                 if (signal != null) {
                     handle(signal);
                 }
-                if (ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L) != master) {
-                    LOG.error("Worker: the master (pid {}) is gone; stopping", master);
+                if (masterGone()) {
                     quit = true;
                 }
                 processLimits();
@@ -122,7 +118,7 @@ public final class HttpWorker extends CommonServer {
                 if (request.elapsedMillis() > config.limitTimeReal() * 1000L && overTime.add(request.id())) {
                     LOG.warn("Worker {}: limit limit_time_real reached: request {} {} on {} running {} s > {} s; its stack:\n{}",
                             ProcessHandle.current().pid(), request.method(), request.path(), request.thread(),
-                            request.elapsedMillis() / 1000, config.limitTimeReal(), stack(request.thread()));
+                            request.elapsedMillis() / 1000, config.limitTimeReal(), ThreadStacks.of(request.thread()));
                     recycle("limit_time_real", request.method() + " " + request.path());
                 }
             }
@@ -132,10 +128,9 @@ public final class HttpWorker extends CommonServer {
     private void reportState() {
         InFlightRequest oldest = application.inFlight().stream()
                 .max(java.util.Comparator.comparingLong(InFlightRequest::elapsedMillis)).orElse(null);
-        toMaster.println(STATE + " " + application.requestsServed() + " " + application.requestsInFlight() + " "
+        tell(STATE + " " + application.requestsServed() + " " + application.requestsInFlight() + " "
                 + dev.kiln.os.Proc.rss() + " " + (oldest == null ? "0 -" : oldest.elapsedMillis() + " "
                 + oldest.method() + " " + oldest.path()));
-        toMaster.flush();
     }
 
     /** Asks the master, once, for a replacement. */
@@ -146,14 +141,9 @@ public final class HttpWorker extends CommonServer {
         recycling = true;
         LOG.info("Worker {}: limit {} reached ({}): a replacement is asked for; this worker serves until it is ready",
                 ProcessHandle.current().pid(), limit, detail);
-        toMaster.println(RECYCLE + " " + limit);
-        toMaster.flush();
+        tell(RECYCLE + " " + limit);
     }
 
-    private static String stack(Thread thread) {
-        return java.util.Arrays.stream(thread.getStackTrace()).map(frame -> "\tat " + frame)
-                .collect(java.util.stream.Collectors.joining("\n"));
-    }
 
     private void handle(String signal) {
         switch (signal) {

@@ -8,6 +8,7 @@ import dev.kiln.http.KilnApplication;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
 
+import dev.kiln.logging.ThreadStacks;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,7 +17,6 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Collectors;
 
 /**
  * The default mode ({@code --workers 0}), Odoo's {@code ThreadedServer}: one process serves HTTP on
@@ -177,7 +177,7 @@ public final class ThreadedServer extends CommonServer {
                 if (request.elapsedMillis() > config.limitTimeReal() * 1000L && overLimit.add(request.id())) {
                     LOG.warn("Limit limit_time_real reached: request {} on {} running {} s > {} s; its stack:\n{}",
                             request.method() + " " + request.path(), request.thread(), request.elapsedMillis() / 1000,
-                            config.limitTimeReal(), stack(request.thread()));
+                            config.limitTimeReal(), ThreadStacks.of(request.thread()));
                     if (limitReachedNanos < 0) {
                         limitReachedNanos = System.nanoTime();
                     }
@@ -192,10 +192,6 @@ public final class ThreadedServer extends CommonServer {
         }
     }
 
-    private static String stack(Thread thread) {
-        return java.util.Arrays.stream(thread.getStackTrace()).map(frame -> "\tat " + frame)
-                .collect(Collectors.joining("\n"));
-    }
 
     private void stop() {
         stopping = true;
