@@ -6,6 +6,9 @@ import java.util.Map;
 import java.util.function.BiFunction;
 
 import dev.kiln.KilnException;
+import dev.kiln.config.Config;
+import dev.kiln.db.ConnectionPools;
+import dev.kiln.db.Postgres;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -54,6 +57,27 @@ final class Actions {
                     : String.join(" ", positional)) + " (kiln " + command + " " + action + " --help)");
         }
         return new Parsed(action, result, values);
+    }
+
+    /** What an action does with the connections to the server's PostgreSQL. */
+    @FunctionalInterface
+    interface Work {
+        void run(ConnectionPools pools);
+    }
+
+    /**
+     * Runs {@code work} against the PostgreSQL {@code config} names: the embedded one is started
+     * (or attached to, when a server runs on the same data dir) and stopped again only if this
+     * command started it.
+     */
+    static void withServer(Config config, Work work) {
+        Postgres postgres = Postgres.of(config);
+        try (ConnectionPools pools = ConnectionPools.of(postgres, config)) {
+            postgres.await();
+            work.run(pools);
+        } finally {
+            postgres.close();
+        }
     }
 
     /** The command line of an action: {@code spec} plus help, its positional arguments and the server's options. */

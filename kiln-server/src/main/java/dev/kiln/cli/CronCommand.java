@@ -10,8 +10,6 @@ import dev.kiln.config.Config;
 import dev.kiln.config.ConfigLoader;
 import dev.kiln.cron.CronManual;
 import dev.kiln.cron.CronStore;
-import dev.kiln.db.ConnectionPools;
-import dev.kiln.db.Postgres;
 import dev.kiln.logging.Logging;
 import dev.kiln.registry.Registries;
 import picocli.CommandLine;
@@ -43,9 +41,7 @@ final class CronCommand {
         }
         String db = config.dbName().getFirst();
         Logging.configure(config);
-        Postgres postgres = Postgres.of(config);
-        try (ConnectionPools pools = ConnectionPools.of(postgres, config)) {
-            postgres.await();
+        Actions.withServer(config, pools -> {
             if (action.equals("list")) {
                 print(CronManual.list(pools, db), out);
             } else {
@@ -54,9 +50,7 @@ final class CronCommand {
                 double seconds = CronManual.run(pools, registries, db, values.getFirst());
                 out.printf("cron job '%s' done in %.3f s%n", values.getFirst(), seconds);
             }
-        } finally {
-            postgres.close();
-        }
+        });
         return KilnException.OK;
     }
 
@@ -64,16 +58,9 @@ final class CronCommand {
         String format = "%-32s %-20s %-20s %8s %-6s %-12s %s%n";
         out.printf(format, "NAME", "NEXT CALL (UTC)", "LAST CALL (UTC)", "FAILURES", "ACTIVE", "INTERVAL", "PRIORITY");
         for (CronStore.Listed job : jobs) {
-            out.printf(format, job.name(), utc(job.nextcall()), utc(job.lastcall()), job.failureCount(),
+            out.printf(format, job.name(), CronStore.utc(job.nextcall()), CronStore.utc(job.lastcall()), job.failureCount(),
                     job.active() ? "yes" : "no", job.intervalNumber() + " " + job.intervalType(), job.priority());
         }
-    }
-
-    private static final java.time.format.DateTimeFormatter UTC =
-            java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(java.time.ZoneOffset.UTC);
-
-    private static String utc(java.time.Instant instant) {
-        return instant == null ? "-" : UTC.format(instant);
     }
 
     private static CommandLine commandLine(String action, List<String> positional) {

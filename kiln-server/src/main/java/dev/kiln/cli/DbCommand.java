@@ -10,9 +10,7 @@ import dev.kiln.KilnException;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.config.Config;
 import dev.kiln.config.ConfigLoader;
-import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
-import dev.kiln.db.Postgres;
 import dev.kiln.logging.Logging;
 import dev.kiln.registry.DatabaseService;
 import dev.kiln.registry.Registries;
@@ -54,9 +52,7 @@ final class DbCommand {
         Logging.configure(config);
         String login = result.matchedOptionValue("--login", "admin");
         String password = action.equals("create") ? password(result, env) : null;
-        Postgres postgres = Postgres.of(config);
-        try (ConnectionPools pools = ConnectionPools.of(postgres, config)) {
-            postgres.await();
+        Actions.withServer(config, pools -> {
             AddonLoader catalog = AddonLoader.discover(config.addonsPath());
             DatabaseService service = new DatabaseService(new DatabaseManager(pools, config.dbTemplate()),
                     new Registries(catalog, config.serverWideModules(), pools), catalog, pools);
@@ -69,9 +65,7 @@ final class DbCommand {
                 case "restore" -> service.restore(values.get(0), Path.of(values.get(1)));
                 default -> throw new IllegalStateException(action);
             }
-        } finally {
-            postgres.close();
-        }
+        });
         return KilnException.OK;
     }
 

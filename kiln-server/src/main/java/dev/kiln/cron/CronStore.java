@@ -412,9 +412,9 @@ public final class CronStore {
         return value == null ? null : value.toInstant();
     }
 
-    /** For logs: an instant in UTC without fractions. */
-    static String utc(Instant instant) {
-        return instant == null ? "never" : UTC.format(instant);
+    /** For logs and {@code kiln cron list}: an instant in UTC to the second, or "-". */
+    public static String utc(Instant instant) {
+        return instant == null ? "-" : UTC.format(instant);
     }
 
     private static final java.time.format.DateTimeFormatter UTC =

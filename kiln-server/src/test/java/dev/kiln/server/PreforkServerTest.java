@@ -119,11 +119,12 @@ class PreforkServerTest {
                 }
             });
             try {
-                Thread.sleep(300);
+                await().atMost(Duration.ofSeconds(10)).until(() -> total(outcomes) >= 5);      // the client runs
                 kiln.signal("HUP");
                 kiln.awaitLog("SIGHUP: generation 2 serving", 1);
                 await().atMost(Duration.ofSeconds(30)).until(() -> kiln.count("Worker \\d+ \\(pid \\d+\\) retired") == 3);
-                Thread.sleep(300);
+                int retired = total(outcomes);
+                await().atMost(Duration.ofSeconds(10)).until(() -> total(outcomes) >= retired + 5);  // served by the new ones
             } finally {
                 running.set(false);
                 client.join();
@@ -241,6 +242,10 @@ class PreforkServerTest {
             outcomes.merge(outcome, 1, Integer::sum);
         }
         return outcomes;
+    }
+
+    private static int total(Map<String, Integer> outcomes) {
+        return outcomes.values().stream().mapToInt(Integer::intValue).sum();
     }
 
     /** The live worker JVMs of the master. */
