@@ -23,7 +23,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 public final class Libc {
 
     public static final int F_DUPFD_CLOEXEC = 1030, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4;
-    public static final int FD_CLOEXEC = 1, O_NONBLOCK = 0x800;
+    public static final int FD_CLOEXEC = 1, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
     private static final int SOL_SOCKET = 1, SO_ACCEPTCONN = 30, SIG_SETMASK = 2;
     /** glibc's sigset_t is 1024 bits. */
     private static final int SIGSET_BYTES = 128;
@@ -61,6 +61,11 @@ public final class Libc {
         static final MethodHandle H = function("execve", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), true);
     }
 
+    private static final class Open {
+        static final MethodHandle H = function("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), true,
+                Linker.Option.firstVariadicArg(2));
+    }
+
     private static final class Kill {
         static final MethodHandle H = function("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
     }
@@ -77,6 +82,23 @@ public final class Libc {
 
     public static void close(int fd) {
         call("close(" + fd + ")", Close.H, fd);
+    }
+
+    /** open(2) for reading, close-on-exec; returns the fd. */
+    public static int openReadOnly(String path) {
+        String what = "open(" + path + ")";
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int fd = (int) Open.H.invokeExact(state, arena.allocateFrom(path), O_CLOEXEC);
+            if (fd < 0) {
+                throw new OsException(what, (int) ERRNO.get(state, 0L));
+            }
+            return fd;
+        } catch (OsException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new OsException(what, t);
+        }
     }
 
     public static int fcntl(int fd, int cmd, int arg) {

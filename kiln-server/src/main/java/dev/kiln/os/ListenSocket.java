@@ -86,6 +86,32 @@ public final class ListenSocket {
         return address;
     }
 
+    /**
+     * Points fd 0 at /dev/null: this process no longer holds the listening socket. Once every
+     * process sharing it has let go, the kernel closes it and refuses new connections; the last
+     * one to let go must have accepted what was queued, or those connections are reset.
+     */
+    public static void release() {
+        release(prepareRelease());
+    }
+
+    /**
+     * Opens /dev/null for {@link #release(int)} and links the native calls it makes (the first call
+     * of each costs milliseconds), so that the release itself takes microseconds.
+     */
+    public static int prepareRelease() {
+        int devNull = Libc.openReadOnly("/dev/null");
+        Libc.dup2(devNull, devNull);
+        Libc.close(Libc.fcntl(devNull, Libc.F_DUPFD_CLOEXEC, 3));
+        return devNull;
+    }
+
+    /** {@link #release()} with a /dev/null fd from {@link #prepareRelease()}, which it closes. */
+    public static void release(int devNull) {
+        Libc.dup2(devNull, 0);
+        Libc.close(devNull);
+    }
+
     /** Clears O_NONBLOCK on fd 0 (shared with every duplicate), as the next program expects a plain socket. */
     public static void prepareForExec() {
         int flags = Libc.fcntl(0, Libc.F_GETFL, 0);

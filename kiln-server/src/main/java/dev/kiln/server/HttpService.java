@@ -21,9 +21,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 
 /**
  * The HTTP service of one process: Jetty on virtual threads, accepting from a close-on-exec
@@ -33,7 +36,10 @@ import java.util.Set;
  * only the duplicate Jetty accepts from (the kernel keeps queueing on fd 0 for the next image or
  * for other workers), then serves every connection already accepted — including one accepted but
  * whose request has not arrived yet — with {@code Connection: close}, and stops Jetty when none
- * is left or the deadline passes.
+ * is left or the deadline passes. When the server stops for good (no re-exec or other worker takes
+ * the socket over), it then accepts and serves what the kernel queued meanwhile, until it finds the
+ * queue empty, and lets go of the socket at once (Puma's {@code drain_on_shutdown}): a connection
+ * the kernel completed is served, not reset.
  */
 final class HttpService {
 
@@ -48,6 +54,7 @@ final class HttpService {
     private final Server server;
     private final ServerConnector connector;
     private final ServerSocketChannel acceptChannel;
+    private final ListenSocket socket;
     private final KilnApplication application;
     private volatile boolean draining;
 
@@ -67,6 +74,7 @@ final class HttpService {
                 return !draining && super.handleAcceptFailure(failure);
             }
         };
+        this.socket = socket;
         acceptChannel = socket.openChannel();
         connector.open(acceptChannel);
         server.addConnector(connector);
@@ -80,23 +88,26 @@ final class HttpService {
 
     /**
      * Stops accepting, serves what was accepted, then stops Jetty. Requests in {@code abandoned}
-     * (over a time limit) are not waited for. Returns false when the deadline cut requests short.
+     * (over a time limit) are not waited for. If {@code last} is true once those are served (it may
+     * turn true meanwhile), this process lets go of the listening socket: it accepts every
+     * connection the kernel queued, releases the socket at once and serves them too. Returns false
+     * when the deadline cut requests short.
      */
-    boolean drain(Duration timeout, Set<Long> abandoned) {
+    boolean drain(Duration timeout, Set<Long> abandoned, BooleanSupplier last) {
         long deadline = System.nanoTime() + timeout.toNanos();
         long graceEnd = System.nanoTime() + FIRST_REQUEST_GRACE.toNanos();
         draining = true;
-        boolean clean = true;
+        boolean clean;
         try {
             stopAccepting();
-            while (busy(abandoned, System.nanoTime() < graceEnd)) {
-                if (System.nanoTime() > deadline) {
-                    LOG.warn("Stop timeout ({} s) reached with requests still running: {}", timeout.toSeconds(),
-                            application.inFlight().stream().map(r -> r.method() + " " + r.path()).toList());
-                    clean = false;
-                    break;
+            clean = awaitServed(abandoned, graceEnd, deadline);
+            if (clean && last.getAsBoolean()) {
+                int adopted = adoptQueuedAndRelease(ListenSocket.prepareRelease());
+                if (adopted > 0) {
+                    LOG.info("Serving the {} connection{} the kernel had queued", adopted, adopted == 1 ? "" : "s");
+                    Thread.sleep(REGISTRATION_SETTLE.toMillis());
+                    clean = awaitServed(abandoned, System.nanoTime() + FIRST_REQUEST_GRACE.toNanos(), deadline);
                 }
-                Thread.sleep(20);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -104,6 +115,41 @@ final class HttpService {
         }
         stopJetty();
         return clean;
+    }
+
+    /** Waits until no accepted connection has a request to serve; false at the deadline. */
+    private boolean awaitServed(Set<Long> abandoned, long graceEnd, long deadline) throws InterruptedException {
+        while (busy(abandoned, System.nanoTime() < graceEnd)) {
+            if (System.nanoTime() > deadline) {
+                LOG.warn("Stop timeout reached with requests still running: {}",
+                        application.inFlight().stream().map(r -> r.method() + " " + r.path()).toList());
+                return false;
+            }
+            Thread.sleep(20);
+        }
+        return true;
+    }
+
+    /**
+     * Accepts every connection the kernel has queued, hands each to Jetty, and releases the
+     * listening socket the moment the queue is empty: once every process sharing the socket has
+     * done so, the kernel refuses new connections instead of queueing them for no one.
+     */
+    private int adoptQueuedAndRelease(int devNull) {
+        int adopted = 0;
+        try (ServerSocketChannel queue = socket.openChannel()) {
+            queue.configureBlocking(false);
+            for (SocketChannel channel; (channel = queue.accept()) != null; adopted++) {
+                channel.configureBlocking(false);
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                connector.getSelectorManager().accept(channel);
+            }
+        } catch (IOException e) {
+            LOG.warn("Accepting the queued connections failed: {}", e.toString());
+        } finally {
+            ListenSocket.release(devNull);
+        }
+        return adopted;
     }
 
     /**

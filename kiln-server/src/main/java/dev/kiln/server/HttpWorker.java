@@ -17,8 +17,9 @@ import java.util.Set;
  * One HTTP worker of the prefork server, Odoo's {@code WorkerHTTP}: a JVM the master started with
  * the listening socket on fd 0, accepting from the same kernel queue as its siblings. It tells the
  * master it is ready on its standard output (the master's pipe), stops gracefully on TERM or INT
- * (stop accepting, finish the requests in flight), and stops by itself when its master is gone, so
- * no worker outlives a master killed with SIGKILL.
+ * (stop accepting, finish the requests in flight; on INT, the server's stop, also serve what the
+ * kernel queued and release the socket), and stops by itself when its master is gone, so no
+ * worker outlives a master killed with SIGKILL.
  */
 public final class HttpWorker extends PreforkWorker {
 
@@ -44,6 +45,7 @@ public final class HttpWorker extends PreforkWorker {
     private final long requestLimit;
     private final java.util.Set<Long> overTime = new java.util.HashSet<>();
     private volatile boolean quit;
+    private volatile boolean serverStops;
     private boolean recycling;
 
     public HttpWorker(Config config, KilnApplication application, PrintStream toMaster) {
@@ -56,8 +58,15 @@ public final class HttpWorker extends PreforkWorker {
 
     @Override
     public int run() {
-        // HUP belongs to the master (a terminal's hangup reaches the whole group): ignored here
-        signals.install(signal -> false, "INT", "TERM", "HUP", "USR1");
+        // HUP belongs to the master (a terminal's hangup reaches the whole group): ignored here.
+        // INT means the whole server stops (the master's stop, or Ctrl-C on the group): this worker
+        // may be the socket's last holder. TERM retires this worker alone.
+        signals.install(signal -> {
+            if ("INT".equals(signal)) {
+                serverStops = true;
+            }
+            return false;
+        }, "INT", "TERM", "HUP", "USR1");
         HttpService http;
         try {
             ListenSocket socket = ListenSocket.open(config.httpInterface(), config.httpPort(), System.getenv());
@@ -88,7 +97,7 @@ public final class HttpWorker extends PreforkWorker {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        boolean clean = http.drain(stopTimeout(), Set.copyOf(overTime));
+        boolean clean = http.drain(stopTimeout(), Set.copyOf(overTime), () -> serverStops);
         LOG.info(clean ? "Worker stopped" : "Worker stopped; requests were cut short");
         return 0;
     }

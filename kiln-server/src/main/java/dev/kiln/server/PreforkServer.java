@@ -138,6 +138,8 @@ public final class PreforkServer extends CommonServer {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        // the workers are now the socket's only holders: the last to stop serves what the kernel queued
+        ListenSocket.release();
         stopWorkers();
         if (status != null) {
             status.close();
@@ -375,9 +377,12 @@ public final class PreforkServer extends CommonServer {
         }
     }
 
-    /** TERM to every worker, then up to the stop timeout for their requests; SIGKILL for what is left. */
+    /**
+     * INT to every worker (the server stops: each serves what it accepted, and the last one to let
+     * go of the socket what the kernel queued), then up to the stop timeout; SIGKILL for what is left.
+     */
     private void stopWorkers() {
-        workers.forEach(w -> signal(w, "TERM"));
+        workers.forEach(w -> signal(w, "INT"));
         long deadline = System.nanoTime() + stopTimeout().toNanos();
         for (Worker w : workers) {
             try {

@@ -198,7 +198,7 @@ public final class ThreadedServer extends CommonServer {
         cron.stopStarting();          // no job starts any more; those running finish meanwhile
         if (http != null) {
             LOG.info("Stopping the HTTP service: no new connections, serving those accepted");
-            boolean clean = http.drain(stopTimeout(), Set.copyOf(overLimit));
+            boolean clean = http.drain(stopTimeout(), Set.copyOf(overLimit), () -> !phoenix);
             LOG.info(clean ? "HTTP service stopped" : "HTTP service stopped; requests were cut short");
         }
         if (!cron.stop(stopTimeout())) {
