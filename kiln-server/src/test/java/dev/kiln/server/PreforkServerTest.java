@@ -93,50 +93,6 @@ class PreforkServerTest {
     }
 
     @Test
-    void ttinTtouChangeTheCountAndHupReplacesEveryWorkerWithoutFailingARequest() throws Exception {
-        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2")) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
-            kiln.signal("TTIN");
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 3);
-            assertThat(workerPids(kiln)).hasSize(3);
-            kiln.signal("TTOU");
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) retired", 1);
-            await().atMost(Duration.ofSeconds(10)).until(() -> workerPids(kiln).size() == 2);
-
-            Set<Long> before = workerPids(kiln);
-            Map<String, Integer> outcomes = new ConcurrentHashMap<>();
-            AtomicBoolean running = new AtomicBoolean(true);
-            Thread client = Thread.ofPlatform().start(() -> {
-                while (running.get()) {
-                    String outcome;
-                    try {
-                        String response = kiln.get("/hello");
-                        outcome = response.startsWith("HTTP/1.1 200") ? "200" : response.lines().findFirst().orElse("?");
-                    } catch (Exception e) {
-                        outcome = e.getClass().getSimpleName() + ": " + e.getMessage();
-                    }
-                    outcomes.merge(outcome, 1, Integer::sum);
-                }
-            });
-            try {
-                await().atMost(Duration.ofSeconds(10)).until(() -> total(outcomes) >= 5);      // the client runs
-                kiln.signal("HUP");
-                kiln.awaitLog("SIGHUP: generation 2 serving", 1);
-                await().atMost(Duration.ofSeconds(30)).until(() -> kiln.count("Worker \\d+ \\(pid \\d+\\) retired") == 3);
-                int retired = total(outcomes);
-                await().atMost(Duration.ofSeconds(10)).until(() -> total(outcomes) >= retired + 5);  // served by the new ones
-            } finally {
-                running.set(false);
-                client.join();
-            }
-            assertThat(outcomes).as("every request during the reload").containsOnlyKeys("200");
-            assertThat(outcomes.get("200")).isGreaterThan(10);
-            Set<Long> after = workerPids(kiln);
-            assertThat(after).hasSize(2).doesNotContainAnyElementsOf(before);
-        }
-    }
-
-    @Test
     void aWorkerThatCannotBootStopsTheMasterWithExitCode3() throws Exception {
         Path addons = Files.createDirectories(dir.resolve("addons"));
         TestAddons.addon(addons, "workerboom", TestAddons.manifest("workerboom.Boom", "base"), Map.of("workerboom.Boom", """
@@ -192,20 +148,6 @@ class PreforkServerTest {
     }
 
     @Test
-    void limitRequestRecyclesWorkersWithoutFailingARequest() throws Exception {
-        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0", "--limit-request=20",
-                "--worker-heap=256M")) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
-            assertThat(commandLine(workerPids(kiln).iterator().next())).contains(" -Xmx268435456 dev.kiln.Main worker http ");
-            Map<String, Integer> outcomes = load(kiln, () -> kiln.count("Worker \\d+ \\(pid \\d+\\) retired") >= 2);
-            assertThat(outcomes).as("every request while workers were recycled").containsOnlyKeys("200");
-            assertThat(kiln.log()).containsPattern("Worker \\d+: limit limit_request reached \\(\\d+ requests served >= 2[0-2]\\)")
-                    .containsPattern("Retiring Worker \\d+ \\(pid \\d+, limit_request\\)");
-            assertThat(workerPids(kiln)).as("the worker, and perhaps the replacement it already asked for").hasSizeBetween(1, 2);
-        }
-    }
-
-    @Test
     void aRequestOverLimitTimeRealIsTheOnlyOneCutWhenItsWorkerIsReplaced() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0", "--limit-time-real=2")) {
             kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
@@ -217,8 +159,13 @@ class PreforkServerTest {
                     return e.getClass().getSimpleName();
                 }
             });
-            Map<String, Integer> outcomes = load(kiln, () -> kiln.count("Worker \\d+ \\(pid " + first + "\\) retired") == 1);
-            assertThat(outcomes).as("the other requests").containsOnlyKeys("200");
+            dev.kiln.bench.LoadClients.Tally others;
+            try (dev.kiln.bench.LoadClients load = dev.kiln.bench.LoadClients.start(kiln.port, "/hello", 2)) {
+                kiln.awaitLog("Worker \\d+ \\(pid " + first + "\\) retired", 1);
+                load.awaitRequests(20, Duration.ofSeconds(10));
+                others = load.stop();
+            }
+            assertThat(others.failed()).as("the other requests: " + others).isZero();
             assertThat(slow.get(30, java.util.concurrent.TimeUnit.SECONDS)).as("the slow request").doesNotStartWith("HTTP/1.1 200");
             assertThat(kiln.log()).contains("limit limit_time_real reached: request GET /hello/wait")
                     .contains("HelloAddon.waitSeconds");
@@ -226,30 +173,8 @@ class PreforkServerTest {
         }
     }
 
-    /** Sequential GET /hello until {@code done} (at most 60 s); each outcome counted ("200" or what went wrong). */
-    private static Map<String, Integer> load(KilnProcess kiln, java.util.concurrent.Callable<Boolean> done) throws Exception {
-        Map<String, Integer> outcomes = new ConcurrentHashMap<>();
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!done.call()) {
-            assertThat(System.nanoTime()).as("still not done after 60 s:\n" + kiln.log()).isLessThan(deadline);
-            String outcome;
-            try {
-                String response = kiln.get("/hello");
-                outcome = response.startsWith("HTTP/1.1 200") ? "200" : response.lines().findFirst().orElse("?");
-            } catch (Exception e) {
-                outcome = e.getClass().getSimpleName() + ": " + e.getMessage();
-            }
-            outcomes.merge(outcome, 1, Integer::sum);
-        }
-        return outcomes;
-    }
-
-    private static int total(Map<String, Integer> outcomes) {
-        return outcomes.values().stream().mapToInt(Integer::intValue).sum();
-    }
-
     /** The live worker JVMs of the master. */
-    private static Set<Long> workerPids(KilnProcess kiln) {
+    static Set<Long> workerPids(KilnProcess kiln) {
         return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
                 .filter(p -> p.info().commandLine().map(c -> c.contains(" worker http")).orElse(false))
                 .map(ProcessHandle::pid).collect(Collectors.toSet());
@@ -267,7 +192,7 @@ class PreforkServerTest {
         return out.toString(java.nio.charset.StandardCharsets.UTF_8);
     }
 
-    private static String commandLine(long pid) {
+    static String commandLine(long pid) {
         return ProcessHandle.of(pid).flatMap(p -> p.info().commandLine()).orElse("?");
     }
 

@@ -1,0 +1,166 @@
+package dev.kiln.server;
+
+import dev.kiln.bench.LoadClients;
+import dev.kiln.bench.LoadClients.Outcome;
+import dev.kiln.bench.LoadClients.Tally;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+
+import static dev.kiln.server.PreforkServerTest.workerPids;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Zero-drop in prefork mode, shown with concurrent clients ({@link LoadClients}) that sort every
+ * request into success, reset, refused, timeout or 5xx while the workers are reloaded, recycled,
+ * added, retired, stopped or killed. Each client opens a new connection per request, so every
+ * request passes through the listening socket the workers share.
+ */
+@Tag("process")
+@Tag("slow")
+class PreforkZeroDropTest {
+
+    private static final int CLIENTS = 4;
+    private static final String READY = "Worker \\d+ \\(pid \\d+\\) ready";
+    private static final String RETIRED = "Worker \\d+ \\(pid \\d+\\) retired";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void threeRollingReloadsFailNoRequest() throws Exception {
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0")) {
+            kiln.awaitLog(READY, 2);
+            Set<Long> first = workerPids(kiln);
+            Tally tally;
+            try (LoadClients load = LoadClients.start(kiln.port, "/hello", CLIENTS);
+                 LoadClients keepAlive = LoadClients.start(kiln.port, "/hello", 2, true, Duration.ofSeconds(10))) {
+                load.awaitRequests(20, Duration.ofSeconds(10));
+                for (int generation = 2; generation <= 4; generation++) {
+                    kiln.signal("HUP");
+                    kiln.awaitLog("SIGHUP: generation " + generation + " serving", 1);
+                    int retired = 2 * (generation - 1);
+                    await().atMost(Duration.ofSeconds(30)).until(() -> kiln.count(RETIRED) >= retired);
+                }
+                load.awaitRequests(20, Duration.ofSeconds(10));      // served by the last generation
+                tally = load.stop();
+                Tally reused = keepAlive.stop();
+                assertThat(reused.failed()).as("keep-alive clients: " + reused).isZero();
+                assertThat(reused.count(Outcome.SUCCESS)).isGreaterThan(20);
+            }
+            assertNoFailure(tally, kiln);
+            assertThat(workerPids(kiln)).hasSize(2).doesNotContainAnyElementsOf(first);
+        }
+    }
+
+    @Test
+    void limitRequestRecyclingFailsNoRequest() throws Exception {
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0",
+                "--limit-request=100", "--worker-heap=256M")) {
+            kiln.awaitLog(READY, 2);
+            assertThat(PreforkServerTest.commandLine(workerPids(kiln).iterator().next()))
+                    .contains(" -Xmx268435456 dev.kiln.Main worker http ");
+            Tally tally = underLoad(kiln, () -> kiln.count(RETIRED) >= 4);
+            assertNoFailure(tally, kiln);
+            assertThat(kiln.log()).containsPattern("Retiring Worker \\d+ \\(pid \\d+, limit_request\\)");
+        }
+    }
+
+    @Test
+    void softMemoryRecyclingFailsNoRequest() throws Exception {
+        // below any JVM's RSS: every worker asks to be replaced once it has served a request
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0",
+                "--limit-memory-soft=32M")) {
+            kiln.awaitLog(READY, 2);
+            Tally tally = underLoad(kiln, () -> kiln.count(RETIRED) >= 3);
+            assertNoFailure(tally, kiln);
+            assertThat(kiln.log()).containsPattern("Worker \\d+: limit limit_memory_soft reached \\(RSS \\d+ bytes > 33554432 bytes\\)")
+                    .containsPattern("Retiring Worker \\d+ \\(pid \\d+, limit_memory_soft\\)");
+        }
+    }
+
+    @Test
+    void ttinAndTtouFailNoRequest() throws Exception {
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0")) {
+            kiln.awaitLog(READY, 2);
+            Tally tally;
+            try (LoadClients load = LoadClients.start(kiln.port, "/hello", CLIENTS)) {
+                load.awaitRequests(20, Duration.ofSeconds(10));
+                kiln.signal("TTIN");
+                kiln.signal("TTIN");
+                kiln.awaitLog(READY, 4);
+                assertThat(workerPids(kiln)).hasSize(4);
+                load.awaitRequests(20, Duration.ofSeconds(10));
+                kiln.signal("TTOU");
+                kiln.signal("TTOU");
+                kiln.signal("TTOU");
+                kiln.awaitLog(RETIRED, 3);
+                await().atMost(Duration.ofSeconds(10)).until(() -> workerPids(kiln).size() == 1);
+                load.awaitRequests(20, Duration.ofSeconds(10));
+                tally = load.stop();
+            }
+            assertNoFailure(tally, kiln);
+        }
+    }
+
+    @Test
+    void termServesEveryRequestAcceptedBeforeIt() throws Exception {
+        KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0");
+        kiln.awaitLog(READY, 2);
+        try (kiln; LoadClients load = LoadClients.start(kiln.port, "/hello", CLIENTS)) {
+            load.awaitRequests(50, Duration.ofSeconds(10));
+            long term = System.nanoTime();
+            kiln.signal("TERM");
+            assertThat(kiln.awaitExit(Duration.ofSeconds(60))).as(kiln.log()).isZero();
+            Tally tally = load.stop();
+            assertThat(tally.failuresConnectedBefore(term)).as(tally + "\n" + kiln.log()).isEmpty();
+            // after TERM, new connections are refused once the last worker let go of the socket; one
+            // the kernel completed in the microseconds between its last accept and that release is
+            // the only one that can be reset
+            assertThat(tally.count(Outcome.RESET)).as(tally.toString()).isLessThanOrEqualTo(1);
+            assertThat(tally.count(Outcome.SERVER_ERROR) + tally.count(Outcome.TIMEOUT)).as(tally.toString()).isZero();
+            assertThat(tally.count(Outcome.SUCCESS)).isGreaterThanOrEqualTo(50);
+        }
+    }
+
+    @Test
+    void killingOneWorkerFailsOnlyTheRequestsItHeld() throws Exception {
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0")) {
+            kiln.awaitLog(READY, 2);
+            Tally tally;
+            try (LoadClients load = LoadClients.start(kiln.port, "/hello", CLIENTS)) {
+                load.awaitRequests(50, Duration.ofSeconds(10));
+                long victim = workerPids(kiln).iterator().next();
+                ProcessHandle.of(victim).orElseThrow().destroyForcibly();
+                kiln.awaitLog("Worker \\d+ \\(pid " + victim + "\\) died", 1);
+                kiln.awaitLog(READY, 3);
+                load.awaitRequests(50, Duration.ofSeconds(10));
+                tally = load.stop();
+            }
+            // each client has one request outstanding at a time: at most that many were in the dead worker
+            assertThat(tally.failed()).as(tally.toString()).isLessThanOrEqualTo(CLIENTS);
+            assertThat(tally.failed()).as(tally.toString()).isEqualTo(tally.count(Outcome.RESET));
+        }
+    }
+
+    /** Runs the clients until {@code done} (at most 90 s) and a few more requests after it. */
+    private static Tally underLoad(KilnProcess kiln, BooleanSupplier done) throws Exception {
+        try (LoadClients load = LoadClients.start(kiln.port, "/hello", CLIENTS)) {
+            await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100)).until(done::getAsBoolean);
+            load.awaitRequests(20, Duration.ofSeconds(10));
+            return load.stop();
+        }
+    }
+
+    private static void assertNoFailure(Tally tally, KilnProcess kiln) {
+        assertThat(tally.failed()).as(tally + "\n" + kiln.log()).isZero();
+        assertThat(tally.count(Outcome.SUCCESS)).as(tally.toString()).isGreaterThan(50);
+    }
+}
