@@ -41,7 +41,7 @@ public final class LoadClients implements AutoCloseable {
     public enum Outcome { SUCCESS, RESET, REFUSED, TIMEOUT, SERVER_ERROR, OTHER }
 
     /** One request that did not succeed: when its connection was made (-1 when never), and why. */
-    public record Failure(Outcome outcome, long connectedNanos, long endedNanos, String detail) {
+    public record Failure(Outcome outcome, long connectedNanos, long endedNanos, java.time.Instant at, String detail) {
     }
 
     /** The counts so far, with latency percentiles of the successful requests in milliseconds. */
@@ -74,7 +74,8 @@ public final class LoadClients implements AutoCloseable {
             }
             text.append(" retried=").append(retried)
                     .append(String.format(Locale.ROOT, " p50_ms=%.1f p99_ms=%.1f max_ms=%.1f", p50Millis, p99Millis, maxMillis));
-            failures.stream().limit(5).forEach(f -> text.append("\n  ").append(f.outcome()).append(": ").append(f.detail()));
+            failures.stream().limit(5).forEach(f -> text.append("\n  ").append(f.outcome()).append(" at ").append(f.at())
+                    .append(": ").append(f.detail()));
             return text.toString();
         }
     }
@@ -192,7 +193,8 @@ public final class LoadClients implements AutoCloseable {
                 int slot = filled.getAndIncrement();
                 ring[slot % ring.length] = System.nanoTime() - start;
             } else if (failuresKept.incrementAndGet() <= FAILURES_KEPT) {
-                failures.add(new Failure(attempt.outcome, attempt.connectedNanos, System.nanoTime(), attempt.detail));
+                failures.add(new Failure(attempt.outcome, attempt.connectedNanos, System.nanoTime(), java.time.Instant.now(),
+                        attempt.detail));
             }
             connection = attempt.open;
         }

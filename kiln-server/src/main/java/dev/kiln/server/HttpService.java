@@ -46,7 +46,7 @@ final class HttpService {
     private static final Logger LOG = LoggerFactory.getLogger(HttpService.class);
     private static final HttpField CONNECTION_CLOSE = new PreEncodedHttpField(HttpHeader.CONNECTION, "close");
     /** How long an accepted connection may take to send its first request once a stop began. */
-    private static final Duration FIRST_REQUEST_GRACE = Duration.ofMillis(1500);
+    private static final Duration FIRST_REQUEST_GRACE = Duration.ofSeconds(3);
 
     /** Lets accepted connections reach the selector before the stop looks for them. */
     private static final Duration REGISTRATION_SETTLE = Duration.ofMillis(100);

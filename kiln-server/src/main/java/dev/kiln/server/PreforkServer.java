@@ -27,11 +27,13 @@ import java.util.function.IntSupplier;
  * a master that never serves requests holds the listening socket on fd 0 and keeps N HTTP worker
  * JVMs ({@code kiln worker http}) accepting from it, and {@code --max-cron-threads} cron worker JVMs
  * ({@code kiln worker cron}, one runner each). Its loop: act on queued signals, reap dead
- * workers, spawn to the target count, sleep at most a second. TERM/INT stop the workers gracefully
- * (a second one kills them), HUP replaces them with a new generation (new ones first, each old one
- * retired once a new one is ready), TTIN/TTOU add or retire one. A worker that cannot boot (exit
- * code 3) stops the master with that code instead of a respawn loop; workers that keep dying are
- * respawned no faster than once a second.
+ * workers, advance a reload, kill workers that stopped reporting, spawn to the target count, sleep
+ * at most a second (a worker that becomes ready or exits wakes it). TERM/INT stop the workers
+ * gracefully (a second one kills them), HUP replaces them with a new generation (new ones first,
+ * each old one retired once a new one is ready; new ones that cannot boot are given up and the old
+ * ones serve on), TTIN/TTOU add or retire one. A worker that cannot boot at start (exit code 3)
+ * stops the master with that code instead of a respawn loop; workers that keep dying are respawned
+ * no faster than once a second.
  */
 public final class PreforkServer extends CommonServer {
 
@@ -40,6 +42,8 @@ public final class PreforkServer extends CommonServer {
     /** How long a worker of a new generation may take to say it is ready before the reload is given up. */
     private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration RESPAWN_PAUSE = Duration.ofSeconds(1);
+    /** How long past its stop timeout a retiring worker may take to exit before it is killed. */
+    private static final Duration RETIRE_GRACE = Duration.ofSeconds(10);
 
     private final IntSupplier preload;
     private final List<Worker> workers = new CopyOnWriteArrayList<>();
@@ -49,6 +53,10 @@ public final class PreforkServer extends CommonServer {
     private int target;
     private final int cronTarget;
     private int generation = 1;
+    /** The new generation's workers while a reload is in progress (empty otherwise), and its deadline. */
+    private List<Worker> reloading = List.of();
+    private long reloadDeadline;
+    private boolean reloadAgain;
     private long lastDeathNanos;
     private int bootFailure;
 
@@ -64,6 +72,11 @@ public final class PreforkServer extends CommonServer {
         final long startedNanos = System.nanoTime();
         final AtomicBoolean ready = new AtomicBoolean();
         volatile boolean retiring;
+        long retiredNanos;
+        /** The last time the worker said anything (ready, its state); its heartbeat. */
+        volatile long heardNanos = System.nanoTime();
+        /** For a worker of a reload: whether it has taken an old worker's place yet. */
+        boolean tookOver;
         /** Set when the worker reached a limit and asked to be replaced. */
         volatile String recycle;
         Worker replacement;
@@ -121,7 +134,7 @@ public final class PreforkServer extends CommonServer {
         try {
             while (!quit) {
                 String signal = signals.poll(TICK);
-                if (signal != null) {
+                if (signal != null && !signal.equals(SignalQueue.WAKE)) {
                     handle(signal);
                 }
                 try {
@@ -129,6 +142,8 @@ public final class PreforkServer extends CommonServer {
                     if (bootFailure != 0) {
                         break;
                     }
+                    advanceReload();
+                    killSilent();
                     replaceRecycled();
                     spawnMissing();
                 } catch (RuntimeException e) {
@@ -198,11 +213,16 @@ public final class PreforkServer extends CommonServer {
     }
 
     /**
-     * HUP: a new generation. New workers start next to the old ones; each old one is retired once a
-     * new one says it is ready, so capacity never dips below the target. New workers that cannot boot
-     * leave the old generation serving.
+     * HUP: a new generation. New workers start next to the old ones; the loop retires an old one
+     * each time a new one says it is ready ({@link #advanceReload}), so capacity never dips below
+     * the target and the loop goes on meanwhile. A HUP during a reload starts another after it.
      */
     private void reload() {
+        if (!reloading.isEmpty()) {
+            reloadAgain = true;
+            LOG.info("SIGHUP: generation {} is still starting; another reload follows it", generation);
+            return;
+        }
         generation++;
         LOG.info("SIGHUP: reloading: starting {} HTTP and {} cron workers of generation {}, then retiring the old ones",
                 target, cronTarget, generation);
@@ -212,26 +232,86 @@ public final class PreforkServer extends CommonServer {
                 fresh.add(spawn(kind));
             }
         }
-        long deadline = System.nanoTime() + BOOT_TIMEOUT.toNanos();
-        for (Worker w : fresh) {
-            while (!w.ready.get() && w.process.isAlive() && System.nanoTime() < deadline && !quit) {
-                pause(Duration.ofMillis(20));
-            }
-            if (!w.ready.get()) {
-                LOG.error("SIGHUP: {} (pid {}) of generation {} did not become ready ({}); the old generation keeps serving",
-                        w.name(), w.pid(), generation, w.process.isAlive() ? "timed out" : "exit code " + w.process.exitValue());
-                fresh.forEach(f -> {
-                    workers.remove(f);
-                    f.process.destroyForcibly();
-                });
-                generation--;
+        reloading = fresh;
+        reloadDeadline = System.nanoTime() + BOOT_TIMEOUT.toNanos();
+    }
+
+    /**
+     * One step of a reload in progress: each new worker that is ready retires an old one of its
+     * kind. A new worker that exits or is not ready by the deadline ends the reload: the new workers
+     * not yet ready are stopped, and the old ones they were to replace serve on.
+     */
+    private void advanceReload() {
+        if (reloading.isEmpty()) {
+            return;
+        }
+        boolean allReady = true;
+        for (Worker w : reloading) {
+            if (w.ready.get()) {
+                if (!w.tookOver) {
+                    w.tookOver = true;
+                    workers.stream().filter(old -> old.kind == w.kind && old.generation < w.generation && !old.retiring)
+                            .findFirst().ifPresent(old -> retire(old, "reload"));
+                }
+            } else if (!w.process.isAlive() || System.nanoTime() > reloadDeadline) {
+                abandonReload(w);
                 return;
+            } else {
+                allReady = false;
             }
-            workers.stream().filter(old -> old.kind == w.kind && old.generation < generation && !old.retiring).findFirst()
-                    .ifPresent(old -> retire(old, "reload"));
+        }
+        if (!allReady) {
+            return;
         }
         workers.stream().filter(old -> old.generation < generation && !old.retiring).forEach(old -> retire(old, "reload"));
         LOG.info("SIGHUP: generation {} serving", generation);
+        reloading = List.of();
+        if (reloadAgain) {
+            reloadAgain = false;
+            reload();
+        }
+    }
+
+    private void abandonReload(Worker failed) {
+        List<Worker> unready = reloading.stream().filter(w -> !w.ready.get()).toList();
+        LOG.error("SIGHUP: {} (pid {}) of generation {} did not become ready ({}); the reload is given up and {} old worker{} serve on",
+                failed.name(), failed.pid(), generation,
+                failed.process.isAlive() ? "timed out" : "exit code " + failed.process.exitValue() + "; its log says why",
+                unready.size(), unready.size() == 1 ? "" : "s");
+        for (Worker w : unready) {
+            workers.remove(w);
+            w.process.destroyForcibly();
+        }
+        if (unready.size() == reloading.size()) {
+            generation--;
+        }
+        reloading = List.of();
+        reloadAgain = false;
+    }
+
+    /**
+     * The master's watchdog: a worker reports its state every second, even while its requests run;
+     * one silent for longer than the stop timeout (limit_time_real, or 120 s without it) is frozen
+     * (stopped, or its JVM stuck), and is killed. So is a retiring worker still there that long
+     * after its stop timeout.
+     */
+    private void killSilent() {
+        long limit = stopTimeout().toNanos();
+        long now = System.nanoTime();
+        for (Worker w : workers) {
+            if (!w.ready.get() || !w.process.isAlive()) {
+                continue;
+            }
+            if (now - w.heardNanos > limit) {
+                LOG.error("{} (pid {}): limit limit_time_real reached: no heartbeat for {} s (> {} s); killed",
+                        w.name(), w.pid(), Duration.ofNanos(now - w.heardNanos).toSeconds(), stopTimeout().toSeconds());
+                w.process.destroyForcibly();
+            } else if (w.retiring && now - w.retiredNanos > limit + RETIRE_GRACE.toNanos()) {
+                LOG.error("{} (pid {}) still running {} s after it was retired; killed", w.name(), w.pid(),
+                        Duration.ofNanos(now - w.retiredNanos).toSeconds());
+                w.process.destroyForcibly();
+            }
+        }
     }
 
     /**
@@ -254,6 +334,7 @@ public final class PreforkServer extends CommonServer {
 
     private void retire(Worker worker, String why) {
         worker.retiring = true;
+        worker.retiredNanos = System.nanoTime();
         LOG.info("Retiring {} (pid {}, {}): it finishes its work and exits", worker.name(), worker.pid(), why);
         signal(worker, "TERM");
     }
@@ -267,6 +348,8 @@ public final class PreforkServer extends CommonServer {
             int code = w.process.exitValue();
             if (w.retiring && code == 0) {
                 LOG.info("{} (pid {}) retired", w.name(), w.pid());
+            } else if (reloading.contains(w)) {
+                LOG.warn("{} (pid {}) of generation {} exited while starting (exit code {})", w.name(), w.pid(), w.generation, code);
             } else if (code == HttpWorker.BOOT_FAILURE && !w.ready.get()) {
                 LOG.error("{} (pid {}) could not boot (exit code {}; its log says why): stopping the master",
                         w.name(), w.pid(), code);
@@ -321,6 +404,7 @@ public final class PreforkServer extends CommonServer {
         }
         Worker worker = new Worker(id, kind, generation, process);
         workers.add(worker);
+        process.onExit().thenRun(signals::wake);
         Thread.ofPlatform().daemon().name("kiln-worker-" + id + "-messages").start(() -> listen(worker));
         LOG.info("{} (pid {}, generation {}) started", worker.name(), worker.pid(), generation);
         return worker;
@@ -355,6 +439,7 @@ public final class PreforkServer extends CommonServer {
         try (BufferedReader messages = new BufferedReader(
                 new InputStreamReader(worker.process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = messages.readLine()) != null; ) {
+                worker.heardNanos = System.nanoTime();
                 if (line.startsWith(HttpWorker.STATE)) {
                     String[] parts = line.split(" ", 6);
                     if (parts.length >= 6) {
@@ -364,8 +449,10 @@ public final class PreforkServer extends CommonServer {
                     }
                 } else if (line.startsWith(HttpWorker.RECYCLE)) {
                     worker.recycle = line.substring(HttpWorker.RECYCLE.length()).strip();
+                    signals.wake();
                 } else if (line.equals(HttpWorker.READY)) {
                     worker.ready.set(true);
+                    signals.wake();
                     LOG.info("{} (pid {}) ready in {} ms", worker.name(), worker.pid(),
                             (System.nanoTime() - worker.startedNanos) / 1_000_000);
                 } else {
@@ -404,14 +491,6 @@ public final class PreforkServer extends CommonServer {
             dev.kiln.os.Libc.kill((int) worker.pid(), new sun.misc.Signal(name).getNumber());
         } catch (RuntimeException e) {
             LOG.debug("Worker {}: SIG{} not sent: {}", worker.id, name, e.toString());
-        }
-    }
-
-    private static void pause(Duration duration) {
-        try {
-            Thread.sleep(duration);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }

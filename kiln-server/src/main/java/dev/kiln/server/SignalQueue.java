@@ -41,6 +41,14 @@ final class SignalQueue {
         }
     }
 
+    /** What {@link #poll} returns after {@link #wake}: no signal, but something for the loop to look at. */
+    static final String WAKE = "";
+
+    /** Ends the loop's current {@link #poll} early (a worker became ready or exited). */
+    void wake() {
+        queue.add(WAKE);
+    }
+
     /** The next queued signal, waiting at most {@code timeout}; null when none came. */
     String poll(Duration timeout) throws InterruptedException {
         return queue.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);

@@ -118,6 +118,62 @@ class PreforkServerTest {
     }
 
     @Test
+    void aReloadWhoseWorkersCannotBootLeavesTheOldOnesServing() throws Exception {
+        Path addons = Files.createDirectories(dir.resolve("addons"));
+        Path marker = dir.resolve("broken");
+        TestAddons.addon(addons, "reloadboom", TestAddons.manifest("reloadboom.Boom", "base"), Map.of("reloadboom.Boom", """
+                package reloadboom;
+
+                import dev.kiln.api.*;
+
+                public final class Boom implements Addon {
+                    @Override public void register(AddonContext context) {
+                        if (System.getenv("KILN_WORKER_ID") != null && java.nio.file.Files.exists(java.nio.file.Path.of("%s"))) {
+                            throw new IllegalStateException("this addon is broken now");
+                        }
+                    }
+                }
+                """.formatted(marker)));
+        try (KilnProcess kiln = KilnProcess.launch(Files.createDirectories(dir.resolve("run")), List.of(), "--workers=2",
+                "--max-cron-threads=0", "--addons-path=" + addons, "--load=base,web,hello,reloadboom")) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            Set<Long> old = workerPids(kiln);
+            Files.writeString(marker, "");
+            dev.kiln.bench.LoadClients.Tally tally;
+            try (dev.kiln.bench.LoadClients load = dev.kiln.bench.LoadClients.start(kiln.port, "/hello", 2)) {
+                kiln.signal("HUP");
+                kiln.awaitLog("SIGHUP: Worker \\d+ \\(pid \\d+\\) of generation 2 did not become ready \\(exit code 3; its log says why\\);"
+                        + " the reload is given up and 2 old workers serve on", 1);
+                load.awaitRequests(20, Duration.ofSeconds(10));
+                tally = load.stop();
+            }
+            assertThat(tally.failed()).as(tally.toString()).isZero();
+            assertThat(kiln.process().isAlive()).isTrue();
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(workerPids(kiln)).isEqualTo(old));
+            assertThat(kiln.log()).contains("this addon is broken now").doesNotContain("Retiring Worker");
+
+            Files.delete(marker);
+            kiln.signal("HUP");
+            kiln.awaitLog("SIGHUP: generation 2 serving", 1);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(workerPids(kiln)).hasSize(2).doesNotContainAnyElementsOf(old));
+        }
+    }
+
+    @Test
+    void theMasterKillsAWorkerThatStoppedReporting() throws Exception {
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0", "--limit-time-real=3")) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            long frozen = workerPids(kiln).iterator().next();
+            new ProcessBuilder("kill", "-STOP", Long.toString(frozen)).inheritIO().start().waitFor();
+            kiln.awaitLog("Worker \\d+ \\(pid " + frozen + "\\): limit limit_time_real reached: no heartbeat for \\d+ s \\(> 3 s\\); killed", 1);
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            assertThat(ProcessHandle.of(frozen).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+            assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
+        }
+    }
+
+    @Test
     void cronWorkersRunTheJobsEachExactlyOnce() throws Exception {
         try (CronHarness cron = CronHarness.shared(dir, "prefork_cron", null, "hello")) {
             cron.execute("INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall)"
