@@ -21,7 +21,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * limit_time_cpu in prefork HTTP workers, with real worker JVMs: a request whose thread uses more
  * CPU than the limit is answered 500 at once (its handler spins on, unanswered) and its worker is
- * replaced; a request that sleeps past the limit uses no CPU and is served.
+ * replaced, and a database route cut this way commits nothing; a request that sleeps past the limit
+ * uses no CPU and is served.
  */
 @Tag("process")
 class PreforkCpuLimitTest {
@@ -43,6 +44,31 @@ class PreforkCpuLimitTest {
                         sum += System.nanoTime() & 7;
                     }
                     return Response.text("spun " + sum);
+                }
+            }
+            """;
+
+    /** {@code GET /spin/insert}, in a database: inserts a row, then three seconds of busy loop. */
+    private static final String SPIN_DB = """
+            package spindb;
+
+            import dev.kiln.api.*;
+            import java.sql.*;
+
+            public final class SpinDb implements Addon {
+                @Override public void register(AddonContext context) { context.routes(this); }
+
+                @Route(value = "/spin/insert", auth = Route.Auth.PUBLIC, methods = "GET")
+                public Response insert(Request request) throws SQLException {
+                    try (Statement s = request.env().connection().createStatement()) {
+                        s.executeUpdate("INSERT INTO spin_mark VALUES (1)");
+                    }
+                    long end = System.nanoTime() + 3_000_000_000L;
+                    long sum = 0;
+                    while (System.nanoTime() < end) {
+                        sum += System.nanoTime() & 7;
+                    }
+                    return Response.text("inserted " + sum);
                 }
             }
             """;
@@ -81,6 +107,24 @@ class PreforkCpuLimitTest {
             String response = CompletableFuture.supplyAsync(() -> get(kiln, "/hello/wait?seconds=3")).get(20, TimeUnit.SECONDS);
             assertThat(response).as("real time is not CPU time").startsWith("HTTP/1.1 200");
             assertThat(kiln.log()).doesNotContain("limit_time_cpu");
+        }
+    }
+
+    @Test
+    void aDatabaseRequestOverLimitTimeCpuCommitsNothing() throws Exception {
+        Path addons = CronHarness.addon(dir, "spindb", "spindb.SpinDb", SPIN_DB, "V1__mark.sql", "CREATE TABLE spin_mark (id int);");
+        try (CronHarness database = CronHarness.shared(dir, "cpu_limit", addons, "spindb");
+             KilnProcess kiln = KilnProcess.launch(Files.createDirectories(dir.resolve("run")), List.of(), "--workers=1",
+                     "--max-cron-threads=0", "--limit-time-cpu=1", "--addons-path=" + addons, "-d", database.db)) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            long first = workerPids(kiln).iterator().next();
+            String response = CompletableFuture.supplyAsync(() -> get(kiln, "/spin/insert")).get(20, TimeUnit.SECONDS);
+            assertThat(response).startsWith("HTTP/1.1 500").endsWith("CPU time limit exceeded\n");
+
+            // the handler returns (3 s of CPU) before or after its worker is retired: either way, no commit
+            kiln.awaitLog("Worker \\d+ \\(pid " + first + "\\) retired", 1);
+            assertThat(database.count("SELECT count(*) FROM spin_mark")).as("rows the aborted request inserted").isZero();
+            assertThat(kiln.log()).contains("limit limit_time_cpu reached: request GET /spin/insert");
         }
     }
 
