@@ -73,18 +73,31 @@ public final class AbortableResponse extends Response.Wrapper {
      * interrupted, unless the handler returned meanwhile.
      */
     void answer(int status, byte[] body) {
-        Response response = getWrapped();
-        response.reset();
-        response.setStatus(status);
-        HttpFields.Mutable headers = response.getHeaders();
-        headers.put(TEXT);
-        headers.put(HttpHeader.CONTENT_LENGTH, body.length);
-        headers.put(CLOSE);
-        response.write(true, ByteBuffer.wrap(body), callback);
+        if (prepare(status, body.length)) {
+            getWrapped().write(true, ByteBuffer.wrap(body), callback);
+        }
         synchronized (this) {
             if (!finished) {
                 thread.interrupt();
             }
+        }
+    }
+
+    /** Status and headers of the server's answer; false (the exchange aborted) when Jetty refuses them. */
+    private boolean prepare(int status, int length) {
+        Response response = getWrapped();
+        try {
+            response.reset();
+            response.setStatus(status);
+            HttpFields.Mutable headers = response.getHeaders();
+            headers.put(TEXT);
+            headers.put(HttpHeader.CONTENT_LENGTH, length);
+            headers.put(CLOSE);
+            return true;
+        } catch (RuntimeException e) {
+            // the exchange ended meanwhile (the client went): failing the callback aborts the connection
+            callback.failed(e);
+            return false;
         }
     }
 
