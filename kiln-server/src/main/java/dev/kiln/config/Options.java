@@ -60,7 +60,7 @@ public final class Options {
             .value("limit_memory_hard", "RSS above which a worker is stopped at once; bytes or 512M/2G; "
                             + "0 = no limit",
                     ValueType.bytes(), Long.toString(2560 * MIB), "--limit-memory-hard")
-            .later(PREFORK).value("limit_time_cpu", "CPU seconds a worker may spend on one request; 0 = no limit",
+            .value("limit_time_cpu", "CPU seconds one request may use in a prefork HTTP worker; 0 = no limit",
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "60", "--limit-time-cpu")
             .value("limit_time_real", "seconds one request may take; 0 = no limit",
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "120", "--limit-time-real")

@@ -157,20 +157,68 @@ public final class KilnApplication extends Handler.Abstract {
         if (rawPath == null) {
             rawPath = "/";
         }
-        inFlight.put(id, new InFlightRequest(id, method, rawPath, start, Thread.currentThread()));
+        Thread thread = Thread.currentThread();
+        AbortableResponse abortable = null;
+        long startCpu = -1;
+        if (options.cpuTime()) {
+            abortable = new AbortableResponse(request, response, callback, thread);
+            response = abortable;
+            startCpu = InFlightRequest.currentThreadCpuNanos();
+        }
+        inFlight.put(id, new InFlightRequest(id, method, rawPath, start, thread, startCpu, abortable));
         long bytes = 0;
         try {
             bytes = serve(request, response, callback, method, rawPath);
+        } catch (AbortableResponse.Answered dropped) {
+            LOG.debug("{} {}: the server answered it already; the handler's response is dropped", method, rawPath);
         } catch (Throwable failure) {
-            bytes = fail(request, response, callback, failure, rawPath);
+            bytes = failUnlessAnswered(request, response, callback, failure, rawPath, abortable);
         } finally {
             inFlight.remove(id);
             served.increment();
-            if (options.accessLog()) {
+            if (abortable != null) {
+                abortable.finish();
+            }
+            // the server wrote the access line of a request it answered (abort)
+            if (options.accessLog() && (abortable == null || !abortable.answeredByServer())) {
                 logAccess(request, response.getStatus(), bytes, start, method, rawPath);
             }
         }
         return true;
+    }
+
+    /**
+     * Answers a request from the calling thread (a limit's watchdog) in its handler's stead: 500 with
+     * {@code message} as plain text, then its thread is interrupted. Nothing happens when its handler
+     * began answering (or returned): exactly one of them writes the response, and a handler that
+     * answers later has its response dropped (a database route's transaction rolls back). Only with
+     * {@link HttpOptions#cpuTime}; returns whether the client got the error.
+     */
+    public boolean abort(InFlightRequest request, String message) {
+        AbortableResponse response = request.response();
+        if (response == null || !response.claimForServer()) {
+            return false;
+        }
+        byte[] body = (message + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (options.accessLog()) {
+            // before the answer: once the exchange completes, its request may no longer be read
+            logAccess(response.getRequest(), 500, body.length, request.startNanos(), request.method(), request.path());
+        }
+        response.answer(500, body);
+        return true;
+    }
+
+    private long failUnlessAnswered(Request request, Response response, Callback callback, Throwable failure, String rawPath,
+                                    AbortableResponse abortable) {
+        // a handler that the server answered for may fail on its way out (interrupted): not an error of its own
+        if (abortable != null && abortable.answeredByServer()) {
+            return 0;
+        }
+        try {
+            return fail(request, response, callback, failure, rawPath);
+        } catch (AbortableResponse.Answered dropped) {
+            return 0;
+        }
     }
 
     private long serve(Request request, Response response, Callback callback, String method, String rawPath) throws Throwable {
@@ -290,8 +338,13 @@ public final class KilnApplication extends Handler.Abstract {
         Outcome outcome;
         try {
             databases.registries().prepare(db);
-            outcome = Transactions.inTransaction(databases.pools(), db,
-                    connection -> runInDatabase(db, token, connection, path, method, kilnRequest));
+            outcome = Transactions.inTransaction(databases.pools(), db, connection -> {
+                Outcome produced = runInDatabase(db, token, connection, path, method, kilnRequest);
+                if (response instanceof AbortableResponse abortable) {
+                    abortable.claim();   // before the commit: an aborted request's work rolls back
+                }
+                return produced;
+            });
         } catch (HandlerFailure failure) {
             if (failure.json) {
                 if (!(failure.getCause() instanceof HttpException)) {

@@ -44,6 +44,7 @@ public final class HttpWorker extends PreforkWorker {
     private final KilnApplication application;
     private final long requestLimit;
     private final java.util.Set<Long> overTime = new java.util.HashSet<>();
+    private final java.util.Set<Long> overCpu = new java.util.HashSet<>();
     private volatile boolean quit;
     private volatile boolean serverStops;
     private boolean recycling;
@@ -74,7 +75,7 @@ public final class HttpWorker extends PreforkWorker {
                 throw KilnException.failure("a worker must get the master's listening socket on fd 0 ("
                         + ListenSocket.INHERITED_FD_ENV + "=0); 'kiln worker' is started by the prefork master only");
             }
-            http = new HttpService(socket, application);
+            http = new HttpService(socket, application, config.limitTimeCpu() > 0);
             http.start();
         } catch (KilnException e) {
             throw new KilnException(BOOT_FAILURE, "worker " + ProcessHandle.current().pid() + " could not boot: " + e.getMessage(), e);
@@ -97,7 +98,9 @@ public final class HttpWorker extends PreforkWorker {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        boolean clean = http.drain(stopTimeout(), Set.copyOf(overTime), () -> serverStops);
+        Set<Long> abandoned = new java.util.HashSet<>(overTime);
+        abandoned.addAll(overCpu);
+        boolean clean = http.drain(stopTimeout(), abandoned, () -> serverStops);
         LOG.info(clean ? "Worker stopped" : "Worker stopped; requests were cut short");
         return 0;
     }
@@ -105,7 +108,7 @@ public final class HttpWorker extends PreforkWorker {
     /**
      * Odoo's limits for a worker, checked once a second. A limit reached asks the master for a
      * replacement (the worker serves on until the master retires it); only limit_memory_hard ends
-     * the worker at once. Memory is RSS, not address space.
+     * the worker at once. Memory is RSS, not address space; CPU time is the request's thread's.
      */
     private void processLimits() {
         long rss = dev.kiln.os.Proc.rss();
@@ -132,6 +135,37 @@ public final class HttpWorker extends PreforkWorker {
                 }
             }
         }
+        processCpuLimit();
+    }
+
+    private void processCpuLimit() {
+        if (config.limitTimeCpu() <= 0) {
+            return;
+        }
+        long limitNanos = config.limitTimeCpu() * 1_000_000_000L;
+        for (InFlightRequest request : application.inFlight()) {
+            long used = request.cpuNanos();
+            if (used > limitNanos && overCpu.add(request.id())) {
+                abortOverCpu(request, used);
+            }
+        }
+    }
+
+    /**
+     * Odoo's limit_time_cpu, where the worker's request fails and the worker exits: the client gets a
+     * 500 and the request's thread is interrupted (unless its response had begun: a response is
+     * written by its handler or by the worker, never both), and the worker is replaced; the thread
+     * is not waited for when the worker stops. One line, with the thread's stack.
+     */
+    private void abortOverCpu(InFlightRequest request, long usedNanos) {
+        String stack = ThreadStacks.of(request.thread());
+        boolean answered = application.abort(request, "CPU time limit exceeded");
+        boolean asked = askForReplacement("limit_time_cpu");
+        LOG.warn("Worker {}: limit limit_time_cpu reached: request {} {} on {} used {} s of CPU > {} s; {}{}; its stack:\n{}",
+                ProcessHandle.current().pid(), request.method(), request.path(), request.thread(),
+                String.format(java.util.Locale.ROOT, "%.1f", usedNanos / 1e9), config.limitTimeCpu(),
+                answered ? "answered 500 and its thread interrupted" : "its response had begun: left to finish",
+                asked ? "; a replacement is asked for" : "", stack);
     }
 
     private void reportState() {
@@ -142,15 +176,22 @@ public final class HttpWorker extends PreforkWorker {
                 + oldest.method() + " " + oldest.path()));
     }
 
-    /** Asks the master, once, for a replacement. */
+    /** Asks the master, once, for a replacement, and says so. */
     private void recycle(String limit, String detail) {
+        if (askForReplacement(limit)) {
+            LOG.info("Worker {}: limit {} reached ({}): a replacement is asked for; this worker serves until it is ready",
+                    ProcessHandle.current().pid(), limit, detail);
+        }
+    }
+
+    /** Asks the master for a replacement unless asked already; returns whether it asked now. */
+    private boolean askForReplacement(String limit) {
         if (recycling) {
-            return;
+            return false;
         }
         recycling = true;
-        LOG.info("Worker {}: limit {} reached ({}): a replacement is asked for; this worker serves until it is ready",
-                ProcessHandle.current().pid(), limit, detail);
         tell(RECYCLE + " " + limit);
+        return true;
     }
 
 

@@ -37,7 +37,7 @@ public final class Kiln {
         if (config.dbName().isEmpty() && (!config.init().isEmpty() || !config.update().isEmpty())) {
             throw KilnException.usage("-i/--init and -u/--update need -d/--database: which databases?");
         }
-        Parts parts = Parts.of(config);
+        Parts parts = Parts.of(config, false);
         Preload preload = new Preload(config, parts.postgres, parts.pools, parts.manager, parts.registries);
         CommonServer server = config.workers() > 0
                 ? new PreforkServer(config, preload::run)
@@ -71,7 +71,8 @@ public final class Kiln {
     public static int startWorker(String kind, Config config) {
         Parts parts;
         try {
-            parts = Parts.of(config);
+            // Odoo enforces limit_time_cpu in prefork HTTP workers only
+            parts = Parts.of(config, kind.equals("http") && config.limitTimeCpu() > 0);
         } catch (KilnException e) {
             throw new KilnException(HttpWorker.BOOT_FAILURE, e.getMessage(), e);
         }
@@ -95,7 +96,8 @@ public final class Kiln {
     private record Parts(Postgres postgres, ConnectionPools pools, DatabaseManager manager, Registries registries,
                          Supplier<List<String>> databases, KilnApplication application) {
 
-        static Parts of(Config config) {
+        /** @param cpuTime measure each request's CPU time, so that limit_time_cpu can abort it */
+        static Parts of(Config config, boolean cpuTime) {
             AddonLoader catalog = AddonLoader.discover(config.addonsPath());
             LoadedAddons serverWide = catalog.load(config.serverWideModules());
             Postgres postgres = Postgres.of(config);
@@ -107,7 +109,7 @@ public final class Kiln {
             DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
                     new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(),
                     config.dev("debug"));
-            KilnApplication application = new KilnApplication(serverWide, httpOptions(config),
+            KilnApplication application = new KilnApplication(serverWide, httpOptions(config).withCpuTime(cpuTime),
                     new Databases(pools, registries, selector), registries.staticFolders(), databaseManager);
             return new Parts(postgres, pools, manager, registries, databases, application);
         }

@@ -37,6 +37,16 @@ final class ProbeAddon {
                 @Route(value = "/probe/user", auth = Route.Auth.USER)
                 public Response user(Request request) { return Response.text("secret"); }
 
+                @Route(value = "/probe/sleep", auth = Route.Auth.NONE, methods = "GET")
+                public Response sleep(Request request) {
+                    try {
+                        Thread.sleep(30_000);
+                        return Response.text("slept");
+                    } catch (InterruptedException e) {
+                        return Response.text("woken");
+                    }
+                }
+
                 @Route(value = "/probe/fail", auth = Route.Auth.NONE)
                 public Response fail(Request request) { throw new IllegalStateException("probe <b>failure</b>"); }
 
@@ -47,6 +57,20 @@ final class ProbeAddon {
                 public Response stream(Request request) {
                     return new Response().contentType("text/plain").stream(out -> {
                         for (int i = 0; i < 1000; i++) out.write("line\\n".getBytes());
+                    });
+                }
+
+                @Route(value = "/probe/slow-stream", auth = Route.Auth.NONE)
+                public Response slowStream(Request request) {
+                    return new Response().contentType("text/plain").stream(out -> {
+                        out.write("begun\\n".getBytes());
+                        out.flush();
+                        try {
+                            Thread.sleep(3_000);
+                        } catch (InterruptedException e) {
+                            throw new IllegalStateException("interrupted");
+                        }
+                        out.write("end\\n".getBytes());
                     });
                 }
 
