@@ -9,12 +9,11 @@ package dev.kiln.http;
  * @param accessLog          one INFO line per request on the {@code dev.kiln.http.access} logger
  * @param maxBodyBytes       largest request body read whole (JSON-RPC, {@code Request.body()}); larger → 413
  * @param staticMaxAgeSeconds {@code Cache-Control: max-age} of static files (Odoo: one week)
- * @param cpuTime            measure each request's thread CPU time and let the server abort a request
- *                           ({@link KilnApplication#abort}), for {@code limit_time_cpu}; needs platform
- *                           threads (a virtual thread's CPU time cannot be read)
+ * @param abortable          let the server answer a request in its handler's stead
+ *                           ({@link KilnApplication#abort}), for {@code limit_time_cpu}
  */
 public record HttpOptions(boolean debug, boolean proxyMode, boolean accessLog, int maxBodyBytes, int staticMaxAgeSeconds,
-                          boolean cpuTime) {
+                          boolean abortable) {
 
     public static final int DEFAULT_MAX_BODY = 16 * 1024 * 1024;
     public static final int DEFAULT_STATIC_MAX_AGE = 7 * 24 * 3600;
@@ -33,22 +32,22 @@ public record HttpOptions(boolean debug, boolean proxyMode, boolean accessLog, i
     }
 
     public HttpOptions withDebug(boolean on) {
-        return new HttpOptions(on, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, cpuTime);
+        return new HttpOptions(on, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, abortable);
     }
 
     public HttpOptions withProxyMode(boolean on) {
-        return new HttpOptions(debug, on, accessLog, maxBodyBytes, staticMaxAgeSeconds, cpuTime);
+        return new HttpOptions(debug, on, accessLog, maxBodyBytes, staticMaxAgeSeconds, abortable);
     }
 
     public HttpOptions withAccessLog(boolean on) {
-        return new HttpOptions(debug, proxyMode, on, maxBodyBytes, staticMaxAgeSeconds, cpuTime);
+        return new HttpOptions(debug, proxyMode, on, maxBodyBytes, staticMaxAgeSeconds, abortable);
     }
 
     public HttpOptions withMaxBodyBytes(int bytes) {
-        return new HttpOptions(debug, proxyMode, accessLog, bytes, staticMaxAgeSeconds, cpuTime);
+        return new HttpOptions(debug, proxyMode, accessLog, bytes, staticMaxAgeSeconds, abortable);
     }
 
-    public HttpOptions withCpuTime(boolean on) {
+    public HttpOptions withAbortable(boolean on) {
         return new HttpOptions(debug, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, on);
     }
 }

@@ -159,13 +159,11 @@ public final class KilnApplication extends Handler.Abstract {
         }
         Thread thread = Thread.currentThread();
         AbortableResponse abortable = null;
-        long startCpu = -1;
-        if (options.cpuTime()) {
+        if (options.abortable()) {
             abortable = new AbortableResponse(request, response, callback, thread);
             response = abortable;
-            startCpu = InFlightRequest.currentThreadCpuNanos();
         }
-        inFlight.put(id, new InFlightRequest(id, method, rawPath, start, thread, startCpu, abortable));
+        inFlight.put(id, new InFlightRequest(id, method, rawPath, start, thread, abortable));
         long bytes = 0;
         try {
             bytes = serve(request, response, callback, method, rawPath);
@@ -192,7 +190,7 @@ public final class KilnApplication extends Handler.Abstract {
      * {@code message} as plain text, then its thread is interrupted. Nothing happens when its handler
      * began answering (or returned): exactly one of them writes the response, and a handler that
      * answers later has its response dropped (a database route's transaction rolls back). Only with
-     * {@link HttpOptions#cpuTime}; returns whether the client got the error.
+     * {@link HttpOptions#abortable}; returns whether the client got the error.
      */
     public boolean abort(InFlightRequest request, String message) {
         AbortableResponse response = request.response();

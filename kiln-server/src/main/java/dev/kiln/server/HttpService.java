@@ -16,8 +16,6 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
-import org.eclipse.jetty.util.thread.ThreadPool;
 import org.eclipse.jetty.util.thread.VirtualThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,18 +29,17 @@ import java.util.Set;
 import java.util.function.BooleanSupplier;
 
 /**
- * The HTTP service of one process: Jetty on virtual threads (on platform threads in a prefork
- * worker enforcing {@code limit_time_cpu}), accepting from a close-on-exec duplicate of the shared
- * listening socket.
+ * The HTTP service of one process: Jetty on virtual threads, accepting from a close-on-exec
+ * duplicate of the shared listening socket.
  *
  * <p>A stop never refuses or resets a connection the kernel has queued: {@link #drain} first closes
  * only the duplicate Jetty accepts from (the kernel keeps queueing on fd 0 for the next image or
  * for other workers), then serves every connection already accepted — including one accepted but
  * whose request has not arrived yet — with {@code Connection: close}, and stops Jetty when none
  * is left or the deadline passes. When the server stops for good (no re-exec or other worker takes
- * the socket over), it then accepts and serves what the kernel queued meanwhile, until it finds the
- * queue empty, and lets go of the socket at once (Puma's {@code drain_on_shutdown}): a connection
- * the kernel completed is served, not reset.
+ * the socket over), it then accepts what the kernel queued meanwhile, lets go of the socket at once
+ * and serves what it took (Puma's {@code drain_on_shutdown}): a connection the kernel completed is
+ * served, not reset.
  */
 final class HttpService {
 
@@ -53,8 +50,6 @@ final class HttpService {
 
     /** Lets accepted connections reach the selector before the stop looks for them. */
     private static final Duration REGISTRATION_SETTLE = Duration.ofMillis(100);
-    /** Jetty's default maximum for its pool of platform threads. */
-    private static final int MAX_PLATFORM_THREADS = 200;
 
     private final Server server;
     private final ServerConnector connector;
@@ -64,16 +59,10 @@ final class HttpService {
     private volatile boolean draining;
 
     HttpService(ListenSocket socket, KilnApplication application) throws Exception {
-        this(socket, application, false);
-    }
-
-    /**
-     * @param platformThreads serve on a pool of platform threads instead of virtual threads: the JVM
-     *                        reports the CPU time of platform threads only ({@code limit_time_cpu})
-     */
-    HttpService(ListenSocket socket, KilnApplication application, boolean platformThreads) throws Exception {
         this.application = application;
-        server = new Server(platformThreads ? platformPool() : virtualPool());
+        VirtualThreadPool threads = new VirtualThreadPool();
+        threads.setName("kiln-http");
+        server = new Server(threads);
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
@@ -91,20 +80,6 @@ final class HttpService {
         server.addConnector(connector);
         server.setHandler(new CloseWhenDraining(application));
         server.setStopTimeout(0);
-    }
-
-    private static ThreadPool virtualPool() {
-        VirtualThreadPool threads = new VirtualThreadPool();
-        threads.setName("kiln-http");
-        return threads;
-    }
-
-    /** A stop does not wait for a thread stuck in a request: limit_time_cpu abandons such requests. */
-    private static ThreadPool platformPool() {
-        QueuedThreadPool threads = new QueuedThreadPool(MAX_PLATFORM_THREADS);
-        threads.setName("kiln-http");
-        threads.setStopTimeout(0);
-        return threads;
     }
 
     void start() throws Exception {

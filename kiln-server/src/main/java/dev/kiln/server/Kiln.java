@@ -96,8 +96,8 @@ public final class Kiln {
     private record Parts(Postgres postgres, ConnectionPools pools, DatabaseManager manager, Registries registries,
                          Supplier<List<String>> databases, KilnApplication application) {
 
-        /** @param cpuTime measure each request's CPU time, so that limit_time_cpu can abort it */
-        static Parts of(Config config, boolean cpuTime) {
+        /** @param abortable let limit_time_cpu answer a request in its handler's stead */
+        static Parts of(Config config, boolean abortable) {
             AddonLoader catalog = AddonLoader.discover(config.addonsPath());
             LoadedAddons serverWide = catalog.load(config.serverWideModules());
             Postgres postgres = Postgres.of(config);
@@ -109,7 +109,7 @@ public final class Kiln {
             DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
                     new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(),
                     config.dev("debug"));
-            KilnApplication application = new KilnApplication(serverWide, httpOptions(config).withCpuTime(cpuTime),
+            KilnApplication application = new KilnApplication(serverWide, httpOptions(config).withAbortable(abortable),
                     new Databases(pools, registries, selector), registries.staticFolders(), databaseManager);
             return new Parts(postgres, pools, manager, registries, databases, application);
         }

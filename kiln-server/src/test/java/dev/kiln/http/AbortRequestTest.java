@@ -22,7 +22,7 @@ class AbortRequestTest {
 
     @Test
     void anAbortedRequestGetsTheServersAnswerAndItsHandlersLateAnswerIsDropped() throws Exception {
-        try (TestServer server = new TestServer(ProbeAddon.load(root), HttpOptions.defaults().withCpuTime(true))) {
+        try (TestServer server = new TestServer(ProbeAddon.load(root), HttpOptions.defaults().withAbortable(true))) {
             CompletableFuture<HttpResponse<String>> sleeping = CompletableFuture.supplyAsync(() -> server.get("/probe/sleep"));
             InFlightRequest request = await().atMost(Duration.ofSeconds(10)).until(() -> server.application.inFlight(),
                     list -> !list.isEmpty()).getFirst();
@@ -42,7 +42,7 @@ class AbortRequestTest {
 
     @Test
     void aRequestWhoseResponseHasBegunIsNotAborted() throws Exception {
-        try (TestServer server = new TestServer(ProbeAddon.load(root), HttpOptions.defaults().withCpuTime(true))) {
+        try (TestServer server = new TestServer(ProbeAddon.load(root), HttpOptions.defaults().withAbortable(true))) {
             CompletableFuture<HttpResponse<String>> streaming = CompletableFuture.supplyAsync(() -> server.get("/probe/slow-stream"));
             InFlightRequest request = await().atMost(Duration.ofSeconds(10)).until(() -> server.application.inFlight(),
                     list -> !list.isEmpty()).getFirst();

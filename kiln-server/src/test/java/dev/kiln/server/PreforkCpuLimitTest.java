@@ -19,8 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * limit_time_cpu in prefork HTTP workers, with real worker JVMs: a request whose thread uses more
- * CPU than the limit is answered 500 at once (its handler spins on, unanswered) and its worker is
+ * limit_time_cpu in prefork HTTP workers, with real worker JVMs: a request whose thread is found
+ * running on the CPU for longer than the limit is answered 500 at once (its handler spins on, unanswered) and its worker is
  * replaced, and a database route cut this way commits nothing; a request that sleeps past the limit
  * uses no CPU and is served.
  */
@@ -89,7 +89,7 @@ class PreforkCpuLimitTest {
             assertThat(millis).as("answered when the limit was seen, not when the handler ended (10 s)").isLessThan(8_000);
             kiln.awaitLog("limit limit_time_cpu reached: request GET /spin", 1);
             assertThat(kiln.log()).containsPattern("Worker " + first + ": limit limit_time_cpu reached: request GET /spin on "
-                            + "Thread\\[#\\d+,kiln-http-\\d+,.*used \\d+\\.\\d s of CPU > 1 s; answered 500 and its thread "
+                            + "VirtualThread\\[#\\d+,kiln-http\\d+].* ran \\d+\\.\\d s on the CPU \\(sampled\\) > 1 s; answered 500 and its thread "
                             + "interrupted; a replacement is asked for; its stack:")
                     .contains("spin.Spin.spin");
             assertThat(kiln.count("limit limit_time_cpu")).as("one line for the event").isEqualTo(1);
