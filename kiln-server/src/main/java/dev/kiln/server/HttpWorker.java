@@ -110,17 +110,11 @@ public final class HttpWorker extends PreforkWorker {
 
     /**
      * Odoo's limits for a worker, checked once a second. A limit reached asks the master for a
-     * replacement (the worker serves on until the master retires it); only limit_memory_hard ends
-     * the worker at once. Memory is RSS, not address space; CPU time is the request's thread's, sampled.
+     * replacement (the worker serves on until the master retires it). limit_memory_hard is the
+     * master's: it kills the worker as soon as the RSS it reports is over it. Memory is RSS, not address space; CPU time is the request's thread's, sampled.
      */
     private void processLimits() {
         long rss = dev.kiln.os.Proc.rss();
-        if (config.limitMemoryHard() > 0 && rss > config.limitMemoryHard()) {
-            LOG.error("Worker {}: limit limit_memory_hard reached: RSS {} bytes > {} bytes; exiting now",
-                    ProcessHandle.current().pid(), rss, config.limitMemoryHard());
-            Phoenix.flushLogs();
-            Runtime.getRuntime().halt(1);
-        }
         long served = application.requestsServed();
         if (served >= requestLimit) {
             recycle("limit_request", served + " requests served >= " + requestLimit);

@@ -451,6 +451,11 @@ public final class PreforkServer extends CommonServer {
                         worker.served = Long.parseLong(parts[1]);
                         worker.rss = Long.parseLong(parts[3]);
                         worker.current = parts[5].equals("-") ? "-" : parts[5] + " (" + parts[4] + " ms)";
+                        if (config.limitMemoryHard() > 0 && worker.rss > config.limitMemoryHard()) {
+                            LOG.error("{} (pid {}): limit limit_memory_hard reached: RSS {} bytes > {} bytes; killed",
+                                    worker.name(), worker.pid(), worker.rss, config.limitMemoryHard());
+                            worker.process.destroyForcibly();
+                        }
                     }
                 } else if (line.startsWith(HttpWorker.RECYCLE)) {
                     worker.recycle = line.substring(HttpWorker.RECYCLE.length()).strip();

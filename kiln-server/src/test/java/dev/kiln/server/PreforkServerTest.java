@@ -174,6 +174,18 @@ class PreforkServerTest {
     }
 
     @Test
+    void theMasterKillsAWorkerOverLimitMemoryHardAndReplacesIt() throws Exception {
+        // below any JVM's RSS: each worker is killed on its first report
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0",
+                "--limit-memory-soft=0", "--limit-memory-hard=48M")) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\): limit limit_memory_hard reached: RSS \\d+ bytes > 50331648 bytes; killed", 2);
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) died \\(exit code 137\\); a new one replaces it", 2);
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+, generation 1\\) started", 3);
+            assertThat(kiln.process().isAlive()).as("the master goes on").isTrue();
+        }
+    }
+
+    @Test
     void cronWorkersRunTheJobsEachExactlyOnce() throws Exception {
         try (CronHarness cron = CronHarness.shared(dir, "prefork_cron", null, "hello")) {
             cron.execute("INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall)"
