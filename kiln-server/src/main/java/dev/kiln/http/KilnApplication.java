@@ -77,6 +77,8 @@ public final class KilnApplication extends Handler.Abstract {
     private final Databases databases;
     /** The web database manager under /web/database/; null when Kiln serves without databases. */
     private final DatabaseManagerRoutes databaseManager;
+    /** Odoo's external API, /xmlrpc/2/* and /jsonrpc. */
+    private final RpcRoutes rpcRoutes;
     /** Login, logout and the login page; null when Kiln serves without databases. */
     private final SessionRoutes sessionRoutes;
     /** The router of each database's current registry, rebuilt when the registry is. */
@@ -107,6 +109,7 @@ public final class KilnApplication extends Handler.Abstract {
         this.databases = databases;
         this.databaseManager = databaseManager;
         this.sessionRoutes = databases == null ? null : new SessionRoutes(databases);
+        this.rpcRoutes = new RpcRoutes(databases, options);
         this.router = new Router(addons.routes());
         this.statics = new StaticFiles(staticFolders);
         this.hasStatics = !staticFolders.isEmpty();
@@ -237,6 +240,9 @@ public final class KilnApplication extends Handler.Abstract {
         }
         if (sessionRoutes != null && SessionRoutes.LOGIN.equals(path) && router.exact(path) == null) {
             return serveLoginPage(path, method, request, response, callback);
+        }
+        if (RpcRoutes.handles(path)) {
+            return rpcRoutes.handle(request, response, callback, method, path);
         }
         if (databaseManager != null && path.startsWith(DatabaseManagerRoutes.PREFIX)) {
             return databaseManager.handle(request, response, callback, method, path);
