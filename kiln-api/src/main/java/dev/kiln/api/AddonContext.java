@@ -25,4 +25,14 @@ public interface AddonContext {
      * {@code <addon>.<name>}. A name declared twice by the addon stops the start.
      */
     void cron(CronJob job);
+
+    /**
+     * Offers {@code service} to Odoo's external API under {@code name} (Odoo's model name, e.g.
+     * {@code res.users}): {@code execute_kw(db, uid, password, name, method, args, kwargs)} calls its
+     * public method {@code method}, which takes an {@link RpcCall} and returns the result. Methods
+     * whose names start with {@code _} are never callable. The service answers in the databases
+     * where the addon is installed (everywhere when it is server-wide). A name offered twice stops
+     * the start with an error naming both addons.
+     */
+    void service(String name, Object service);
 }

@@ -89,15 +89,17 @@ public final class AddonLoader {
         Addon instance = null;
         List<RouteSpec> routes = List.of();
         List<CronSpec> crons = List.of();
+        List<ServiceSpec> services = List.of();
         if (manifest.entry() != null) {
             instance = instantiate(manifest, loader);
             AddonRegistrar registrar = new AddonRegistrar(manifest);
             register(manifest, instance, registrar, loader);
             routes = List.copyOf(registrar.routes());
             crons = List.copyOf(registrar.crons());
+            services = List.copyOf(registrar.services());
         }
         LOG.debug("loaded addon {} {} from {}", manifest.name(), manifest.version(), manifest.directory());
-        return new Loaded(new LoadedAddon(manifest, loader, instance, manifest.staticFolder(), crons), routes);
+        return new Loaded(new LoadedAddon(manifest, loader, instance, manifest.staticFolder(), crons, services), routes);
     }
 
     /** The loaders of every addon {@code manifest} depends on, transitively, nearest first. */

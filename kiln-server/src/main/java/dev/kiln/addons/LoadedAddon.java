@@ -7,13 +7,15 @@ import java.util.Optional;
 
 /**
  * An addon once loaded: its manifest, its class loader (null for an addon without code), its entry
- * instance (null likewise), its {@code static/} folder when it has one, and the cron jobs it declares.
+ * instance (null likewise), its {@code static/} folder when it has one, the cron jobs it declares
+ * and the services it offers to the external API.
  */
 public record LoadedAddon(Manifest manifest, ClassLoader classLoader, Addon instance, Optional<Path> staticFolder,
-                          List<CronSpec> crons) {
+                          List<CronSpec> crons, List<ServiceSpec> services) {
 
     public LoadedAddon {
         crons = List.copyOf(crons);
+        services = List.copyOf(services);
     }
 
     public String name() {

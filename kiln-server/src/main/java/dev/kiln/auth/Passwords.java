@@ -36,6 +36,16 @@ public final class Passwords {
         return PREFIX + rounds + "$" + encode(salt) + "$" + encode(derive(password, salt, rounds));
     }
 
+    /** SHA-256 of {@code password}, Base64: how a verified password is remembered without keeping it. */
+    public static String digest(String password) {
+        try {
+            return java.util.Base64.getEncoder().encodeToString(MessageDigest.getInstance("SHA-256")
+                    .digest(password.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+    }
+
     /** True when {@code stored} is a hash in the format above (and not a clear-text password). */
     public static boolean isHash(String stored) {
         return stored != null && stored.startsWith(PREFIX) && stored.split("\\$").length == 5;

@@ -45,6 +45,44 @@ public final class Users {
         Passwords.verify(password == null ? "" : password, DUMMY);
     }
 
+    /**
+     * Whether {@code password} is the password of the active user {@code uid}, for the external
+     * API's calls, which send the password with every call (Odoo's {@code res.users.check}). A
+     * password verified once is remembered for the user's stored hash: a later call costs one
+     * indexed read instead of a PBKDF2 check, and a new password (a new hash) is checked anew.
+     */
+    public static boolean check(Connection connection, String database, long uid, String password) throws SQLException {
+        try (PreparedStatement query = connection.prepareStatement("SELECT password FROM res_users WHERE id = ? AND active")) {
+            query.setLong(1, uid);
+            try (ResultSet row = query.executeQuery()) {
+                if (!row.next() || password == null) {
+                    Passwords.verify(password == null ? "" : password, DUMMY);
+                    return false;
+                }
+                String stored = row.getString(1);
+                Verified key = new Verified(database, uid, stored, Passwords.digest(password));
+                if (VERIFIED.containsKey(key)) {
+                    return true;
+                }
+                if (!Passwords.verify(password, stored)) {
+                    return false;
+                }
+                if (VERIFIED.size() >= VERIFIED_KEPT) {
+                    VERIFIED.clear();
+                }
+                VERIFIED.put(key, Boolean.TRUE);
+                return true;
+            }
+        }
+    }
+
+    /** A password verified against a stored hash; the password itself is kept only as a SHA-256 digest. */
+    private record Verified(String database, long uid, String storedHash, String digest) {
+    }
+
+    private static final int VERIFIED_KEPT = 10_000;
+    private static final java.util.concurrent.ConcurrentHashMap<Verified, Boolean> VERIFIED = new java.util.concurrent.ConcurrentHashMap<>();
+
     /** The id of the active user {@code login} when {@code password} is theirs; empty otherwise. */
     public static OptionalLong authenticate(Connection connection, String login, String password) throws SQLException {
         try (PreparedStatement query = connection.prepareStatement(

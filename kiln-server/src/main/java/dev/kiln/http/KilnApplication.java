@@ -12,7 +12,6 @@ import dev.kiln.db.Transactions;
 import dev.kiln.logging.AccessLog;
 import dev.kiln.registry.Registry;
 import dev.kiln.cron.CronSignals;
-import dev.kiln.cron.CronStore;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -366,7 +365,7 @@ public final class KilnApplication extends Handler.Abstract {
             }
             return error(response, callback, 500, options.debug() ? unavailable.getMessage() : message, null, null);
         }
-        if (kilnRequest.lastEnv() instanceof RequestEnv env && env.triggered) {
+        if (kilnRequest.lastEnv() instanceof TransactionEnv env && env.triggered()) {
             CronSignals.wake(databases.pools(), db);
         }
         keepSessionAlive(db, token, kilnRequest.session(), request, response);
@@ -417,7 +416,7 @@ public final class KilnApplication extends Handler.Abstract {
             LOG.warn("{} {}: CSRF token missing or invalid for a request with a session", method, path);
             return new Outcome.Status(400, null, "Session expired (invalid CSRF token)");
         }
-        kilnRequest.route(match.params()).withEnv(new RequestEnv(db, connection));
+        kilnRequest.route(match.params()).withEnv(new TransactionEnv(db, connection));
         Thread thread = Thread.currentThread();
         ClassLoader previous = thread.getContextClassLoader();
         ClassLoader addonLoader = routes.loaders().get(route.addon());
@@ -532,38 +531,6 @@ public final class KilnApplication extends Handler.Abstract {
             this.json = json;
             this.id = id;
             this.where = where;
-        }
-    }
-
-    /** The database side of one try of a request; remembers whether it asked for a cron job to run. */
-    private static final class RequestEnv implements dev.kiln.api.Env {
-        private final String database;
-        private final java.sql.Connection connection;
-        private boolean triggered;
-
-        RequestEnv(String database, java.sql.Connection connection) {
-            this.database = database;
-            this.connection = connection;
-        }
-
-        @Override
-        public String database() {
-            return database;
-        }
-
-        @Override
-        public java.sql.Connection connection() {
-            return connection;
-        }
-
-        @Override
-        public void trigger(String job, java.time.Instant at) {
-            try {
-                CronStore.trigger(connection, job, at);
-            } catch (java.sql.SQLException e) {
-                throw new IllegalStateException(e.getMessage(), e);
-            }
-            triggered = true;
         }
     }
 

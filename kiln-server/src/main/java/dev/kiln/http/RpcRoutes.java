@@ -24,9 +24,11 @@ import java.util.OptionalLong;
 /**
  * Odoo's external API: {@code POST /xmlrpc/2/<service>} (XML-RPC) and {@code POST /jsonrpc}
  * ({@code {"service", "method", "args"}} in JSON-RPC's params), dispatching to the same services.
- * Served so far: {@code common} — {@code version()}, {@code login(db, login, password)},
- * {@code authenticate(db, login, password, user_agent_env)}, {@code about([extended])}. A login
- * that fails answers False whether the database, the login or the password was wrong, as Odoo's.
+ * Served: {@code common} — {@code version()}, {@code login(db, login, password)},
+ * {@code authenticate(db, login, password, user_agent_env)}, {@code about([extended])} — and
+ * {@code object} — {@code execute_kw} and {@code execute}, calling the services addons offer
+ * ({@link dev.kiln.api.AddonContext#service}). A login that fails answers False whether the
+ * database, the login or the password was wrong, as Odoo's.
  * Errors are faults with Odoo's codes (1 application error, 3 access denied) or JSON-RPC errors,
  * never a stack trace outside {@code --dev=debug}.
  */
@@ -34,9 +36,6 @@ final class RpcRoutes {
 
     static final String XMLRPC = "/xmlrpc/2/";
     static final String JSONRPC = "/jsonrpc";
-    /** Odoo's server version this protocol follows: clients look at {@code server_version_info}. */
-    private static final List<Object> SERVER_VERSION_INFO = List.of(19, 0, 0, "final", 0, "");
-    private static final String SERVER_SERIE = "19.0";
     private static final int APPLICATION_ERROR = 1;
 
     private static final Logger LOG = LoggerFactory.getLogger(RpcRoutes.class);
@@ -133,6 +132,9 @@ final class RpcRoutes {
         if (method.startsWith("_")) {
             throw new Fault(APPLICATION_ERROR, "private methods (" + method + ") cannot be called");
         }
+        if (service.equals("object")) {
+            return object(method, args, host);
+        }
         if (!service.equals("common")) {
             throw new Fault(APPLICATION_ERROR, "unknown service '" + service + "'");
         }
@@ -142,20 +144,137 @@ final class RpcRoutes {
             case "authenticate" -> login(text(args, 0, "db"), text(args, 1, "login"), text(args, 2, "password"), host);
             case "about" -> {
                 String about = "Kiln " + ServerVersion.current() + ", serving Odoo's external API";
-                yield !args.isEmpty() && Boolean.TRUE.equals(args.getFirst()) ? List.of(about, SERVER_SERIE) : about;
+                yield !args.isEmpty() && Boolean.TRUE.equals(args.getFirst()) ? List.of(about, ServerVersion.current()) : about;
             }
             default -> throw new Fault(APPLICATION_ERROR, "unknown method 'common." + method + "'");
         };
     }
 
-    private static Map<String, Object> version() {
-        Map<String, Object> version = new LinkedHashMap<>();
-        version.put("server_version", SERVER_SERIE);
-        version.put("server_version_info", SERVER_VERSION_INFO);
-        version.put("server_serie", SERVER_SERIE);
-        version.put("protocol_version", 1);
-        version.put("kiln_version", ServerVersion.current());
-        return version;
+    /**
+     * {@code object.execute_kw(db, uid, password, service, method, args, kwargs)} and
+     * {@code object.execute(db, uid, password, service, method, *args)}: the password is checked,
+     * then the method of the service the database's registry offers runs in one transaction (run
+     * again on a concurrency failure). A wrong database, user or password is Odoo's "Access Denied"
+     * (code 3) alike.
+     */
+    private Object object(String method, List<Object> args, String host) throws Fault {
+        boolean keywords = method.equals("execute_kw");
+        if (!keywords && !method.equals("execute")) {
+            throw new Fault(APPLICATION_ERROR, "unknown method 'object." + method + "'");
+        }
+        String db = text(args, 0, "db");
+        long uid = number(args, 1, "uid");
+        String password = text(args, 2, "password");
+        String model = text(args, 3, "model");
+        String name = text(args, 4, "method");
+        List<Object> positional;
+        Map<String, Object> named;
+        if (keywords) {
+            positional = args.size() > 5 ? list(args.get(5)) : List.of();
+            named = args.size() > 6 ? map(args.get(6)) : Map.of();
+        } else {
+            positional = args.size() > 5 ? args.subList(5, args.size()) : List.of();
+            named = Map.of();
+        }
+        if (name.startsWith("_")) {
+            throw new Fault(APPLICATION_ERROR, "private methods (" + name + ") cannot be called");
+        }
+        if (databases == null || !databases.selector().visible(host).contains(db)) {
+            Users.refuse(password);
+            throw new Fault(dev.kiln.api.RpcFault.ACCESS_DENIED, "Access Denied");
+        }
+        databases.registries().prepare(db);
+        TransactionEnv[] last = new TransactionEnv[1];
+        Object result;
+        try {
+            result = Transactions.inTransaction(databases.pools(), db, connection -> {
+                if (!Users.check(connection, db, uid, password)) {
+                    throw dev.kiln.api.RpcFault.accessDenied("Access Denied");
+                }
+                dev.kiln.addons.ServiceSpec spec = databases.registries().get(db, connection).addons().services().get(model);
+                if (spec == null) {
+                    throw dev.kiln.api.RpcFault.userError("Object " + model + " doesn't exist");
+                }
+                dev.kiln.addons.ServiceSpec.Method callable = spec.methods().get(name);
+                if (callable == null) {
+                    throw dev.kiln.api.RpcFault.userError("The method '" + name + "' does not exist on the model '" + model + "'");
+                }
+                last[0] = new TransactionEnv(db, connection);
+                try {
+                    return callable.call(new dev.kiln.api.RpcCall(last[0], uid, positional, named));
+                } catch (java.sql.SQLException | RuntimeException | Error e) {
+                    throw e;
+                } catch (Throwable checked) {
+                    throw new ServiceFailure(spec.where() + "." + name, checked);
+                }
+            });
+        } catch (dev.kiln.api.RpcFault fault) {
+            throw new Fault(fault.code(), fault.getMessage());
+        } catch (ServiceFailure failure) {
+            LOG.error("{}: {}.{} failed", db, model, name, failure.getCause());
+            throw new Fault(APPLICATION_ERROR, String.valueOf(failure.getCause().getMessage()));
+        } catch (KilnException unavailable) {
+            throw unavailable;
+        } catch (RuntimeException failure) {
+            LOG.error("{}: {}.{} failed", db, model, name, failure);
+            throw new Fault(APPLICATION_ERROR, failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage());
+        }
+        if (last[0] != null && last[0].triggered()) {
+            dev.kiln.cron.CronSignals.wake(databases.pools(), db);
+        }
+        return result;
+    }
+
+    /** A service method's checked exception, carried out of the transaction. */
+    private static final class ServiceFailure extends RuntimeException {
+        ServiceFailure(String where, Throwable cause) {
+            super(where, cause);
+        }
+    }
+
+    private static long number(List<Object> args, int index, String name) throws Fault {
+        if (args.size() <= index || !(args.get(index) instanceof Number value)) {
+            throw new Fault(APPLICATION_ERROR, "argument " + (index + 1) + " (" + name + ") must be an integer");
+        }
+        return value.longValue();
+    }
+
+    private static List<Object> list(Object value) throws Fault {
+        if (!(value instanceof List<?> items)) {
+            throw new Fault(APPLICATION_ERROR, "args must be a list");
+        }
+        return new java.util.ArrayList<>(items);
+    }
+
+    private static Map<String, Object> map(Object value) throws Fault {
+        if (!(value instanceof Map<?, ?> entries)) {
+            throw new Fault(APPLICATION_ERROR, "kwargs must be a struct");
+        }
+        Map<String, Object> named = new LinkedHashMap<>();
+        entries.forEach((k, v) -> named.put(String.valueOf(k), v));
+        return named;
+    }
+
+    /**
+     * Kiln's version in the shape of Odoo's {@code common.version}, the same as the base addon's
+     * {@code /web/webclient/version_info}: {@code 0.1.0} is server_version_info
+     * {@code [0, 1, 0, "final", 0, ""]} and server_serie {@code 0.1}.
+     */
+    static Map<String, Object> version() {
+        String version = ServerVersion.current();
+        String[] parts = version.split("[.-]");
+        List<Object> info = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            info.add(i < parts.length && !parts[i].isEmpty() && parts[i].chars().allMatch(Character::isDigit)
+                    ? Integer.parseInt(parts[i]) : 0);
+        }
+        info.addAll(List.of(version.toUpperCase(java.util.Locale.ROOT).contains("SNAPSHOT") ? "alpha" : "final", 0, ""));
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("server_version", version);
+        answer.put("server_version_info", info);
+        answer.put("server_serie", info.get(0) + "." + info.get(1));
+        answer.put("protocol_version", 1);
+        return answer;
     }
 
     /** The user's id, or False (Odoo's answer) for a wrong database, login or password alike. */

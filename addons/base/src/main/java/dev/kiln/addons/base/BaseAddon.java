@@ -13,7 +13,7 @@ import java.util.Map;
 /**
  * The addon every other depends on. Serves Odoo's health check ({@code /web/health}, polled by load
  * balancers, so never cached) and {@code /web/webclient/version_info} in the shape of Odoo's
- * {@code common.version}.
+ * {@code common.version}; offers {@code res.users} to the external API ({@link UsersService}).
  */
 public final class BaseAddon implements Addon {
 
@@ -25,6 +25,7 @@ public final class BaseAddon implements Addon {
     public void register(AddonContext context) {
         versionInfo = versionInfo(context.serverVersion());
         context.routes(this);
+        context.service("res.users", new UsersService());
     }
 
     @Route(value = "/web/health", auth = Route.Auth.NONE, methods = {"GET", "HEAD"})

@@ -19,7 +19,8 @@ import java.sql.Statement;
  * ({@code /hello/wait?seconds=N}) for the tests of graceful stop and time limits, and a failing one
  * ({@code /hello/fail}) for the tests of error pages. Its two cron jobs, declared inactive, are the
  * code that the cron tests and benchmark give to the jobs they create: {@code hello.ledger} writes
- * one row per call to {@code hello_cron_ledger}, {@code hello.noop} does nothing.
+ * one row per call to {@code hello_cron_ledger}, {@code hello.noop} does nothing. It offers
+ * {@code hello.echo} to the external API ({@link EchoService}).
  */
 public final class HelloAddon implements Addon {
 
@@ -28,6 +29,7 @@ public final class HelloAddon implements Addon {
     @Override
     public void register(AddonContext context) {
         context.routes(this);
+        context.service("hello.echo", new EchoService());
         context.cron(CronJob.every(1, CronJob.Unit.DAYS, "ledger", this::ledger).inactive());
         context.cron(CronJob.every(1, CronJob.Unit.DAYS, "noop", job -> { }).inactive());
     }
