@@ -19,6 +19,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -92,6 +93,79 @@ public final class DatabaseManagerRoutes {
         } catch (dev.kiln.KilnException | IllegalArgumentException failure) {
             return json(response, callback, 200, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
                     failure.getClass().getName(), failure.getMessage(), debug ? JsonRpc.stackTrace(failure) : null));
+        }
+    }
+
+    /**
+     * Odoo's {@code db} service of the external API, guarded as the routes are: {@code list} needs
+     * {@code list_db}; {@code create_database}, {@code drop}, {@code duplicate_database},
+     * {@code dump} and {@code restore} take the master password first and need {@code list_db}
+     * too; {@code db_exist}, {@code server_version} and {@code list_lang} answer anyone.
+     *
+     * @throws dev.kiln.api.RpcFault access denied (3) for a refusal, application error (1) otherwise
+     */
+    Object rpc(String method, List<Object> args) {
+        switch (method) {
+            case "db_exist" -> {
+                return args.size() > 0 && args.get(0) instanceof String name && service.list().contains(name);
+            }
+            case "server_version" -> {
+                return dev.kiln.addons.ServerVersion.current();
+            }
+            case "list_lang" -> {
+                return List.of(List.of("en_US", "English (US)"));
+            }
+            case "list", "create_database", "drop", "duplicate_database", "dump", "restore" -> { }
+            default -> throw dev.kiln.api.RpcFault.userError("unknown method 'db." + method + "'");
+        }
+        if (!listDb) {
+            throw dev.kiln.api.RpcFault.accessDenied("the database list and manager are disabled (list_db = False)");
+        }
+        if (method.equals("list")) {
+            return service.list();
+        }
+        Map<String, Object> params = new java.util.HashMap<>();
+        params.put("master_pwd", args.isEmpty() ? null : args.get(0));
+        try {
+            authorize(params);
+        } catch (Refused refused) {
+            throw dev.kiln.api.RpcFault.accessDenied(refused.getMessage());
+        }
+        // Odoo's positional arguments after the master password
+        String action = switch (method) {
+            case "create_database" -> {
+                put(params, "name", args, 1);
+                put(params, "password", args, 4);
+                put(params, "login", args, 5);
+                params.putIfAbsent("password", "admin");
+                yield "create";
+            }
+            case "drop" -> {
+                put(params, "name", args, 1);
+                yield "drop";
+            }
+            case "duplicate_database" -> {
+                put(params, "name", args, 1);
+                put(params, "new_name", args, 2);
+                yield "duplicate";
+            }
+            case "dump" -> {
+                put(params, "name", args, 1);
+                yield "backup";
+            }
+            default -> {
+                put(params, "name", args, 1);
+                put(params, "backup_file", args, 2);
+                yield "restore";
+            }
+        };
+        Object result = run(action, params);
+        return action.equals("backup") ? ((Map<?, ?>) result).get("backup_file") : result;
+    }
+
+    private static void put(Map<String, Object> params, String key, List<Object> args, int index) {
+        if (args.size() > index && args.get(index) != null) {
+            params.put(key, args.get(index));
         }
     }
 

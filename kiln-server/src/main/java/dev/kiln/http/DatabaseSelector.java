@@ -27,6 +27,21 @@ public final class DatabaseSelector {
         this.databases = databases;
     }
 
+    /** A list of databases kept for a while, which can be told to read it again. */
+    public interface Refreshable {
+        void refresh();
+    }
+
+    /**
+     * Reads the list of databases again at the next request: this process just created, copied,
+     * restored or dropped one (other processes see it within their list's lifetime, 2 s).
+     */
+    public void refresh() {
+        if (databases instanceof Refreshable list) {
+            list.refresh();
+        }
+    }
+
     /** The databases a request to {@code host} may use. */
     public List<String> visible(String host) {
         List<String> all = databases.get();

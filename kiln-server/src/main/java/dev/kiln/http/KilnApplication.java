@@ -108,7 +108,7 @@ public final class KilnApplication extends Handler.Abstract {
         this.databases = databases;
         this.databaseManager = databaseManager;
         this.sessionRoutes = databases == null ? null : new SessionRoutes(databases);
-        this.rpcRoutes = new RpcRoutes(databases, options);
+        this.rpcRoutes = new RpcRoutes(databases, databaseManager, options);
         this.router = new Router(addons.routes());
         this.statics = new StaticFiles(staticFolders);
         this.hasStatics = !staticFolders.isEmpty();
@@ -244,7 +244,11 @@ public final class KilnApplication extends Handler.Abstract {
             return rpcRoutes.handle(request, response, callback, method, path);
         }
         if (databaseManager != null && path.startsWith(DatabaseManagerRoutes.PREFIX)) {
-            return databaseManager.handle(request, response, callback, method, path);
+            try {
+                return databaseManager.handle(request, response, callback, method, path);
+            } finally {
+                databases.selector().refresh();
+            }
         }
         Match match = Match.of(router, path, method);
         if (match.route() != null && match.route().auth() == Route.Auth.NONE) {

@@ -27,7 +27,8 @@ import java.util.OptionalLong;
  * Served: {@code common} — {@code version()}, {@code login(db, login, password)},
  * {@code authenticate(db, login, password, user_agent_env)}, {@code about([extended])} — and
  * {@code object} — {@code execute_kw} and {@code execute}, calling the services addons offer
- * ({@link dev.kiln.api.AddonContext#service}). A login that fails answers False whether the
+ * ({@link dev.kiln.api.AddonContext#service}) — and {@code db}, the database manager's methods
+ * ({@link DatabaseManagerRoutes#rpc}). A login that fails answers False whether the
  * database, the login or the password was wrong, as Odoo's.
  * Errors are faults with Odoo's codes (1 application error, 3 access denied) or JSON-RPC errors,
  * never a stack trace outside {@code --dev=debug}.
@@ -43,6 +44,8 @@ final class RpcRoutes {
     private final Databases databases;
     private final boolean debug;
     private final boolean proxyMode;
+    /** The {@code db} service; null when Kiln serves without databases. */
+    private final DatabaseManagerRoutes databaseManager;
 
     /** A call the services cannot answer: its fault code and message. */
     static final class Fault extends Exception {
@@ -54,8 +57,9 @@ final class RpcRoutes {
         }
     }
 
-    RpcRoutes(Databases databases, HttpOptions options) {
+    RpcRoutes(Databases databases, DatabaseManagerRoutes databaseManager, HttpOptions options) {
         this.databases = databases;
+        this.databaseManager = databaseManager;
         this.debug = options.debug();
         this.proxyMode = options.proxyMode();
     }
@@ -134,6 +138,18 @@ final class RpcRoutes {
         }
         if (service.equals("object")) {
             return object(method, args, host);
+        }
+        if (service.equals("db")) {
+            if (databaseManager == null) {
+                throw new Fault(APPLICATION_ERROR, "Kiln serves without databases here: no db service");
+            }
+            try {
+                return databaseManager.rpc(method, args);
+            } catch (dev.kiln.api.RpcFault fault) {
+                throw new Fault(fault.code(), fault.getMessage());
+            } finally {
+                databases.selector().refresh();
+            }
         }
         if (!service.equals("common")) {
             throw new Fault(APPLICATION_ERROR, "unknown service '" + service + "'");

@@ -129,7 +129,7 @@ public final class Kiln {
     }
 
     /** A list read again at most once per {@code ttl}: listing databases is a query per request otherwise. */
-    private static final class CachedList implements Supplier<List<String>> {
+    private static final class CachedList implements Supplier<List<String>>, DatabaseSelector.Refreshable {
         private final Supplier<List<String>> source;
         private final long ttlNanos;
         private volatile List<String> value;
@@ -149,6 +149,11 @@ public final class Kiln {
                 readAt = System.nanoTime();
             }
             return current;
+        }
+
+        @Override
+        public void refresh() {
+            value = null;
         }
     }
 }

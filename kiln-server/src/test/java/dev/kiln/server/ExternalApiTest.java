@@ -158,6 +158,52 @@ class ExternalApiTest {
     }
 
     @Test
+    void theDbServiceIsGuardedByTheMasterPassword() throws Exception {
+        Path config = Files.createTempFile(dir, "kiln", ".conf");
+        Files.write(config, List.of("[options]", "admin_passwd = s3cret-master"));
+        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "dbservice"), "-c", config.toString())) {
+            String out = python("""
+                    import sys, xmlrpc.client
+                    url, existing, fresh = sys.argv[1], sys.argv[2], sys.argv[3]
+                    common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
+                    dbs = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/db")
+                    def fault(call):
+                        try:
+                            call()
+                            return "no fault"
+                        except xmlrpc.client.Fault as f:
+                            return f"{f.faultCode} {f.faultString}"
+                    print("exist", dbs.db_exist(existing), dbs.db_exist(fresh))
+                    print("version", dbs.server_version() == common.version()["server_version"])
+                    print("lang", dbs.list_lang())
+                    print("list", existing in dbs.list())
+                    print("denied", fault(lambda: dbs.drop("wrong", existing)), dbs.db_exist(existing))
+                    print("create", dbs.create_database("s3cret-master", fresh, False, "en_US", "pw", "boss"),
+                          common.login(fresh, "boss", "pw") > 0)
+                    copy = fresh + "_copy"
+                    print("duplicate", dbs.duplicate_database("s3cret-master", fresh, copy), common.login(copy, "boss", "pw") > 0)
+                    dump = dbs.dump("s3cret-master", copy)
+                    print("drop", dbs.drop("s3cret-master", copy), dbs.db_exist(copy))
+                    print("restore", dbs.restore("s3cret-master", copy, dump), common.login(copy, "boss", "pw") > 0)
+                    print("cleanup", dbs.drop("s3cret-master", copy), dbs.drop("s3cret-master", fresh), dbs.db_exist(fresh))
+                    print("missing", fault(lambda: dbs.drop("s3cret-master", fresh)).startswith("1 "))
+                    """, "http://127.0.0.1:" + kiln.port, db, "rpc_new_" + UUID.randomUUID().toString().substring(0, 6));
+            assertThat(out.lines()).containsExactly(
+                    "exist True False",
+                    "version True",
+                    "lang [['en_US', 'English (US)']]",
+                    "list True",
+                    "denied 3 Access Denied True",
+                    "create True True",
+                    "duplicate True True",
+                    "drop True False",
+                    "restore True True",
+                    "cleanup True True False",
+                    "missing True");
+        }
+    }
+
+    @Test
     void hostileXmlGetsAFaultAndNoStackTrace() throws Exception {
         try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "hostile"))) {
             String xxe = """
