@@ -7,6 +7,7 @@ import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.HttpException;
 import dev.kiln.api.Route;
 import dev.kiln.auth.Sessions;
+import dev.kiln.bus.TransactionBus;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
 import dev.kiln.logging.AccessLog;
@@ -360,8 +361,13 @@ public final class KilnApplication extends Handler.Abstract {
             }
             return error(response, callback, 500, options.debug() ? unavailable.getMessage() : message, null, null);
         }
-        if (kilnRequest.lastEnv() instanceof RequestEnv env && env.triggered) {
-            CronSignals.wake(databases.pools(), db);
+        if (kilnRequest.lastEnv() instanceof RequestEnv env) {
+            if (env.triggered) {
+                CronSignals.wake(databases.pools(), db);
+            }
+            if (env.bus != null) {
+                env.bus.afterCommit();
+            }
         }
         keepSessionAlive(db, token, kilnRequest.session(), request, response);
         return switch (outcome) {
@@ -411,7 +417,7 @@ public final class KilnApplication extends Handler.Abstract {
             LOG.warn("{} {}: CSRF token missing or invalid for a request with a session", method, path);
             return new Outcome.Status(400, null, "Session expired (invalid CSRF token)");
         }
-        kilnRequest.route(match.params()).withEnv(new RequestEnv(db, connection));
+        kilnRequest.route(match.params()).withEnv(new RequestEnv(databases.pools(), db, connection));
         Thread thread = Thread.currentThread();
         ClassLoader previous = thread.getContextClassLoader();
         ClassLoader addonLoader = routes.loaders().get(route.addon());
@@ -529,15 +535,29 @@ public final class KilnApplication extends Handler.Abstract {
         }
     }
 
-    /** The database side of one try of a request; remembers whether it asked for a cron job to run. */
+    /**
+     * The database side of one try of a request; remembers whether it asked for a cron job to run
+     * and what it sent on the bus, to be announced after the commit.
+     */
     private static final class RequestEnv implements dev.kiln.api.Env {
+        private final dev.kiln.db.ConnectionPools pools;
         private final String database;
         private final java.sql.Connection connection;
         private boolean triggered;
+        private TransactionBus bus;
 
-        RequestEnv(String database, java.sql.Connection connection) {
+        RequestEnv(dev.kiln.db.ConnectionPools pools, String database, java.sql.Connection connection) {
+            this.pools = pools;
             this.database = database;
             this.connection = connection;
+        }
+
+        @Override
+        public dev.kiln.api.Bus bus() {
+            if (bus == null) {
+                bus = new TransactionBus(pools, database, connection);
+            }
+            return bus;
         }
 
         @Override
