@@ -30,7 +30,7 @@ class BusLongPollingTest {
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
-    private static final String SENDER = """
+    static final String SENDER = """
             package bustest;
 
             import dev.kiln.api.*;
@@ -168,7 +168,7 @@ class BusLongPollingTest {
         return bus.count("SELECT coalesce(max(id), 0) FROM kiln_bus");
     }
 
-    private static List<JsonNode> poll(KilnProcess kiln, List<String> channels, long last, int timeout) {
+    static List<JsonNode> poll(KilnProcess kiln, List<String> channels, long last, int timeout) {
         try {
             JsonNode answer = call(kiln, JSON.writeValueAsString(Map.of("channels", channels, "last", last, "timeout", timeout)));
             assertThat(answer.has("result")).as(answer.toString()).isTrue();
@@ -180,7 +180,7 @@ class BusLongPollingTest {
         }
     }
 
-    private static JsonNode call(KilnProcess kiln, String params) throws Exception {
+    static JsonNode call(KilnProcess kiln, String params) throws Exception {
         String response = kiln.request("POST", "/longpolling/poll",
                 "{\"jsonrpc\": \"2.0\", \"method\": \"call\", \"id\": 1, \"params\": " + params + "}",
                 "Content-Type: application/json");
