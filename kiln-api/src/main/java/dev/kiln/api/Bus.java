@@ -29,7 +29,10 @@ public interface Bus {
      * The messages of {@code channels} with an id above {@code lastId}, in id order; waits up to
      * {@code timeout} for one when there is none yet. Returns an empty list at the timeout or when
      * the server stops. It reads outside the caller's transaction, so it sees messages committed
-     * after that transaction began.
+     * after that transaction began; and it commits the caller's transaction before it reads, as
+     * Odoo closes the request's cursor, so that a long wait holds no snapshot and no lock: what
+     * the caller does after it runs in a new transaction. With {@code lastId} 0 (a client that has
+     * seen nothing yet) it returns only the messages of the last 50 seconds, as Odoo does.
      */
     List<Message> poll(Collection<String> channels, long lastId, Duration timeout) throws InterruptedException;
 

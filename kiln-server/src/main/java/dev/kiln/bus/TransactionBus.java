@@ -42,8 +42,17 @@ public final class TransactionBus implements Bus {
         sent.add(channel);
     }
 
+    /**
+     * Commits the caller's transaction first, as Odoo closes the request's cursor before waiting:
+     * a poll waiting 50 s must not hold a snapshot (which keeps VACUUM from cleaning) or locks.
+     */
     @Override
     public List<Message> poll(Collection<String> channels, long lastId, Duration timeout) throws InterruptedException {
+        try {
+            connection.commit();
+        } catch (SQLException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
         return BusDispatcher.of(pools).poll(db, channels, lastId, timeout);
     }
 

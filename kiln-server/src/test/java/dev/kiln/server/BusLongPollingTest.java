@@ -126,6 +126,8 @@ class BusLongPollingTest {
         long start = lastId();
         CompletableFuture<List<JsonNode>> waiting = CompletableFuture.supplyAsync(() -> poll(two, List.of("stock", "news"), start, 30));
         Thread.sleep(500);
+        assertThat(bus.count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                + " AND state LIKE 'idle in transaction%'")).as("a waiting poll holds no snapshot").isZero();
         long sentAt = System.nanoTime();
         send(one, "news", "from one");
 
