@@ -162,6 +162,21 @@ class BusLongPollingTest {
         assertThat((System.nanoTime() - before) / 1_000_000).as("stop time in ms").isLessThan(10_000);
     }
 
+    @Test
+    void theGcJobDeletesTheMessagesOlderThanADayAndKeepsTheOthers() throws Exception {
+        bus.execute("INSERT INTO kiln_bus (channel, message, created) VALUES"
+                + " ('gc', '{\"type\": \"old\", \"payload\": null}', now() - interval '25 hours'),"
+                + " ('gc', '{\"type\": \"kept\", \"payload\": null}', now() - interval '23 hours')");
+        bus.execute("UPDATE kiln_cron SET nextcall = now() WHERE name = 'bus.gc'");
+
+        KilnProcess runner = bus.serve("--max-cron-threads", "1");
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).pollInterval(java.time.Duration.ofMillis(100))
+                .until(() -> bus.count("SELECT count(*) FROM kiln_bus WHERE channel = 'gc' AND message->>'type' = 'old'") == 0);
+        assertThat(bus.query("SELECT string_agg(message->>'type', ',') FROM kiln_bus WHERE channel = 'gc'")).isEqualTo("kept");
+        runner.awaitLog("cron job 'bus.gc' done", 1);
+        assertThat(bus.query("SELECT interval_number || ' ' || interval_type FROM kiln_cron WHERE name = 'bus.gc'")).isEqualTo("1 hours");
+    }
+
     private static void send(KilnProcess kiln, String channel, String text) throws Exception {
         assertThat(kiln.get("/bustest/send?channel=" + channel + "&text=" + text.replace(" ", "+"))).startsWith("HTTP/1.1 200");
     }
