@@ -33,6 +33,8 @@ public interface Bus {
      * Odoo closes the request's cursor, so that a long wait holds no snapshot and no lock: what
      * the caller does after it runs in a new transaction. With {@code lastId} 0 (a client that has
      * seen nothing yet) it returns only the messages of the last 50 seconds, as Odoo does.
+     *
+     * @throws UnsupportedOperationException in a cron job, whose call must commit once, as a whole
      */
     List<Message> poll(Collection<String> channels, long lastId, Duration timeout) throws InterruptedException;
 

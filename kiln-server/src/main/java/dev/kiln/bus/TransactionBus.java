@@ -21,12 +21,18 @@ public final class TransactionBus implements Bus {
     private final ConnectionPools pools;
     private final String db;
     private final Connection connection;
+    private final boolean mayPoll;
     private final Set<String> sent = new LinkedHashSet<>();
 
-    public TransactionBus(ConnectionPools pools, String db, Connection connection) {
+    /**
+     * @param mayPoll false for a cron call: a poll commits the transaction before waiting, which
+     *                would commit part of a call whose effect must be committed once, as a whole
+     */
+    public TransactionBus(ConnectionPools pools, String db, Connection connection, boolean mayPoll) {
         this.pools = pools;
         this.db = db;
         this.connection = connection;
+        this.mayPoll = mayPoll;
     }
 
     @Override
@@ -48,6 +54,10 @@ public final class TransactionBus implements Bus {
      */
     @Override
     public List<Message> poll(Collection<String> channels, long lastId, Duration timeout) throws InterruptedException {
+        if (!mayPoll) {
+            throw new UnsupportedOperationException("a cron job cannot poll the bus: its call is committed once, as a whole;"
+                    + " poll from a route");
+        }
         try {
             connection.commit();
         } catch (SQLException e) {

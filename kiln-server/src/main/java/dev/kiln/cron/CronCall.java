@@ -142,7 +142,7 @@ final class CronCall {
         @Override
         public Bus bus() {
             if (bus == null) {
-                bus = new TransactionBus(pools, database, connection);
+                bus = new TransactionBus(pools, database, connection, false);
             }
             return bus;
         }

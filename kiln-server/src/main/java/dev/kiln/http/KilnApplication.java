@@ -555,7 +555,7 @@ public final class KilnApplication extends Handler.Abstract {
         @Override
         public dev.kiln.api.Bus bus() {
             if (bus == null) {
-                bus = new TransactionBus(pools, database, connection);
+                bus = new TransactionBus(pools, database, connection, true);
             }
             return bus;
         }

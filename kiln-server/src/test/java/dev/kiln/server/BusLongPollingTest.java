@@ -39,6 +39,20 @@ class BusLongPollingTest {
             public final class BusTest implements Addon {
                 @Override public void register(AddonContext context) {
                     context.routes(this);
+                    context.cron(CronJob.every(1, CronJob.Unit.DAYS, "announce", this::announce)
+                            .firstCall(java.time.Instant.parse("2100-01-01T00:00:00Z")));
+                }
+
+                /** Sends from a cron job, and says whether it was let poll (it must not be). */
+                private void announce(CronContext job) throws Exception {
+                    String polled;
+                    try {
+                        job.bus().poll(java.util.List.of("jobs"), 0, java.time.Duration.ofMillis(1));
+                        polled = "polled";
+                    } catch (UnsupportedOperationException refused) {
+                        polled = "poll refused";
+                    }
+                    job.bus().send("jobs", "announce", polled);
                 }
 
                 /** Sends {@code text} on {@code channel}; with {@code fail}, fails after sending. */
@@ -175,6 +189,18 @@ class BusLongPollingTest {
         assertThat(bus.query("SELECT string_agg(message->>'type', ',') FROM kiln_bus WHERE channel = 'gc'")).isEqualTo("kept");
         runner.awaitLog("cron job 'bus.gc' done", 1);
         assertThat(bus.query("SELECT interval_number || ' ' || interval_type FROM kiln_cron WHERE name = 'bus.gc'")).isEqualTo("1 hours");
+    }
+
+    @Test
+    void aCronJobSendsAfterItsCommitButCannotPoll() throws Exception {
+        long start = lastId();
+        CompletableFuture<List<JsonNode>> waiting = CompletableFuture.supplyAsync(() -> poll(one, List.of("jobs"), start, 40));
+        Thread.sleep(500);
+        bus.execute("UPDATE kiln_cron SET nextcall = now() WHERE name = 'bustest.announce'");
+        bus.serve("--max-cron-threads", "1");
+
+        List<JsonNode> received = waiting.get(30, TimeUnit.SECONDS);
+        assertThat(received).extracting(m -> m.at("/message/payload").asString()).containsExactly("poll refused");
     }
 
     private static void send(KilnProcess kiln, String channel, String text) throws Exception {
