@@ -9,9 +9,9 @@ import java.util.List;
  * a route handler or a cron job and received by clients waiting on those channels in any Kiln
  * process on the database.
  *
- * <p>A message is written in the caller's transaction and delivered only after it commits: a
- * rollback sends nothing, and a request run again after a serialization failure sends its messages
- * once. Messages are kept for a retention period (see the {@code bus} addon); a client that asks
+ * <p>A message is written in the caller's transaction (right before its commit, so that message ids
+ * follow commit order) and delivered only after it commits: a rollback sends nothing, and a request
+ * run again after a serialization failure sends its messages once. Messages are kept for a retention period (see the {@code bus} addon); a client that asks
  * again with the last id it saw gets every later message of its channels, in order, once.
  */
 public interface Bus {

@@ -28,6 +28,9 @@ public final class BusStore {
      */
     public static final Duration FRESH_CLIENT_SPAN = Duration.ofSeconds(50);
 
+    /** Kiln's advisory locks are 0x4b494c4e0001 and up (RegistrySchema.Locks); this is the bus's. */
+    static final long BUS_IDS_LOCK = 0x4b494c4e0003L;
+
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private BusStore() { }
@@ -45,12 +48,26 @@ public final class BusStore {
         }
     }
 
-    /** Writes a message in {@code connection}'s transaction. */
-    static void insert(Connection connection, String channel, String message) throws SQLException {
-        try (PreparedStatement insert = connection.prepareStatement(
-                "INSERT INTO kiln_bus (channel, message) VALUES (?, ?::jsonb)")) {
-            insert.setString(1, channel);
-            insert.setString(2, message);
+    /**
+     * Takes the lock under which messages are written, held until the commit: so message ids are
+     * taken in commit order (see {@link TransactionBus}). One of Kiln's advisory lock numbers
+     * (see {@code RegistrySchema.Locks}).
+     */
+    static void lockIds(Connection connection) throws SQLException {
+        try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+            lock.setLong(1, BUS_IDS_LOCK);
+            lock.execute();
+        }
+    }
+
+    /** Writes {@code messages} ({channel, message JSON} each), in their order, in one round trip. */
+    static void insert(Connection connection, List<String[]> messages) throws SQLException {
+        try (PreparedStatement insert = connection.prepareStatement("""
+                INSERT INTO kiln_bus (channel, message)
+                SELECT channel, message::jsonb FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS m(channel, message, n)
+                ORDER BY n""")) {
+            insert.setArray(1, connection.createArrayOf("text", messages.stream().map(m -> m[0]).toArray()));
+            insert.setArray(2, connection.createArrayOf("text", messages.stream().map(m -> m[1]).toArray()));
             insert.executeUpdate();
         }
     }

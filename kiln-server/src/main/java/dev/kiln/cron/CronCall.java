@@ -68,6 +68,9 @@ final class CronCall {
                 Context context = new Context(pools, db, work, job);
                 try {
                     spec.job().task().run(context);
+                    if (context.bus != null) {
+                        context.bus.beforeCommit();
+                    }
                     CronStore.completeAndCommit(work, job, context.done, context.remaining);
                     if (context.triggered) {
                         CronSignals.wake(pools, db);

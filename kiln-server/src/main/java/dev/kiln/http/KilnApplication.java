@@ -339,6 +339,9 @@ public final class KilnApplication extends Handler.Abstract {
             databases.registries().prepare(db);
             outcome = Transactions.inTransaction(databases.pools(), db, connection -> {
                 Outcome produced = runInDatabase(db, token, connection, path, method, kilnRequest);
+                if (kilnRequest.lastEnv() instanceof RequestEnv env && env.bus != null && env.bus.of(connection)) {
+                    env.bus.beforeCommit();
+                }
                 if (response instanceof AbortableResponse abortable) {
                     abortable.claim();   // before the commit: an aborted request's work rolls back
                 }

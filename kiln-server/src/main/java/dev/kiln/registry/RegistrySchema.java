@@ -100,6 +100,7 @@ final class RegistrySchema {
     static final class Locks {
         static final long SCHEMA = 0x4b494c4e0001L;
         static final long INSTALL = 0x4b494c4e0002L;
+        // 0x4b494c4e0003: the bus's message ids (dev.kiln.bus.BusStore)
 
         private Locks() { }
     }

@@ -55,12 +55,19 @@ class BusLongPollingTest {
                     job.bus().send("jobs", "announce", polled);
                 }
 
-                /** Sends {@code text} on {@code channel}; with {@code fail}, fails after sending. */
+                /** Sends {@code text} on {@code channel}, then sleeps {@code sleep} ms; with {@code fail}, fails after. */
                 @Route(value = "/bustest/send", auth = Route.Auth.PUBLIC, methods = "GET")
                 public Response send(Request request) {
                     String text = request.param("text").orElseThrow();
                     request.env().bus().send(request.param("channel").orElseThrow(), "note",
                             Map.of("text", text, "n", text.length()));
+                    if (request.param("sleep").isPresent()) {
+                        try {
+                            Thread.sleep(Long.parseLong(request.param("sleep").get()));
+                        } catch (InterruptedException e) {
+                            throw new IllegalStateException(e);
+                        }
+                    }
                     if (request.param("fail").isPresent()) {
                         throw new IllegalStateException("failing after the send, as asked");
                     }
@@ -201,6 +208,28 @@ class BusLongPollingTest {
 
         List<JsonNode> received = waiting.get(30, TimeUnit.SECONDS);
         assertThat(received).extracting(m -> m.at("/message/payload").asString()).containsExactly("poll refused");
+    }
+
+    @Test
+    void aMessageCommittedAfterALaterSentOneIsStillDeliveredToAClientThatSawTheLaterOne() throws Exception {
+        long start = lastId();
+        // the slow request sends first but commits last
+        CompletableFuture<String> slow = CompletableFuture.supplyAsync(() -> {
+            try {
+                return one.get("/bustest/send?channel=race&text=slow&sleep=2000");
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        Thread.sleep(500);
+        send(two, "race", "fast");
+        List<JsonNode> first = poll(two, List.of("race"), start, 5);
+        assertThat(first).extracting(m -> m.at("/message/payload/text").asString()).containsExactly("fast");
+        assertThat(slow.get(10, TimeUnit.SECONDS)).startsWith("HTTP/1.1 200");
+
+        List<JsonNode> then = poll(two, List.of("race"), first.getLast().get("id").asLong(), 5);
+        assertThat(then).as("the message committed after the one the client saw")
+                .extracting(m -> m.at("/message/payload/text").asString()).containsExactly("slow");
     }
 
     private static void send(KilnProcess kiln, String channel, String text) throws Exception {
