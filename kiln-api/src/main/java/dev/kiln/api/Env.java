@@ -26,6 +26,12 @@ public interface Env {
      */
     void trigger(String job, Instant at);
 
+    /**
+     * The notification bus of this database: what is sent through it is written in this transaction
+     * and delivered only after it commits; a rollback sends nothing.
+     */
+    Bus bus();
+
     /** {@link #trigger(String, Instant)} as soon as possible. */
     default void trigger(String job) {
         trigger(job, null);

@@ -2,7 +2,9 @@ package dev.kiln.cron;
 
 import dev.kiln.addons.CronSpec;
 import dev.kiln.addons.LoadedAddon;
+import dev.kiln.api.Bus;
 import dev.kiln.api.CronContext;
+import dev.kiln.bus.TransactionBus;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.SqlErrors;
 import dev.kiln.db.Transactions;
@@ -63,12 +65,18 @@ final class CronCall {
                 thread.setContextClassLoader(loader);
             }
             for (int tryNo = 1; ; tryNo++) {
-                Context context = new Context(db, work, job);
+                Context context = new Context(pools, db, work, job);
                 try {
                     spec.job().task().run(context);
+                    if (context.bus != null) {
+                        context.bus.beforeCommit();
+                    }
                     CronStore.completeAndCommit(work, job, context.done, context.remaining);
                     if (context.triggered) {
                         CronSignals.wake(pools, db);
+                    }
+                    if (context.bus != null) {
+                        context.bus.afterCommit();
                     }
                     return new Result(true, context.done, context.remaining, null);
                 } catch (Throwable e) {
@@ -108,14 +116,17 @@ final class CronCall {
 
     /** The {@link CronContext} of one try of one call. */
     private static final class Context implements CronContext {
+        private final ConnectionPools pools;
         private final String database;
         private final Connection connection;
         private final CronStore.Claimed job;
         int done;
         int remaining;
         boolean triggered;
+        TransactionBus bus;
 
-        Context(String database, Connection connection, CronStore.Claimed job) {
+        Context(ConnectionPools pools, String database, Connection connection, CronStore.Claimed job) {
+            this.pools = pools;
             this.database = database;
             this.connection = connection;
             this.job = job;
@@ -129,6 +140,14 @@ final class CronCall {
         @Override
         public Connection connection() {
             return connection;
+        }
+
+        @Override
+        public Bus bus() {
+            if (bus == null) {
+                bus = new TransactionBus(pools, database, connection, false);
+            }
+            return bus;
         }
 
         @Override

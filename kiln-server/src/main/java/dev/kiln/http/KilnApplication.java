@@ -11,7 +11,6 @@ import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
 import dev.kiln.logging.AccessLog;
 import dev.kiln.registry.Registry;
-import dev.kiln.cron.CronSignals;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -347,6 +346,9 @@ public final class KilnApplication extends Handler.Abstract {
             databases.registries().prepare(db);
             outcome = Transactions.inTransaction(databases.pools(), db, connection -> {
                 Outcome produced = runInDatabase(db, token, connection, path, method, kilnRequest);
+                if (kilnRequest.lastEnv() instanceof TransactionEnv env && env.of(connection)) {
+                    env.beforeCommit();
+                }
                 if (response instanceof AbortableResponse abortable) {
                     abortable.claim();   // before the commit: an aborted request's work rolls back
                 }
@@ -369,8 +371,8 @@ public final class KilnApplication extends Handler.Abstract {
             }
             return error(response, callback, 500, options.debug() ? unavailable.getMessage() : message, null, null);
         }
-        if (kilnRequest.lastEnv() instanceof TransactionEnv env && env.triggered()) {
-            CronSignals.wake(databases.pools(), db);
+        if (kilnRequest.lastEnv() instanceof TransactionEnv env) {
+            env.afterCommit();
         }
         keepSessionAlive(db, token, kilnRequest.session(), request, response);
         return switch (outcome) {
@@ -420,7 +422,7 @@ public final class KilnApplication extends Handler.Abstract {
             LOG.warn("{} {}: CSRF token missing or invalid for a request with a session", method, path);
             return new Outcome.Status(400, null, "Session expired (invalid CSRF token)");
         }
-        kilnRequest.route(match.params()).withEnv(new TransactionEnv(db, connection));
+        kilnRequest.route(match.params()).withEnv(new TransactionEnv(databases.pools(), db, connection));
         Thread thread = Thread.currentThread();
         ClassLoader previous = thread.getContextClassLoader();
         ClassLoader addonLoader = routes.loaders().get(route.addon());

@@ -215,9 +215,11 @@ final class RpcRoutes {
                 if (callable == null) {
                     throw dev.kiln.api.RpcFault.userError("The method '" + name + "' does not exist on the model '" + model + "'");
                 }
-                last[0] = new TransactionEnv(db, connection);
+                last[0] = new TransactionEnv(databases.pools(), db, connection);
                 try {
-                    return callable.call(new dev.kiln.api.RpcCall(last[0], uid, positional, named));
+                    Object answer = callable.call(new dev.kiln.api.RpcCall(last[0], uid, positional, named));
+                    last[0].beforeCommit();
+                    return answer;
                 } catch (java.sql.SQLException | RuntimeException | Error e) {
                     throw e;
                 } catch (Throwable checked) {
@@ -235,8 +237,8 @@ final class RpcRoutes {
             LOG.error("{}: {}.{} failed", db, model, name, failure);
             throw new Fault(APPLICATION_ERROR, failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage());
         }
-        if (last[0] != null && last[0].triggered()) {
-            dev.kiln.cron.CronSignals.wake(databases.pools(), db);
+        if (last[0] != null) {
+            last[0].afterCommit();
         }
         return result;
     }

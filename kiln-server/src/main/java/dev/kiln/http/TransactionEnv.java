@@ -1,6 +1,10 @@
 package dev.kiln.http;
 
+import dev.kiln.api.Bus;
+import dev.kiln.bus.TransactionBus;
+import dev.kiln.cron.CronSignals;
 import dev.kiln.cron.CronStore;
+import dev.kiln.db.ConnectionPools;
 
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -8,15 +12,21 @@ import java.time.Instant;
 
 /**
  * The database side of one try of a route or an external API call: its database and transaction,
- * and whether it asked for a cron job to run (the runners are woken after the commit).
+ * the cron jobs it asked to run and what it sent on the bus. Whoever commits the transaction calls
+ * {@link #beforeCommit} right before the commit and {@link #afterCommit} once it committed: the
+ * bus messages are written, then announced, and the cron runners woken. A try that rolls back is
+ * dropped with its env: nothing announced.
  */
 final class TransactionEnv implements dev.kiln.api.Env {
 
+    private final ConnectionPools pools;
     private final String database;
     private final Connection connection;
     private boolean triggered;
+    private TransactionBus bus;
 
-    TransactionEnv(String database, Connection connection) {
+    TransactionEnv(ConnectionPools pools, String database, Connection connection) {
+        this.pools = pools;
         this.database = database;
         this.connection = connection;
     }
@@ -41,7 +51,33 @@ final class TransactionEnv implements dev.kiln.api.Env {
         triggered = true;
     }
 
-    boolean triggered() {
-        return triggered;
+    @Override
+    public Bus bus() {
+        if (bus == null) {
+            bus = new TransactionBus(pools, database, connection, true);
+        }
+        return bus;
+    }
+
+    /** Whether this env belongs to the transaction of {@code candidate} (the try being committed). */
+    boolean of(Connection candidate) {
+        return connection == candidate;
+    }
+
+    /** Writes the bus messages sent, in the transaction, right before its commit. */
+    void beforeCommit() throws SQLException {
+        if (bus != null) {
+            bus.beforeCommit();
+        }
+    }
+
+    /** Once the transaction committed: wakes the cron runners it triggered, announces its bus messages. */
+    void afterCommit() {
+        if (triggered) {
+            CronSignals.wake(pools, database);
+        }
+        if (bus != null) {
+            bus.afterCommit();
+        }
     }
 }

@@ -10,7 +10,8 @@ import java.sql.Statement;
  * {@code ir_module_module}), the migrations applied, the registry signaling sequence that tells
  * every process a registry changed (Odoo's {@code base_registry_signaling}), and the cron jobs with
  * their triggers and progress (Odoo's {@code ir_cron}, {@code ir_cron_trigger}, {@code ir_cron_progress};
- * see {@code dev.kiln.cron.CronStore}). The two cron tables updated at every call leave room in
+ * see {@code dev.kiln.cron.CronStore}), and the bus messages (Odoo's {@code bus_bus}; see
+ * {@code dev.kiln.bus.BusStore}). The two cron tables updated at every call leave room in
  * their pages (fillfactor 70) and {@code kiln_cron} has no index on a column a call changes, so a
  * call's updates are HOT: no index entry written, no page left for VACUUM to clean per call.
  */
@@ -63,10 +64,16 @@ final class RegistrySchema {
                 completed_at timestamptz,
                 updated_at timestamptz NOT NULL DEFAULT now())
                 WITH (fillfactor = 70);
+            CREATE TABLE IF NOT EXISTS kiln_bus (
+                id bigserial PRIMARY KEY,
+                channel text NOT NULL,
+                message jsonb NOT NULL,
+                created timestamptz NOT NULL DEFAULT now());
+            CREATE INDEX IF NOT EXISTS kiln_bus_created ON kiln_bus (created);
             """;
 
     /** The last object {@link #DDL} creates: when it exists, the schema is complete. */
-    private static final String LAST = "kiln_cron_progress";
+    private static final String LAST = "kiln_bus_created";
 
     private RegistrySchema() { }
 
@@ -93,6 +100,7 @@ final class RegistrySchema {
     static final class Locks {
         static final long SCHEMA = 0x4b494c4e0001L;
         static final long INSTALL = 0x4b494c4e0002L;
+        // 0x4b494c4e0003: the bus's message ids (dev.kiln.bus.BusStore)
 
         private Locks() { }
     }

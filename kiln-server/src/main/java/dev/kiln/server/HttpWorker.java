@@ -41,6 +41,7 @@ public final class HttpWorker extends PreforkWorker {
     private static final Logger LOG = LoggerFactory.getLogger(HttpWorker.class);
     private static final Duration TICK = Duration.ofSeconds(1);
 
+    private final Runnable endLongPolls;
     private final KilnApplication application;
     private final long requestLimit;
     private final java.util.Set<Long> overTime = new java.util.HashSet<>();
@@ -52,9 +53,11 @@ public final class HttpWorker extends PreforkWorker {
     private volatile boolean serverStops;
     private boolean recycling;
 
-    public HttpWorker(Config config, KilnApplication application, PrintStream toMaster) {
+    /** @param endLongPolls stops the bus: pending long polls answer at once, so the stop does not wait for them */
+    public HttpWorker(Config config, KilnApplication application, PrintStream toMaster, Runnable endLongPolls) {
         super(config, toMaster);
         this.application = application;
+        this.endLongPolls = endLongPolls;
         // Odoo's limit_request, with a jitter of up to a tenth so that workers do not all go together
         this.requestLimit = config.limitRequest()
                 + java.util.concurrent.ThreadLocalRandom.current().nextLong(config.limitRequest() / 10 + 1);
@@ -101,6 +104,7 @@ public final class HttpWorker extends PreforkWorker {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        endLongPolls.run();
         Set<Long> abandoned = new java.util.HashSet<>(overTime);
         abandoned.addAll(overCpu);
         boolean clean = http.drain(stopTimeout(), abandoned, () -> serverStops);

@@ -3,6 +3,7 @@ package dev.kiln.server;
 import dev.kiln.KilnException;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.addons.LoadedAddons;
+import dev.kiln.bus.BusDispatcher;
 import dev.kiln.config.Config;
 import dev.kiln.cron.CronService;
 import dev.kiln.db.ConnectionPools;
@@ -42,7 +43,8 @@ public final class Kiln {
         CommonServer server = config.workers() > 0
                 ? new PreforkServer(config, preload::run)
                 : new ThreadedServer(config, parts.application, preload::run,
-                        new CronService(config, parts.pools, parts.registries, parts.databases));
+                        new CronService(config, parts.pools, parts.registries, parts.databases),
+                        () -> BusDispatcher.stop(parts.pools));
         int rc;
         try {
             rc = server.run();
@@ -83,7 +85,7 @@ public final class Kiln {
         try {
             CommonServer worker = kind.equals("cron")
                     ? new CronWorker(config, new CronService(config, 1, parts.pools, parts.registries, parts.databases), toMaster)
-                    : new HttpWorker(config, parts.application, toMaster);
+                    : new HttpWorker(config, parts.application, toMaster, () -> BusDispatcher.stop(parts.pools));
             return worker.run();
         } finally {
             parts.registries.stopListening();

@@ -41,17 +41,21 @@ public final class ThreadedServer extends CommonServer {
 
     private final java.util.function.IntSupplier preload;
     private final CronService cron;
+    private final Runnable endLongPolls;
 
     /**
-     * @param preload loads the {@code -d} databases; returns the exit code {@code --stop-after-init} reports
-     * @param cron    the cron runners, started once the databases are loaded (Odoo's cron_spawn)
+     * @param preload      loads the {@code -d} databases; returns the exit code {@code --stop-after-init} reports
+     * @param cron         the cron runners, started once the databases are loaded (Odoo's cron_spawn)
+     * @param endLongPolls stops the bus: pending long polls answer at once with no message, so the
+     *                     graceful stop does not wait for them
      */
     public ThreadedServer(Config config, KilnApplication application, java.util.function.IntSupplier preload,
-                          CronService cron) {
+                          CronService cron, Runnable endLongPolls) {
         super(config);
         this.application = application;
         this.preload = preload;
         this.cron = cron;
+        this.endLongPolls = endLongPolls;
     }
 
     @Override
@@ -196,6 +200,7 @@ public final class ThreadedServer extends CommonServer {
     private void stop() {
         stopping = true;
         cron.stopStarting();          // no job starts any more; those running finish meanwhile
+        endLongPolls.run();
         if (http != null) {
             LOG.info("Stopping the HTTP service: no new connections, serving those accepted");
             boolean clean = http.drain(stopTimeout(), Set.copyOf(overLimit), () -> !phoenix);

@@ -1,0 +1,242 @@
+package dev.kiln.bus;
+
+import dev.kiln.api.Bus;
+import dev.kiln.db.ConnectionPools;
+import dev.kiln.db.DatabaseException;
+import dev.kiln.db.Isolation;
+import dev.kiln.db.SqlErrors;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The bus of one process, Odoo's {@code ImDispatch}: ONE thread with a connection of its own
+ * {@code LISTEN}s on {@link BusSignals#CHANNEL} and wakes the subscribers of the notified channels,
+ * who then read their messages themselves ({@link BusStore#read}, one round trip each). Long polls
+ * subscribe now; websockets will subscribe the same way.
+ *
+ * <p>A subscriber registers before its first read, and every (re)connection of the listener wakes
+ * every subscriber: so a message committed while nobody listened — before the first {@code LISTEN},
+ * or while PostgreSQL restarted — is read from the subscriber's last id, never missed. The thread
+ * starts with the first subscriber and, as every background loop of Kiln, logs its failures and
+ * goes on; it ends with {@link #stop}, which also ends every pending poll with no message.
+ *
+ * <p>One per {@link ConnectionPools} (one per process, but tests may run several servers in one JVM).
+ */
+public final class BusDispatcher {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BusDispatcher.class);
+    private static final Map<ConnectionPools, BusDispatcher> DISPATCHERS = new ConcurrentHashMap<>();
+    private static final Duration RETRY = Duration.ofSeconds(1);
+    private static final int SLICE_MILLIS = 1_000;
+
+    private final ConnectionPools pools;
+    private final Set<Subscriber> subscribers = ConcurrentHashMap.newKeySet();
+    private volatile boolean stopped;
+    private Thread thread;
+
+    private BusDispatcher(ConnectionPools pools) {
+        this.pools = pools;
+    }
+
+    /** The dispatcher of {@code pools}' process. */
+    public static BusDispatcher of(ConnectionPools pools) {
+        return DISPATCHERS.computeIfAbsent(pools, BusDispatcher::new);
+    }
+
+    /**
+     * Stops the dispatcher of {@code pools}, if it has one: pending polls end at once with no
+     * message, and later ones answer at once the same way (the server is stopping).
+     */
+    public static void stop(ConnectionPools pools) {
+        BusDispatcher dispatcher = of(pools);
+        dispatcher.stopListening();
+    }
+
+    /** See {@link Bus#poll}; {@code db} is the database whose channels are read. */
+    public List<Bus.Message> poll(String db, Collection<String> channels, long lastId, Duration timeout)
+            throws InterruptedException {
+        if (channels.isEmpty()) {
+            return List.of();
+        }
+        Subscriber subscriber = new Subscriber(db, Set.copyOf(channels));
+        subscribers.add(subscriber);
+        try {
+            if (stopped) {
+                return List.of();
+            }
+            ensureStarted();
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (true) {
+                subscriber.clear();
+                List<Bus.Message> messages = read(db, channels, lastId);
+                if (!messages.isEmpty() || stopped) {
+                    return stopped ? List.of() : messages;
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || !subscriber.await(left) || stopped) {
+                    return List.of();
+                }
+            }
+        } finally {
+            subscribers.remove(subscriber);
+        }
+    }
+
+    /** Pending subscribers now (for tests and statistics). */
+    public int subscribers() {
+        return subscribers.size();
+    }
+
+    private List<Bus.Message> read(String db, Collection<String> channels, long lastId) {
+        try (Connection connection = pools.connection(db, Isolation.READ_COMMITTED)) {
+            List<Bus.Message> messages = BusStore.read(connection, channels, lastId);
+            connection.commit();
+            return messages;
+        } catch (SQLException e) {
+            throw new DatabaseException(DatabaseException.Reason.FAILED, "database '" + db + "': reading the bus: "
+                    + SqlErrors.firstLine(e), e);
+        }
+    }
+
+    private synchronized void ensureStarted() {
+        if (thread == null && !stopped) {
+            thread = Thread.ofPlatform().daemon().name("kiln-bus").start(this::listen);
+        }
+    }
+
+    private void stopListening() {
+        Thread running;
+        synchronized (this) {
+            stopped = true;
+            running = thread;
+        }
+        subscribers.forEach(Subscriber::wake);
+        if (running != null) {
+            try {
+                if (!running.join(Duration.ofMillis(SLICE_MILLIS * 3L))) {
+                    running.interrupt();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            LOG.info("Bus: stopped");
+        }
+    }
+
+    /** The listener's loop: connect, LISTEN, wake everyone, then wake the notified; reconnect on failure. */
+    private void listen() {
+        boolean failing = false;
+        while (!stopped) {
+            try (Connection connection = pools.dedicated(ConnectionPools.MAINTENANCE_DATABASE)) {
+                try (Statement statement = connection.createStatement()) {
+                    statement.execute("LISTEN " + BusSignals.CHANNEL);
+                }
+                LOG.info(failing ? "Bus: listening again; every waiting client reads from its last message"
+                        : "Bus: listening for notifications");
+                failing = false;
+                subscribers.forEach(Subscriber::wake);   // what was committed while no one listened
+                PGConnection postgres = connection.unwrap(PGConnection.class);
+                while (!stopped) {
+                    dispatch(postgres.getNotifications(SLICE_MILLIS));
+                }
+            } catch (SQLException | RuntimeException e) {
+                if (stopped) {
+                    break;
+                }
+                if (!failing) {
+                    LOG.warn("Bus: {}; reconnecting every {} s", SqlErrors.firstLine(e), RETRY.toSeconds());
+                    failing = true;
+                }
+                pause();
+            }
+        }
+    }
+
+    private void dispatch(PGNotification[] notifications) {
+        if (notifications == null) {
+            return;
+        }
+        for (PGNotification notification : notifications) {
+            try {
+                BusSignals.Notice notice = BusSignals.parse(notification.getParameter());
+                for (Subscriber subscriber : subscribers) {
+                    if (subscriber.listensTo(notice)) {
+                        subscriber.wake();
+                    }
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("Bus: ignoring a notification that cannot be read ({}): {}", e.toString(), notification.getParameter());
+            }
+        }
+    }
+
+    private void pause() {
+        try {
+            Thread.sleep(RETRY);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stopped = true;
+        }
+    }
+
+    /** One waiting client: its database and channels, and a flag the listener raises to make it read again. */
+    private static final class Subscriber {
+        private final String db;
+        private final Set<String> channels;
+        private boolean woken;
+
+        Subscriber(String db, Set<String> channels) {
+            this.db = db;
+            this.channels = channels;
+        }
+
+        boolean listensTo(BusSignals.Notice notice) {
+            if (!notice.database().equals(db)) {
+                return false;
+            }
+            if (notice.channels().isEmpty()) {
+                return true;
+            }
+            for (String channel : notice.channels()) {
+                if (channels.contains(channel)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        synchronized void clear() {
+            woken = false;
+        }
+
+        synchronized void wake() {
+            woken = true;
+            notifyAll();
+        }
+
+        /** Waits up to {@code nanos} for a wake-up; false when none came. */
+        synchronized boolean await(long nanos) throws InterruptedException {
+            long deadline = System.nanoTime() + nanos;
+            while (!woken) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+            return true;
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package dev.kiln.bus;
+
+import dev.kiln.api.Bus;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * All the SQL of the bus, on {@code kiln_bus} (Odoo's {@code bus_bus}; created with Kiln's own
+ * tables): one row per message, {@code message} being {@code {"type": ..., "payload": ...}}.
+ */
+public final class BusStore {
+
+    /**
+     * Odoo's TIMEOUT: a client that has seen nothing yet (last id 0) gets only the messages of this
+     * last span, not the whole retention.
+     */
+    public static final Duration FRESH_CLIENT_SPAN = Duration.ofSeconds(50);
+
+    /** Kiln's advisory locks are 0x4b494c4e0001 and up (RegistrySchema.Locks); this is the bus's. */
+    static final long BUS_IDS_LOCK = 0x4b494c4e0003L;
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    private BusStore() { }
+
+    /** The message as the JSON stored in {@code kiln_bus.message}. */
+    static String encode(String type, Object payload) {
+        try {
+            Map<String, Object> message = new LinkedHashMap<>();
+            message.put("type", type);
+            message.put("payload", payload);
+            return JSON.writeValueAsString(message);
+        } catch (JacksonException e) {
+            throw new IllegalArgumentException("bus message of type '" + type + "': its payload cannot be written as JSON ("
+                    + e.getOriginalMessage() + ")", e);
+        }
+    }
+
+    /**
+     * Takes the lock under which messages are written, held until the commit: so message ids are
+     * taken in commit order (see {@link TransactionBus}). One of Kiln's advisory lock numbers
+     * (see {@code RegistrySchema.Locks}).
+     */
+    static void lockIds(Connection connection) throws SQLException {
+        try (PreparedStatement lock = connection.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+            lock.setLong(1, BUS_IDS_LOCK);
+            lock.execute();
+        }
+    }
+
+    /** Writes {@code messages} ({channel, message JSON} each), in their order, in one round trip. */
+    static void insert(Connection connection, List<String[]> messages) throws SQLException {
+        try (PreparedStatement insert = connection.prepareStatement("""
+                INSERT INTO kiln_bus (channel, message)
+                SELECT channel, message::jsonb FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS m(channel, message, n)
+                ORDER BY n""")) {
+            insert.setArray(1, connection.createArrayOf("text", messages.stream().map(m -> m[0]).toArray()));
+            insert.setArray(2, connection.createArrayOf("text", messages.stream().map(m -> m[1]).toArray()));
+            insert.executeUpdate();
+        }
+    }
+
+    /** The messages of {@code channels} above {@code lastId}, in id order: one round trip. */
+    static List<Bus.Message> read(Connection connection, Collection<String> channels, long lastId) throws SQLException {
+        String sql = lastId > 0
+                ? "SELECT id, channel, message FROM kiln_bus WHERE id > ? AND channel = ANY(?) ORDER BY id"
+                : "SELECT id, channel, message FROM kiln_bus WHERE id > ? AND channel = ANY(?)"
+                        + " AND created > now() - make_interval(secs => " + FRESH_CLIENT_SPAN.toSeconds() + ") ORDER BY id";
+        List<Bus.Message> messages = new ArrayList<>();
+        try (PreparedStatement select = connection.prepareStatement(sql)) {
+            select.setLong(1, lastId);
+            Array array = connection.createArrayOf("text", channels.toArray());
+            select.setArray(2, array);
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    messages.add(decode(rows.getLong(1), rows.getString(2), rows.getString(3)));
+                }
+            }
+        }
+        return messages;
+    }
+
+    /** Deletes the messages older than {@code retention}; returns how many. */
+    public static int deleteOlderThan(Connection connection, Duration retention) throws SQLException {
+        try (PreparedStatement delete = connection.prepareStatement(
+                "DELETE FROM kiln_bus WHERE created < now() - make_interval(secs => ?)")) {
+            delete.setDouble(1, retention.toMillis() / 1000.0);
+            return delete.executeUpdate();
+        }
+    }
+
+    private static Bus.Message decode(long id, String channel, String json) {
+        Map<?, ?> message = JSON.readValue(json, Map.class);
+        return new Bus.Message(id, channel, (String) message.get("type"), message.get("payload"));
+    }
+}
