@@ -22,7 +22,6 @@ public final class Options {
 
     // Later versions make these options take effect; until then they are parsed, validated and saved.
     private static final String DATABASES = "database support";
-    private static final String PREFORK = "prefork mode";
 
     private static final long MIB = 1024L * 1024;
 
@@ -39,7 +38,7 @@ public final class Options {
                     ValueType.text(), "127.0.0.1", "--http-interface")
             .value("http_port", "port the HTTP server listens on (0 = any free port)",
                     ValueType.port(false), "8069", "-p", "--http-port")
-            .later(PREFORK).value("gevent_port", "port of the evented (websocket) server in prefork mode",
+            .value("gevent_port", "port of the evented worker (long polling, the bus) in prefork mode",
                     ValueType.port(false), "8072", "--gevent-port")
             .negatingFlag("http_enable", "do not start the HTTP server", "True", "--no-http")
             .flag("proxy_mode", "trust X-Forwarded-* headers from a reverse proxy", "--proxy-mode")

@@ -87,6 +87,34 @@ public final class ListenSocket {
     }
 
     /**
+     * A second listening socket bound to {@code host:port}, as a close-on-exec fd that stays off fd 0:
+     * the prefork master keeps the evented worker's socket (gevent_port) this way and hands it over
+     * on fd 0 with {@link #onFd0While}.
+     */
+    public static int bindFd(String host, int port) throws IOException {
+        try (ServerSocketChannel channel = ServerSocketChannel.open()) {
+            channel.bind(new InetSocketAddress(host, port), BACKLOG);
+            return Libc.fcntl(fdOf(channel), Libc.F_DUPFD_CLOEXEC, 3);
+        }
+    }
+
+    /**
+     * Runs {@code action} (a process start, which inherits fd 0) with the socket {@code fd} on fd 0,
+     * then puts the listening socket of this process back. Only the thread that starts processes
+     * may call it.
+     */
+    public static <T> T onFd0While(int fd, java.util.function.Supplier<T> action) {
+        int saved = Libc.fcntl(0, Libc.F_DUPFD_CLOEXEC, 3);
+        try {
+            Libc.dup2(fd, 0);
+            return action.get();
+        } finally {
+            Libc.dup2(saved, 0);
+            Libc.close(saved);
+        }
+    }
+
+    /**
      * Points fd 0 at /dev/null: this process no longer holds the listening socket. Once every
      * process sharing it has let go, the kernel closes it and refuses new connections; the last
      * one to let go must have accepted what was queued, or those connections are reset.
@@ -110,6 +138,15 @@ public final class ListenSocket {
     public static void release(int devNull) {
         Libc.dup2(devNull, 0);
         Libc.close(devNull);
+    }
+
+    /**
+     * {@link #release(int)}, also pointing {@code duplicate} (a channel of {@link #openChannel()})
+     * at /dev/null, so that the socket closes at once; the channel's own close closes that.
+     */
+    public static void release(int devNull, ServerSocketChannel duplicate) throws IOException {
+        Libc.dup2(devNull, fdOf(duplicate));
+        release(devNull);
     }
 
     /** Clears O_NONBLOCK on fd 0 (shared with every duplicate), as the next program expects a plain socket. */

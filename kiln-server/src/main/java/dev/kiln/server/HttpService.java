@@ -55,6 +55,8 @@ final class HttpService {
     private final ServerConnector connector;
     private final ServerSocketChannel acceptChannel;
     private final ListenSocket socket;
+    /** The connections the last sweep took from the kernel's queue, until Jetty has them. */
+    private final Set<SocketChannel> adopted = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final KilnApplication application;
     private volatile boolean draining;
 
@@ -139,15 +141,19 @@ final class HttpService {
         int adopted = 0;
         try (ServerSocketChannel queue = socket.openChannel()) {
             queue.configureBlocking(false);
-            for (SocketChannel channel; (channel = queue.accept()) != null; adopted++) {
-                channel.configureBlocking(false);
-                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                connector.getSelectorManager().accept(channel);
+            try {
+                for (SocketChannel channel; (channel = queue.accept()) != null; adopted++) {
+                    channel.configureBlocking(false);
+                    channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    this.adopted.add(channel);
+                    connector.getSelectorManager().accept(channel);
+                }
+            } finally {
+                // two dup2 calls right after the empty accept: the socket closes before the channel's own close
+                ListenSocket.release(devNull, queue);
             }
         } catch (IOException e) {
             LOG.warn("Accepting the queued connections failed: {}", e.toString());
-        } finally {
-            ListenSocket.release(devNull);
         }
         return adopted;
     }
@@ -174,6 +180,16 @@ final class HttpService {
         for (InFlightRequest request : application.inFlight()) {
             if (!abandoned.contains(request.id())) {
                 return true;
+            }
+        }
+        if (inGrace && !adopted.isEmpty()) {
+            // a connection taken from the kernel's queue reaches the selector later on a busy machine
+            Set<Object> registered = new java.util.HashSet<>();
+            connector.getConnectedEndPoints().forEach(e -> registered.add(e.getTransport()));
+            for (SocketChannel channel : adopted) {
+                if (channel.isOpen() && !registered.contains(channel)) {
+                    return true;
+                }
             }
         }
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {

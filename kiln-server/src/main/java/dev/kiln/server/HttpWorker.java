@@ -42,6 +42,7 @@ public final class HttpWorker extends PreforkWorker {
     private static final Duration TICK = Duration.ofSeconds(1);
 
     private final Runnable endLongPolls;
+    private final boolean evented;
     private final KilnApplication application;
     private final long requestLimit;
     private final java.util.Set<Long> overTime = new java.util.HashSet<>();
@@ -54,10 +55,16 @@ public final class HttpWorker extends PreforkWorker {
     private boolean recycling;
 
     /** @param endLongPolls stops the bus: pending long polls answer at once, so the stop does not wait for them */
-    public HttpWorker(Config config, KilnApplication application, PrintStream toMaster, Runnable endLongPolls) {
+    /**
+     * @param evented the evented worker (Odoo's gevent process) on gevent_port: its connections are
+     *                long-lived (long polls, websockets), so only the memory limits apply to it
+     */
+    public HttpWorker(Config config, KilnApplication application, PrintStream toMaster, Runnable endLongPolls,
+                      boolean evented) {
         super(config, toMaster);
         this.application = application;
         this.endLongPolls = endLongPolls;
+        this.evented = evented;
         // Odoo's limit_request, with a jitter of up to a tenth so that workers do not all go together
         this.requestLimit = config.limitRequest()
                 + java.util.concurrent.ThreadLocalRandom.current().nextLong(config.limitRequest() / 10 + 1);
@@ -120,11 +127,14 @@ public final class HttpWorker extends PreforkWorker {
     private void processLimits() {
         long rss = dev.kiln.os.Proc.rss();
         long served = application.requestsServed();
-        if (served >= requestLimit) {
-            recycle("limit_request", served + " requests served >= " + requestLimit);
-        }
         if (config.limitMemorySoft() > 0 && rss > config.limitMemorySoft() && served > 0) {
             recycle("limit_memory_soft", "RSS " + rss + " bytes > " + config.limitMemorySoft() + " bytes");
+        }
+        if (evented) {
+            return;                    // long polls and websockets: no request count or time limits
+        }
+        if (served >= requestLimit) {
+            recycle("limit_request", served + " requests served >= " + requestLimit);
         }
         if (config.limitTimeReal() > 0) {
             for (InFlightRequest request : application.inFlight()) {

@@ -67,7 +67,8 @@ public final class Kiln {
 
     /**
      * A worker of the prefork server, started by the master: {@code http} (the listening socket on
-     * fd 0) or {@code cron} (one cron runner); returns its exit code. A worker that cannot boot
+     * fd 0), {@code evented} (the gevent_port socket on fd 0: long-lived connections, no request
+     * limits) or {@code cron} (one cron runner); returns its exit code. A worker that cannot boot
      * throws with {@link HttpWorker#BOOT_FAILURE}.
      */
     public static int startWorker(String kind, Config config) {
@@ -85,7 +86,8 @@ public final class Kiln {
         try {
             CommonServer worker = kind.equals("cron")
                     ? new CronWorker(config, new CronService(config, 1, parts.pools, parts.registries, parts.databases), toMaster)
-                    : new HttpWorker(config, parts.application, toMaster, () -> BusDispatcher.stop(parts.pools));
+                    : new HttpWorker(config, parts.application, toMaster, () -> BusDispatcher.stop(parts.pools),
+                            kind.equals("evented"));
             return worker.run();
         } finally {
             parts.registries.stopListening();

@@ -61,9 +61,11 @@ public final class PreforkServer extends CommonServer {
     private boolean reloadAgain;
     private long lastDeathNanos;
     private int bootFailure;
+    /** The evented worker's listening socket (gevent_port), kept by the master off fd 0; -1 when none. */
+    private int geventFd = -1;
 
     /** What a worker does: serve HTTP, or run one cron runner. */
-    private enum Kind { HTTP, CRON }
+    private enum Kind { HTTP, CRON, EVENTED }
 
     /** One worker JVM, as the master sees it. */
     private static final class Worker {
@@ -95,7 +97,7 @@ public final class PreforkServer extends CommonServer {
         }
 
         String name() {
-            return (kind == Kind.CRON ? "Cron worker " : "Worker ") + id;
+            return (kind == Kind.CRON ? "Cron worker " : kind == Kind.EVENTED ? "Evented worker " : "Worker ") + id;
         }
 
         long pid() {
@@ -121,6 +123,12 @@ public final class PreforkServer extends CommonServer {
             throw KilnException.failure("prefork master: cannot listen on " + config.httpInterface() + ":"
                     + config.httpPort() + " (" + e.getMessage() + "); is another server there? see --http-port");
         }
+        try {
+            geventFd = ListenSocket.bindFd(config.httpInterface(), config.geventPort());
+        } catch (IOException e) {
+            throw KilnException.failure("prefork master: cannot listen on " + config.httpInterface() + ":"
+                    + config.geventPort() + " for the evented worker (" + e.getMessage() + "); see --gevent-port");
+        }
         PidFile.write(config.pidfile());
         StatusSocket status = StatusSocket.open(config, this::status);
         int preloaded = preload.getAsInt();
@@ -131,8 +139,9 @@ public final class PreforkServer extends CommonServer {
             PidFile.remove(config.pidfile());
             return preloaded;
         }
-        LOG.info("Prefork master on {}:{}: {} HTTP worker{}, {} cron worker{}", socket.address().getHostString(),
-                socket.address().getPort(), target, target == 1 ? "" : "s", cronTarget, cronTarget == 1 ? "" : "s");
+        LOG.info("Prefork master on {}:{}: {} HTTP worker{}, {} cron worker{}, the evented worker on port {}",
+                socket.address().getHostString(), socket.address().getPort(), target, target == 1 ? "" : "s", cronTarget,
+                cronTarget == 1 ? "" : "s", config.geventPort());
         try {
             while (!quit) {
                 String signal = signals.poll(TICK);
@@ -155,8 +164,11 @@ public final class PreforkServer extends CommonServer {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        // the workers are now the socket's only holders: the last to stop serves what the kernel queued
+        // the workers are now the sockets' only holders: the last to stop serves what the kernel queued
         ListenSocket.release();
+        if (geventFd >= 0) {
+            dev.kiln.os.Libc.close(geventFd);
+        }
         stopWorkers();
         if (status != null) {
             status.close();
@@ -211,7 +223,11 @@ public final class PreforkServer extends CommonServer {
     }
 
     private int targetOf(Kind kind) {
-        return kind == Kind.HTTP ? target : cronTarget;
+        return switch (kind) {
+            case HTTP -> target;
+            case CRON -> cronTarget;
+            case EVENTED -> geventFd >= 0 ? 1 : 0;
+        };
     }
 
     /**
@@ -226,8 +242,8 @@ public final class PreforkServer extends CommonServer {
             return;
         }
         generation++;
-        LOG.info("SIGHUP: reloading: starting {} HTTP and {} cron workers of generation {}, then retiring the old ones",
-                target, cronTarget, generation);
+        LOG.info("SIGHUP: reloading: starting {} HTTP, {} cron and {} evented workers of generation {}, then retiring the old ones",
+                target, cronTarget, targetOf(Kind.EVENTED), generation);
         List<Worker> fresh = new ArrayList<>();
         for (Kind kind : Kind.values()) {
             for (int i = 0; i < targetOf(kind); i++) {
@@ -388,7 +404,7 @@ public final class PreforkServer extends CommonServer {
         command.add("-Xms" + Math.min(INITIAL_HEAP, config.workerHeap()));
         command.add(Phoenix.MAIN_CLASS);
         command.add("worker");
-        command.add(kind == Kind.HTTP ? "http" : "cron");
+        command.add(kind.name().toLowerCase(java.util.Locale.ROOT));
         List<String> options = Phoenix.withoutOneShotOptions(argv);
         command.addAll(options.subList(main + 1, options.size()));
         ProcessBuilder builder = new ProcessBuilder(command)
@@ -401,12 +417,9 @@ public final class PreforkServer extends CommonServer {
         env.remove("LISTEN_FDNAMES");
         env.put(ListenSocket.INHERITED_FD_ENV, "0");
         env.put("KILN_WORKER_ID", Integer.toString(id));
-        Process process;
-        try {
-            process = builder.start();
-        } catch (IOException e) {
-            throw new KilnException(KilnException.FAILURE, "cannot start a worker: " + e.getMessage(), e);
-        }
+        Process process = kind == Kind.EVENTED
+                ? ListenSocket.onFd0While(geventFd, () -> start(builder))   // the evented worker's fd 0: gevent_port
+                : start(builder);
         Worker worker = new Worker(id, kind, generation, process);
         workers.add(worker);
         process.onExit().thenRun(signals::wake);
@@ -415,16 +428,24 @@ public final class PreforkServer extends CommonServer {
         return worker;
     }
 
+    private static Process start(ProcessBuilder builder) {
+        try {
+            return builder.start();
+        } catch (IOException e) {
+            throw new KilnException(KilnException.FAILURE, "cannot start a worker: " + e.getMessage(), e);
+        }
+    }
+
     /** What {@code kiln status} prints: the master, then each worker. */
     private String status() {
-        StringBuilder text = new StringBuilder(String.format("%-8s %-7s %4s %10s %10s %8s  %s%n",
+        StringBuilder text = new StringBuilder(String.format("%-8s %-8s %4s %10s %10s %8s  %s%n",
                 "PID", "KIND", "GEN", "AGE", "SERVED", "RSS", "CURRENT REQUEST"));
-        text.append(String.format("%-8d %-7s %4d %10s %10s %8s  %s%n", ProcessHandle.current().pid(), "master",
+        text.append(String.format("%-8d %-8s %4d %10s %10s %8s  %s%n", ProcessHandle.current().pid(), "master",
                 generation, age(startNanos), "-", mib(dev.kiln.os.Proc.rss()), "-"));
         for (Worker w : workers) {
-            text.append(String.format("%-8d %-7s %4d %10s %10s %8s  %s%n", w.pid(),
-                    (w.kind == Kind.HTTP ? "http" : "cron") + (w.retiring ? "*" : w.ready.get() ? "" : "?"),
-                    w.generation, age(w.startedNanos), w.kind == Kind.HTTP ? Long.toString(w.served) : "-",
+            text.append(String.format("%-8d %-8s %4d %10s %10s %8s  %s%n", w.pid(),
+                    w.kind.name().toLowerCase(java.util.Locale.ROOT) + (w.retiring ? "*" : w.ready.get() ? "" : "?"),
+                    w.generation, age(w.startedNanos), w.kind != Kind.CRON ? Long.toString(w.served) : "-",
                     mib(w.rss), w.current));
         }
         return text.append("(* retiring, ? starting)\n").toString();

@@ -57,6 +57,13 @@ final class KilnProcess implements AutoCloseable {
         command.addAll(javaCommand());
         command.addAll(List.of("--http-port=" + port, "--load=base,web,hello", "--pidfile=" + dir.resolve("kiln.pid"),
                 "--data-dir=" + System.getProperty("kiln.test.data", dir.resolve("data").toString())));
+        if (java.util.Arrays.stream(args).noneMatch(a -> a.startsWith("--gevent-port"))) {
+            int gevent;
+            do {
+                gevent = freePort();
+            } while (gevent == port);
+            command.add("--gevent-port=" + gevent);     // the prefork master's evented worker: never the default 8072
+        }
         command.addAll(List.of(args));
         Path log = dir.resolve("kiln.log");
         Process process = new ProcessBuilder(command)

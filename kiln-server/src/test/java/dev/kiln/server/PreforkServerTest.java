@@ -112,7 +112,7 @@ class PreforkServerTest {
                 "--addons-path=" + addons, "--load=base,web,hello,workerboom")) {
             assertThat(kiln.awaitExit(Duration.ofSeconds(60))).as(kiln.log()).isEqualTo(3);
             assertThat(kiln.log()).contains("this addon refuses to load in a worker")
-                    .containsPattern("(Cron w|W)orker \\d+ \\(pid \\d+\\) could not boot \\(exit code 3; its log says why\\): stopping the master");
+                    .containsPattern("(Cron w|Evented w|W)orker \\d+ \\(pid \\d+\\) could not boot \\(exit code 3; its log says why\\): stopping the master");
             assertThat(kiln.count("Worker \\d+ \\(pid \\d+, generation 1\\) started")).as("no respawn loop").isLessThanOrEqualTo(2);
         }
     }
@@ -142,8 +142,8 @@ class PreforkServerTest {
             dev.kiln.bench.LoadClients.Tally tally;
             try (dev.kiln.bench.LoadClients load = dev.kiln.bench.LoadClients.start(kiln.port, "/hello", 2)) {
                 kiln.signal("HUP");
-                kiln.awaitLog("SIGHUP: Worker \\d+ \\(pid \\d+\\) of generation 2 did not become ready \\(exit code 3; its log says why\\);"
-                        + " the reload is given up and 2 old workers serve on", 1);
+                kiln.awaitLog("SIGHUP: (Evented w|W)orker \\d+ \\(pid \\d+\\) of generation 2 did not become ready \\(exit code 3; its log says why\\);"
+                        + " the reload is given up and 3 old workers serve on", 1);      // 2 HTTP, 1 evented
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 tally = load.stop();
             }
@@ -183,6 +183,52 @@ class PreforkServerTest {
             kiln.awaitLog("Worker \\d+ \\(pid \\d+, generation 1\\) started", 3);
             assertThat(kiln.process().isAlive()).as("the master goes on").isTrue();
         }
+    }
+
+    @Test
+    void theEventedWorkerServesGeventPortAndIsRespawnedAndReloaded() throws Exception {
+        int geventPort = KilnProcess.freePort();
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0",
+                "--gevent-port=" + geventPort)) {
+            kiln.awaitLog("Evented worker \\d+ \\(pid \\d+\\) ready", 1);
+            long evented = eventedPid(kiln);
+            assertThat(commandLine(evented)).contains(" dev.kiln.Main worker evented ");
+            assertThat(KilnProcess.request(geventPort, "/hello")).startsWith("HTTP/1.1 200").endsWith("Hello, world");
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(servingPids(kiln))
+                    .as("the request on gevent_port was served by the evented worker").contains(evented));
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                    assertThat(status(kiln)).containsPattern("(?m)^" + evented + " +evented +1 "));
+
+            ProcessHandle.of(evented).orElseThrow().destroyForcibly();
+            kiln.awaitLog("Evented worker \\d+ \\(pid " + evented + "\\) died", 1);
+            kiln.awaitLog("Evented worker \\d+ \\(pid \\d+\\) ready", 2);
+            long respawned = eventedPid(kiln);
+            assertThat(respawned).isNotEqualTo(evented);
+            assertThat(KilnProcess.request(geventPort, "/hello")).startsWith("HTTP/1.1 200");
+
+            kiln.signal("HUP");
+            kiln.awaitLog("SIGHUP: generation 2 serving", 1);
+            kiln.awaitLog("Evented worker \\d+ \\(pid " + respawned + "\\) retired", 1);
+            assertThat(eventedPid(kiln)).isNotEqualTo(respawned);
+            assertThat(KilnProcess.request(geventPort, "/hello")).startsWith("HTTP/1.1 200");
+
+            kiln.signal("TERM");
+            assertThat(kiln.awaitExit(Duration.ofSeconds(60))).as(kiln.log()).isZero();
+        }
+        try (java.net.Socket refused = new java.net.Socket()) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> refused.connect(
+                    new java.net.InetSocketAddress("127.0.0.1", geventPort), 2000))
+                    .as("gevent_port is closed once the server stopped").isInstanceOf(java.net.ConnectException.class);
+        }
+    }
+
+    /** The live evented worker of the master. */
+    private static long eventedPid(KilnProcess kiln) {
+        Set<Long> pids = kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
+                .filter(p -> p.info().commandLine().map(c -> c.contains(" worker evented")).orElse(false))
+                .map(ProcessHandle::pid).collect(Collectors.toSet());
+        assertThat(pids).hasSize(1);
+        return pids.iterator().next();
     }
 
     @Test
