@@ -18,6 +18,7 @@ import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.VirtualThreadPool;
+import org.eclipse.jetty.websocket.server.ServerWebSocketContainer;
 import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,14 +87,22 @@ final class HttpService {
 
     /**
      * {@code application} behind Jetty's websocket upgrade for {@code /websocket} (the bus), when it
-     * serves databases; every other request only pays the upgrade handler's path lookup.
+     * serves databases; every other request only pays one string comparison.
      */
     private static Handler withBusSockets(Server server, KilnApplication application) {
         BusSockets sockets = application.busSockets();
         if (sockets == null) {
             return application;
         }
-        WebSocketUpgradeHandler upgrade = WebSocketUpgradeHandler.from(server, sockets::configure);
+        WebSocketUpgradeHandler upgrade = new WebSocketUpgradeHandler(ServerWebSocketContainer.ensure(server), sockets::configure) {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) throws Exception {
+                // the hot path (/hello, every route) skips even the websocket mappings' lookup
+                return BusSockets.PATH.equals(Request.getPathInContext(request))
+                        ? super.handle(request, response, callback)
+                        : application.handle(request, response, callback);
+            }
+        };
         upgrade.setHandler(application);
         return upgrade;
     }
