@@ -98,6 +98,20 @@ class BusWebSocketTest {
     }
 
     @Test
+    void whenTheListenerReconnectsASubscribedSocketReadsAgainFromItsLastId() throws Exception {
+        try (Client client = Client.open(one, "?db=" + bus.db)) {
+            client.subscribe(List.of("feed"), lastId());
+            Thread.sleep(500);
+            // committed while its notification is lost (as in a restart): only the reconnection can tell the socket
+            bus.execute("INSERT INTO kiln_bus (channel, message) VALUES ('feed', '{\"type\": \"note\", \"payload\": \"lost\"}')");
+            bus.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN kiln_bus'");
+
+            assertThat(client.awaitMessages(1)).extracting(m -> m.at("/message/payload").asString()).containsExactly("lost");
+            one.awaitLog("Bus: listening again", 1);
+        }
+    }
+
+    @Test
     void aSendRolledBackWithItsRequestNeverArrives() throws Exception {
         try (Client client = Client.open(one, "?db=" + bus.db)) {
             client.subscribe(List.of("audit"), lastId());
