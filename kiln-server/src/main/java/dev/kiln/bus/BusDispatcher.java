@@ -23,8 +23,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The bus of one process, Odoo's {@code ImDispatch}: ONE thread with a connection of its own
  * {@code LISTEN}s on {@link BusSignals#CHANNEL} and wakes the subscribers of the notified channels,
- * who then read their messages themselves ({@link BusStore#read}, one round trip each). Long polls
- * subscribe now; websockets will subscribe the same way.
+ * who then read their messages themselves ({@link BusStore#read}, one round trip each). A long poll
+ * waits for its wake-up ({@link #poll}); a websocket registers a callback instead ({@link #subscribe}),
+ * which the listener thread runs and which must only hand the read over to another thread.
  *
  * <p>A subscriber registers before its first read, and every (re)connection of the listener wakes
  * every subscriber: so a message committed while nobody listened — before the first {@code LISTEN},
@@ -70,7 +71,7 @@ public final class BusDispatcher {
         if (channels.isEmpty()) {
             return List.of();
         }
-        Subscriber subscriber = new Subscriber(db, Set.copyOf(channels));
+        Subscriber subscriber = new Subscriber(db, Set.copyOf(channels), null);
         subscribers.add(subscriber);
         try {
             if (stopped) {
@@ -94,12 +95,38 @@ public final class BusDispatcher {
         }
     }
 
+    /**
+     * Registers {@code onWake} for {@code channels} of {@code db} until the returned subscription is
+     * closed: it runs once at once (to read what is already there), on every notification of those
+     * channels and after every reconnection of the listener, on the listener's thread — so it must
+     * not block; it reads with {@link #read} elsewhere, from its own last id. Nothing runs once stopped.
+     */
+    public Subscription subscribe(String db, Collection<String> channels, Runnable onWake) {
+        Subscriber subscriber = new Subscriber(db, Set.copyOf(channels), onWake);
+        subscribers.add(subscriber);
+        ensureStarted();
+        subscriber.wake();
+        return () -> subscribers.remove(subscriber);
+    }
+
+    /** A {@link #subscribe} registration; closing it ends the wake-ups. */
+    public interface Subscription extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** Whether {@link #stop} was called: subscribers should end. */
+    public boolean stopped() {
+        return stopped;
+    }
+
     /** Pending subscribers now (for tests and statistics). */
     public int subscribers() {
         return subscribers.size();
     }
 
-    private List<Bus.Message> read(String db, Collection<String> channels, long lastId) {
+    /** The messages of {@code channels} of {@code db} above {@code lastId}, in id order (one short transaction). */
+    public List<Bus.Message> read(String db, Collection<String> channels, long lastId) {
         try (Connection connection = pools.connection(db, Isolation.READ_COMMITTED)) {
             List<Bus.Message> messages = BusStore.read(connection, channels, lastId);
             connection.commit();
@@ -191,15 +218,20 @@ public final class BusDispatcher {
         }
     }
 
-    /** One waiting client: its database and channels, and a flag the listener raises to make it read again. */
+    /**
+     * One waiting client: its database and channels, and a flag the listener raises to make it read
+     * again (a poll), or a callback it runs (a websocket).
+     */
     private static final class Subscriber {
         private final String db;
         private final Set<String> channels;
+        private final Runnable onWake;
         private boolean woken;
 
-        Subscriber(String db, Set<String> channels) {
+        Subscriber(String db, Set<String> channels, Runnable onWake) {
             this.db = db;
             this.channels = channels;
+            this.onWake = onWake;
         }
 
         boolean listensTo(BusSignals.Notice notice) {
@@ -221,9 +253,19 @@ public final class BusDispatcher {
             woken = false;
         }
 
-        synchronized void wake() {
-            woken = true;
-            notifyAll();
+        void wake() {
+            if (onWake != null) {
+                try {
+                    onWake.run();
+                } catch (RuntimeException e) {
+                    LOG.warn("Bus: a subscriber failed on its wake-up: {}", e.toString());
+                }
+                return;
+            }
+            synchronized (this) {
+                woken = true;
+                notifyAll();
+            }
         }
 
         /** Waits up to {@code nanos} for a wake-up; false when none came. */

@@ -86,6 +86,7 @@ public final class KilnApplication extends Handler.Abstract {
     private final ConcurrentHashMap<Long, InFlightRequest> inFlight = new ConcurrentHashMap<>();
     private final LongAdder served = new LongAdder();
     private final Map<String, HttpField> contentTypes = new ConcurrentHashMap<>();
+    private final BusSockets busSockets;
 
     public KilnApplication(LoadedAddons addons, HttpOptions options) {
         this(addons, options, null, addons.staticFolders());
@@ -108,6 +109,7 @@ public final class KilnApplication extends Handler.Abstract {
         this.databaseManager = databaseManager;
         this.sessionRoutes = databases == null ? null : new SessionRoutes(databases);
         this.rpcRoutes = new RpcRoutes(databases, databaseManager, options);
+        this.busSockets = databases == null ? null : new BusSockets(databases, options);
         this.router = new Router(addons.routes());
         this.statics = new StaticFiles(staticFolders);
         this.hasStatics = !staticFolders.isEmpty();
@@ -136,6 +138,11 @@ public final class KilnApplication extends Handler.Abstract {
     }
 
     /** The requests being handled now (a snapshot). */
+    /** The bus websockets ({@code /websocket}) the server mounts beside this application; null without databases. */
+    public BusSockets busSockets() {
+        return busSockets;
+    }
+
     public List<InFlightRequest> inFlight() {
         return List.copyOf(inFlight.values());
     }

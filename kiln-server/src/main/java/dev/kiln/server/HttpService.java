@@ -2,6 +2,7 @@ package dev.kiln.server;
 
 import dev.kiln.os.ListenSocket;
 import dev.kiln.http.InFlightRequest;
+import dev.kiln.http.BusSockets;
 import dev.kiln.http.KilnApplication;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
@@ -17,6 +18,8 @@ import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.VirtualThreadPool;
+import org.eclipse.jetty.websocket.server.ServerWebSocketContainer;
+import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,8 +83,30 @@ final class HttpService {
         acceptChannel = socket.openChannel();
         connector.open(acceptChannel);
         server.addConnector(connector);
-        server.setHandler(new CloseWhenDraining(application));
+        server.setHandler(new CloseWhenDraining(withBusSockets(server, application)));
         server.setStopTimeout(0);
+    }
+
+    /**
+     * {@code application} behind Jetty's websocket upgrade for {@code /websocket} (the bus), when it
+     * serves databases; every other request only pays one string comparison.
+     */
+    private static Handler withBusSockets(Server server, KilnApplication application) {
+        BusSockets sockets = application.busSockets();
+        if (sockets == null) {
+            return application;
+        }
+        WebSocketUpgradeHandler upgrade = new WebSocketUpgradeHandler(ServerWebSocketContainer.ensure(server), sockets::configure) {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) throws Exception {
+                // the hot path (/hello, every route) skips even the websocket mappings' lookup
+                return BusSockets.PATH.equals(Request.getPathInContext(request))
+                        ? super.handle(request, response, callback)
+                        : application.handle(request, response, callback);
+            }
+        };
+        upgrade.setHandler(application);
+        return upgrade;
     }
 
     void start() throws Exception {
@@ -99,6 +124,9 @@ final class HttpService {
         long deadline = System.nanoTime() + timeout.toNanos();
         long graceEnd = System.nanoTime() + FIRST_REQUEST_GRACE.toNanos();
         draining = true;
+        if (application.busSockets() != null) {
+            application.busSockets().closeAll();    // long-lived: told to reconnect elsewhere (1001), not waited for
+        }
         boolean clean;
         try {
             stopAccepting();

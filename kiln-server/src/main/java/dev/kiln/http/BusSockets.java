@@ -1,0 +1,139 @@
+package dev.kiln.http;
+
+import dev.kiln.auth.Sessions;
+import dev.kiln.bus.BusDispatcher;
+import dev.kiln.db.Isolation;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Fields;
+import org.eclipse.jetty.websocket.api.Callback;
+import org.eclipse.jetty.websocket.server.ServerUpgradeRequest;
+import org.eclipse.jetty.websocket.server.ServerUpgradeResponse;
+import org.eclipse.jetty.websocket.server.ServerWebSocketContainer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * {@code /websocket}, Odoo's bus websocket: the upgrade (which database, which session) and the
+ * sockets open now. Each socket is a {@link BusSocket}; this class holds what they share.
+ *
+ * <p>The database is the session cookie's ({@code session_id=<db>.<token>}) when the database
+ * filter lets it through, else the {@code db} query parameter's, else the only visible one; when
+ * none applies the upgrade is refused with a 404 (as a route needing a database is). Limits: a text
+ * message over {@link #MAX_TEXT_BYTES} closes with 1009 (Jetty's check); idle sockets are pinged
+ * every {@link #PING_EVERY} and closed after {@link #IDLE_TIMEOUT} with nothing received, not even
+ * a pong, with 4002 (Odoo's keep-alive timeout).
+ */
+public final class BusSockets {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BusSockets.class);
+    public static final String PATH = "/websocket";
+    static final long MAX_TEXT_BYTES = 64 * 1024;
+    static final Duration PING_EVERY = Duration.ofSeconds(25);
+    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(60);
+
+    private final Databases databases;
+    private final HttpOptions options;
+    private final Set<BusSocket> open = ConcurrentHashMap.newKeySet();
+    private volatile boolean closing;
+    private Thread pinger;
+
+    BusSockets(Databases databases, HttpOptions options) {
+        this.databases = databases;
+        this.options = options;
+    }
+
+    /** Mounts {@link #PATH} on {@code container} with the limits above, and starts the pinger. */
+    public void configure(ServerWebSocketContainer container) {
+        container.setMaxTextMessageSize(MAX_TEXT_BYTES);
+        container.setMaxBinaryMessageSize(MAX_TEXT_BYTES);
+        container.setIdleTimeout(IDLE_TIMEOUT);
+        container.addMapping(PATH, this::upgrade);
+        synchronized (this) {
+            if (pinger == null) {
+                pinger = Thread.ofVirtual().name("kiln-bus-ping").start(this::pingForever);
+            }
+        }
+    }
+
+    /** Closes every open socket with 1001 (going away): the server is stopping. Later upgrades are closed the same way. */
+    public void closeAll() {
+        closing = true;
+        for (BusSocket socket : open) {
+            socket.close(1001, "server stopping");
+        }
+    }
+
+    /** Sockets open now. */
+    public int openSockets() {
+        return open.size();
+    }
+
+    BusDispatcher dispatcher() {
+        return BusDispatcher.of(databases.pools());
+    }
+
+    boolean closing() {
+        return closing;
+    }
+
+    void opened(BusSocket socket) {
+        open.add(socket);
+    }
+
+    void closed(BusSocket socket) {
+        open.remove(socket);
+    }
+
+    /** The session's user, empty when the session is gone; throws on a database failure. */
+    Optional<Long> user(String db, String token) throws SQLException {
+        try (Connection connection = databases.pools().connection(db, Isolation.READ_COMMITTED)) {
+            Optional<Long> uid = Sessions.find(connection, db, token).map(Sessions.Session::uid);
+            connection.commit();
+            return uid;
+        }
+    }
+
+    private Object upgrade(ServerUpgradeRequest request, ServerUpgradeResponse response, org.eclipse.jetty.util.Callback callback) {
+        SessionCookie cookie = SessionCookie.of(request);
+        Fields query = Request.extractQueryParameters(request);
+        String db = databases.selector().select(KilnRequest.host(request, options.proxyMode()),
+                cookie == null ? null : cookie.db(), query.getValue("db")).orElse(null);
+        if (db == null) {
+            Response.writeError(request, response, callback, 404, "No database: log in or name one with ?db=");
+            return null;
+        }
+        return new BusSocket(this, db, cookie == null ? null : cookie.tokenFor(db));
+    }
+
+    private void pingForever() {
+        while (true) {
+            try {
+                Thread.sleep(PING_EVERY);
+                for (BusSocket socket : open) {
+                    socket.ping();
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                LOG.warn("Bus websocket pings: {}", e.toString());
+            }
+        }
+    }
+
+    static Callback logFailure(String what) {
+        return Callback.from(() -> { }, failure -> LOG.debug("Bus websocket: {} failed: {}", what, failure.toString()));
+    }
+
+    static ByteBuffer empty() {
+        return ByteBuffer.allocate(0);
+    }
+}

@@ -1,0 +1,335 @@
+package dev.kiln.server;
+
+import dev.kiln.addons.TestAddons;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * {@code /websocket} with the JDK's websocket client against real processes on one PostgreSQL
+ * database: messages arrive pushed, in order and once, from this process or another; a rolled-back
+ * send never arrives; limits and stops close with their codes without disturbing other clients.
+ */
+@Tag("process")
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class BusWebSocketTest {
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    private static CronHarness bus;
+    private static KilnProcess one;
+    private static KilnProcess two;
+
+    @BeforeAll
+    static void startTwoProcessesOnOneDatabase() throws Exception {
+        Path dir = Files.createTempDirectory("kiln-ws-test");
+        Path addons = Files.createDirectories(dir.resolve("addons"));
+        TestAddons.addon(addons, "bustest", TestAddons.manifest("bustest.BusTest", "base", "bus"),
+                Map.of("bustest.BusTest", BusLongPollingTest.SENDER));
+        bus = CronHarness.shared(dir, "bus_ws", addons, "bus,bustest");
+        one = bus.serve("--max-cron-threads", "0");
+        two = bus.serve("--max-cron-threads", "0");
+    }
+
+    @AfterAll
+    static void stopThem() throws Exception {
+        if (bus != null) {
+            bus.close();
+        }
+    }
+
+    @Test
+    void aMessageSentInARequestArrivesOnTheWebsocketInOrderAndOnce() throws Exception {
+        try (Client client = Client.open(one, "?db=" + bus.db)) {
+            client.subscribe(List.of("orders"), lastId());
+            Thread.sleep(300);
+            for (String text : List.of("first", "second", "third")) {
+                send(one, "orders", text);
+            }
+            send(one, "elsewhere", "not for orders");
+
+            List<JsonNode> received = client.awaitMessages(3);
+            assertThat(received).extracting(m -> m.at("/message/payload/text").asString()).containsExactly("first", "second", "third");
+            assertThat(received).extracting(m -> m.get("channel").asString()).containsOnly("orders");
+            assertThat(received).extracting(m -> m.at("/message/type").asString()).containsOnly("note");
+            assertThat(received).extracting(m -> m.get("id").asLong()).isSorted().doesNotHaveDuplicates();
+            Thread.sleep(1_000);
+            assertThat(client.messages()).as("once").hasSize(3);
+        }
+    }
+
+    @Test
+    void aNewSubscribeReplacesTheChannelsAndReadsFromItsLastId() throws Exception {
+        long start = lastId();
+        send(one, "later", "sent before the subscribe");
+        try (Client client = Client.open(one, "?db=" + bus.db)) {
+            client.subscribe(List.of("early"), lastId());
+            client.subscribe(List.of("later"), start);
+            assertThat(client.awaitMessages(1)).extracting(m -> m.at("/message/payload/text").asString())
+                    .containsExactly("sent before the subscribe");
+            send(one, "early", "no longer subscribed");
+            send(one, "later", "after");
+            assertThat(client.awaitMessages(2).getLast().at("/message/payload/text").asString()).isEqualTo("after");
+        }
+    }
+
+    @Test
+    void whenTheListenerReconnectsASubscribedSocketReadsAgainFromItsLastId() throws Exception {
+        try (Client client = Client.open(one, "?db=" + bus.db)) {
+            client.subscribe(List.of("feed"), lastId());
+            Thread.sleep(500);
+            // committed while its notification is lost (as in a restart): only the reconnection can tell the socket
+            bus.execute("INSERT INTO kiln_bus (channel, message) VALUES ('feed', '{\"type\": \"note\", \"payload\": \"lost\"}')");
+            bus.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN kiln_bus'");
+
+            assertThat(client.awaitMessages(1)).extracting(m -> m.at("/message/payload").asString()).containsExactly("lost");
+            one.awaitLog("Bus: listening again", 1);
+        }
+    }
+
+    @Test
+    void aSendRolledBackWithItsRequestNeverArrives() throws Exception {
+        try (Client client = Client.open(one, "?db=" + bus.db)) {
+            client.subscribe(List.of("audit"), lastId());
+            Thread.sleep(300);
+            assertThat(one.get("/bustest/send?channel=audit&text=rolledback&fail=1")).startsWith("HTTP/1.1 500");
+            send(one, "audit", "committed");
+
+            assertThat(client.awaitMessages(1)).extracting(m -> m.at("/message/payload/text").asString()).containsExactly("committed");
+            Thread.sleep(1_000);
+            assertThat(client.messages()).hasSize(1);
+        }
+    }
+
+    @Test
+    void aMessageSentThroughAnotherProcessOnTheSameDatabaseArrives() throws Exception {
+        try (Client client = Client.open(two, "?db=" + bus.db)) {
+            client.subscribe(List.of("news"), lastId());
+            Thread.sleep(300);
+            long sentAt = System.nanoTime();
+            send(one, "news", "from one");
+
+            assertThat(client.awaitMessages(1)).extracting(m -> m.at("/message/payload/text").asString()).containsExactly("from one");
+            assertThat((System.nanoTime() - sentAt) / 1_000_000).as("pushed, in ms").isLessThan(5_000);
+        }
+    }
+
+    @Test
+    void anOversizedFrameGets1009AndAFloodGets1013WhileAnotherClientKeepsReceiving() throws Exception {
+        try (Client bystander = Client.open(one, "?db=" + bus.db);
+             Client big = Client.open(one, "?db=" + bus.db);
+             Client flood = Client.open(one, "?db=" + bus.db)) {
+            bystander.subscribe(List.of("calm"), lastId());
+            big.socket.sendText("x".repeat(70 * 1024), true);
+            assertThat(big.awaitClose()).isEqualTo(1009);
+
+            for (int i = 0; i < 150 && !flood.closed.isDone(); i++) {
+                flood.subscribe(List.of("flood"), 0);
+            }
+            assertThat(flood.awaitClose()).isEqualTo(1013);
+
+            send(one, "calm", "still here");
+            assertThat(bystander.awaitMessages(1)).extracting(m -> m.at("/message/payload/text").asString()).containsExactly("still here");
+        }
+    }
+
+    @Test
+    void badJsonAndUnknownEventsGet1003() throws Exception {
+        try (Client bad = Client.open(one, "?db=" + bus.db); Client unknown = Client.open(one, "?db=" + bus.db)) {
+            bad.socket.sendText("{not json", true);
+            unknown.socket.sendText("{\"event_name\": \"update_presence\", \"data\": {}}", true);
+            assertThat(bad.awaitClose()).isEqualTo(1003);
+            assertThat(unknown.awaitClose()).isEqualTo(1003);
+        }
+    }
+
+    @Test
+    void anUpgradeWithNoDatabaseIsRefusedWithA404() throws Exception {
+        CompletableFuture<WebSocket> refused = HTTP.newWebSocketBuilder()
+                .buildAsync(URI.create("ws://127.0.0.1:" + one.port + "/websocket?db=no_such_db"), new Client());
+        Throwable failure = org.assertj.core.api.Assertions.catchThrowable(() -> refused.get(10, TimeUnit.SECONDS));
+        assertThat(failure).hasCauseInstanceOf(java.net.http.WebSocketHandshakeException.class);
+        assertThat(((java.net.http.WebSocketHandshakeException) failure.getCause()).getResponse().statusCode()).isEqualTo(404);
+        assertThat(one.log()).doesNotContain("\tat org.eclipse.jetty.websocket");
+    }
+
+    @Test
+    void aUserMaySubscribeToTheirOwnPrivateChannelButNotToAnotherUsers() throws Exception {
+        String cookie = login(one);
+        long uid = bus.count("SELECT id FROM res_users WHERE login = 'admin'");
+        try (Client own = Client.open(one, "", cookie); Client other = Client.open(one, "", cookie);
+             Client anonymous = Client.open(one, "?db=" + bus.db)) {
+            own.subscribe(List.of("user/" + uid), lastId());
+            Thread.sleep(300);
+            send(one, "user/" + uid, "private");
+            assertThat(own.awaitMessages(1)).extracting(m -> m.at("/message/payload/text").asString()).containsExactly("private");
+
+            other.subscribe(List.of("public", "user/" + (uid + 1000)), 0);
+            assertThat(other.awaitClose()).isEqualTo(1008);
+            anonymous.subscribe(List.of("user/" + uid), 0);
+            assertThat(anonymous.awaitClose()).isEqualTo(1008);
+        }
+    }
+
+    @Test
+    void aSocketWhoseSessionIsGoneIsClosedWith4001() throws Exception {
+        String cookie = login(one);
+        try (Client client = Client.open(one, "", cookie)) {
+            bus.execute("DELETE FROM kiln_session");
+            client.subscribe(List.of("anything"), 0);
+            assertThat(client.awaitClose()).isEqualTo(4001);
+        }
+    }
+
+    @Test
+    void aGracefulStopClosesTheSocketsWith1001() throws Exception {
+        KilnProcess stopping = bus.serve("--max-cron-threads", "0");
+        try (Client client = Client.open(stopping, "?db=" + bus.db)) {
+            client.subscribe(List.of("late"), 0);
+            Thread.sleep(500);
+            long before = System.nanoTime();
+            stopping.signal("TERM");
+
+            assertThat(client.awaitClose()).isEqualTo(1001);
+            assertThat(stopping.awaitExit(Duration.ofSeconds(15))).isZero();
+            assertThat((System.nanoTime() - before) / 1_000_000).as("stop time in ms").isLessThan(10_000);
+        }
+    }
+
+    @Test
+    void twoHundredClientsEachReceiveABroadcastOnceInOrder() throws Exception {
+        long start = lastId();
+        List<Client> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < 200; i++) {
+                clients.add(Client.open(i % 2 == 0 ? one : two, "?db=" + bus.db));
+            }
+            for (Client client : clients) {
+                client.subscribe(List.of("broadcast"), start);
+            }
+            Thread.sleep(1_000);
+            for (int i = 0; i < 5; i++) {
+                send(i % 2 == 0 ? two : one, "broadcast", "b" + i);
+            }
+            for (Client client : clients) {
+                assertThat(client.awaitMessages(5)).extracting(m -> m.at("/message/payload/text").asString())
+                        .containsExactly("b0", "b1", "b2", "b3", "b4");
+            }
+            Thread.sleep(500);
+            assertThat(clients).allSatisfy(c -> assertThat(c.messages()).hasSize(5));
+        } finally {
+            clients.forEach(Client::close);
+        }
+    }
+
+    private static void send(KilnProcess kiln, String channel, String text) throws Exception {
+        assertThat(kiln.get("/bustest/send?channel=" + channel.replace("/", "%2F") + "&text=" + text.replace(" ", "+")))
+                .startsWith("HTTP/1.1 200");
+    }
+
+    private static long lastId() throws Exception {
+        return bus.count("SELECT coalesce(max(id), 0) FROM kiln_bus");
+    }
+
+    /** Logs in as admin; the session cookie ({@code session_id=...}). */
+    private static String login(KilnProcess kiln) throws Exception {
+        String response = kiln.request("POST", "/web/session/authenticate", "{\"jsonrpc\":\"2.0\",\"method\":\"call\",\"id\":1,\"params\":"
+                + "{\"db\":\"" + bus.db + "\",\"login\":\"admin\",\"password\":\"admin\"}}", "Content-Type: application/json");
+        Matcher cookie = Pattern.compile("Set-Cookie: (session_id=[^;]+);").matcher(response);
+        assertThat(cookie.find()).as(response).isTrue();
+        return cookie.group(1);
+    }
+
+    /** A JDK websocket client that collects the pushed messages and the close code. */
+    private static final class Client implements WebSocket.Listener, AutoCloseable {
+        final List<JsonNode> received = new CopyOnWriteArrayList<>();
+        final CompletableFuture<Integer> closed = new CompletableFuture<>();
+        private final StringBuilder partial = new StringBuilder();
+        WebSocket socket;
+
+        static Client open(KilnProcess kiln, String query, String... cookie) throws Exception {
+            Client client = new Client();
+            WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
+            if (cookie.length > 0) {
+                builder.header("Cookie", cookie[0]);
+            }
+            client.socket = builder.buildAsync(URI.create("ws://127.0.0.1:" + kiln.port + "/websocket" + query), client)
+                    .get(10, TimeUnit.SECONDS);
+            return client;
+        }
+
+        void subscribe(List<String> channels, long last) throws Exception {
+            socket.sendText(JSON.writeValueAsString(Map.of("event_name", "subscribe",
+                    "data", Map.of("channels", channels, "last", last))), true).get(5, TimeUnit.SECONDS);
+        }
+
+        List<JsonNode> messages() {
+            return List.copyOf(received);
+        }
+
+        List<JsonNode> awaitMessages(int count) {
+            await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20)).until(() -> received.size() >= count);
+            return messages();
+        }
+
+        int awaitClose() throws Exception {
+            return closed.get(15, TimeUnit.SECONDS);
+        }
+
+        @Override
+        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+            partial.append(data);
+            if (last) {
+                JSON.readTree(partial.toString()).forEach(received::add);
+                partial.setLength(0);
+            }
+            webSocket.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+            closed.complete(statusCode);
+            return null;
+        }
+
+        @Override
+        public void onError(WebSocket webSocket, Throwable error) {
+            closed.completeExceptionally(error);
+        }
+
+        @Override
+        public void close() {
+            if (socket != null && !socket.isOutputClosed()) {
+                socket.sendClose(WebSocket.NORMAL_CLOSURE, "done");
+            }
+            if (socket != null) {
+                socket.abort();
+            }
+        }
+    }
+}
