@@ -2,6 +2,7 @@ package dev.kiln.http;
 
 import dev.kiln.KilnException;
 import dev.kiln.addons.ServerVersion;
+import dev.kiln.api.RpcFault;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Transactions;
 import dev.kiln.rpc.XmlRpc;
@@ -37,7 +38,6 @@ final class RpcRoutes {
 
     static final String XMLRPC = "/xmlrpc/2/";
     static final String JSONRPC = "/jsonrpc";
-    private static final int APPLICATION_ERROR = 1;
 
     private static final Logger LOG = LoggerFactory.getLogger(RpcRoutes.class);
 
@@ -46,16 +46,6 @@ final class RpcRoutes {
     private final boolean proxyMode;
     /** The {@code db} service; null when Kiln serves without databases. */
     private final DatabaseManagerRoutes databaseManager;
-
-    /** A call the services cannot answer: its fault code and message. */
-    static final class Fault extends Exception {
-        final int code;
-
-        Fault(int code, String message) {
-            super(message, null, false, false);
-            this.code = code;
-        }
-    }
 
     RpcRoutes(Databases databases, DatabaseManagerRoutes databaseManager, HttpOptions options) {
         this.databases = databases;
@@ -81,7 +71,7 @@ final class RpcRoutes {
             return path.equals(JSONRPC)
                     ? json(response, callback, JsonRpc.error(null, tooLarge.status(), tooLarge.getMessage(),
                             dev.kiln.api.HttpException.class.getName(), tooLarge.getMessage(), null))
-                    : xml(response, callback, XmlRpc.fault(APPLICATION_ERROR, tooLarge.getMessage()));
+                    : xml(response, callback, XmlRpc.fault(RpcFault.APPLICATION_ERROR, tooLarge.getMessage()));
         }
         return path.equals(JSONRPC)
                 ? jsonRpc(response, callback, body, host)
@@ -94,12 +84,12 @@ final class RpcRoutes {
             XmlRpc.Call call = XmlRpc.readCall(body);
             answer = XmlRpc.response(dispatch(service, call.method(), call.params(), host));
         } catch (XmlRpcException malformed) {
-            answer = XmlRpc.fault(APPLICATION_ERROR, malformed.getMessage());
-        } catch (Fault fault) {
-            answer = XmlRpc.fault(fault.code, fault.getMessage());
+            answer = XmlRpc.fault(RpcFault.APPLICATION_ERROR, malformed.getMessage());
+        } catch (RpcFault fault) {
+            answer = XmlRpc.fault(fault.code(), fault.getMessage());
         } catch (KilnException | IllegalArgumentException failure) {
             LOG.warn("XML-RPC {}: {}", service, failure.getMessage());
-            answer = XmlRpc.fault(APPLICATION_ERROR, failure.getMessage());
+            answer = XmlRpc.fault(RpcFault.APPLICATION_ERROR, failure.getMessage());
         }
         return xml(response, callback, answer);
     }
@@ -115,16 +105,16 @@ final class RpcRoutes {
         Map<String, Object> params = call.params();
         try {
             if (!(params.get("service") instanceof String service) || !(params.get("method") instanceof String method)) {
-                throw new Fault(APPLICATION_ERROR, "params must name a service and a method");
+                throw RpcFault.userError("params must name a service and a method");
             }
             Object args = params.getOrDefault("args", List.of());
             if (!(args instanceof List<?> list)) {
-                throw new Fault(APPLICATION_ERROR, "args must be a list");
+                throw RpcFault.userError("args must be a list");
             }
             return json(response, callback, JsonRpc.result(id, dispatch(service, method, new java.util.ArrayList<>(list), host)));
-        } catch (Fault fault) {
+        } catch (RpcFault fault) {
             return json(response, callback, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
-                    fault.code == 3 ? "dev.kiln.AccessDenied" : "dev.kiln.RpcError", fault.getMessage(), null));
+                    fault.code() == RpcFault.ACCESS_DENIED ? "dev.kiln.AccessDenied" : "dev.kiln.RpcError", fault.getMessage(), null));
         } catch (KilnException | IllegalArgumentException failure) {
             return json(response, callback, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
                     failure.getClass().getName(), failure.getMessage(), debug ? JsonRpc.stackTrace(failure) : null));
@@ -132,27 +122,25 @@ final class RpcRoutes {
     }
 
     /** One call of {@code service.method(args)}; what it returns is sent as the result. */
-    Object dispatch(String service, String method, List<Object> args, String host) throws Fault {
+    Object dispatch(String service, String method, List<Object> args, String host) {
         if (method.startsWith("_")) {
-            throw new Fault(APPLICATION_ERROR, "private methods (" + method + ") cannot be called");
+            throw RpcFault.userError("private methods (" + method + ") cannot be called");
         }
         if (service.equals("object")) {
             return object(method, args, host);
         }
         if (service.equals("db")) {
             if (databaseManager == null) {
-                throw new Fault(APPLICATION_ERROR, "Kiln serves without databases here: no db service");
+                throw RpcFault.userError("Kiln serves without databases here: no db service");
             }
             try {
                 return databaseManager.rpc(method, args);
-            } catch (dev.kiln.api.RpcFault fault) {
-                throw new Fault(fault.code(), fault.getMessage());
             } finally {
                 databases.selector().refresh();
             }
         }
         if (!service.equals("common")) {
-            throw new Fault(APPLICATION_ERROR, "unknown service '" + service + "'");
+            throw RpcFault.userError("unknown service '" + service + "'");
         }
         return switch (method) {
             case "version" -> version();
@@ -162,7 +150,7 @@ final class RpcRoutes {
                 String about = "Kiln " + ServerVersion.current() + ", serving Odoo's external API";
                 yield !args.isEmpty() && Boolean.TRUE.equals(args.getFirst()) ? List.of(about, ServerVersion.current()) : about;
             }
-            default -> throw new Fault(APPLICATION_ERROR, "unknown method 'common." + method + "'");
+            default -> throw RpcFault.userError("unknown method 'common." + method + "'");
         };
     }
 
@@ -173,10 +161,10 @@ final class RpcRoutes {
      * again on a concurrency failure). A wrong database, user or password is Odoo's "Access Denied"
      * (code 3) alike.
      */
-    private Object object(String method, List<Object> args, String host) throws Fault {
+    private Object object(String method, List<Object> args, String host) {
         boolean keywords = method.equals("execute_kw");
         if (!keywords && !method.equals("execute")) {
-            throw new Fault(APPLICATION_ERROR, "unknown method 'object." + method + "'");
+            throw RpcFault.userError("unknown method 'object." + method + "'");
         }
         String db = text(args, 0, "db");
         long uid = number(args, 1, "uid");
@@ -193,11 +181,11 @@ final class RpcRoutes {
             named = Map.of();
         }
         if (name.startsWith("_")) {
-            throw new Fault(APPLICATION_ERROR, "private methods (" + name + ") cannot be called");
+            throw RpcFault.userError("private methods (" + name + ") cannot be called");
         }
         if (databases == null || !databases.selector().visible(host).contains(db)) {
             Users.refuse(password);
-            throw new Fault(dev.kiln.api.RpcFault.ACCESS_DENIED, "Access Denied");
+            throw RpcFault.accessDenied("Access Denied");
         }
         databases.registries().prepare(db);
         TransactionEnv[] last = new TransactionEnv[1];
@@ -205,15 +193,15 @@ final class RpcRoutes {
         try {
             result = Transactions.inTransaction(databases.pools(), db, connection -> {
                 if (!Users.check(connection, db, uid, password)) {
-                    throw dev.kiln.api.RpcFault.accessDenied("Access Denied");
+                    throw RpcFault.accessDenied("Access Denied");
                 }
                 dev.kiln.addons.ServiceSpec spec = databases.registries().get(db, connection).addons().services().get(model);
                 if (spec == null) {
-                    throw dev.kiln.api.RpcFault.userError("Object " + model + " doesn't exist");
+                    throw RpcFault.userError("Object " + model + " doesn't exist");
                 }
                 dev.kiln.addons.ServiceSpec.Method callable = spec.methods().get(name);
                 if (callable == null) {
-                    throw dev.kiln.api.RpcFault.userError("The method '" + name + "' does not exist on the model '" + model + "'");
+                    throw RpcFault.userError("The method '" + name + "' does not exist on the model '" + model + "'");
                 }
                 last[0] = new TransactionEnv(databases.pools(), db, connection);
                 try {
@@ -226,16 +214,16 @@ final class RpcRoutes {
                     throw new ServiceFailure(spec.where() + "." + name, checked);
                 }
             });
-        } catch (dev.kiln.api.RpcFault fault) {
-            throw new Fault(fault.code(), fault.getMessage());
+        } catch (RpcFault fault) {
+            throw fault;                 // the service's own answer, not a failure to log
         } catch (ServiceFailure failure) {
             LOG.error("{}: {}.{} failed", db, model, name, failure.getCause());
-            throw new Fault(APPLICATION_ERROR, String.valueOf(failure.getCause().getMessage()));
+            throw RpcFault.userError(String.valueOf(failure.getCause().getMessage()));
         } catch (KilnException unavailable) {
             throw unavailable;
         } catch (RuntimeException failure) {
             LOG.error("{}: {}.{} failed", db, model, name, failure);
-            throw new Fault(APPLICATION_ERROR, failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage());
+            throw RpcFault.userError(failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage());
         }
         if (last[0] != null) {
             last[0].afterCommit();
@@ -250,23 +238,23 @@ final class RpcRoutes {
         }
     }
 
-    private static long number(List<Object> args, int index, String name) throws Fault {
+    private static long number(List<Object> args, int index, String name) {
         if (args.size() <= index || !(args.get(index) instanceof Number value)) {
-            throw new Fault(APPLICATION_ERROR, "argument " + (index + 1) + " (" + name + ") must be an integer");
+            throw RpcFault.userError("argument " + (index + 1) + " (" + name + ") must be an integer");
         }
         return value.longValue();
     }
 
-    private static List<Object> list(Object value) throws Fault {
+    private static List<Object> list(Object value) {
         if (!(value instanceof List<?> items)) {
-            throw new Fault(APPLICATION_ERROR, "args must be a list");
+            throw RpcFault.userError("args must be a list");
         }
         return new java.util.ArrayList<>(items);
     }
 
-    private static Map<String, Object> map(Object value) throws Fault {
+    private static Map<String, Object> map(Object value) {
         if (!(value instanceof Map<?, ?> entries)) {
-            throw new Fault(APPLICATION_ERROR, "kwargs must be a struct");
+            throw RpcFault.userError("kwargs must be a struct");
         }
         Map<String, Object> named = new LinkedHashMap<>();
         entries.forEach((k, v) -> named.put(String.valueOf(k), v));
@@ -305,9 +293,9 @@ final class RpcRoutes {
         return uid.isPresent() ? (Object) uid.getAsLong() : false;
     }
 
-    private static String text(List<Object> args, int index, String name) throws Fault {
+    private static String text(List<Object> args, int index, String name) {
         if (args.size() <= index || !(args.get(index) instanceof String value)) {
-            throw new Fault(APPLICATION_ERROR, "argument " + (index + 1) + " (" + name + ") must be a string");
+            throw RpcFault.userError("argument " + (index + 1) + " (" + name + ") must be a string");
         }
         return value;
     }
