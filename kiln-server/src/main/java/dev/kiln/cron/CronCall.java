@@ -2,19 +2,17 @@ package dev.kiln.cron;
 
 import dev.kiln.addons.CronSpec;
 import dev.kiln.addons.LoadedAddon;
-import dev.kiln.api.Bus;
 import dev.kiln.api.CronContext;
-import dev.kiln.bus.TransactionBus;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.SqlErrors;
 import dev.kiln.db.Transactions;
 import dev.kiln.registry.Registry;
+import dev.kiln.registry.TransactionEnv;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.time.Instant;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
@@ -68,16 +66,9 @@ final class CronCall {
                 Context context = new Context(pools, db, work, job);
                 try {
                     spec.job().task().run(context);
-                    if (context.bus != null) {
-                        context.bus.beforeCommit();
-                    }
+                    context.beforeCommit();
                     CronStore.completeAndCommit(work, job, context.done, context.remaining);
-                    if (context.triggered) {
-                        CronSignals.wake(pools, db);
-                    }
-                    if (context.bus != null) {
-                        context.bus.afterCommit();
-                    }
+                    context.afterCommit();
                     return new Result(true, context.done, context.remaining, null);
                 } catch (Throwable e) {
                     rollback(work);
@@ -114,40 +105,15 @@ final class CronCall {
         }
     }
 
-    /** The {@link CronContext} of one try of one call. */
-    private static final class Context implements CronContext {
-        private final ConnectionPools pools;
-        private final String database;
-        private final Connection connection;
+    /** The {@link CronContext} of one try of one call: a transaction's env that cannot poll the bus. */
+    private static final class Context extends TransactionEnv implements CronContext {
         private final CronStore.Claimed job;
         int done;
         int remaining;
-        boolean triggered;
-        TransactionBus bus;
 
         Context(ConnectionPools pools, String database, Connection connection, CronStore.Claimed job) {
-            this.pools = pools;
-            this.database = database;
-            this.connection = connection;
+            super(pools, database, connection, false);
             this.job = job;
-        }
-
-        @Override
-        public String database() {
-            return database;
-        }
-
-        @Override
-        public Connection connection() {
-            return connection;
-        }
-
-        @Override
-        public Bus bus() {
-            if (bus == null) {
-                bus = new TransactionBus(pools, database, connection, false);
-            }
-            return bus;
         }
 
         @Override
@@ -167,16 +133,6 @@ final class CronCall {
             }
             this.done = done;
             this.remaining = remaining;
-        }
-
-        @Override
-        public void trigger(String name, Instant at) {
-            try {
-                CronStore.trigger(connection, name, at);
-            } catch (SQLException e) {
-                throw new IllegalStateException(e.getMessage(), e);
-            }
-            triggered = true;
         }
     }
 }

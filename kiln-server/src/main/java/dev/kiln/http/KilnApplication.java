@@ -9,6 +9,7 @@ import dev.kiln.api.Route;
 import dev.kiln.auth.Sessions;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
+import dev.kiln.registry.TransactionEnv;
 import dev.kiln.logging.AccessLog;
 import dev.kiln.registry.Registry;
 import java.io.FilterOutputStream;

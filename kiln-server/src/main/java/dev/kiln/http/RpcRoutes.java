@@ -5,6 +5,7 @@ import dev.kiln.addons.ServerVersion;
 import dev.kiln.api.RpcFault;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Transactions;
+import dev.kiln.registry.TransactionEnv;
 import dev.kiln.rpc.XmlRpc;
 import dev.kiln.rpc.XmlRpcException;
 import org.eclipse.jetty.http.HttpHeader;

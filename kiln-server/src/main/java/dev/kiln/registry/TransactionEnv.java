@@ -1,4 +1,4 @@
-package dev.kiln.http;
+package dev.kiln.registry;
 
 import dev.kiln.api.Bus;
 import dev.kiln.bus.TransactionBus;
@@ -11,13 +11,13 @@ import java.sql.SQLException;
 import java.time.Instant;
 
 /**
- * The database side of one try of a route or an external API call: its database and transaction,
- * the cron jobs it asked to run and what it sent on the bus. Whoever commits the transaction calls
+ * The database side of one try of a route, an external API call or a cron call: its database and
+ * transaction, the cron jobs it asked to run and what it sent on the bus. Whoever commits the transaction calls
  * {@link #beforeCommit} right before the commit and {@link #afterCommit} once it committed: the
  * bus messages are written, then announced, and the cron runners woken. A try that rolls back is
  * dropped with its env: nothing announced.
  */
-final class TransactionEnv implements dev.kiln.api.Env {
+public class TransactionEnv implements dev.kiln.api.Env {
 
     private final ConnectionPools pools;
     private final String database;
@@ -25,10 +25,22 @@ final class TransactionEnv implements dev.kiln.api.Env {
     private boolean triggered;
     private TransactionBus bus;
 
-    TransactionEnv(ConnectionPools pools, String database, Connection connection) {
+    private final boolean mayPoll;
+
+    /** A route's or an external API call's env: its bus may poll. */
+    public TransactionEnv(ConnectionPools pools, String database, Connection connection) {
+        this(pools, database, connection, true);
+    }
+
+    /**
+     * @param mayPoll false for a cron call, whose effect must commit once, as a whole: a poll
+     *                commits the transaction before it waits
+     */
+    protected TransactionEnv(ConnectionPools pools, String database, Connection connection, boolean mayPoll) {
         this.pools = pools;
         this.database = database;
         this.connection = connection;
+        this.mayPoll = mayPoll;
     }
 
     @Override
@@ -54,25 +66,25 @@ final class TransactionEnv implements dev.kiln.api.Env {
     @Override
     public Bus bus() {
         if (bus == null) {
-            bus = new TransactionBus(pools, database, connection, true);
+            bus = new TransactionBus(pools, database, connection, mayPoll);
         }
         return bus;
     }
 
     /** Whether this env belongs to the transaction of {@code candidate} (the try being committed). */
-    boolean of(Connection candidate) {
+    public boolean of(Connection candidate) {
         return connection == candidate;
     }
 
     /** Writes the bus messages sent, in the transaction, right before its commit. */
-    void beforeCommit() throws SQLException {
+    public void beforeCommit() throws SQLException {
         if (bus != null) {
             bus.beforeCommit();
         }
     }
 
     /** Once the transaction committed: wakes the cron runners it triggered, announces its bus messages. */
-    void afterCommit() {
+    public void afterCommit() {
         if (triggered) {
             CronSignals.wake(pools, database);
         }
