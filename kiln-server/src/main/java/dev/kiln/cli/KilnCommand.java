@@ -34,8 +34,8 @@ public final class KilnCommand {
 
     private static final Logger log = LoggerFactory.getLogger(KilnCommand.class);
 
-    /** Commands by name ({@code worker} is internal: the prefork master starts it); evented joins later. */
-    static final List<String> COMMANDS = List.of("server", "db", "cron", "status", "worker");
+    /** Commands by name ({@code worker} is internal: the prefork master starts it). */
+    static final List<String> COMMANDS = List.of("server", "evented", "db", "cron", "status", "worker");
 
     private KilnCommand() { }
 
@@ -50,7 +50,8 @@ public final class KilnCommand {
             String command = named ? list.getFirst() : "server";
             List<String> rest = named ? list.subList(1, list.size()) : list;
             return switch (command) {
-                case "server" -> server(rest, env, out);
+                case "server" -> server(rest, env, out, false);
+                case "evented" -> server(rest, env, out, true);
                 case "db" -> DbCommand.run(rest, env, out);
                 case "cron" -> CronCommand.run(rest, env, out);
                 case "status" -> StatusCommand.run(rest, env, out);
@@ -79,8 +80,9 @@ public final class KilnCommand {
         return ConfigLoader.load(ServerCommand.given(parse(ServerCommand.commandLine(), args)), env);
     }
 
-    private static int server(List<String> args, Map<String, String> env, PrintStream out) {
-        CommandLine cl = ServerCommand.commandLine();
+    /** {@code kiln [server]}, or {@code kiln evented}: the same options, another server. */
+    private static int server(List<String> args, Map<String, String> env, PrintStream out, boolean evented) {
+        CommandLine cl = evented ? ServerCommand.eventedCommandLine() : ServerCommand.commandLine();
         ParseResult result = parse(cl, args);
         if (result.isUsageHelpRequested()) {
             cl.usage(out);
@@ -96,7 +98,7 @@ public final class KilnCommand {
         }
         Config config = ConfigLoader.load(ServerCommand.given(result), env);
         Logging.configure(config);
-        return Kiln.start(config);
+        return evented ? Kiln.startEvented(config) : Kiln.start(config);
     }
 
     static ParseResult parse(CommandLine cl, List<String> args) {

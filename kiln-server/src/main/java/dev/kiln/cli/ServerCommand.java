@@ -24,13 +24,27 @@ final class ServerCommand {
     private ServerCommand() { }
 
     static CommandLine commandLine() {
-        CommandSpec spec = CommandSpec.create().name("server");
+        return commandLine("server", "kiln [server] [OPTIONS]",
+                "Runs the Kiln server (the default command). Options keep Odoo's names and defaults;");
+    }
+
+    /** {@code kiln evented}: the server's options, read the same way; it listens on --gevent-port. */
+    static CommandLine eventedCommandLine() {
+        return commandLine("evented", "kiln evented [OPTIONS]",
+                "Runs the evented server alone on --gevent-port (websockets, long polling; no cron).",
+                "It takes the server's options; the HTTP servers sending on the same PostgreSQL may run",
+                "anywhere. Options keep Odoo's names and defaults;");
+    }
+
+    private static CommandLine commandLine(String name, String synopsis, String... intro) {
+        CommandSpec spec = CommandSpec.create().name(name);
+        java.util.List<String> description = new java.util.ArrayList<>(List.of(intro));
+        description.addAll(List.of("each may also come from KILN_<KEY> in the environment or from <key> in the",
+                "[options] section of the config file. Precedence: command line, environment,",
+                "config file, default."));
         spec.usageMessage()
-                .customSynopsis("kiln [server] [OPTIONS]")
-                .description("Runs the Kiln server (the default command). Options keep Odoo's names and defaults;",
-                        "each may also come from KILN_<KEY> in the environment or from <key> in the",
-                        "[options] section of the config file. Precedence: command line, environment,",
-                        "config file, default.")
+                .customSynopsis(synopsis)
+                .description(description.toArray(String[]::new))
                 .footerHeading("%n")
                 .footer("Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 worker boot failure.",
                         "Reference: docs/options.md; configuration rules: docs/configuration.md.")

@@ -37,6 +37,7 @@ public record Config(
         int limitRequest,
         int limitTimeWorkerCron,
         long workerHeap,
+        int workerConnections,
         Set<String> devMode,
         Path pidfile,
         Path dataDir,

@@ -172,6 +172,7 @@ public final class ConfigLoader {
                 (Integer) v.get("limit_request"),
                 (Integer) v.get("limit_time_worker_cron"),
                 (Long) v.get("worker_heap"),
+                (Integer) v.get("worker_connections"),
                 (Set<String>) v.get("dev_mode"),
                 (Path) v.get("pidfile"),
                 (Path) v.get("data_dir"),

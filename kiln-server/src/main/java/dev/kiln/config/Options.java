@@ -38,7 +38,7 @@ public final class Options {
                     ValueType.text(), "127.0.0.1", "--http-interface")
             .value("http_port", "port the HTTP server listens on (0 = any free port)",
                     ValueType.port(false), "8069", "-p", "--http-port")
-            .value("gevent_port", "port of the evented worker (long polling, the bus) in prefork mode",
+            .value("gevent_port", "port of the evented server: kiln evented, or the evented worker of prefork mode (websockets, long polling)",
                     ValueType.port(false), "8072", "--gevent-port")
             .negatingFlag("http_enable", "do not start the HTTP server", "True", "--no-http")
             .flag("proxy_mode", "trust X-Forwarded-* headers from a reverse proxy", "--proxy-mode")
@@ -71,6 +71,9 @@ public final class Options {
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "0", "--limit-time-worker-cron")
             .value("worker_heap", "Java heap of each prefork worker JVM (its -Xmx); bytes or 512M/2G",
                     ValueType.bytes(), Long.toString(512 * MIB), "--worker-heap")
+            .value("worker_connections", "connections the evented server (kiln evented, or the prefork evented "
+                            + "worker) serves at once; more wait in the kernel's queue",
+                    ValueType.integer(1, 1_000_000, "connections"), "1000", "--worker-connections")
             .value("dev_mode", "comma-separated developer modes: debug (stack traces on error pages), reload and access (with developer mode), or all",
                     ValueType.choiceSet("access", "debug", "reload"), "", "--dev")
             .value("pidfile", "file to write the server's pid to (removed at exit)",

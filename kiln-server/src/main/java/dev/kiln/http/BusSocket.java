@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Close codes: 1003 for a frame that is not such JSON or an unknown event, 1008 for a private
  * channel of another user ({@code user/<uid>} is private to uid), 1013 for more than
  * {@link #RATE_MESSAGES} messages in {@link #RATE_WINDOW_NANOS}, 4001 when the session of the
- * cookie is gone (expired or logged out), 1001 when the server stops; 1009 (too large) and 4002
+ * cookie is gone (expired or logged out), 1001 when the server stops, 1012 when it restarts or is replaced (reconnect now); 1009 (too large) and 4002
  * (keep-alive timeout) come from {@link BusSockets}' limits.
  */
 public final class BusSocket implements Session.Listener.AutoDemanding {
@@ -73,7 +73,7 @@ public final class BusSocket implements Session.Listener.AutoDemanding {
             return false;
         });
         if (sockets.closing()) {
-            close(1001, "server stopping");
+            sockets.closeForStop(this);
         }
     }
 

@@ -36,6 +36,10 @@ public final class BusSockets {
 
     private static final Logger LOG = LoggerFactory.getLogger(BusSockets.class);
     public static final String PATH = "/websocket";
+    /** Close code when the server stops for good: reconnect later, maybe elsewhere. */
+    public static final int GOING_AWAY = 1001;
+    /** Close code when this process restarts or is replaced (reload, recycling): reconnect now. */
+    public static final int RESTART = 1012;
     static final long MAX_TEXT_BYTES = 64 * 1024;
     static final Duration PING_EVERY = Duration.ofSeconds(25);
     static final Duration IDLE_TIMEOUT = Duration.ofSeconds(60);
@@ -44,6 +48,7 @@ public final class BusSockets {
     private final HttpOptions options;
     private final Set<BusSocket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean closing;
+    private volatile int closeCode = GOING_AWAY;
     private Thread pinger;
 
     BusSockets(Databases databases, HttpOptions options) {
@@ -64,12 +69,22 @@ public final class BusSockets {
         }
     }
 
-    /** Closes every open socket with 1001 (going away): the server is stopping. Later upgrades are closed the same way. */
-    public void closeAll() {
+    /**
+     * Closes every open socket: with {@link #RESTART} (1012) when this process restarts or another
+     * takes its place, so clients reconnect at once (the kernel queues them meanwhile), else with
+     * {@link #GOING_AWAY} (1001). Later upgrades are closed the same way.
+     */
+    public void closeAll(boolean restarting) {
+        closeCode = restarting ? RESTART : GOING_AWAY;
         closing = true;
         for (BusSocket socket : open) {
-            socket.close(1001, "server stopping");
+            closeForStop(socket);
         }
+    }
+
+    void closeForStop(BusSocket socket) {
+        int code = closeCode;
+        socket.close(code, code == RESTART ? "server restarting: reconnect" : "server stopping");
     }
 
     /** Sockets open now. */

@@ -20,6 +20,7 @@ public abstract class CommonServer {
     protected final long startNanos = System.nanoTime();
     /** Set when the process must exec itself again once stopped (HUP, limits). */
     protected volatile boolean phoenix;
+    private final java.util.concurrent.atomic.AtomicInteger stopSignals = new java.util.concurrent.atomic.AtomicInteger();
 
     protected CommonServer(Config config) {
         this.config = config;
@@ -27,6 +28,18 @@ public abstract class CommonServer {
 
     /** Serves until told to stop; returns the exit code. {@link #phoenix()} then says whether to re-exec. */
     public abstract int run();
+
+    /**
+     * For INT and TERM on the JVM's signal thread: the second one exits at once, the pidfile
+     * removed (Odoo's "Forced shutdown"); the first is left to the loop's graceful stop.
+     */
+    protected void forceOnSecondStop() {
+        if (stopSignals.incrementAndGet() > 1) {
+            System.err.println("Forced shutdown.");
+            PidFile.remove(config.pidfile());
+            Runtime.getRuntime().halt(0);
+        }
+    }
 
     public boolean phoenix() {
         return phoenix;

@@ -12,6 +12,7 @@ import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
@@ -64,6 +65,14 @@ final class HttpService {
     private volatile boolean draining;
 
     HttpService(ListenSocket socket, KilnApplication application) throws Exception {
+        this(socket, application, 0);
+    }
+
+    /**
+     * @param maxConnections connections served at once, 0 for no cap: past it Jetty stops accepting
+     *                       and the kernel queues the next ones (gunicorn's worker_connections)
+     */
+    HttpService(ListenSocket socket, KilnApplication application, int maxConnections) throws Exception {
         this.application = application;
         VirtualThreadPool threads = new VirtualThreadPool();
         threads.setName("kiln-http");
@@ -82,6 +91,9 @@ final class HttpService {
         this.socket = socket;
         acceptChannel = socket.openChannel();
         connector.open(acceptChannel);
+        if (maxConnections > 0) {
+            connector.addBean(new NetworkConnectionLimit(maxConnections, connector));
+        }
         server.addConnector(connector);
         server.setHandler(new CloseWhenDraining(withBusSockets(server, application)));
         server.setStopTimeout(0);
@@ -125,7 +137,8 @@ final class HttpService {
         long graceEnd = System.nanoTime() + FIRST_REQUEST_GRACE.toNanos();
         draining = true;
         if (application.busSockets() != null) {
-            application.busSockets().closeAll();    // long-lived: told to reconnect elsewhere (1001), not waited for
+            // long-lived: told to reconnect (1012 when another image or worker takes over, else 1001), not waited for
+            application.busSockets().closeAll(!last.getAsBoolean());
         }
         boolean clean;
         try {

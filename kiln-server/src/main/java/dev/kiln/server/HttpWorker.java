@@ -88,7 +88,7 @@ public final class HttpWorker extends PreforkWorker {
                 throw KilnException.failure("a worker must get the master's listening socket on fd 0 ("
                         + ListenSocket.INHERITED_FD_ENV + "=0); 'kiln worker' is started by the prefork master only");
             }
-            http = new HttpService(socket, application);
+            http = new HttpService(socket, application, evented ? config.workerConnections() : 0);
             http.start();
         } catch (KilnException e) {
             throw new KilnException(BOOT_FAILURE, "worker " + ProcessHandle.current().pid() + " could not boot: " + e.getMessage(), e);
@@ -127,7 +127,9 @@ public final class HttpWorker extends PreforkWorker {
     private void processLimits() {
         long rss = dev.kiln.os.Proc.rss();
         long served = application.requestsServed();
-        if (config.limitMemorySoft() > 0 && rss > config.limitMemorySoft() && served > 0) {
+        // not for a worker that has served nothing yet (its replacement would start as big): websockets count
+        boolean inUse = served > 0 || (application.busSockets() != null && application.busSockets().openSockets() > 0);
+        if (config.limitMemorySoft() > 0 && rss > config.limitMemorySoft() && inUse) {
             recycle("limit_memory_soft", "RSS " + rss + " bytes > " + config.limitMemorySoft() + " bytes");
         }
         if (evented) {

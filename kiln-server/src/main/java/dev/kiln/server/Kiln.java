@@ -66,6 +66,40 @@ public final class Kiln {
     }
 
     /**
+     * {@code kiln evented}: the evented server alone on gevent_port (see {@link EventedServer}),
+     * restarting in place like the threaded server. It installs nothing and runs no cron job; the
+     * HTTP servers on the same PostgreSQL do.
+     */
+    public static int startEvented(Config config) {
+        if (!config.init().isEmpty() || !config.update().isEmpty() || config.stopAfterInit()) {
+            throw KilnException.usage("kiln evented serves websockets and long polls only: install or update with"
+                    + " kiln server -d DB -i/-u, not with kiln evented");
+        }
+        Parts parts = Parts.of(config, false);
+        parts.postgres.startInBackground();
+        parts.registries.listen();
+        EventedServer server = new EventedServer(config, parts.application, () -> BusDispatcher.stop(parts.pools));
+        int rc;
+        try {
+            rc = server.run();
+        } finally {
+            parts.registries.stopListening();
+            parts.pools.close();
+            if (!server.phoenix()) {
+                parts.postgres.close();
+            }
+        }
+        if (server.phoenix()) {
+            try {
+                Phoenix.reexec(true);
+            } catch (OsException e) {
+                throw new KilnException(KilnException.FAILURE, "in-place restart failed: " + e.getMessage(), e);
+            }
+        }
+        return rc;
+    }
+
+    /**
      * A worker of the prefork server, started by the master: {@code http} (the listening socket on
      * fd 0), {@code evented} (the gevent_port socket on fd 0: long-lived connections, no request
      * limits) or {@code cron} (one cron runner); returns its exit code. A worker that cannot boot

@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The default mode ({@code --workers 0}), Odoo's {@code ThreadedServer}: one process serves HTTP on
@@ -32,7 +31,6 @@ public final class ThreadedServer extends CommonServer {
     private static final Duration LIMIT_GRACE = Duration.ofSeconds(60);
 
     private final KilnApplication application;
-    private final AtomicInteger quitSignals = new AtomicInteger();
     private final Set<Long> overLimit = new HashSet<>();
     private volatile boolean quit;
     private volatile boolean stopping;
@@ -113,11 +111,7 @@ public final class ThreadedServer extends CommonServer {
     private boolean handleUrgent(String signal) {
         switch (signal) {
             case "INT", "TERM" -> {
-                if (quitSignals.incrementAndGet() > 1) {
-                    System.err.println("Forced shutdown.");
-                    PidFile.remove(config.pidfile());
-                    Runtime.getRuntime().halt(0);
-                }
+                forceOnSecondStop();
                 if (stopping && phoenix) {
                     phoenix = false;   // a stop asked for during a restart wins over the restart
                     LOG.info("SIG{} during the restart: stopping instead", signal);

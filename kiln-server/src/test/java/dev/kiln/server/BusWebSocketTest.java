@@ -7,10 +7,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,14 +17,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /**
  * {@code /websocket} with the JDK's websocket client against real processes on one PostgreSQL
@@ -37,8 +32,6 @@ import static org.awaitility.Awaitility.await;
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class BusWebSocketTest {
 
-    private static final JsonMapper JSON = JsonMapper.builder().build();
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     private static CronHarness bus;
     private static KilnProcess one;
@@ -64,7 +57,7 @@ class BusWebSocketTest {
 
     @Test
     void aMessageSentInARequestArrivesOnTheWebsocketInOrderAndOnce() throws Exception {
-        try (Client client = Client.open(one, "?db=" + bus.db)) {
+        try (BusClient client = BusClient.open(one, "?db=" + bus.db)) {
             client.subscribe(List.of("orders"), lastId());
             Thread.sleep(300);
             for (String text : List.of("first", "second", "third")) {
@@ -86,7 +79,7 @@ class BusWebSocketTest {
     void aNewSubscribeReplacesTheChannelsAndReadsFromItsLastId() throws Exception {
         long start = lastId();
         send(one, "later", "sent before the subscribe");
-        try (Client client = Client.open(one, "?db=" + bus.db)) {
+        try (BusClient client = BusClient.open(one, "?db=" + bus.db)) {
             client.subscribe(List.of("early"), lastId());
             client.subscribe(List.of("later"), start);
             assertThat(client.awaitMessages(1)).extracting(m -> m.at("/message/payload/text").asString())
@@ -99,7 +92,7 @@ class BusWebSocketTest {
 
     @Test
     void whenTheListenerReconnectsASubscribedSocketReadsAgainFromItsLastId() throws Exception {
-        try (Client client = Client.open(one, "?db=" + bus.db)) {
+        try (BusClient client = BusClient.open(one, "?db=" + bus.db)) {
             client.subscribe(List.of("feed"), lastId());
             Thread.sleep(500);
             // committed while its notification is lost (as in a restart): only the reconnection can tell the socket
@@ -113,7 +106,7 @@ class BusWebSocketTest {
 
     @Test
     void aSendRolledBackWithItsRequestNeverArrives() throws Exception {
-        try (Client client = Client.open(one, "?db=" + bus.db)) {
+        try (BusClient client = BusClient.open(one, "?db=" + bus.db)) {
             client.subscribe(List.of("audit"), lastId());
             Thread.sleep(300);
             assertThat(one.get("/bustest/send?channel=audit&text=rolledback&fail=1")).startsWith("HTTP/1.1 500");
@@ -127,7 +120,7 @@ class BusWebSocketTest {
 
     @Test
     void aMessageSentThroughAnotherProcessOnTheSameDatabaseArrives() throws Exception {
-        try (Client client = Client.open(two, "?db=" + bus.db)) {
+        try (BusClient client = BusClient.open(two, "?db=" + bus.db)) {
             client.subscribe(List.of("news"), lastId());
             Thread.sleep(300);
             long sentAt = System.nanoTime();
@@ -140,9 +133,9 @@ class BusWebSocketTest {
 
     @Test
     void anOversizedFrameGets1009AndAFloodGets1013WhileAnotherClientKeepsReceiving() throws Exception {
-        try (Client bystander = Client.open(one, "?db=" + bus.db);
-             Client big = Client.open(one, "?db=" + bus.db);
-             Client flood = Client.open(one, "?db=" + bus.db)) {
+        try (BusClient bystander = BusClient.open(one, "?db=" + bus.db);
+             BusClient big = BusClient.open(one, "?db=" + bus.db);
+             BusClient flood = BusClient.open(one, "?db=" + bus.db)) {
             bystander.subscribe(List.of("calm"), lastId());
             big.socket.sendText("x".repeat(70 * 1024), true);
             assertThat(big.awaitClose()).isEqualTo(1009);
@@ -159,7 +152,7 @@ class BusWebSocketTest {
 
     @Test
     void badJsonAndUnknownEventsGet1003() throws Exception {
-        try (Client bad = Client.open(one, "?db=" + bus.db); Client unknown = Client.open(one, "?db=" + bus.db)) {
+        try (BusClient bad = BusClient.open(one, "?db=" + bus.db); BusClient unknown = BusClient.open(one, "?db=" + bus.db)) {
             bad.socket.sendText("{not json", true);
             unknown.socket.sendText("{\"event_name\": \"update_presence\", \"data\": {}}", true);
             assertThat(bad.awaitClose()).isEqualTo(1003);
@@ -169,8 +162,8 @@ class BusWebSocketTest {
 
     @Test
     void anUpgradeWithNoDatabaseIsRefusedWithA404() throws Exception {
-        CompletableFuture<WebSocket> refused = HTTP.newWebSocketBuilder()
-                .buildAsync(URI.create("ws://127.0.0.1:" + one.port + "/websocket?db=no_such_db"), new Client());
+        CompletableFuture<WebSocket> refused = BusClient.HTTP.newWebSocketBuilder()
+                .buildAsync(URI.create("ws://127.0.0.1:" + one.port + "/websocket?db=no_such_db"), new BusClient());
         Throwable failure = org.assertj.core.api.Assertions.catchThrowable(() -> refused.get(10, TimeUnit.SECONDS));
         assertThat(failure).hasCauseInstanceOf(java.net.http.WebSocketHandshakeException.class);
         assertThat(((java.net.http.WebSocketHandshakeException) failure.getCause()).getResponse().statusCode()).isEqualTo(404);
@@ -181,8 +174,8 @@ class BusWebSocketTest {
     void aUserMaySubscribeToTheirOwnPrivateChannelButNotToAnotherUsers() throws Exception {
         String cookie = login(one);
         long uid = bus.count("SELECT id FROM res_users WHERE login = 'admin'");
-        try (Client own = Client.open(one, "", cookie); Client other = Client.open(one, "", cookie);
-             Client anonymous = Client.open(one, "?db=" + bus.db)) {
+        try (BusClient own = BusClient.open(one, "", cookie); BusClient other = BusClient.open(one, "", cookie);
+             BusClient anonymous = BusClient.open(one, "?db=" + bus.db)) {
             own.subscribe(List.of("user/" + uid), lastId());
             Thread.sleep(300);
             send(one, "user/" + uid, "private");
@@ -198,7 +191,7 @@ class BusWebSocketTest {
     @Test
     void aSocketWhoseSessionIsGoneIsClosedWith4001() throws Exception {
         String cookie = login(one);
-        try (Client client = Client.open(one, "", cookie)) {
+        try (BusClient client = BusClient.open(one, "", cookie)) {
             bus.execute("DELETE FROM kiln_session");
             client.subscribe(List.of("anything"), 0);
             assertThat(client.awaitClose()).isEqualTo(4001);
@@ -208,7 +201,7 @@ class BusWebSocketTest {
     @Test
     void aGracefulStopClosesTheSocketsWith1001() throws Exception {
         KilnProcess stopping = bus.serve("--max-cron-threads", "0");
-        try (Client client = Client.open(stopping, "?db=" + bus.db)) {
+        try (BusClient client = BusClient.open(stopping, "?db=" + bus.db)) {
             client.subscribe(List.of("late"), 0);
             Thread.sleep(500);
             long before = System.nanoTime();
@@ -223,26 +216,26 @@ class BusWebSocketTest {
     @Test
     void twoHundredClientsEachReceiveABroadcastOnceInOrder() throws Exception {
         long start = lastId();
-        List<Client> clients = new ArrayList<>();
+        List<BusClient> clients = new ArrayList<>();
         try {
             for (int i = 0; i < 200; i++) {
-                clients.add(Client.open(i % 2 == 0 ? one : two, "?db=" + bus.db));
+                clients.add(BusClient.open(i % 2 == 0 ? one : two, "?db=" + bus.db));
             }
-            for (Client client : clients) {
+            for (BusClient client : clients) {
                 client.subscribe(List.of("broadcast"), start);
             }
             Thread.sleep(1_000);
             for (int i = 0; i < 5; i++) {
                 send(i % 2 == 0 ? two : one, "broadcast", "b" + i);
             }
-            for (Client client : clients) {
+            for (BusClient client : clients) {
                 assertThat(client.awaitMessages(5)).extracting(m -> m.at("/message/payload/text").asString())
                         .containsExactly("b0", "b1", "b2", "b3", "b4");
             }
             Thread.sleep(500);
             assertThat(clients).allSatisfy(c -> assertThat(c.messages()).hasSize(5));
         } finally {
-            clients.forEach(Client::close);
+            clients.forEach(BusClient::close);
         }
     }
 
@@ -262,74 +255,5 @@ class BusWebSocketTest {
         Matcher cookie = Pattern.compile("Set-Cookie: (session_id=[^;]+);").matcher(response);
         assertThat(cookie.find()).as(response).isTrue();
         return cookie.group(1);
-    }
-
-    /** A JDK websocket client that collects the pushed messages and the close code. */
-    private static final class Client implements WebSocket.Listener, AutoCloseable {
-        final List<JsonNode> received = new CopyOnWriteArrayList<>();
-        final CompletableFuture<Integer> closed = new CompletableFuture<>();
-        private final StringBuilder partial = new StringBuilder();
-        WebSocket socket;
-
-        static Client open(KilnProcess kiln, String query, String... cookie) throws Exception {
-            Client client = new Client();
-            WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
-            if (cookie.length > 0) {
-                builder.header("Cookie", cookie[0]);
-            }
-            client.socket = builder.buildAsync(URI.create("ws://127.0.0.1:" + kiln.port + "/websocket" + query), client)
-                    .get(10, TimeUnit.SECONDS);
-            return client;
-        }
-
-        void subscribe(List<String> channels, long last) throws Exception {
-            socket.sendText(JSON.writeValueAsString(Map.of("event_name", "subscribe",
-                    "data", Map.of("channels", channels, "last", last))), true).get(5, TimeUnit.SECONDS);
-        }
-
-        List<JsonNode> messages() {
-            return List.copyOf(received);
-        }
-
-        List<JsonNode> awaitMessages(int count) {
-            await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20)).until(() -> received.size() >= count);
-            return messages();
-        }
-
-        int awaitClose() throws Exception {
-            return closed.get(15, TimeUnit.SECONDS);
-        }
-
-        @Override
-        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-            partial.append(data);
-            if (last) {
-                JSON.readTree(partial.toString()).forEach(received::add);
-                partial.setLength(0);
-            }
-            webSocket.request(1);
-            return null;
-        }
-
-        @Override
-        public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-            closed.complete(statusCode);
-            return null;
-        }
-
-        @Override
-        public void onError(WebSocket webSocket, Throwable error) {
-            closed.completeExceptionally(error);
-        }
-
-        @Override
-        public void close() {
-            if (socket != null && !socket.isOutputClosed()) {
-                socket.sendClose(WebSocket.NORMAL_CLOSURE, "done");
-            }
-            if (socket != null) {
-                socket.abort();
-            }
-        }
     }
 }

@@ -110,6 +110,31 @@ final class CronHarness implements AutoCloseable {
         return kiln;
     }
 
+    /**
+     * Starts a prefork Kiln for this database with {@code workers} HTTP workers and {@code args},
+     * and waits until they and the evented worker are ready.
+     */
+    KilnProcess servePrefork(int workers, String... args) throws Exception {
+        List<String> all = new ArrayList<>(baseArgs);
+        all.addAll(List.of("-d", db, "--workers=" + workers));
+        all.addAll(List.of(args));
+        KilnProcess kiln = KilnProcess.launch(Files.createTempDirectory(dir, "prefork"), List.of(), all.toArray(String[]::new));
+        processes.add(kiln);
+        kiln.awaitLog("\\bWorker \\d+ \\(pid \\d+\\) ready", workers);
+        kiln.awaitLog("Evented worker \\d+ \\(pid \\d+\\) ready", 1);
+        return kiln;
+    }
+
+    /** Starts {@code kiln evented} for this database ({@code -d db}) with {@code args}, and waits until it serves. */
+    KilnProcess serveEvented(String... args) throws Exception {
+        List<String> all = new ArrayList<>(baseArgs);
+        all.addAll(List.of("-d", db));
+        all.addAll(List.of(args));
+        KilnProcess kiln = KilnProcess.startEvented(Files.createTempDirectory(dir, "evented"), all.toArray(String[]::new));
+        processes.add(kiln);
+        return kiln;
+    }
+
     /** A connection to this database (autocommit), to close. */
     Connection connect() throws SQLException {
         return connect(db);

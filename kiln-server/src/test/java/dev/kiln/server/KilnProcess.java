@@ -52,12 +52,31 @@ final class KilnProcess implements AutoCloseable {
 
     /** Starts {@code kiln} through {@code wrapper} (e.g. systemd-socket-activate) without waiting. */
     static KilnProcess launch(Path dir, List<String> wrapper, String... args) throws IOException {
+        return launch(dir, wrapper, false, args);
+    }
+
+    /**
+     * Starts {@code kiln evented} on a free loopback port ({@link #port} is its gevent_port) with
+     * the hello addon server-wide and {@code args}, and waits until it serves.
+     */
+    static KilnProcess startEvented(Path dir, String... args) throws IOException {
+        KilnProcess kiln = launch(dir, List.of(), true, args);
+        kiln.awaitLog("Evented service \\(Jetty\\) running", 1);
+        return kiln;
+    }
+
+    private static KilnProcess launch(Path dir, List<String> wrapper, boolean evented, String... args) throws IOException {
         int port = freePort();
         List<String> command = new ArrayList<>(wrapper.stream().map(w -> w.replace("{port}", String.valueOf(port))).toList());
         command.addAll(javaCommand());
-        command.addAll(List.of("--http-port=" + port, "--load=base,web,hello", "--pidfile=" + dir.resolve("kiln.pid"),
+        if (evented) {
+            command.addAll(List.of("evented", "--gevent-port=" + port));
+        } else {
+            command.add("--http-port=" + port);
+        }
+        command.addAll(List.of("--load=base,web,hello", "--pidfile=" + dir.resolve("kiln.pid"),
                 "--data-dir=" + System.getProperty("kiln.test.data", dir.resolve("data").toString())));
-        if (java.util.Arrays.stream(args).noneMatch(a -> a.startsWith("--gevent-port"))) {
+        if (!evented && java.util.Arrays.stream(args).noneMatch(a -> a.startsWith("--gevent-port"))) {
             int gevent;
             do {
                 gevent = freePort();

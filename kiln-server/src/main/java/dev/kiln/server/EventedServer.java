@@ -1,0 +1,154 @@
+package dev.kiln.server;
+
+import dev.kiln.KilnException;
+import dev.kiln.config.Config;
+import dev.kiln.http.InFlightRequest;
+import dev.kiln.http.KilnApplication;
+import dev.kiln.os.ListenSocket;
+import dev.kiln.os.Proc;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * {@code kiln evented}, Odoo's {@code GeventServer} on its own: one process serving long-lived
+ * connections (the bus's websockets and long polls, and every other route) on {@code gevent_port},
+ * on virtual threads, with no cron runner. Several HTTP servers (threaded or prefork, on this host
+ * or others) send the messages through PostgreSQL; this one pushes them.
+ *
+ * <p>Its limits suit connections that stay open: {@code worker_connections} caps the connections
+ * served at once (the next ones wait in the kernel's queue); {@code limit_memory_soft} and
+ * {@code limit_memory_hard} restart the process in place (same pid, socket kept), telling every
+ * websocket to reconnect (1012) and ending pending polls, since a connection lives as long as its
+ * client does and cannot be waited for. No request count or time limit applies. HUP restarts the
+ * same way; INT/TERM stop (websockets closed with 1001), a second one at once.
+ */
+public final class EventedServer extends CommonServer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EventedServer.class);
+    private static final Duration TICK = Duration.ofSeconds(1);
+
+    private final KilnApplication application;
+    private final Runnable endLongPolls;
+    private final Set<Long> abandoned = new HashSet<>();
+    private volatile boolean quit;
+    private volatile boolean stopping;
+    private HttpService http;
+
+    /** @param endLongPolls stops the bus: pending long polls answer at once, so a stop does not wait for them */
+    public EventedServer(Config config, KilnApplication application, Runnable endLongPolls) {
+        super(config);
+        this.application = application;
+        this.endLongPolls = endLongPolls;
+    }
+
+    @Override
+    public int run() {
+        signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1");
+        listen();
+        PidFile.write(config.pidfile());
+        try {
+            while (!quit) {
+                String signal = signals.poll(TICK);
+                if (signal != null) {
+                    handle(signal);
+                }
+                processLimits();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.error("Evented server loop failed; stopping", e);
+        }
+        stop();
+        return 0;
+    }
+
+    private void listen() {
+        try {
+            ListenSocket socket = ListenSocket.open(config.httpInterface(), config.geventPort(), System.getenv());
+            http = new HttpService(socket, application, config.workerConnections());
+            http.start();
+            LOG.info("Evented service (Jetty) running on {}:{}{}, at most {} connections at once",
+                    socket.address().getHostString(), socket.address().getPort(),
+                    switch (socket.origin()) {
+                        case SYSTEMD -> " through socket activation";
+                        case INHERITED -> " (socket kept across the restart)";
+                        case BOUND -> "";
+                    }, config.workerConnections());
+        } catch (IOException e) {
+            throw KilnException.failure("evented service: cannot listen on " + config.httpInterface() + ":"
+                    + config.geventPort() + " (" + e.getMessage() + "); is another server there? see --gevent-port");
+        } catch (Exception e) {
+            throw new KilnException(KilnException.FAILURE, "evented service did not start: " + e, e);
+        }
+    }
+
+    private boolean handleUrgent(String signal) {
+        if ("INT".equals(signal) || "TERM".equals(signal)) {
+            forceOnSecondStop();
+            if (stopping && phoenix) {
+                phoenix = false;   // a stop asked for during a restart wins over the restart
+                LOG.info("SIG{} during the restart: stopping instead", signal);
+            }
+        }
+        return false;
+    }
+
+    private void handle(String signal) {
+        switch (signal) {
+            case "INT", "TERM" -> {
+                LOG.info("Initiating shutdown (SIG{}); send it again to force the shutdown", signal);
+                quit = true;
+            }
+            case "HUP" -> restart("SIGHUP");
+            case "USR1" -> {
+                logStatistics(application.requestsServed(), application.requestsInFlight());
+                LOG.info("Statistics: {} websockets open", application.busSockets() == null ? 0 : application.busSockets().openSockets());
+            }
+            default -> LOG.debug("Ignoring SIG{}", signal);
+        }
+    }
+
+    private void restart(String why) {
+        LOG.info("Restarting in place ({}): websockets told to reconnect, then re-exec", why);
+        phoenix = true;
+        quit = true;
+    }
+
+    /**
+     * The memory limits, as RSS. A process that has served nothing yet is not restarted for
+     * memory: the new image would start as big, and restart forever.
+     */
+    private void processLimits() {
+        long rss = Proc.rss();
+        boolean served = application.requestsServed() > 0
+                || (application.busSockets() != null && application.busSockets().openSockets() > 0);
+        if (config.limitMemoryHard() > 0 && rss > config.limitMemoryHard()) {
+            LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss, config.limitMemoryHard());
+            application.inFlight().stream().map(InFlightRequest::id).forEach(abandoned::add);
+            restart("limit_memory_hard");
+        } else if (config.limitMemorySoft() > 0 && rss > config.limitMemorySoft() && served) {
+            LOG.warn("Limit limit_memory_soft reached: RSS {} bytes > {} bytes; restarting in place",
+                    rss, config.limitMemorySoft());
+            restart("limit_memory_soft");
+        }
+    }
+
+    private void stop() {
+        stopping = true;
+        endLongPolls.run();
+        if (http != null) {
+            LOG.info("Stopping the evented service: no new connections, websockets closed, serving the requests accepted");
+            boolean clean = http.drain(stopTimeout(), Set.copyOf(abandoned), () -> !phoenix);
+            LOG.info(clean ? "Evented service stopped" : "Evented service stopped; requests were cut short");
+        }
+        if (!phoenix) {
+            PidFile.remove(config.pidfile());
+        }
+    }
+}
