@@ -16,6 +16,20 @@ import java.util.List;
  */
 public interface Bus {
 
+    /** Channels {@code user/<uid>} are private: only that user's sessions may receive them. */
+    String PRIVATE_PREFIX = "user/";
+
+    /**
+     * Whether a client logged in as {@code uid} (empty for a guest) may receive {@code channel}:
+     * any channel but another user's {@code user/<uid>}. The websocket and the long poll both apply it.
+     */
+    static boolean mayReceive(String channel, java.util.OptionalLong uid) {
+        if (!channel.startsWith(PRIVATE_PREFIX)) {
+            return true;
+        }
+        return uid.isPresent() && channel.equals(PRIVATE_PREFIX + uid.getAsLong());
+    }
+
     /**
      * Sends {@code payload} on {@code channel} once this transaction commits.
      *

@@ -22,8 +22,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The bus of one process, Odoo's {@code ImDispatch}: ONE thread with a connection of its own
- * {@code LISTEN}s on {@link BusSignals#CHANNEL} and wakes the subscribers of the notified channels,
- * who then read their messages themselves ({@link BusStore#read}, one round trip each). A long poll
+ * {@code LISTEN}s on {@link BusSignals#CHANNEL}, reads what is new in the notified database once
+ * ({@link RecentMessages}) and wakes the subscribers of the notified channels, who then take their
+ * messages from there ({@link #read}; from the table only when they are further behind). A long poll
  * waits for its wake-up ({@link #poll}); a websocket registers a callback instead ({@link #subscribe}),
  * which the listener thread runs and which must only hand the read over to another thread.
  *
@@ -44,6 +45,8 @@ public final class BusDispatcher {
 
     private final ConnectionPools pools;
     private final Set<Subscriber> subscribers = ConcurrentHashMap.newKeySet();
+    /** Per database subscribed to: its latest messages, read once per notification for every subscriber. */
+    private final Map<String, RecentMessages> recent = new ConcurrentHashMap<>();
     private volatile boolean stopped;
     private Thread thread;
 
@@ -72,6 +75,7 @@ public final class BusDispatcher {
             return List.of();
         }
         Subscriber subscriber = new Subscriber(db, Set.copyOf(channels), null);
+        follow(db);
         subscribers.add(subscriber);
         try {
             if (stopped) {
@@ -103,6 +107,7 @@ public final class BusDispatcher {
      */
     public Subscription subscribe(String db, Collection<String> channels, Runnable onWake) {
         Subscriber subscriber = new Subscriber(db, Set.copyOf(channels), onWake);
+        follow(db);
         subscribers.add(subscriber);
         ensureStarted();
         subscriber.wake();
@@ -125,8 +130,17 @@ public final class BusDispatcher {
         return subscribers.size();
     }
 
-    /** The messages of {@code channels} of {@code db} above {@code lastId}, in id order (one short transaction). */
+    /**
+     * The messages of {@code channels} of {@code db} above {@code lastId}, in id order: from the
+     * messages the dispatcher read last when they go back far enough, else from the table (one
+     * short transaction).
+     */
     public List<Bus.Message> read(String db, Collection<String> channels, long lastId) {
+        RecentMessages latest = recent.get(db);
+        List<Bus.Message> cached = latest == null ? null : latest.read(channels, lastId);
+        if (cached != null) {
+            return cached;
+        }
         try (Connection connection = pools.connection(db, Isolation.READ_COMMITTED)) {
             List<Bus.Message> messages = BusStore.read(connection, channels, lastId);
             connection.commit();
@@ -173,7 +187,10 @@ public final class BusDispatcher {
                 LOG.info(failing ? "Bus: listening again; every waiting client reads from its last message"
                         : "Bus: listening for notifications");
                 failing = false;
-                subscribers.forEach(Subscriber::wake);   // what was committed while no one listened
+                // what was committed while no one listened: read from the table by every subscriber
+                recent.values().forEach(RecentMessages::startOver);
+                recent.keySet().forEach(this::refresh);
+                subscribers.forEach(Subscriber::wake);
                 PGConnection postgres = connection.unwrap(PGConnection.class);
                 while (!stopped) {
                     dispatch(postgres.getNotifications(SLICE_MILLIS));
@@ -195,17 +212,45 @@ public final class BusDispatcher {
         if (notifications == null) {
             return;
         }
+        List<BusSignals.Notice> notices = new java.util.ArrayList<>();
         for (PGNotification notification : notifications) {
             try {
-                BusSignals.Notice notice = BusSignals.parse(notification.getParameter());
+                notices.add(BusSignals.parse(notification.getParameter()));
+            } catch (RuntimeException e) {
+                LOG.warn("Bus: ignoring a notification that cannot be read ({}): {}", e.toString(), notification.getParameter());
+            }
+        }
+        // once per database, however many notifications came together
+        notices.stream().map(BusSignals.Notice::database).distinct().filter(recent::containsKey).forEach(this::refresh);
+        for (BusSignals.Notice notice : notices) {
+            try {
                 for (Subscriber subscriber : subscribers) {
                     if (subscriber.listensTo(notice)) {
                         subscriber.wake();
                     }
                 }
             } catch (RuntimeException e) {
-                LOG.warn("Bus: ignoring a notification that cannot be read ({}): {}", e.toString(), notification.getParameter());
+                LOG.warn("Bus: waking the subscribers of {} failed: {}", notice.database(), e.toString());
             }
+        }
+    }
+
+    /** Keeps the latest messages of {@code db} from now on: its first subscriber's thread reads where they start. */
+    private void follow(String db) {
+        if (!recent.containsKey(db) && recent.putIfAbsent(db, new RecentMessages()) == null) {
+            refresh(db);
+        }
+    }
+
+    /** Reads what is new in {@code db} for every subscriber; on failure they read the table themselves. */
+    private void refresh(String db) {
+        RecentMessages latest = recent.get(db);
+        try (Connection connection = pools.connection(db, Isolation.READ_COMMITTED)) {
+            latest.refresh(connection);
+            connection.commit();
+        } catch (SQLException | RuntimeException e) {
+            latest.startOver();
+            LOG.debug("Bus: reading the new messages of {} failed ({}); subscribers read them themselves", db, e.toString());
         }
     }
 

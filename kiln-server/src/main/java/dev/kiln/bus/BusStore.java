@@ -92,6 +92,31 @@ public final class BusStore {
         return messages;
     }
 
+    /** At most {@code limit} messages of every channel above {@code lastId}, in id order; for the dispatcher's {@link RecentMessages}. */
+    static List<Bus.Message> readAll(Connection connection, long lastId, int limit) throws SQLException {
+        List<Bus.Message> messages = new ArrayList<>();
+        try (PreparedStatement select = connection.prepareStatement(
+                "SELECT id, channel, message FROM kiln_bus WHERE id > ? ORDER BY id LIMIT ?")) {
+            select.setLong(1, lastId);
+            select.setInt(2, limit);
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    messages.add(decode(rows.getLong(1), rows.getString(2), rows.getString(3)));
+                }
+            }
+        }
+        return messages;
+    }
+
+    /** The highest message id there is, 0 when none. */
+    static long lastId(Connection connection) throws SQLException {
+        try (PreparedStatement select = connection.prepareStatement("SELECT coalesce(max(id), 0) FROM kiln_bus");
+             ResultSet row = select.executeQuery()) {
+            row.next();
+            return row.getLong(1);
+        }
+    }
+
     /** Deletes the messages older than {@code retention}; returns how many. */
     public static int deleteOlderThan(Connection connection, Duration retention) throws SQLException {
         try (PreparedStatement delete = connection.prepareStatement(

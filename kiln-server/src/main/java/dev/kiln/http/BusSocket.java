@@ -42,7 +42,6 @@ public final class BusSocket implements Session.Listener.AutoDemanding {
     private static final JsonMapper JSON = JsonMapper.builder().build();
     static final int RATE_MESSAGES = 100;
     static final long RATE_WINDOW_NANOS = 10_000_000_000L;
-    static final String PRIVATE_PREFIX = "user/";
 
     private final BusSockets sockets;
     private final BusDispatcher dispatcher;
@@ -192,10 +191,7 @@ public final class BusSocket implements Session.Listener.AutoDemanding {
     }
 
     static boolean allowed(String channel, Optional<Long> uid) {
-        if (!channel.startsWith(PRIVATE_PREFIX)) {
-            return true;
-        }
-        return uid.isPresent() && channel.equals(PRIVATE_PREFIX + uid.get());
+        return Bus.mayReceive(channel, uid.map(java.util.OptionalLong::of).orElse(java.util.OptionalLong.empty()));
     }
 
     /** The dispatcher's callback: one pushing thread at a time, which reads again when woken meanwhile. */

@@ -159,7 +159,7 @@ class BusLongPollingTest {
     }
 
     @Test
-    void aPollWithNothingToReadAnswersAnEmptyListAtItsTimeoutAndBadParamsAreRefused() throws Exception {
+    void aPollWithNothingToReadAnswersAnEmptyListAtItsTimeoutAndBadParamsOrAnotherUsersChannelAreRefused() throws Exception {
         long before = System.nanoTime();
         assertThat(poll(two, List.of("quiet"), lastId(), 1)).isEmpty();
         assertThat((System.nanoTime() - before) / 1_000_000).isBetween(900L, 5_000L);
@@ -167,6 +167,8 @@ class BusLongPollingTest {
         assertThat(call(one, "{\"channels\": [], \"last\": 0}").at("/error/data/message").asString()).contains("channels");
         assertThat(call(one, "{\"channels\": [\"a\"], \"last\": 0, \"timeout\": 51}").at("/error/data/message").asString())
                 .contains("timeout");
+        assertThat(call(one, "{\"channels\": [\"public\", \"user/2\"], \"last\": 0, \"timeout\": 0}").at("/error/data/message").asString())
+                .as("another user's private channel, polled by a guest").contains("channel user/2 is private to its user");
     }
 
     @Test

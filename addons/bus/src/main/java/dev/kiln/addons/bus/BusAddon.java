@@ -22,7 +22,8 @@ import java.util.Map;
  * removes old messages. Messages are sent with {@code env.bus().send(...)} from any route or job;
  * Kiln's server keeps them in {@code kiln_bus} and wakes the waiting polls after the commit.
  *
- * <p>Who may read which channel is not checked yet: any client of the database may poll any channel.
+ * <p>Channels {@code user/<uid>} are private to their user (see {@link Bus#mayReceive}): a poll
+ * naming another user's is refused with a 403, as the websocket closes with 1008.
  */
 public final class BusAddon implements Addon {
 
@@ -50,6 +51,11 @@ public final class BusAddon implements Addon {
     public List<Map<String, Object>> poll(Request request) throws InterruptedException {
         Map<String, Object> params = request.jsonParams();
         List<String> channels = channels(params.get("channels"));
+        for (String channel : channels) {
+            if (!Bus.mayReceive(channel, request.uid())) {
+                throw new HttpException.Forbidden("channel " + channel + " is private to its user");
+            }
+        }
         long last = number(params.getOrDefault("last", 0), "last");
         long timeout = number(params.getOrDefault("timeout", TIMEOUT_SECONDS), "timeout");
         if (last < 0 || timeout < 0 || timeout > TIMEOUT_SECONDS) {
