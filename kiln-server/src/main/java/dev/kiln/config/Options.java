@@ -71,7 +71,9 @@ public final class Options {
                     ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "0", "--limit-time-worker-cron")
             .value("worker_heap", "Java heap of each prefork worker JVM (its -Xmx); bytes or 512M/2G",
                     ValueType.bytes(), Long.toString(512 * MIB), "--worker-heap")
-            .value("dev_mode", "comma-separated developer modes: debug (stack traces on error pages), reload and access (with developer mode), or all",
+            .value("dev_mode", "comma-separated developer modes: debug (error pages and JSON-RPC errors show the exception, "
+                            + "stack trace, request and addon), access (log each refused login or access with its reason), "
+                            + "reload, or all",
                     ValueType.choiceSet("access", "debug", "reload"), "", "--dev")
             .value("pidfile", "file to write the server's pid to (removed at exit)",
                     ValueType.path(), null, "--pidfile")
