@@ -369,7 +369,7 @@ public final class KilnApplication extends Handler.Abstract {
         } catch (HandlerFailure failure) {
             if (failure.json) {
                 if (!(failure.getCause() instanceof HttpException)) {
-                    LOG.error("{} {} failed in {}", method, path, failure.route.where(), failure.getCause());
+                    logFailure(failure.getCause(), "{} {} failed in {}", method, path, failure.route.where());
                 }
                 return json(response, callback, 200, JsonRpc.error(failure.id, failure.getCause(), failure.route.addon(),
                         options.debug()));
@@ -599,7 +599,7 @@ public final class KilnApplication extends Handler.Abstract {
             answer = JsonRpc.result(call.id(), route.handler().handle(kilnRequest));
         } catch (Throwable failure) {
             if (!(failure instanceof HttpException)) {
-                LOG.error("{} {} failed in {}", request.getMethod(), kilnRequest.path(), route.where(), failure);
+                logFailure(failure, "{} {} failed in {}", request.getMethod(), kilnRequest.path(), route.where());
             }
             answer = JsonRpc.error(call.id(), failure, route.addon(), options.debug());
         }
@@ -703,14 +703,32 @@ public final class KilnApplication extends Handler.Abstract {
             return error(response, callback, jetty.getCode(), null, null);
         }
         if (route == null) {
-            LOG.error("{} {} failed", request.getMethod(), rawPath, failure);
+            logFailure(failure, "{} {} failed", request.getMethod(), rawPath);
         } else {
-            LOG.error("{} {} failed in {}", request.getMethod(), rawPath, route.where(), failure);
+            logFailure(failure, "{} {} failed in {}", request.getMethod(), rawPath, route.where());
         }
         if (!options.debug()) {
             return error(response, callback, 500, null, null);
         }
         return page(response, callback, 500, ErrorPages.debugPage(500, failure, request, route), null);
+    }
+
+    /**
+     * Logs a request's failure with its stack trace. Logback prints a throwable through its
+     * {@code toString}, which an addon's exception may break: the failure is then logged by class
+     * name, and the response still sent.
+     */
+    private static void logFailure(Throwable failure, String format, Object... args) {
+        Object[] withFailure = java.util.Arrays.copyOf(args, args.length + 1);
+        withFailure[args.length] = failure;
+        try {
+            LOG.error(format, withFailure);
+        } catch (RuntimeException unprintable) {
+            Object[] described = java.util.Arrays.copyOf(args, args.length + 2);
+            described[args.length] = failure.getClass().getName();
+            described[args.length + 1] = unprintable.toString();
+            LOG.error(format + ": {}, which cannot be printed ({})", described);
+        }
     }
 
     private long error(Response response, Callback callback, int status, String message, String allow) {
