@@ -1,5 +1,6 @@
 package dev.kiln.server;
 
+import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -10,7 +11,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -26,25 +30,46 @@ class DevAccessTest {
     /** Shaped as Kiln's tokens are (43 URL-safe characters), so it is looked up and found dead. */
     private static final String TOKEN = "AbCdEf" + "SessionTail" + "abcdefghijklmnopqrstuvwxyz";
 
+    /** A route that changes state, so Odoo's CSRF rule applies to it. */
+    private static final String DESK = """
+            package desk;
+
+            import dev.kiln.api.*;
+
+            public final class Desk implements Addon {
+                @Override public void register(AddonContext context) { context.routes(this); }
+
+                @Route(value = "/desk/post", auth = Route.Auth.PUBLIC, methods = "POST")
+                public Response post(Request request) {
+                    return Response.text("posted");
+                }
+            }
+            """;
+
     @TempDir
     static Path dir;
+
+    @TempDir
+    static Path addons;
 
     static String db;
 
     @BeforeAll
     static void createDatabase() throws Exception {
+        TestAddons.addon(addons, "desk", TestAddons.manifest("desk.Desk", "base"), Map.of("desk.Desk", DESK));
         db = "devaccess_" + UUID.randomUUID().toString().substring(0, 8);
         try (KilnProcess kiln = KilnProcess.launch(Files.createTempDirectory(dir, "init"), List.of(),
-                "--stop-after-init", "-d", db, "-i", "base")) {
+                "--addons-path=" + addons, "--stop-after-init", "-d", db, "-i", "desk")) {
             assertThat(kiln.awaitExit(Duration.ofSeconds(90))).as(kiln.log()).isZero();
         }
     }
 
     /**
      * The refusals the test makes: a wrong password on the login form and over JSON-RPC, an auth=user
-     * route without a session and with a dead one, the database manager without admin_passwd.
+     * route without a session and with a dead one, a POST without its CSRF token, the database
+     * manager without admin_passwd; returns the session token the CSRF refusal was for.
      */
-    private static void beRefused(KilnProcess kiln) throws IOException {
+    private static String beRefused(KilnProcess kiln) throws IOException {
         assertThat(kiln.request("POST", "/web/login", "db=" + db + "&login=admin&password=" + PASSWORD,
                 "Content-Type: application/x-www-form-urlencoded")).startsWith("HTTP/1.1 200").contains("Wrong login/password");
         assertThat(kiln.get("/hello/me")).startsWith("HTTP/1.1 303");
@@ -52,16 +77,24 @@ class DevAccessTest {
         assertThat(kiln.request("POST", "/jsonrpc", "{\"jsonrpc\":\"2.0\",\"id\":1,\"params\":{\"service\":\"common\","
                 + "\"method\":\"login\",\"args\":[\"" + db + "\",\"admin\",\"" + PASSWORD + "\"]}}", "Content-Type: application/json"))
                 .startsWith("HTTP/1.1 200").contains("\"result\":false");
+        String login = kiln.request("POST", "/web/session/authenticate", "{\"jsonrpc\":\"2.0\",\"id\":1,\"params\":{\"db\":\""
+                + db + "\",\"login\":\"admin\",\"password\":\"admin\"}}", "Content-Type: application/json");
+        Matcher cookie = Pattern.compile("Set-Cookie: session_id=" + Pattern.quote(db) + "\\.([A-Za-z0-9_-]{43})").matcher(login);
+        assertThat(cookie.find()).as(login).isTrue();
+        assertThat(kiln.request("POST", "/desk/post", "", "Cookie: session_id=" + db + "." + cookie.group(1)))
+                .startsWith("HTTP/1.1 400");
         assertThat(kiln.request("POST", "/web/database/drop", "{\"jsonrpc\":\"2.0\",\"id\":1,\"params\":{\"master_pwd\":\""
                 + PASSWORD + "\",\"name\":\"" + db + "\"}}", "Content-Type: application/json")).contains("dev.kiln.AccessDenied").doesNotContain("\"result\"");
         // the access log line of the last request follows its refusal: once it is there, so are the refusals
         kiln.awaitLog("dev\\.kiln\\.http\\.access: .*\"POST /web/database/drop\"", 1);
+        return cookie.group(1);
     }
 
     @Test
     void devAccessLogsEachRefusalWithItsReasonButNeverThePasswordOrTheSessionId() throws Exception {
-        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "serve"), "-d", db, "--dev=access")) {
-            beRefused(kiln);
+        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "serve"), "--addons-path=" + addons, "-d", db,
+                "--dev=access")) {
+            String session = beRefused(kiln);
             String log = kiln.log();
             assertThat(log.lines().filter(line -> line.contains(" dev.kiln.access: ")).toList()).as(log).satisfiesExactly(
                     line -> assertThat(line).contains(" INFO ", "/web/login: login 'admin' to database '" + db + "' refused: wrong password (from 127.0.0.1)"),
@@ -71,16 +104,19 @@ class DevAccessTest {
                             + "' refused: session AbCdEf... expired or unknown"),
                     line -> assertThat(line).contains(" INFO ", "external API common.login: login 'admin' to database '" + db
                             + "' refused: wrong password"),
+                    line -> assertThat(line).contains(" INFO ", "POST /desk/post: CSRF token missing for session "
+                            + session.substring(0, 6) + "... in database '" + db + "' (from 127.0.0.1)"),
                     line -> assertThat(line).contains(" INFO ", "/web/database/drop: database manager refused: no admin_passwd is set"));
-            assertThat(log).doesNotContain(PASSWORD, "SessionTail");
+            assertThat(log).doesNotContain(PASSWORD, "SessionTail", session);
         }
     }
 
     @Test
     void withoutDevAccessNoRefusalIsLoggedAtInfo() throws Exception {
-        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "serve"), "-d", db)) {
-            beRefused(kiln);
-            assertThat(kiln.log()).doesNotContain("dev.kiln.access", PASSWORD, "SessionTail");
+        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "serve"), "--addons-path=" + addons, "-d", db)) {
+            String session = beRefused(kiln);
+            assertThat(kiln.log()).doesNotContain("dev.kiln.access", PASSWORD, "SessionTail", session)
+                    .as("the CSRF refusal keeps its warning").contains("POST /desk/post: CSRF token missing or invalid");
         }
     }
 }
