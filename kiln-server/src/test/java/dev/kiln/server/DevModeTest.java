@@ -19,18 +19,19 @@ import java.util.regex.Pattern;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * {@code --dev=access} as a developer meets it: a real kiln on a real database, refused logins and
- * accesses each logged on {@code dev.kiln.access} with the reason the client is not told, never
- * with the password or the whole session id; and without the option, none of it at INFO.
+ * {@code --dev=access} and {@code --dev=debug} as a developer meets them, on a real kiln and a real
+ * database: refused logins and accesses each logged on {@code dev.kiln.access} with the reason the
+ * client is not told, never with the password or the whole session id; a database route's failure
+ * shown with its addon and the request, credentials masked. Without the options, none of it.
  */
 @Tag("process")
-class DevAccessTest {
+class DevModeTest {
 
     private static final String PASSWORD = "not-the-Password-42";
     /** Shaped as Kiln's tokens are (43 URL-safe characters), so it is looked up and found dead. */
     private static final String TOKEN = "AbCdEf" + "SessionTail" + "abcdefghijklmnopqrstuvwxyz";
 
-    /** A route that changes state, so Odoo's CSRF rule applies to it. */
+    /** A route that changes state, so Odoo's CSRF rule applies to it, and two that fail. */
     private static final String DESK = """
             package desk;
 
@@ -42,6 +43,16 @@ class DevAccessTest {
                 @Route(value = "/desk/post", auth = Route.Auth.PUBLIC, methods = "POST")
                 public Response post(Request request) {
                     return Response.text("posted");
+                }
+
+                @Route(value = "/desk/fail", auth = Route.Auth.PUBLIC)
+                public Response fail(Request request) {
+                    throw new IllegalStateException("desk failure");
+                }
+
+                @Route(value = "/desk/fail.json", type = Route.Type.JSON, auth = Route.Auth.PUBLIC)
+                public Object failJson(Request request) {
+                    throw new IllegalStateException("desk json failure");
                 }
             }
             """;
@@ -111,9 +122,35 @@ class DevAccessTest {
         }
     }
 
+    private static String failHttp(KilnProcess kiln) throws IOException {
+        return kiln.request("GET", "/desk/fail?x=1", null, "Cookie: session_id=" + db + "." + TOKEN, "X-Api-Key: KEY-VALUE-9");
+    }
+
+    private static String failJson(KilnProcess kiln) throws IOException {
+        return kiln.request("POST", "/desk/fail.json", "{\"jsonrpc\":\"2.0\",\"id\":3,\"params\":{}}", "Content-Type: application/json");
+    }
+
     @Test
-    void withoutDevAccessNoRefusalIsLoggedAtInfo() throws Exception {
+    void devDebugShowsADatabaseRoutesFailureWithItsAddonAndTheRequestMasked() throws Exception {
+        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "serve"), "--addons-path=" + addons, "-d", db,
+                "--dev=debug")) {
+            assertThat(failHttp(kiln)).startsWith("HTTP/1.1 500")
+                    .contains("java.lang.IllegalStateException: desk failure", "of addon <b>desk</b>", "desk.Desk.fail(Desk.java:",
+                            "GET /desk/fail?x=1 HTTP/1.1", "Cookie: [masked]", "X-Api-Key: [masked]")
+                    .doesNotContain(TOKEN, "KEY-VALUE-9");
+            assertThat(failJson(kiln)).startsWith("HTTP/1.1 200")
+                    .contains("\"data\":{\"name\":\"java.lang.IllegalStateException\",\"debug\":\"java.lang.IllegalStateException: desk json failure",
+                            "desk.Desk.failJson(Desk.java:", "\"message\":\"desk json failure\"", "\"addon\":\"desk\"");
+        }
+    }
+
+    @Test
+    void withoutDevModesNoRefusalIsLoggedAtInfoAndNoFailureDetailIsSent() throws Exception {
         try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "serve"), "--addons-path=" + addons, "-d", db)) {
+            assertThat(failHttp(kiln)).startsWith("HTTP/1.1 500").contains("Internal Server Error")
+                    .doesNotContain("IllegalStateException", "desk", "Cookie", TOKEN, "KEY-VALUE-9", "Desk.java");
+            assertThat(failJson(kiln)).contains("\"message\":\"desk json failure\"").doesNotContain("\"debug\"", "\"addon\"", "Desk.java");
+            assertThat(kiln.log()).as("the trace is in the log").contains("desk.Desk.fail(Desk.java:", "desk.Desk.failJson(Desk.java:");
             String session = beRefused(kiln);
             assertThat(kiln.log()).doesNotContain("dev.kiln.access", PASSWORD, "SessionTail", session)
                     .as("the CSRF refusal keeps its warning").contains("POST /desk/post: CSRF token missing or invalid");
