@@ -4,7 +4,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.util.OptionalLong;
 
 /**
  * The users of a database ({@code res_users}, created by the {@code base} addon): creating one and
@@ -83,18 +82,33 @@ public final class Users {
     private static final int VERIFIED_KEPT = 10_000;
     private static final java.util.concurrent.ConcurrentHashMap<Verified, Boolean> VERIFIED = new java.util.concurrent.ConcurrentHashMap<>();
 
-    /** The id of the active user {@code login} when {@code password} is theirs; empty otherwise. */
-    public static OptionalLong authenticate(Connection connection, String login, String password) throws SQLException {
+    /**
+     * A login checked: the user's id, or why it was refused. The reason is for the log of
+     * {@code --dev=access} only; a client is told "Access Denied" whatever it is.
+     */
+    public record Login(long uid, String refusal) {
+
+        static Login refused(String why) {
+            return new Login(0, why);
+        }
+
+        public boolean ok() {
+            return refusal == null;
+        }
+    }
+
+    /** The active user {@code login} when {@code password} is theirs; otherwise why not. */
+    public static Login authenticate(Connection connection, String login, String password) throws SQLException {
         try (PreparedStatement query = connection.prepareStatement(
                 "SELECT id, password FROM res_users WHERE login = ? AND active")) {
             query.setString(1, login);
             try (ResultSet row = query.executeQuery()) {
                 if (!row.next()) {
                     Passwords.verify(password == null ? "" : password, DUMMY);
-                    return OptionalLong.empty();
+                    return Login.refused("no active user with this login");
                 }
                 long id = row.getLong(1);
-                return Passwords.verify(password, row.getString(2)) ? OptionalLong.of(id) : OptionalLong.empty();
+                return Passwords.verify(password, row.getString(2)) ? new Login(id, null) : Login.refused("wrong password");
             }
         }
     }

@@ -74,7 +74,9 @@ public final class Options {
             .value("worker_connections", "connections the evented server (kiln evented, or the prefork evented "
                             + "worker) serves at once; more wait in the kernel's queue",
                     ValueType.integer(1, 1_000_000, "connections"), "1000", "--worker-connections")
-            .value("dev_mode", "comma-separated developer modes: debug (stack traces on error pages), reload and access (with developer mode), or all",
+            .value("dev_mode", "comma-separated developer modes: debug (error pages and JSON-RPC errors show the exception, "
+                            + "stack trace, request and addon), access (log each refused login or access with its reason), "
+                            + "reload, or all",
                     ValueType.choiceSet("access", "debug", "reload"), "", "--dev")
             .value("pidfile", "file to write the server's pid to (removed at exit)",
                     ValueType.path(), null, "--pidfile")

@@ -2,6 +2,7 @@ package dev.kiln.http;
 
 import dev.kiln.api.Bus;
 import dev.kiln.bus.BusDispatcher;
+import dev.kiln.logging.AccessRefusals;
 import org.eclipse.jetty.websocket.api.Session;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -161,11 +162,16 @@ public final class BusSocket implements Session.Listener.AutoDemanding {
             return;
         }
         if (uid == null) {
+            sockets.refusals().refused("bus websocket of database '{}': subscription refused, closed 4001: session {} "
+                    + "expired or unknown", db, AccessRefusals.session(token));
             close(4001, "session expired");
             return;
         }
         for (String channel : wanted) {
             if (!allowed(channel, uid)) {
+                sockets.refusals().refused("bus websocket of database '{}': subscription refused, closed 1008: channel {} "
+                        + "is private to its user, and this socket is {}", db, channel,
+                        uid.map(id -> "uid " + id + "'s (session " + AccessRefusals.session(token) + ")").orElse("a guest's"));
                 close(1008, "channel " + channel + " is private to its user");
                 return;
             }

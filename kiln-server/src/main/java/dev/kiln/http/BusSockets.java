@@ -3,6 +3,7 @@ package dev.kiln.http;
 import dev.kiln.auth.Sessions;
 import dev.kiln.bus.BusDispatcher;
 import dev.kiln.db.Isolation;
+import dev.kiln.logging.AccessRefusals;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Fields;
@@ -46,14 +47,16 @@ public final class BusSockets {
 
     private final Databases databases;
     private final HttpOptions options;
+    private final AccessRefusals refusals;
     private final Set<BusSocket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean closing;
     private volatile int closeCode = GOING_AWAY;
     private Thread pinger;
 
-    BusSockets(Databases databases, HttpOptions options) {
+    BusSockets(Databases databases, HttpOptions options, AccessRefusals refusals) {
         this.databases = databases;
         this.options = options;
+        this.refusals = refusals;
     }
 
     /** Mounts {@link #PATH} on {@code container} with the limits above, and starts the pinger. */
@@ -94,6 +97,10 @@ public final class BusSockets {
 
     BusDispatcher dispatcher() {
         return BusDispatcher.of(databases.pools());
+    }
+
+    AccessRefusals refusals() {
+        return refusals;
     }
 
     boolean closing() {

@@ -2,6 +2,7 @@ package dev.kiln.http;
 
 import dev.kiln.auth.Passwords;
 import dev.kiln.db.DatabaseException;
+import dev.kiln.logging.AccessRefusals;
 import dev.kiln.registry.DatabaseService;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
@@ -31,7 +32,8 @@ import java.util.Map;
  * password; Kiln has none until the operator sets one). With {@code list_db = False} every path
  * under {@code /web/database/} answers 404. Backups travel base64-encoded in the JSON (params
  * {@code backup_file} in, {@code result.backup_file} out) and are bounded by {@link #MAX_ARCHIVE_BYTES};
- * larger databases are for {@code kiln db backup/restore}.
+ * larger databases are for {@code kiln db backup/restore}. Every refusal is logged with its reason
+ * ({@link AccessRefusals}, {@code --dev=access}).
  */
 public final class DatabaseManagerRoutes {
 
@@ -45,22 +47,30 @@ public final class DatabaseManagerRoutes {
     private final String masterHash;
     private final boolean listDb;
     private final boolean debug;
+    private final AccessRefusals refusals;
 
     /**
      * @param adminPasswd {@code admin_passwd} as configured: a passlib hash, clear text (hashed here,
      *                    once, so every check costs the same) or null for none
+     * @param debug       {@code --dev=debug}: stack traces in JSON-RPC errors
+     * @param access      {@code --dev=access}: refusals logged at INFO
      */
-    public DatabaseManagerRoutes(DatabaseService service, String adminPasswd, boolean listDb, boolean debug) {
+    public DatabaseManagerRoutes(DatabaseService service, String adminPasswd, boolean listDb, boolean debug, boolean access) {
         this.service = service;
         this.masterHash = adminPasswd == null ? null : Passwords.isHash(adminPasswd) ? adminPasswd : Passwords.hash(adminPasswd);
         this.listDb = listDb;
         this.debug = debug;
+        this.refusals = new AccessRefusals(access);
     }
 
     /** Answers a request whose path starts with {@link #PREFIX}; returns the body bytes sent. */
     long handle(Request request, Response response, Callback callback, String method, String path) {
         String action = path.substring(PREFIX.length());
-        if (!listDb || !isAction(action)) {
+        if (!listDb) {
+            refusals.refused("{} {}: database manager refused: list_db = False", method, path);
+            return page(response, callback, 404);
+        }
+        if (!isAction(action)) {
             return page(response, callback, 404);
         }
         if (!HttpMethod.POST.is(method)) {
@@ -84,7 +94,7 @@ public final class DatabaseManagerRoutes {
         Map<String, Object> params = call.params();
         try {
             if (!action.equals("list")) {
-                authorize(params);
+                authorize(params, path);
             }
             return json(response, callback, 200, JsonRpc.result(id, run(action, params)));
         } catch (Refused refused) {
@@ -119,6 +129,7 @@ public final class DatabaseManagerRoutes {
             default -> throw dev.kiln.api.RpcFault.userError("unknown method 'db." + method + "'");
         }
         if (!listDb) {
+            refusals.refused("external API db.{}: database manager refused: list_db = False", method);
             throw dev.kiln.api.RpcFault.accessDenied("the database list and manager are disabled (list_db = False)");
         }
         if (method.equals("list")) {
@@ -127,7 +138,7 @@ public final class DatabaseManagerRoutes {
         Map<String, Object> params = new java.util.HashMap<>();
         params.put("master_pwd", args.isEmpty() ? null : args.get(0));
         try {
-            authorize(params);
+            authorize(params, "external API db." + method);
         } catch (Refused refused) {
             throw dev.kiln.api.RpcFault.accessDenied(refused.getMessage());
         }
@@ -176,13 +187,17 @@ public final class DatabaseManagerRoutes {
         };
     }
 
-    private void authorize(Map<String, Object> params) {
+    /** @param what the path or method asked for, for the log of refusals */
+    private void authorize(Map<String, Object> params, String what) {
         if (masterHash == null) {
+            refusals.refused("{}: database manager refused: no admin_passwd is set", what);
             throw new Refused("the database manager is disabled: set admin_passwd in the config file "
                     + "(or KILN_ADMIN_PASSWD) to use it");
         }
         Object given = params.get("master_pwd");
         if (!Passwords.verify(given instanceof String s ? s : "", masterHash)) {
+            refusals.refused("{}: database manager refused: {} master password", what,
+                    given instanceof String s && !s.isEmpty() ? "wrong" : "no");
             throw new Refused(ACCESS_DENIED);
         }
     }
@@ -249,7 +264,7 @@ public final class DatabaseManagerRoutes {
 
     private static long page(Response response, Callback callback, int status) {
         response.setStatus(status);
-        byte[] page = ErrorPages.page(status, null, null);
+        byte[] page = ErrorPages.page(status, null);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, MimeTypes.Type.TEXT_HTML_UTF_8.asString());
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, page.length);
         response.write(true, ByteBuffer.wrap(page), callback);

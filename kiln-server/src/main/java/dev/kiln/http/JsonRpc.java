@@ -6,6 +6,8 @@ import java.io.StringWriter;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -15,7 +17,8 @@ import tools.jackson.databind.node.NullNode;
  * JSON-RPC 2.0 as Odoo's {@code type='json'} routes speak it: a request object whose {@code params}
  * object is handed to the handler, a response carrying {@code result} or {@code error}. Errors keep
  * Odoo's shape ({@code code}, {@code message}, {@code data} with {@code name}, {@code message},
- * {@code arguments}, {@code context}); the stack trace goes in {@code data.debug} only in debug mode.
+ * {@code arguments}, {@code context}); the stack trace goes in {@code data.debug} and the addon of the
+ * route that failed in {@code data.addon} only in debug mode.
  */
 final class JsonRpc {
 
@@ -24,6 +27,7 @@ final class JsonRpc {
     static final int SERVER_ERROR = 200;
 
     static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final Logger LOG = LoggerFactory.getLogger(JsonRpc.class);
 
     /** A parsed call, or the error to answer instead. */
     record Call(JsonNode id, Map<String, Object> params) { }
@@ -78,25 +82,49 @@ final class JsonRpc {
                 invalid.getMessage(), null);
     }
 
-    /** The error for a handler that threw. */
-    static byte[] error(JsonNode id, Throwable failure, boolean debug) {
+    /**
+     * The error for a handler that threw; in debug mode with the stack trace ({@code data.debug})
+     * and {@code addon}, the addon of the route (null: none). When describing the failure fails (an
+     * exception whose {@code toString} throws, say) the answer is a plain server error: the
+     * response is never lost to its own decoration.
+     */
+    static byte[] error(JsonNode id, Throwable failure, String addon, boolean debug) {
+        try {
+            return describe(id, failure, addon, debug);
+        } catch (RuntimeException | StackOverflowError broken) {
+            LOG.warn("the JSON-RPC error for {} could not be built, a plain one is sent: {}", failure.getClass().getName(),
+                    broken.toString());
+            return error(id, SERVER_ERROR, "Kiln Server Error", failure.getClass().getName(), "Kiln Server Error", null);
+        }
+    }
+
+    private static byte[] describe(JsonNode id, Throwable failure, String addon, boolean debug) {
         String debugText = debug ? stackTrace(failure) : null;
+        String owner = debug ? addon : null;
         if (failure instanceof HttpException http) {
             return error(id, http.status(), http.status() + ": " + ErrorPages.reason(http.status()),
-                    failure.getClass().getName(), String.valueOf(http.getMessage()), debugText);
+                    failure.getClass().getName(), String.valueOf(http.getMessage()), debugText, owner);
         }
         String message = failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage();
-        return error(id, SERVER_ERROR, "Kiln Server Error", failure.getClass().getName(), message, debugText);
+        return error(id, SERVER_ERROR, "Kiln Server Error", failure.getClass().getName(), message, debugText, owner);
     }
 
     static byte[] error(JsonNode id, int code, String message, String name, String detail, String debug) {
+        return error(id, code, message, name, detail, debug, null);
+    }
+
+    /** Odoo's shape: {@code data} holds name, debug (here: debug mode only), message, arguments, context. */
+    static byte[] error(JsonNode id, int code, String message, String name, String detail, String debug, String addon) {
         Map<String, Object> data = new LinkedHashMap<>();
         data.put("name", name);
+        if (debug != null) {
+            data.put("debug", debug);
+        }
         data.put("message", detail);
         data.put("arguments", List.of(detail));
         data.put("context", Map.of());
-        if (debug != null) {
-            data.put("debug", debug);
+        if (addon != null) {
+            data.put("addon", addon);
         }
         Map<String, Object> error = new LinkedHashMap<>();
         error.put("code", code);

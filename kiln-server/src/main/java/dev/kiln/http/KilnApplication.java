@@ -11,6 +11,7 @@ import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
 import dev.kiln.registry.TransactionEnv;
 import dev.kiln.logging.AccessLog;
+import dev.kiln.logging.AccessRefusals;
 import dev.kiln.registry.Registry;
 import java.io.FilterOutputStream;
 import java.io.IOException;
@@ -88,6 +89,8 @@ public final class KilnApplication extends Handler.Abstract {
     private final LongAdder served = new LongAdder();
     private final Map<String, HttpField> contentTypes = new ConcurrentHashMap<>();
     private final BusSockets busSockets;
+    /** Refused logins and accesses, with their reasons: INFO with {@code --dev=access}, DEBUG without. */
+    private final AccessRefusals refusals;
 
     public KilnApplication(LoadedAddons addons, HttpOptions options) {
         this(addons, options, null, addons.staticFolders());
@@ -108,9 +111,10 @@ public final class KilnApplication extends Handler.Abstract {
         this.options = options;
         this.databases = databases;
         this.databaseManager = databaseManager;
-        this.sessionRoutes = databases == null ? null : new SessionRoutes(databases);
-        this.rpcRoutes = new RpcRoutes(databases, databaseManager, options);
-        this.busSockets = databases == null ? null : new BusSockets(databases, options);
+        this.refusals = new AccessRefusals(options.refusals());
+        this.sessionRoutes = databases == null ? null : new SessionRoutes(databases, refusals);
+        this.rpcRoutes = new RpcRoutes(databases, databaseManager, options, refusals);
+        this.busSockets = databases == null ? null : new BusSockets(databases, options, refusals);
         this.router = new Router(addons.routes());
         this.statics = new StaticFiles(staticFolders);
         this.hasStatics = !staticFolders.isEmpty();
@@ -239,7 +243,7 @@ public final class KilnApplication extends Handler.Abstract {
         // configure() lets odd paths through so Kiln answers them; a route never matches one, so an
         // encoded slash or dot cannot reach a route a proxy rule meant to hide
         if (path == null || request.getHttpURI().hasViolations()) {
-            return error(response, callback, 404, null, null, null);
+            return error(response, callback, 404, null, null);
         }
         if (sessionRoutes != null && SessionRoutes.handles(path)) {
             return serveSessionRoute(path, method, request, response, callback);
@@ -267,7 +271,7 @@ public final class KilnApplication extends Handler.Abstract {
                 cookie == null ? null : cookie.db(), wantedDatabase(request)).orElse(null);
         if (db == null) {
             // Odoo answers 404 for a route that needs a database when none can be chosen
-            return error(response, callback, match.route() != null ? 404 : match.status(), null, null,
+            return error(response, callback, match.route() != null ? 404 : match.status(), null,
                     match.route() != null ? null : match.allow());
         }
         return serveInDatabase(db, cookie == null ? null : cookie.tokenFor(db), path, method, request, response, callback);
@@ -276,7 +280,7 @@ public final class KilnApplication extends Handler.Abstract {
     /** Kiln's own {@code /web/login} page, when no server-wide addon serves one. */
     private long serveLoginPage(String path, String method, Request request, Response response, Callback callback) throws IOException {
         if (!"GET".equals(method) && !"HEAD".equals(method) && !"POST".equals(method)) {
-            return error(response, callback, 405, null, null, "GET, HEAD, POST");
+            return error(response, callback, 405, null, "GET, HEAD, POST");
         }
         String host = KilnRequest.host(request, options.proxyMode());
         SessionCookie cookie = SessionCookie.of(request);
@@ -288,23 +292,23 @@ public final class KilnApplication extends Handler.Abstract {
     /** {@code /web/session/authenticate} and {@code /web/session/logout}: JSON-RPC POSTs only. */
     private long serveSessionRoute(String path, String method, Request request, Response response, Callback callback) {
         if (!"POST".equals(method)) {
-            return error(response, callback, 405, null, null, "POST");
+            return error(response, callback, 405, null, "POST");
         }
         if (!isJson(request)) {
             // a cross-site form cannot send application/json: this keeps logout and login free of CSRF
-            return error(response, callback, 415, "Send a JSON-RPC call with Content-Type: application/json.", null, null);
+            return error(response, callback, 415, "Send a JSON-RPC call with Content-Type: application/json.", null);
         }
         byte[] body;
         try {
             body = KilnRequest.readBody(request, options.maxBodyBytes());
         } catch (HttpException tooLarge) {
-            return error(response, callback, 413, tooLarge.getMessage(), null, null);
+            return error(response, callback, 413, tooLarge.getMessage(), null);
         }
         String host = KilnRequest.host(request, options.proxyMode());
         SessionCookie cookie = SessionCookie.of(request);
         String chosen = databases.selector().select(host, cookie == null ? null : cookie.db(), wantedDatabase(request)).orElse(null);
         SessionRoutes.Answer answer = sessionRoutes.serve(path, body, host, chosen, cookie,
-                SessionCookie.secure(request, options.proxyMode()));
+                SessionCookie.secure(request, options.proxyMode()), KilnRequest.clientAddress(request, options.proxyMode()));
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
         if (answer.setCookie() != null) {
             response.getHeaders().add(HttpHeader.SET_COOKIE, answer.setCookie());
@@ -365,11 +369,12 @@ public final class KilnApplication extends Handler.Abstract {
         } catch (HandlerFailure failure) {
             if (failure.json) {
                 if (!(failure.getCause() instanceof HttpException)) {
-                    LOG.error("{} {} failed in {}", method, path, failure.where, failure.getCause());
+                    logFailure(failure.getCause(), "{} {} failed in {}", method, path, failure.route.where());
                 }
-                return json(response, callback, 200, JsonRpc.error(failure.id, failure.getCause(), options.debug()));
+                return json(response, callback, 200, JsonRpc.error(failure.id, failure.getCause(), failure.route.addon(),
+                        options.debug()));
             }
-            throw failure.getCause();
+            throw failure;      // answered by fail(), which knows the route
         } catch (KilnException unavailable) {
             LOG.error("{} {}: {}", method, path, unavailable.getMessage());
             String message = "database '" + db + "' is not available";
@@ -377,14 +382,14 @@ public final class KilnApplication extends Handler.Abstract {
                 return json(response, callback, 200, JsonRpc.error(null, 500, message, "KilnException",
                         options.debug() ? unavailable.getMessage() : message, null));
             }
-            return error(response, callback, 500, options.debug() ? unavailable.getMessage() : message, null, null);
+            return error(response, callback, 500, options.debug() ? unavailable.getMessage() : message, null);
         }
         if (kilnRequest.lastEnv() instanceof TransactionEnv env) {
             env.afterCommit();
         }
         keepSessionAlive(db, token, kilnRequest.session(), request, response);
         return switch (outcome) {
-            case Outcome.Status status -> error(response, callback, status.status(), status.message(), null, status.allow());
+            case Outcome.Status status -> error(response, callback, status.status(), status.message(), status.allow());
             case Outcome.Json answer -> json(response, callback, answer.status(), answer.body());
             case Outcome.Http answer -> send(answer.response(), response, callback);
         };
@@ -421,13 +426,22 @@ public final class KilnApplication extends Handler.Abstract {
         Sessions.Session session = token == null ? null : Sessions.find(connection, db, token).orElse(null);
         kilnRequest.session(session);
         if (route.auth() == Route.Auth.USER && session == null) {
+            refusals.refused("{} {}: auth=user route of addon {} in database '{}' refused: {} (from {})", method, path,
+                    route.addon(), db, token == null ? "no session for this database"
+                            : "session " + AccessRefusals.session(token) + " expired or unknown", kilnRequest.remoteAddress());
             return route.type() == Route.Type.JSON
                     ? new Outcome.Json(401, JsonRpc.error(null, 100, "Session expired", "SessionExpiredException", "Session expired", null))
                     : new Outcome.Http(dev.kiln.api.Response.redirect("/web/login?redirect=" + java.net.URLEncoder.encode(path, java.nio.charset.StandardCharsets.UTF_8)));
         }
         if (session != null && route.type() == Route.Type.HTTP && route.csrf() && unsafe(method)
                 && !Sessions.csrfMatches(session, csrfTokenOf(kilnRequest))) {
-            LOG.warn("{} {}: CSRF token missing or invalid for a request with a session", method, path);
+            if (refusals.loud()) {
+                refusals.refused("{} {}: CSRF token {} for session {} in database '{}' (from {})", method, path,
+                        csrfTokenOf(kilnRequest) == null ? "missing" : "invalid", AccessRefusals.session(token), db,
+                        kilnRequest.remoteAddress());
+            } else {
+                LOG.warn("{} {}: CSRF token missing or invalid for a request with a session", method, path);
+            }
             return new Outcome.Status(400, null, "Session expired (invalid CSRF token)");
         }
         kilnRequest.route(match.params()).withEnv(new TransactionEnv(databases.pools(), db, connection));
@@ -449,18 +463,18 @@ public final class KilnApplication extends Handler.Abstract {
                 try {
                     return new Outcome.Json(JsonRpc.result(call.id(), route.handler().handle(kilnRequest)));
                 } catch (Throwable failure) {
-                    throw new HandlerFailure(failure, true, call.id(), route.where());
+                    throw new HandlerFailure(failure, true, call.id(), route);
                 }
             }
             Object result;
             try {
                 result = route.handler().handle(kilnRequest);
             } catch (Throwable failure) {
-                throw new HandlerFailure(failure, false, null, route.where());
+                throw new HandlerFailure(failure, false, null, route);
             }
             if (!(result instanceof dev.kiln.api.Response answer)) {
                 throw new HandlerFailure(new IllegalStateException(route.where() + " returned "
-                        + (result == null ? "null" : result.getClass().getName()) + " instead of a Response"), false, null, route.where());
+                        + (result == null ? "null" : result.getClass().getName()) + " instead of a Response"), false, null, route);
             }
             return new Outcome.Http(answer);
         } finally {
@@ -534,25 +548,33 @@ public final class KilnApplication extends Handler.Abstract {
         record Http(dev.kiln.api.Response response) implements Outcome { }
     }
 
-    /** A handler's failure, carried out of the transaction (which rolls back) to be answered. */
+    /**
+     * A handler's failure, carried to {@link #fail} (out of the transaction, which rolls back) with
+     * the route that failed, whose addon the debug page names.
+     */
     private static final class HandlerFailure extends RuntimeException {
         final boolean json;
         final tools.jackson.databind.JsonNode id;
-        final String where;
+        final RouteSpec route;
 
-        HandlerFailure(Throwable cause, boolean json, tools.jackson.databind.JsonNode id, String where) {
-            super(cause.getMessage(), cause, false, false);
+        HandlerFailure(Throwable cause, boolean json, tools.jackson.databind.JsonNode id, RouteSpec route) {
+            super(null, cause, false, false);
             this.json = json;
             this.id = id;
-            this.where = where;
+            this.route = route;
         }
     }
 
     private long dispatchHttp(RouteSpec route, KilnRequest kilnRequest, Response response, Callback callback) throws Throwable {
-        Object result = route.handler().handle(kilnRequest);
+        Object result;
+        try {
+            result = route.handler().handle(kilnRequest);
+        } catch (Throwable failure) {
+            throw new HandlerFailure(failure, false, null, route);
+        }
         if (!(result instanceof dev.kiln.api.Response answer)) {
-            throw new IllegalStateException(route.where() + " returned " + (result == null ? "null" : result.getClass().getName())
-                    + " instead of a Response");
+            throw new HandlerFailure(new IllegalStateException(route.where() + " returned "
+                    + (result == null ? "null" : result.getClass().getName()) + " instead of a Response"), false, null, route);
         }
         return send(answer, response, callback);
     }
@@ -577,9 +599,9 @@ public final class KilnApplication extends Handler.Abstract {
             answer = JsonRpc.result(call.id(), route.handler().handle(kilnRequest));
         } catch (Throwable failure) {
             if (!(failure instanceof HttpException)) {
-                LOG.error("{} {} failed in {}", request.getMethod(), kilnRequest.path(), route.where(), failure);
+                logFailure(failure, "{} {} failed in {}", request.getMethod(), kilnRequest.path(), route.where());
             }
-            answer = JsonRpc.error(call.id(), failure, options.debug());
+            answer = JsonRpc.error(call.id(), failure, route.addon(), options.debug());
         }
         return json(response, callback, 200, answer);
     }
@@ -587,11 +609,11 @@ public final class KilnApplication extends Handler.Abstract {
     private long serveStatic(Request request, Response response, Callback callback, String method, String addon, String rawPath) throws IOException {
         boolean head = "HEAD".equals(method);
         if (!head && !"GET".equals(method)) {
-            return error(response, callback, 405, null, null, STATIC_ALLOW);
+            return error(response, callback, 405, null, STATIC_ALLOW);
         }
         StaticFiles.Found found = statics.find(addon, rawPath);
         if (found == null) {
-            return error(response, callback, 404, null, null, null);
+            return error(response, callback, 404, null, null);
         }
         HttpFields.Mutable headers = response.getHeaders();
         headers.put(HttpHeader.ETAG, found.etag());
@@ -664,19 +686,56 @@ public final class KilnApplication extends Handler.Abstract {
         return field;
     }
 
-    /** Turns any failure into a response: typed HTTP exceptions keep their status, the rest is a 500. */
+    /**
+     * Turns any failure into a response: typed HTTP exceptions keep their status, the rest is a 500
+     * whose details go to the log, and to the page ({@link ErrorPages#debugPage}) only in debug mode.
+     */
     private long fail(Request request, Response response, Callback callback, Throwable failure, String rawPath) {
+        RouteSpec route = null;
+        if (failure instanceof HandlerFailure carried) {
+            route = carried.route;
+            failure = carried.getCause();
+        }
         if (failure instanceof HttpException http) {
-            return error(response, callback, http.status(), http.getMessage(), null, null);
+            return error(response, callback, http.status(), http.getMessage(), null);
         }
         if (failure instanceof org.eclipse.jetty.http.HttpException jetty && jetty.getCode() < 500) {
-            return error(response, callback, jetty.getCode(), null, null, null);
+            return error(response, callback, jetty.getCode(), null, null);
         }
-        LOG.error("{} {} failed", request.getMethod(), rawPath, failure);
-        return error(response, callback, 500, null, options.debug() ? JsonRpc.stackTrace(failure) : null, null);
+        if (route == null) {
+            logFailure(failure, "{} {} failed", request.getMethod(), rawPath);
+        } else {
+            logFailure(failure, "{} {} failed in {}", request.getMethod(), rawPath, route.where());
+        }
+        if (!options.debug()) {
+            return error(response, callback, 500, null, null);
+        }
+        return page(response, callback, 500, ErrorPages.debugPage(500, failure, request, route), null);
     }
 
-    private long error(Response response, Callback callback, int status, String message, String trace, String allow) {
+    /**
+     * Logs a request's failure with its stack trace. Logback prints a throwable through its
+     * {@code toString}, which an addon's exception may break: the failure is then logged by class
+     * name, and the response still sent.
+     */
+    private static void logFailure(Throwable failure, String format, Object... args) {
+        Object[] withFailure = java.util.Arrays.copyOf(args, args.length + 1);
+        withFailure[args.length] = failure;
+        try {
+            LOG.error(format, withFailure);
+        } catch (RuntimeException unprintable) {
+            Object[] described = java.util.Arrays.copyOf(args, args.length + 2);
+            described[args.length] = failure.getClass().getName();
+            described[args.length + 1] = unprintable.toString();
+            LOG.error(format + ": {}, which cannot be printed ({})", described);
+        }
+    }
+
+    private long error(Response response, Callback callback, int status, String message, String allow) {
+        return page(response, callback, status, ErrorPages.page(status, message), allow);
+    }
+
+    private long page(Response response, Callback callback, int status, byte[] page, String allow) {
         if (response.isCommitted()) {
             callback.failed(new IOException("response already committed, cannot send " + status));
             return 0;
@@ -686,7 +745,6 @@ public final class KilnApplication extends Handler.Abstract {
         if (allow != null) {
             response.getHeaders().put(HttpHeader.ALLOW, allow);
         }
-        byte[] page = ErrorPages.page(status, message, trace);
         response.getHeaders().put(HTML);
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, page.length);
         response.write(true, ByteBuffer.wrap(page), callback);

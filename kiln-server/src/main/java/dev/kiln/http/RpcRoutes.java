@@ -5,6 +5,7 @@ import dev.kiln.addons.ServerVersion;
 import dev.kiln.api.RpcFault;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Transactions;
+import dev.kiln.logging.AccessRefusals;
 import dev.kiln.registry.TransactionEnv;
 import dev.kiln.rpc.XmlRpc;
 import dev.kiln.rpc.XmlRpcException;
@@ -21,7 +22,6 @@ import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
 
 /**
  * Odoo's external API: {@code POST /xmlrpc/2/<service>} (XML-RPC) and {@code POST /jsonrpc}
@@ -31,7 +31,8 @@ import java.util.OptionalLong;
  * {@code object} — {@code execute_kw} and {@code execute}, calling the services addons offer
  * ({@link dev.kiln.api.AddonContext#service}) — and {@code db}, the database manager's methods
  * ({@link DatabaseManagerRoutes#rpc}). A login that fails answers False whether the
- * database, the login or the password was wrong, as Odoo's.
+ * database, the login or the password was wrong, as Odoo's; the reason goes to the log
+ * ({@link AccessRefusals}, {@code --dev=access}).
  * Errors are faults with Odoo's codes (1 application error, 3 access denied) or JSON-RPC errors,
  * never a stack trace outside {@code --dev=debug}.
  */
@@ -47,9 +48,11 @@ final class RpcRoutes {
     private final boolean proxyMode;
     /** The {@code db} service; null when Kiln serves without databases. */
     private final DatabaseManagerRoutes databaseManager;
+    private final AccessRefusals refusals;
 
-    RpcRoutes(Databases databases, DatabaseManagerRoutes databaseManager, HttpOptions options) {
+    RpcRoutes(Databases databases, DatabaseManagerRoutes databaseManager, HttpOptions options, AccessRefusals refusals) {
         this.databases = databases;
+        this.refusals = refusals;
         this.databaseManager = databaseManager;
         this.debug = options.debug();
         this.proxyMode = options.proxyMode();
@@ -145,8 +148,7 @@ final class RpcRoutes {
         }
         return switch (method) {
             case "version" -> version();
-            case "login" -> login(text(args, 0, "db"), text(args, 1, "login"), text(args, 2, "password"), host);
-            case "authenticate" -> login(text(args, 0, "db"), text(args, 1, "login"), text(args, 2, "password"), host);
+            case "login", "authenticate" -> login(method, text(args, 0, "db"), text(args, 1, "login"), text(args, 2, "password"), host);
             case "about" -> {
                 String about = "Kiln " + ServerVersion.current() + ", serving Odoo's external API";
                 yield !args.isEmpty() && Boolean.TRUE.equals(args.getFirst()) ? List.of(about, ServerVersion.current()) : about;
@@ -186,6 +188,8 @@ final class RpcRoutes {
         }
         if (databases == null || !databases.selector().visible(host).contains(db)) {
             Users.refuse(password);
+            refusals.refused("external API object.{}: uid {} refused for database '{}': database not served for this host",
+                    method, uid, db);
             throw RpcFault.accessDenied("Access Denied");
         }
         databases.registries().prepare(db);
@@ -194,6 +198,8 @@ final class RpcRoutes {
         try {
             result = Transactions.inTransaction(databases.pools(), db, connection -> {
                 if (!Users.check(connection, db, uid, password)) {
+                    refusals.refused("external API object.{}: uid {} refused for database '{}': no active user with this id, "
+                            + "or a wrong password", method, uid, db);
                     throw RpcFault.accessDenied("Access Denied");
                 }
                 dev.kiln.addons.ServiceSpec spec = databases.registries().get(db, connection).addons().services().get(model);
@@ -285,13 +291,19 @@ final class RpcRoutes {
     }
 
     /** The user's id, or False (Odoo's answer) for a wrong database, login or password alike. */
-    private Object login(String db, String login, String password, String host) {
+    private Object login(String method, String db, String login, String password, String host) {
         if (databases == null || !databases.selector().visible(host).contains(db)) {
             Users.refuse(password);
+            refusals.refused("external API common.{}: login '{}' to database '{}' refused: database not served for this host",
+                    method, login, db);
             return false;
         }
-        OptionalLong uid = Transactions.inTransaction(databases.pools(), db, connection -> Users.authenticate(connection, login, password));
-        return uid.isPresent() ? (Object) uid.getAsLong() : false;
+        Users.Login checked = Transactions.inTransaction(databases.pools(), db, connection -> Users.authenticate(connection, login, password));
+        if (!checked.ok()) {
+            refusals.refused("external API common.{}: login '{}' to database '{}' refused: {}", method, login, db, checked.refusal());
+            return false;
+        }
+        return checked.uid();
     }
 
     private static String text(List<Object> args, int index, String name) {

@@ -5,9 +5,9 @@ import dev.kiln.auth.Sessions;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
+import dev.kiln.logging.AccessRefusals;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.OptionalLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.JsonNode;
@@ -20,7 +20,8 @@ import tools.jackson.databind.JsonNode;
  *
  * <p>A refused login answers "Access Denied" whatever the reason (unknown database, unknown login,
  * wrong password, inactive user), each after one password check, so neither the answer nor its
- * time tells which. Logging in drops the session the cookie named before (the id rotates).
+ * time tells which; the reason goes to the log ({@link AccessRefusals}, {@code --dev=access}).
+ * Logging in drops the session the cookie named before (the id rotates).
  */
 final class SessionRoutes {
 
@@ -34,9 +35,11 @@ final class SessionRoutes {
     record Answer(byte[] json, String setCookie) { }
 
     private final Databases databases;
+    private final AccessRefusals refusals;
 
-    SessionRoutes(Databases databases) {
+    SessionRoutes(Databases databases, AccessRefusals refusals) {
         this.databases = databases;
+        this.refusals = refusals;
     }
 
     static boolean handles(String path) {
@@ -46,8 +49,9 @@ final class SessionRoutes {
     /**
      * @param chosen the database the request would use without a {@code db} parameter (may be null)
      * @param cookie the request's session cookie (may be null)
+     * @param client the client's address, for the log of refusals
      */
-    Answer serve(String path, byte[] body, String host, String chosen, SessionCookie cookie, boolean secure) {
+    Answer serve(String path, byte[] body, String host, String chosen, SessionCookie cookie, boolean secure, String client) {
         JsonRpc.Call call;
         try {
             call = JsonRpc.parse(body);
@@ -56,7 +60,7 @@ final class SessionRoutes {
         }
         try {
             return AUTHENTICATE.equals(path)
-                    ? authenticate(call, host, chosen, cookie, secure)
+                    ? authenticate(call, host, chosen, cookie, secure, client)
                     : logout(call, host, cookie, secure);
         } catch (KilnException unavailable) {
             LOG.error("{}: {}", path, unavailable.getMessage());
@@ -65,19 +69,21 @@ final class SessionRoutes {
         }
     }
 
-    private Answer authenticate(JsonRpc.Call call, String host, String chosen, SessionCookie cookie, boolean secure) {
+    private Answer authenticate(JsonRpc.Call call, String host, String chosen, SessionCookie cookie, boolean secure, String client) {
         String db = text(call.params().get("db"));
         if (db == null) {
             db = chosen;
         }
         String login = text(call.params().get("login"));
         String password = text(call.params().get("password"));
-        if (db == null || login == null || password == null || !databases.selector().visible(host).contains(db)) {
+        String unfit = unfit(db, login, password, host);
+        if (unfit != null) {
             Users.refuse(password);
+            refused(AUTHENTICATE, db, login, unfit, client);
             return denied(call.id());
         }
         String database = db;
-        Sessions.Opened opened = logIn(database, login, password, host, cookie);
+        Sessions.Opened opened = logIn(AUTHENTICATE, database, login, password, host, cookie, client);
         if (opened == null) {
             return denied(call.id());
         }
@@ -105,10 +111,12 @@ final class SessionRoutes {
         String login = request.param("login").filter(l -> !l.isEmpty()).orElse(null);
         String password = request.param("password").filter(p -> !p.isEmpty()).orElse(null);
         Sessions.Opened opened = null;
-        if (db == null || login == null || password == null || !databases.selector().visible(host).contains(db)) {
+        String unfit = unfit(db, login, password, host);
+        if (unfit != null) {
             Users.refuse(password);
+            refused(LOGIN, db, login, unfit, request.remoteAddress());
         } else {
-            opened = logIn(db, login, password, host, cookie);
+            opened = logIn(LOGIN, db, login, password, host, cookie, request.remoteAddress());
         }
         if (opened == null) {
             return LoginPage.form(db, redirect, "Wrong login/password");
@@ -123,20 +131,44 @@ final class SessionRoutes {
         return local ? path : "/";
     }
 
+    /** Why a login cannot even be checked (a field missing, a database not served here); null when it can. */
+    private String unfit(String db, String login, String password, String host) {
+        if (db == null) {
+            return "no database named, and none chosen for this host";
+        }
+        if (login == null || password == null) {
+            return login == null ? "no login given" : "no password given";
+        }
+        if (!databases.selector().visible(host).contains(db)) {
+            return "database not served for this host (-d, dbfilter or no such database)";
+        }
+        return null;
+    }
+
+    private void refused(String path, String db, String login, String why, String client) {
+        refusals.refused("{}: login '{}' to database '{}' refused: {} (from {})", path, login, db, why, client);
+    }
+
     /**
      * Checks the password of {@code login} in {@code database} and opens a session: null when refused.
      * The session the cookie named before ends (the id rotates), wherever it lived.
      */
-    private Sessions.Opened logIn(String database, String login, String password, String host, SessionCookie cookie) {
+    private Sessions.Opened logIn(String path, String database, String login, String password, String host, SessionCookie cookie,
+                                  String client) {
+        String[] refusal = new String[1];
         Sessions.Opened opened = Transactions.inTransaction(databases.pools(), database, connection -> {
-            OptionalLong uid = Users.authenticate(connection, login, password);
-            if (uid.isEmpty()) {
+            Users.Login checked = Users.authenticate(connection, login, password);
+            if (!checked.ok()) {
+                refusal[0] = checked.refusal();
                 return null;
             }
             // the previous session (if the cookie named one here) ends, and so do expired ones
             Sessions.close(connection, cookie == null ? null : cookie.tokenFor(database));
-            return Sessions.open(connection, database, uid.getAsLong(), login);
+            return Sessions.open(connection, database, checked.uid(), login);
         });
+        if (opened == null) {
+            refused(path, database, login, refusal[0], client);
+        }
         if (opened != null && cookie != null && !cookie.db().equals(database)) {
             closeQuietly(host, cookie);
         }

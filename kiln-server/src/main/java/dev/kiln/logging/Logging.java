@@ -49,6 +49,10 @@ public final class Logging {
         List<String> handlers = new ArrayList<>();
         handlers.addAll(BASE_HANDLERS);
         handlers.addAll(LogLevels.handlersOf(config.logLevel() == null ? "info" : config.logLevel()));
+        if (config.dev("access")) {
+            // asked for by --dev=access, so a quieter --log-level does not hide it; --log-handler still can
+            handlers.add(AccessRefusals.NAME + ":INFO");
+        }
         handlers.addAll(config.logHandler());
         Path logfile = config.logfile();
         if (logfile != null) {

@@ -56,6 +56,14 @@ class KilnCommandTest {
     }
 
     @Test
+    void devAllOnTheCommandLineTurnsOnReloadDebugAndAccess() {
+        assertThat(config("--dev=all").devMode()).containsExactlyInAnyOrder("reload", "debug", "access");
+        assertThat(config("--dev", "all").dev("access")).isTrue();
+        assertThat(config("--dev=access").devMode()).containsExactly("access");
+        assertThat(config().devMode()).isEmpty();
+    }
+
+    @Test
     void badValuesNameTheOptionAndTheValue() {
         assertUsageError(run("--http-port=abc"), "kiln: --http-port = 'abc': expected a port number from 0 to 65535");
         assertUsageError(run("--workers=-1"), "kiln: --workers = '-1': expected a whole number of workers from 0 to 1024");

@@ -94,6 +94,60 @@ class ErrorResponsesTest {
                 .doesNotContain("<b>failure</b>");
     }
 
+    /**
+     * A failing request carrying credentials of each kind, each with a value no page may show
+     * (Java's client does not send Proxy-Authorization without a proxy: its name is checked below).
+     */
+    private static HttpResponse<String> failWithCredentials(TestServer target) {
+        return target.get("/probe/fail?q=1&session_id=QUERY-SECRET",
+                "Cookie", "session_id=db.COOKIE-SECRET", "Authorization", "Basic AUTH-SECRET",
+                "X-Api-Key", "KEY-SECRET", "X-Refresh-Token", "TOKEN-SECRET",
+                "X-Client-Secret", "CLIENT-SECRET", "X-Probe", "plain-value");
+    }
+
+    @Test
+    void debugPageShowsTheExceptionTraceRequestAndOwningAddonWithCredentialsMasked() {
+        HttpResponse<String> response = failWithCredentials(debugServer);
+        assertThat(response.statusCode()).isEqualTo(500);
+        assertThat(response.headers().firstValue("Content-Type")).hasValue("text/html; charset=utf-8");
+        assertThat(response.body())
+                .contains("java.lang.IllegalStateException: probe &lt;b&gt;failure&lt;/b&gt;")
+                .contains("probe.Entry.fail(Entry.java:")
+                .contains("GET /probe/fail?q=1&amp;session_id=[masked] HTTP/1.1")
+                .contains("of addon <b>probe</b>", "probe.Entry.fail</code>", "<code>/probe/fail</code>")
+                .contains("Cookie: [masked]", "Authorization: [masked]",
+                        "X-Api-Key: [masked]", "X-Refresh-Token: [masked]", "X-Client-Secret: [masked]")
+                .contains("X-Probe: plain-value")
+                .doesNotContain("QUERY-SECRET", "COOKIE-SECRET", "AUTH-SECRET", "KEY-SECRET",
+                        "TOKEN-SECRET", "CLIENT-SECRET", "<b>failure</b>");
+    }
+
+    @Test
+    void withoutDebugTheFailurePageSaysOnlyTheStatus() {
+        HttpResponse<String> response = failWithCredentials(server);
+        assertThat(response.statusCode()).isEqualTo(500);
+        assertThat(response.body()).contains("Internal Server Error")
+                .doesNotContain("IllegalStateException", "failure", "probe", "at ", "GET", "Cookie", "plain-value",
+                        "QUERY-SECRET", "COOKIE-SECRET", "AUTH-SECRET", "KEY-SECRET", "TOKEN-SECRET");
+    }
+
+    @Test
+    void aDebugPageThatCannotBeBuiltFallsBackToThePlainPage() {
+        HttpResponse<String> response = debugServer.get("/probe/fail-badly");
+        assertThat(response.statusCode()).isEqualTo(500);
+        assertThat(response.body()).contains("Internal Server Error").doesNotContain("Stack trace", "unprintable");
+    }
+
+    @Test
+    void credentialsAreRecognisedByTheirNames() {
+        assertThat(List.of("Cookie", "Set-Cookie", "Authorization", "Proxy-Authorization", "X-Api-Key", "X-CSRF-Token",
+                "X-Openerp-Session-Id", "X-Secret", "X-Password", "master_pwd", "csrf_token"))
+                .allMatch(ErrorPages::secret);
+        assertThat(List.of("Host", "Accept", "User-Agent", "Content-Type", "X-Forwarded-For", "X-Probe"))
+                .noneMatch(ErrorPages::secret);
+        assertThat(ErrorPages.maskQuery("a=1&password=p&api%5Fkey=k&flag&b=")).isEqualTo("a=1&password=[masked]&api%5Fkey=[masked]&flag&b=");
+    }
+
     @Test
     void helloFailIsA500() {
         // the bundled route the error tests of the server use

@@ -87,12 +87,27 @@ class JsonRpcTest {
         assertThat(error.get("data").get("message").stringValue()).isEqualTo("probe json failure");
         assertThat(error.get("data").get("arguments").get(0).stringValue()).isEqualTo("probe json failure");
         assertThat(error.get("data").has("debug")).isFalse();
+        assertThat(error.get("data").has("addon")).isFalse();
+        assertThat(error.toString()).doesNotContain("probe.Entry", "at java.");
     }
 
     @Test
-    void handlerFailureCarriesTheTraceInDebugMode() {
+    void handlerFailureCarriesTheTraceAndTheAddonInDebugModeInOdoosShape() {
         JsonNode error = call(debugServer, "/probe/json-fail", "{\"jsonrpc\":\"2.0\",\"params\":{},\"id\":1}").get("error");
-        assertThat(error.get("data").get("debug").stringValue()).contains("IllegalStateException", "probe.Entry.jsonFail(");
+        JsonNode data = error.get("data");
+        assertThat(data.propertyNames()).containsExactly("name", "debug", "message", "arguments", "context", "addon");
+        assertThat(data.get("name").stringValue()).isEqualTo("java.lang.IllegalStateException");
+        assertThat(data.get("debug").stringValue()).contains("IllegalStateException: probe json failure", "probe.Entry.jsonFail(");
+        assertThat(data.get("message").stringValue()).isEqualTo("probe json failure");
+        assertThat(data.get("addon").stringValue()).isEqualTo("probe");
+    }
+
+    @Test
+    void anErrorThatCannotBeDescribedIsAPlainServerError() {
+        JsonNode error = call(debugServer, "/probe/json-fail-badly", "{\"jsonrpc\":\"2.0\",\"params\":{},\"id\":5}").get("error");
+        assertThat(error.get("code").intValue()).isEqualTo(200);
+        assertThat(error.get("data").has("debug")).isFalse();
+        assertThat(error.get("data").get("message").stringValue()).isEqualTo("Kiln Server Error");
     }
 
     @Test

@@ -50,6 +50,19 @@ final class ProbeAddon {
                 @Route(value = "/probe/fail", auth = Route.Auth.NONE)
                 public Response fail(Request request) { throw new IllegalStateException("probe <b>failure</b>"); }
 
+                /** An exception that cannot be printed: the debug page and error built from it must fall back. */
+                static IllegalStateException unprintable() {
+                    return new IllegalStateException("unprintable") {
+                        @Override public String toString() { throw new UnsupportedOperationException("toString fails"); }
+                    };
+                }
+
+                @Route(value = "/probe/fail-badly", auth = Route.Auth.NONE)
+                public Response failBadly(Request request) { throw unprintable(); }
+
+                @Route(value = "/probe/json-fail-badly", type = Route.Type.JSON, auth = Route.Auth.NONE)
+                public Object jsonFailBadly(Request request) { throw unprintable(); }
+
                 @Route(value = "/probe/forbidden", auth = Route.Auth.NONE)
                 public Response forbidden(Request request) { throw new HttpException.Forbidden("not yours"); }
 

@@ -90,6 +90,27 @@ class LoggingTest {
     }
 
     @Test
+    void devAccessShowsRefusalsEvenUnderAQuieterLogLevelAndALogHandlerStillWins() throws IOException {
+        Path logfile = home.resolve("kiln.log");
+        Logging.configure(config("--logfile", logfile.toString(), "--log-level", "warn", "--dev=access"));
+        new AccessRefusals(true).refused("shown: {}", "a reason");
+        new AccessRefusals(false).refused("hidden: debug without --dev=access");
+        Logging.configure(config("--logfile", logfile.toString(), "--dev=access", "--log-handler", "dev.kiln.access:WARNING"));
+        new AccessRefusals(true).refused("hidden: silenced by --log-handler");
+        Logging.configure(config("--logfile", logfile.toString()));
+        new AccessRefusals(false).refused("hidden: at DEBUG under the default INFO");
+        Logging.shutdown();
+        assertThat(Files.readString(logfile)).contains("INFO ? dev.kiln.access: shown: a reason").doesNotContain("hidden");
+    }
+
+    @Test
+    void aSessionAppearsInARefusalByItsFirstCharactersOnly() {
+        assertThat(AccessRefusals.session("AbCdEfGhIjKlMnOp")).isEqualTo("AbCdEf...");
+        assertThat(AccessRefusals.session("short")).isEqualTo("...");
+        assertThat(AccessRefusals.session(null)).isEqualTo("none");
+    }
+
+    @Test
     void aRootHandlerSetsTheRootLevel() throws IOException {
         Path logfile = home.resolve("kiln.log");
         Logging.configure(config("--logfile", logfile.toString(), "--log-handler", ":WARNING"));

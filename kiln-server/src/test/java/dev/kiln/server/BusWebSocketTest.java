@@ -44,7 +44,7 @@ class BusWebSocketTest {
         TestAddons.addon(addons, "bustest", TestAddons.manifest("bustest.BusTest", "base", "bus"),
                 Map.of("bustest.BusTest", BusLongPollingTest.SENDER));
         bus = CronHarness.shared(dir, "bus_ws", addons, "bus,bustest");
-        one = bus.serve("--max-cron-threads", "0");
+        one = bus.serve("--max-cron-threads", "0", "--dev=access");
         two = bus.serve("--max-cron-threads", "0");
     }
 
@@ -190,6 +190,11 @@ class BusWebSocketTest {
             anonymous.subscribe(List.of("user/" + uid), 0);
             assertThat(anonymous.awaitClose()).isEqualTo(1008);
         }
+        // one runs with --dev=access
+        String refused = "INFO \\? dev\\.kiln\\.access: bus websocket of database '" + bus.db + "': subscription refused, closed 1008: channel ";
+        one.awaitLog(refused + "user/" + (uid + 1000) + " is private to its user, and this socket is uid " + uid + "'s \\(session [A-Za-z0-9_-]{6}\\.\\.\\.\\)", 1);
+        one.awaitLog(refused + "user/" + uid + " is private to its user, and this socket is a guest's", 1);
+        assertThat(one.log()).doesNotContain(cookie.substring(cookie.lastIndexOf('.') + 1));
     }
 
     @Test
@@ -200,6 +205,8 @@ class BusWebSocketTest {
             client.subscribe(List.of("anything"), 0);
             assertThat(client.awaitClose()).isEqualTo(4001);
         }
+        one.awaitLog("INFO \\? dev\\.kiln\\.access: bus websocket of database '" + bus.db
+                + "': subscription refused, closed 4001: session [A-Za-z0-9_-]{6}\\.\\.\\. expired or unknown", 1);
     }
 
     @Test

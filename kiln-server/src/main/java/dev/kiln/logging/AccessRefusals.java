@@ -1,0 +1,48 @@
+package dev.kiln.logging;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The refusals log of {@code --dev=access}: every refused login and access (wrong password, no or
+ * expired session, CSRF, the external API's check, the database manager, a bus channel of another
+ * user) as one line with its reason on the logger {@value #NAME}, at INFO with {@code --dev=access}
+ * and at DEBUG without it, so a developer sees why a request was turned away while the client
+ * still learns nothing more than before. A line never holds a password, and names a session by the
+ * first {@value #SESSION_PREFIX} characters of its token only.
+ */
+public final class AccessRefusals {
+
+    public static final String NAME = "dev.kiln.access";
+    static final int SESSION_PREFIX = 6;
+    private static final Logger LOGGER = LoggerFactory.getLogger(NAME);
+
+    private final boolean loud;
+
+    /** @param loud {@code --dev=access}: lines at INFO rather than DEBUG */
+    public AccessRefusals(boolean loud) {
+        this.loud = loud;
+    }
+
+    /** Whether refusals are logged at INFO. */
+    public boolean loud() {
+        return loud;
+    }
+
+    /** Logs one refusal; {@code format} and {@code args} as SLF4J's. */
+    public void refused(String format, Object... args) {
+        if (loud) {
+            LOGGER.info(format, args);
+        } else {
+            LOGGER.debug(format, args);
+        }
+    }
+
+    /** A session token as a refusal line may show it: its first characters, or "none". */
+    public static String session(String token) {
+        if (token == null || token.isEmpty()) {
+            return "none";
+        }
+        return token.length() <= SESSION_PREFIX ? "..." : token.substring(0, SESSION_PREFIX) + "...";
+    }
+}
