@@ -126,8 +126,9 @@ final class AddonCompiler {
         } finally {
             deleteTree(temporary);
         }
-        LOG.info("addon '{}': compiled {} source files in {} ms into {}", manifest.name(),
-                files.stream().filter(AddonCompiler::isJava).count(), (System.nanoTime() - started) / 1_000_000, target);
+        long count = files.stream().filter(AddonCompiler::isJava).count();
+        LOG.info("addon '{}': compiled {} source {} in {} ms into {}", manifest.name(), count, count == 1 ? "file" : "files",
+                (System.nanoTime() - started) / 1_000_000, target);
         return new Compiled(target, hash);
     }
 
