@@ -83,9 +83,22 @@ class SourceAddonProcessTest {
     }
 
     @Test
+    void withoutACompilerASourceAddonStopsTheStartSayingSo() throws Exception {
+        Path addons = greeter();
+        // a JDK limited to java.se is a JRE to the compiler lookup: no jdk.compiler module
+        Process kiln = kiln(List.of("--limit-modules=java.se,jdk.unsupported"), List.of("--addons-path=" + addons,
+                "--load=base,web,greeter", "--data-dir=" + dir.resolve("data"), "--http-port=0"));
+        String said = output(kiln);
+        assertThat(kiln.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(kiln.exitValue()).as(said).isEqualTo(1);
+        assertThat(said).contains("kiln: addon 'greeter' is made of sources (" + addons.resolve("greeter/src")
+                + ") but this Java runtime (", ") has no compiler (module jdk.compiler): run Kiln on a JDK");
+    }
+
+    @Test
     void aScaffoldedAddonInstallsAndServesItsRouteMigrationCronJobAndStaticFile() throws Exception {
         Path addons = Files.createDirectories(dir.resolve("scaffolded"));
-        Process scaffold = kiln(List.of("scaffold", "hello_world", addons.toString()));
+        Process scaffold = kiln(List.of(), List.of("scaffold", "hello_world", addons.toString()));
         String said = output(scaffold);
         assertThat(scaffold.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(scaffold.exitValue()).as(said).isZero();
@@ -109,11 +122,25 @@ class SourceAddonProcessTest {
             assertThat(test.waitFor(60, TimeUnit.SECONDS)).isTrue();
             assertThat(test.exitValue()).as(checked).isZero();
             assertThat(checked).contains("ok    http://127.0.0.1:" + kiln.port + "/hello_world -> 200", "hello_world: all checks passed");
+
+            // installing an addon that does not compile fails that database's initialization, and installs nothing
+            TestAddons.sourceAddon(addons, "broken_shop", TestAddons.manifest("broken_shop.Shop", "hello_world"),
+                    Map.of("broken_shop/Shop.java", "package broken_shop;\npublic class Shop { int price = cost; }\n"));
+            try (KilnProcess install = KilnProcess.launch(Files.createTempDirectory(dir, "install"), List.of(),
+                    "--addons-path=" + addons, "-d", cron.db, "-i", "broken_shop", "--stop-after-init")) {
+                assertThat(install.awaitExit(Duration.ofSeconds(90))).as(install.log()).isEqualTo(1);
+                assertThat(install.log()).contains("CRITICAL: failed to initialize database '" + cron.db
+                        + "': addon 'broken_shop' does not compile (1 error in ", "Shop.java:2: cannot find symbol (symbol: variable cost");
+            }
+            assertThat(cron.query("SELECT string_agg(name, ',' ORDER BY name) FROM kiln_addon WHERE state = 'installed'"))
+                    .isEqualTo("base,hello_world");
         }
     }
 
-    private static Process kiln(List<String> args) throws java.io.IOException {
+    /** {@code kiln args} in a JVM started as KilnProcess starts it, with {@code jvmFlags} added. */
+    private static Process kiln(List<String> jvmFlags, List<String> args) throws java.io.IOException {
         List<String> command = new ArrayList<>(KilnProcess.javaCommand());
+        command.addAll(1, jvmFlags);
         command.addAll(args);
         return new ProcessBuilder(command).redirectErrorStream(true).start();
     }
