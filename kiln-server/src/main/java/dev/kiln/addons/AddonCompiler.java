@@ -15,11 +15,15 @@ import java.nio.file.StandardCopyOption;
 import java.security.CodeSource;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import javax.tools.Diagnostic;
 import javax.tools.DiagnosticCollector;
@@ -39,12 +43,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The result, classes plus a copy of the resources, is kept under {@code <cache>/<name>-<hash>/}.
  * The hash covers everything the classes are made from: every file under {@code src/}, the addon's
- * jars in {@code lib/}, the code identity of each dependency, the Kiln version, the {@code --release}
- * and the compiler options. So an unchanged addon is never compiled twice, any change compiles
+ * jars in {@code lib/}, the code identity of each dependency, kiln-api and SLF4J (their bytes), the
+ * Kiln version, the {@code --release} and the compiler options. So an unchanged addon is never compiled twice, any change compiles
  * it again, and several processes (prefork workers, another host on a shared disk) share one result.
  * Each compilation writes into a temporary folder renamed into place once complete: a crash leaves a
- * stray {@code .tmp-*} folder, never a half-written cache entry that would be taken for a whole one.
- * Old entries are not removed (a running process may still load classes from them).
+ * stray {@code .tmp-*} folder (removed by a compilation of the same addon an hour later), never a
+ * half-written cache entry that would be taken for a whole one. Old entries are not removed (a
+ * running process may still load classes from them).
  *
  * <p>Compile errors throw a {@link KilnException} listing the first {@value #MAX_ERRORS_SHOWN} as
  * javac prints them ({@code file:line: message}), one per line: joined on one line, ten errors would
@@ -64,6 +69,8 @@ final class AddonCompiler {
     private static final String RELEASE = Integer.toString(Runtime.version().feature());
     private static final List<String> OPTIONS = List.of("--release", RELEASE, "-encoding", "UTF-8", "-parameters",
             "-proc:none", "-g");
+    /** The identity of kiln-api and SLF4J by where they were loaded from: read once per process. */
+    private static final Map<List<Path>, String> API_IDENTITY = new ConcurrentHashMap<>();
 
     /** Compiled code of one addon: the folder its class loader reads, and the hash that named it. */
     record Compiled(Path classes, String hash) { }
@@ -71,18 +78,15 @@ final class AddonCompiler {
     /** One dependency as the hash sees it: its name and the identity of its code. */
     record Dependency(String name, String identity) { }
 
-    private final Path cache;
+    /** A compilation older than this is a crashed one: its temporary folder may go. */
+    private static final Duration ABANDONED = Duration.ofHours(1);
 
-    AddonCompiler(Path cache) {
-        this.cache = cache;
-    }
+    /** Null until first needed when there is no data dir: then a private folder of this process. */
+    private Path cache;
 
-    /** The cache {@code data_dir} implies, or one under the temporary folder when there is no data dir. */
-    static Path cacheOf(Path dataDir) {
-        if (dataDir != null) {
-            return dataDir.resolve(CACHE_FOLDER);
-        }
-        return Path.of(System.getProperty("java.io.tmpdir"), "kiln-" + CACHE_FOLDER + "-" + System.getProperty("user.name"));
+    /** @param dataDir the cache goes to {@code <dataDir>/addons-cache}; null: a private temporary folder */
+    AddonCompiler(Path dataDir) {
+        this.cache = dataDir == null ? null : dataDir.resolve(CACHE_FOLDER);
     }
 
     /** Whether {@code manifest}'s addon is made of sources. */
@@ -100,18 +104,19 @@ final class AddonCompiler {
     Compiled compile(Manifest manifest, List<Path> dependencyCode, List<Dependency> dependencies, List<Path> libJars) {
         Path src = manifest.directory().resolve(SOURCE_FOLDER);
         List<Path> files = filesUnder(src, manifest);
+        List<Path> api = List.of(codeOf(Addon.class), codeOf(Logger.class));
         String hash;
         try {
-            hash = hash(src, files, dependencies, libJars);
+            hash = hash(src, files, api, dependencies, libJars);
         } catch (UncheckedIOException e) {
             throw KilnException.failure("addon '" + manifest.name() + "': cannot read its code to hash it: " + e.getCause());
         }
-        Path target = cache.resolve(manifest.name() + "-" + hash);
+        Path target = cache(manifest).resolve(manifest.name() + "-" + hash);
         if (Files.isDirectory(target)) {
             LOG.debug("addon '{}': classes from the cache {}", manifest.name(), target);
             return new Compiled(target, hash);
         }
-        List<Path> classPath = new ArrayList<>(List.of(codeOf(Addon.class), codeOf(Logger.class)));
+        List<Path> classPath = new ArrayList<>(api);
         classPath.addAll(dependencyCode);
         classPath.addAll(libJars);
         long started = System.nanoTime();
@@ -132,17 +137,30 @@ final class AddonCompiler {
         return new Compiled(target, hash);
     }
 
-    /** The identity of code that is not compiled here (an addon's jars): a hash of their bytes. */
+    /** The identity of code that is not compiled here (an addon's jars, kiln-api): a hash of its bytes. */
     static String identityOf(List<Path> code) {
         MessageDigest digest = sha256();
+        identify(digest, code);
+        return HexFormat.of().formatHex(digest.digest(), 0, 10);
+    }
+
+    /** Each jar's name and bytes; each folder's files, by relative path, with their bytes. */
+    private static void identify(MessageDigest digest, List<Path> code) {
         for (Path path : code) {
-            digest.update(path.getFileName().toString().getBytes(StandardCharsets.UTF_8));
-            digest.update((byte) 0);
+            text(digest, "code " + path.getFileName());
             if (Files.isRegularFile(path)) {
                 update(digest, path);
+            } else if (Files.isDirectory(path)) {
+                try (Stream<Path> walk = Files.walk(path)) {
+                    for (Path file : walk.filter(Files::isRegularFile).sorted(Comparator.comparing(f -> relative(path, f))).toList()) {
+                        text(digest, relative(path, file));
+                        update(digest, file);
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
             }
         }
-        return HexFormat.of().formatHex(digest.digest(), 0, 10);
     }
 
     /**
@@ -163,10 +181,12 @@ final class AddonCompiler {
         }
     }
 
-    private static String hash(Path src, List<Path> files, List<Dependency> dependencies, List<Path> libJars) {
+    private static String hash(Path src, List<Path> files, List<Path> api, List<Dependency> dependencies, List<Path> libJars) {
         MessageDigest digest = sha256();
         text(digest, "kiln " + ServerVersion.current());
         text(digest, "javac " + String.join(" ", OPTIONS));
+        // the version alone misses an API changed within a development version
+        text(digest, "api " + API_IDENTITY.computeIfAbsent(api, AddonCompiler::identityOf));
         for (Path file : files) {
             text(digest, "src " + relative(src, file));
             update(digest, file);
@@ -281,13 +301,41 @@ final class AddonCompiler {
         }
     }
 
+    /**
+     * The cache folder. Without a data dir, a new private folder (mode 0700) for this process: a
+     * folder shared under /tmp would let another local user plant classes that Kiln then loads.
+     */
+    private synchronized Path cache(Manifest manifest) {
+        if (cache == null) {
+            try {
+                cache = Files.createTempDirectory("kiln-" + CACHE_FOLDER + "-");
+            } catch (IOException e) {
+                throw KilnException.failure("addon '" + manifest.name() + "': cannot create a temporary addons cache: " + e);
+            }
+        }
+        return cache;
+    }
+
     private Path temporaryFolder(Manifest manifest, Path target) {
         try {
             Files.createDirectories(cache);
+            removeAbandoned(manifest);
             return Files.createTempDirectory(cache, ".tmp-" + target.getFileName() + "-");
         } catch (IOException e) {
             throw KilnException.failure("addon '" + manifest.name() + "': cannot write the addons cache " + cache + " ("
                     + e.getClass().getSimpleName() + ": " + e.getMessage() + "); check data_dir");
+        }
+    }
+
+    /** Removes the temporary folders that crashed compilations of this addon left, once surely abandoned. */
+    private void removeAbandoned(Manifest manifest) throws IOException {
+        Instant before = Instant.now().minus(ABANDONED);
+        try (Stream<Path> entries = Files.list(cache)) {
+            for (Path entry : entries.filter(p -> p.getFileName().toString().startsWith(".tmp-" + manifest.name() + "-")).toList()) {
+                if (Files.getLastModifiedTime(entry).toInstant().isBefore(before)) {
+                    deleteTree(entry);
+                }
+            }
         }
     }
 

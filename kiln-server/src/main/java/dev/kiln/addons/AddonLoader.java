@@ -39,9 +39,9 @@ public final class AddonLoader {
     /** Guarded by {@code this}: the code identity of loaded addons that a source addon depends on. */
     private final Map<String, String> identities = new HashMap<>();
 
-    private AddonLoader(Map<String, Manifest> available, Path cache) {
+    private AddonLoader(Map<String, Manifest> available, Path dataDir) {
         this.available = Map.copyOf(available);
-        this.compiler = new AddonCompiler(cache);
+        this.compiler = new AddonCompiler(dataDir);
     }
 
     /**
@@ -49,10 +49,10 @@ public final class AddonLoader {
      * source addons are compiled into {@code <dataDir>/addons-cache}.
      */
     public static AddonLoader discover(List<Path> addonsPath, Path dataDir) {
-        return new AddonLoader(AddonsPath.discover(addonsPath), AddonCompiler.cacheOf(dataDir));
+        return new AddonLoader(AddonsPath.discover(addonsPath), dataDir);
     }
 
-    /** As {@link #discover(List, Path)} without a data dir: source addons are cached under the temporary folder. */
+    /** As {@link #discover(List, Path)} without a data dir: source addons are compiled into a private temporary folder. */
     public static AddonLoader discover(List<Path> addonsPath) {
         return discover(addonsPath, null);
     }

@@ -224,6 +224,19 @@ class SourceAddonTest {
     }
 
     @Test
+    void withoutADataDirTheClassesGoToAPrivateTemporaryFolder() throws Throwable {
+        greeter("world");
+        try (LoadedAddons loaded = AddonLoader.loadServerWide(List.of(root), List.of("greeter"))) {
+            assertThat(answer(loaded, "/greeter")).endsWith("world");
+            Path classes = Path.of(((java.net.URLClassLoader) loaded.get("greeter").orElseThrow().classLoader()).getURLs()[0].toURI());
+            assertThat(classes.getParent().getFileName().toString()).startsWith("kiln-addons-cache-");
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(classes.getParent())))
+                    .isEqualTo("rwx------");
+        }
+        assertThat(cacheEntries()).isEmpty();
+    }
+
+    @Test
     void theApiIsFoundWhereverItWasLoadedFrom() {
         Path api = AddonCompiler.codeOf(dev.kiln.api.Addon.class);
         assertThat(Files.isDirectory(api) || api.toString().endsWith(".jar")).isTrue();

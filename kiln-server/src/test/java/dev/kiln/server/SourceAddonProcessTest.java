@@ -70,6 +70,19 @@ class SourceAddonProcessTest {
     }
 
     @Test
+    void binKilnCompilesASourceAddonAgainstTheJarsOfTheDistribution() throws Exception {
+        Path addons = greeter();
+        Path kiln = Path.of(System.getProperty("kiln.dist")).resolveSibling("bin").resolve("kiln");
+        Process process = new ProcessBuilder("sh", kiln.toString(), "--addons-path=" + addons, "--load=base,web,greeter",
+                "--stop-after-init", "--http-port=0", "--max-cron-threads=0", "--data-dir=" + System.getProperty("kiln.test.data"))
+                .redirectErrorStream(true).start();
+        String said = output(process);
+        assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(process.exitValue()).as(said).isZero();
+        assertThat(said).contains("addon 'greeter': compiled 1 source file in ");
+    }
+
+    @Test
     void aCompileErrorStopsTheStartNamingTheFileLineAndMessage() throws Exception {
         Path addons = greeter();
         Path source = addons.resolve("greeter/src/greeter/Greeter.java");
