@@ -69,6 +69,8 @@ final class AddonCompiler {
     private static final String RELEASE = Integer.toString(Runtime.version().feature());
     private static final List<String> OPTIONS = List.of("--release", RELEASE, "-encoding", "UTF-8", "-parameters",
             "-proc:none", "-g");
+    /** A compilation older than this is a crashed one: its temporary folder may go. */
+    private static final Duration ABANDONED = Duration.ofHours(1);
     /** The identity of kiln-api and SLF4J by where they were loaded from: read once per process. */
     private static final Map<List<Path>, String> API_IDENTITY = new ConcurrentHashMap<>();
 
@@ -77,9 +79,6 @@ final class AddonCompiler {
 
     /** One dependency as the hash sees it: its name and the identity of its code. */
     record Dependency(String name, String identity) { }
-
-    /** A compilation older than this is a crashed one: its temporary folder may go. */
-    private static final Duration ABANDONED = Duration.ofHours(1);
 
     /** Null until first needed when there is no data dir: then a private folder of this process. */
     private Path cache;
@@ -316,10 +315,12 @@ final class AddonCompiler {
         return cache;
     }
 
-    private Path temporaryFolder(Manifest manifest, Path target) {
+    /** A new folder beside {@code target} to compile into. */
+    private static Path temporaryFolder(Manifest manifest, Path target) {
+        Path cache = target.getParent();
         try {
             Files.createDirectories(cache);
-            removeAbandoned(manifest);
+            removeAbandoned(manifest, cache);
             return Files.createTempDirectory(cache, ".tmp-" + target.getFileName() + "-");
         } catch (IOException e) {
             throw KilnException.failure("addon '" + manifest.name() + "': cannot write the addons cache " + cache + " ("
@@ -328,7 +329,7 @@ final class AddonCompiler {
     }
 
     /** Removes the temporary folders that crashed compilations of this addon left, once surely abandoned. */
-    private void removeAbandoned(Manifest manifest) throws IOException {
+    private static void removeAbandoned(Manifest manifest, Path cache) throws IOException {
         Instant before = Instant.now().minus(ABANDONED);
         try (Stream<Path> entries = Files.list(cache)) {
             for (Path entry : entries.filter(p -> p.getFileName().toString().startsWith(".tmp-" + manifest.name() + "-")).toList()) {
