@@ -12,7 +12,8 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * One class loader per addon, over {@code <addon>/<name>.jar} and {@code <addon>/lib/*.jar}.
+ * One class loader per addon, over {@code <addon>/<name>.jar} (or, for a source addon, the folder
+ * its sources were compiled into) and {@code <addon>/lib/*.jar}.
  *
  * <p>An addon sees, in this order: the JDK (the platform loader), the server's {@code dev.kiln.api}
  * and {@code org.slf4j} packages, the classes of the addons it depends on (transitively), then its
@@ -43,23 +44,46 @@ final class AddonClassLoader extends URLClassLoader {
         if (Files.isRegularFile(main)) {
             jars.add(main);
         }
+        jars.addAll(libJarsOf(directory));
+        return urls(jars);
+    }
+
+    /** The addon's {@code lib/*.jar} in name order. */
+    static List<Path> libJarsOf(Path directory) {
         Path lib = directory.resolve("lib");
-        if (Files.isDirectory(lib)) {
-            try (Stream<Path> files = Files.list(lib)) {
-                files.filter(p -> p.getFileName().toString().endsWith(".jar")).sorted().forEach(jars::add);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+        if (!Files.isDirectory(lib)) {
+            return List.of();
         }
-        URL[] urls = new URL[jars.size()];
+        try (Stream<Path> files = Files.list(lib)) {
+            return files.filter(p -> p.getFileName().toString().endsWith(".jar")).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static URL[] urls(List<Path> code) {
+        URL[] urls = new URL[code.size()];
         for (int i = 0; i < urls.length; i++) {
             try {
-                urls[i] = jars.get(i).toUri().toURL();
+                urls[i] = code.get(i).toUri().toURL();
             } catch (MalformedURLException e) {
                 throw new IllegalArgumentException(e);
             }
         }
         return urls;
+    }
+
+    /** The jars and folders this addon's own code comes from, for the compiler of an addon depending on it. */
+    List<Path> codePaths() {
+        List<Path> paths = new ArrayList<>();
+        for (URL url : getURLs()) {
+            try {
+                paths.add(Path.of(url.toURI()));
+            } catch (java.net.URISyntaxException e) {
+                throw new IllegalArgumentException(e);
+            }
+        }
+        return paths;
     }
 
     @Override

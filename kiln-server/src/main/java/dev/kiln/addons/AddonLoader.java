@@ -2,7 +2,10 @@ package dev.kiln.addons;
 
 import dev.kiln.KilnException;
 import dev.kiln.api.Addon;
+import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
+import java.net.URL;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,9 +19,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Loads addons as Odoo's {@code load_server_wide_modules()} does: discover them on the addons path,
- * order them by dependency, give each its class loader, instantiate its entry class and let it
- * register. Any failure stops here with a {@link KilnException} (exit 1) whose one-line message names
- * the addon(s) and the file to fix.
+ * order them by dependency, give each its class loader (compiling a source addon first, see
+ * {@link AddonCompiler}), instantiate its entry class and let it register. Any failure stops here
+ * with a {@link KilnException} (exit 1) whose message names the addon(s) and the file to fix, and
+ * leaves nothing of the failing addon loaded: it is recorded only once registered, so a later load
+ * (a reload after a fix) starts from the code that last loaded whole.
  */
 public final class AddonLoader {
 
@@ -28,16 +33,28 @@ public final class AddonLoader {
     private record Loaded(LoadedAddon addon, List<RouteSpec> routes) { }
 
     private final Map<String, Manifest> available;
+    private final AddonCompiler compiler;
     /** Guarded by {@code this}: each addon's code is loaded and registered at most once per process. */
     private final Map<String, Loaded> loaded = new HashMap<>();
+    /** Guarded by {@code this}: the code identity of loaded addons that a source addon depends on. */
+    private final Map<String, String> identities = new HashMap<>();
 
-    private AddonLoader(Map<String, Manifest> available) {
+    private AddonLoader(Map<String, Manifest> available, Path dataDir) {
         this.available = Map.copyOf(available);
+        this.compiler = new AddonCompiler(dataDir);
     }
 
-    /** Discovers every addon on {@code addonsPath} (the bundled folder appended) without loading any. */
+    /**
+     * Discovers every addon on {@code addonsPath} (the bundled folder appended) without loading any;
+     * source addons are compiled into {@code <dataDir>/addons-cache}.
+     */
+    public static AddonLoader discover(List<Path> addonsPath, Path dataDir) {
+        return new AddonLoader(AddonsPath.discover(addonsPath), dataDir);
+    }
+
+    /** As {@link #discover(List, Path)} without a data dir: source addons are compiled into a private temporary folder. */
     public static AddonLoader discover(List<Path> addonsPath) {
-        return new AddonLoader(AddonsPath.discover(addonsPath));
+        return discover(addonsPath, null);
     }
 
     /**
@@ -46,7 +63,12 @@ public final class AddonLoader {
      * @param addonsPath the configured folders; the bundled folder is appended
      */
     public static LoadedAddons loadServerWide(List<Path> addonsPath, List<String> names) {
-        LoadedAddons addons = discover(addonsPath).load(names);
+        return loadServerWide(addonsPath, null, names);
+    }
+
+    /** As {@link #loadServerWide(List, List)}, compiling source addons into {@code <dataDir>/addons-cache}. */
+    public static LoadedAddons loadServerWide(List<Path> addonsPath, Path dataDir, List<String> names) {
+        LoadedAddons addons = discover(addonsPath, dataDir).load(names);
         LOG.info("{} addons loaded: {}", addons.addons().size(), String.join(", ", addons.names()));
         return addons;
     }
@@ -83,9 +105,47 @@ public final class AddonLoader {
     }
 
     private Loaded loadOne(Manifest manifest) {
-        AddonClassLoader loader = new AddonClassLoader(manifest.name(),
-                AddonClassLoader.jarsOf(manifest.directory(), manifest.name()), AddonLoader.class.getClassLoader(),
-                dependencyLoaders(manifest));
+        List<String> dependencies = dependencies(manifest);
+        List<AddonClassLoader> dependencyLoaders = dependencies.stream()
+                .map(name -> (AddonClassLoader) loaded.get(name).addon().classLoader()).toList();
+        URL[] code = AddonCompiler.isSourceAddon(manifest)
+                ? compiledCode(manifest, dependencies, dependencyLoaders)
+                : AddonClassLoader.jarsOf(manifest.directory(), manifest.name());
+        AddonClassLoader loader = new AddonClassLoader(manifest.name(), code, AddonLoader.class.getClassLoader(),
+                dependencyLoaders);
+        try {
+            return registered(manifest, loader);
+        } catch (RuntimeException | LinkageError e) {
+            close(loader);
+            throw e;
+        }
+    }
+
+    /** The folder a source addon's classes are compiled into (from the cache when unchanged), then its lib/ jars. */
+    private URL[] compiledCode(Manifest manifest, List<String> dependencies, List<AddonClassLoader> dependencyLoaders) {
+        Path jar = manifest.directory().resolve(manifest.name() + ".jar");
+        if (Files.exists(jar)) {
+            throw KilnException.failure("addon '" + manifest.name() + "' holds both " + jar + " and sources in "
+                    + manifest.directory().resolve(AddonCompiler.SOURCE_FOLDER) + ": remove one (" + manifest.file() + ")");
+        }
+        List<Path> dependencyCode = new ArrayList<>();
+        List<AddonCompiler.Dependency> identified = new ArrayList<>();
+        for (int i = 0; i < dependencies.size(); i++) {
+            List<Path> paths = dependencyLoaders.get(i).codePaths();
+            dependencyCode.addAll(paths);
+            String identity = identities.computeIfAbsent(dependencies.get(i), name -> AddonCompiler.identityOf(paths));
+            identified.add(new AddonCompiler.Dependency(dependencies.get(i), identity));
+        }
+        List<Path> libJars = AddonClassLoader.libJarsOf(manifest.directory());
+        AddonCompiler.Compiled compiled = compiler.compile(manifest, dependencyCode, identified, libJars);
+        identities.put(manifest.name(), compiled.hash());
+        List<Path> code = new ArrayList<>();
+        code.add(compiled.classes());
+        code.addAll(libJars);
+        return AddonClassLoader.urls(code);
+    }
+
+    private static Loaded registered(Manifest manifest, AddonClassLoader loader) {
         Addon instance = null;
         List<RouteSpec> routes = List.of();
         List<CronSpec> crons = List.of();
@@ -102,8 +162,8 @@ public final class AddonLoader {
         return new Loaded(new LoadedAddon(manifest, loader, instance, manifest.staticFolder(), crons, services), routes);
     }
 
-    /** The loaders of every addon {@code manifest} depends on, transitively, nearest first. */
-    private List<AddonClassLoader> dependencyLoaders(Manifest manifest) {
+    /** Every addon {@code manifest} depends on, transitively, nearest first; each already loaded. */
+    private List<String> dependencies(Manifest manifest) {
         Set<String> seen = new LinkedHashSet<>();
         List<String> queue = new ArrayList<>(manifest.depends());
         while (!queue.isEmpty()) {
@@ -112,16 +172,21 @@ public final class AddonLoader {
                 queue.addAll(available.get(name).depends());
             }
         }
-        List<AddonClassLoader> result = new ArrayList<>();
         for (String name : seen) {
-            Loaded dependency = loaded.get(name);
-            if (dependency == null) {
+            if (loaded.get(name) == null) {
                 throw KilnException.failure("addon '" + manifest.name() + "' depends on '" + name
                         + "', which was not loaded before it (" + manifest.file() + ")");
             }
-            result.add((AddonClassLoader) dependency.addon().classLoader());
         }
-        return result;
+        return List.copyOf(seen);
+    }
+
+    private static void close(AddonClassLoader loader) {
+        try {
+            loader.close();
+        } catch (IOException ignored) {
+            // a jar that cannot be closed is released by the JVM at exit
+        }
     }
 
     private static Addon instantiate(Manifest manifest, ClassLoader loader) {
@@ -129,9 +194,11 @@ public final class AddonLoader {
         try {
             type = Class.forName(manifest.entry(), false, loader);
         } catch (ClassNotFoundException | LinkageError e) {
+            Path code = AddonCompiler.isSourceAddon(manifest)
+                    ? manifest.directory().resolve(AddonCompiler.SOURCE_FOLDER)
+                    : manifest.directory().resolve(manifest.name() + ".jar");
             throw KilnException.failure("addon '" + manifest.name() + "': entry class " + manifest.entry()
-                    + " not found in " + manifest.directory().resolve(manifest.name() + ".jar") + " or its lib/ ("
-                    + manifest.file() + ")");
+                    + " not found in " + code + " or its lib/ (" + manifest.file() + ")");
         }
         if (!Addon.class.isAssignableFrom(type)) {
             throw KilnException.failure("addon '" + manifest.name() + "': entry class " + manifest.entry()

@@ -45,7 +45,7 @@ final class CronCommand {
             if (action.equals("list")) {
                 print(CronManual.list(pools, db), out);
             } else {
-                AddonLoader catalog = AddonLoader.discover(config.addonsPath());
+                AddonLoader catalog = AddonLoader.discover(config.addonsPath(), config.dataDir());
                 Registries registries = new Registries(catalog, config.serverWideModules(), pools);
                 double seconds = CronManual.run(pools, registries, db, values.getFirst());
                 out.printf("cron job '%s' done in %.3f s%n", values.getFirst(), seconds);

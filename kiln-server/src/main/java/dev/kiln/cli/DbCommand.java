@@ -53,7 +53,7 @@ final class DbCommand {
         String login = result.matchedOptionValue("--login", "admin");
         String password = action.equals("create") ? password(result, env) : null;
         Actions.withServer(config, pools -> {
-            AddonLoader catalog = AddonLoader.discover(config.addonsPath());
+            AddonLoader catalog = AddonLoader.discover(config.addonsPath(), config.dataDir());
             DatabaseService service = new DatabaseService(new DatabaseManager(pools, config.dbTemplate()),
                     new Registries(catalog, config.serverWideModules(), pools), catalog, pools);
             switch (action) {

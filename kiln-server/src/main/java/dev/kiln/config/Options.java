@@ -80,7 +80,7 @@ public final class Options {
                     ValueType.choiceSet("access", "debug", "reload"), "", "--dev")
             .value("pidfile", "file to write the server's pid to (removed at exit)",
                     ValueType.path(), null, "--pidfile")
-            .value("data_dir", "folder for sessions, attachments and the embedded PostgreSQL (postgres-15/)",
+            .value("data_dir", "folder for sessions, attachments, the embedded PostgreSQL (postgres-15/) and compiled source addons (addons-cache/)",
                     ValueType.path(), "~/.local/share/kiln", "-D", "--data-dir")
             .value("log_level", "logging preset: " + String.join(", ", LogLevels.PRESETS),
                     ValueType.choice(LogLevels.PRESETS.toArray(String[]::new)), "info", "--log-level")

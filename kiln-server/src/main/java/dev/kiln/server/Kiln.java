@@ -136,7 +136,7 @@ public final class Kiln {
 
         /** @param abortable let limit_time_cpu answer a request in its handler's stead */
         static Parts of(Config config, boolean abortable) {
-            AddonLoader catalog = AddonLoader.discover(config.addonsPath());
+            AddonLoader catalog = AddonLoader.discover(config.addonsPath(), config.dataDir());
             LoadedAddons serverWide = catalog.load(config.serverWideModules());
             Postgres postgres = Postgres.of(config);
             ConnectionPools pools = ConnectionPools.of(postgres, config);

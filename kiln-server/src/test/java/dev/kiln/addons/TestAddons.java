@@ -14,7 +14,7 @@ import java.util.stream.Stream;
 import javax.tools.JavaCompiler;
 import javax.tools.ToolProvider;
 
-/** Builds small addon folders for tests: a manifest and a jar compiled from Java sources. */
+/** Builds small addon folders for tests: a manifest and a jar compiled from Java sources, or the sources themselves. */
 public final class TestAddons {
 
     private TestAddons() { }
@@ -26,6 +26,25 @@ public final class TestAddons {
             Files.writeString(dir.resolve("manifest.json"), manifest);
             if (!sources.isEmpty()) {
                 jar(compile(sources, List.of()), dir.resolve(name + ".jar"));
+            }
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Writes the source addon {@code <root>/<name>/}: its manifest and {@code src/<path>} for each
+     * entry of {@code files} (a path relative to {@code src/} → its text: Java sources and resources).
+     */
+    public static Path sourceAddon(Path root, String name, String manifest, Map<String, String> files) {
+        try {
+            Path dir = Files.createDirectories(root.resolve(name));
+            Files.writeString(dir.resolve("manifest.json"), manifest);
+            for (Map.Entry<String, String> file : files.entrySet()) {
+                Path path = dir.resolve("src").resolve(file.getKey());
+                Files.createDirectories(path.getParent());
+                Files.writeString(path, file.getValue());
             }
             return dir;
         } catch (IOException e) {
