@@ -4,8 +4,6 @@ import dev.kiln.KilnException;
 import dev.kiln.api.Addon;
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
-import java.net.URI;
-import java.net.URL;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -14,7 +12,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.zip.ZipFile;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,11 +53,11 @@ public final class AddonLoader {
     }
 
     /**
-     * What an autoreload checks before it replaces the running code: the addons path is read again
-     * (every manifest valid, no name twice), {@code serverWide} and the {@code changed} addons still
-     * on the path have their dependencies (no cycle), and each of them whose manifest names an
-     * entry class and that has jars holds that class in them (a jar half rebuilt has not). Nothing
-     * is loaded or run.
+     * What an autoreload checks before it replaces the running code, as a start would: the addons
+     * path is read again (every manifest valid, no name twice), then {@code serverWide} and the
+     * {@code changed} addons still on the path are loaded with their dependencies, in class loaders
+     * of their own (entry class found, constructed, {@code register} passed, no route claimed twice,
+     * no service offered twice), and dropped: none of their routes or cron jobs runs here.
      *
      * @throws KilnException the one line a start would fail with, naming the addon and the file
      */
@@ -68,32 +65,23 @@ public final class AddonLoader {
         Map<String, Manifest> available = AddonsPath.discover(addonsPath);
         Set<String> names = new LinkedHashSet<>(serverWide);
         changed.stream().filter(available::containsKey).forEach(names::add);
-        for (Manifest manifest : DependencyGraph.order(available, List.copyOf(names))) {
-            checkEntryClass(manifest);
+        AddonLoader trial = new AddonLoader(available);
+        try (LoadedAddons addons = trial.load(List.copyOf(names))) {
+            addons.services();
+        } finally {
+            trial.closeLoaders();
         }
     }
 
-    /** Without any jar the addon may be made of sources, compiled at load: there is nothing to look in. */
-    private static void checkEntryClass(Manifest manifest) {
-        URL[] jars = AddonClassLoader.jarsOf(manifest.directory(), manifest.name());
-        if (manifest.entry() == null || jars.length == 0) {
-            return;
-        }
-        String entry = manifest.entry().replace('.', '/') + ".class";
-        for (URL jar : jars) {
-            Path file = Path.of(URI.create(jar.toString()));
-            try (ZipFile zip = new ZipFile(file.toFile())) {
-                if (zip.getEntry(entry) != null) {
-                    return;
-                }
-            } catch (IOException e) {
-                throw KilnException.failure("addon '" + manifest.name() + "': " + file + " is not a readable jar ("
-                        + e.getMessage() + ")");
+    /** Closes every class loader this loader made, including those of a load that failed half way. */
+    private synchronized void closeLoaders() {
+        for (Loaded one : loaded.values()) {
+            try {
+                ((AddonClassLoader) one.addon().classLoader()).close();
+            } catch (IOException ignored) {
+                // a jar that cannot be closed is released by the JVM at exit
             }
         }
-        throw KilnException.failure("addon '" + manifest.name() + "': entry class " + manifest.entry()
-                + " not found in " + manifest.directory().resolve(manifest.name() + ".jar") + " or its lib/ ("
-                + manifest.file() + ")");
     }
 
     /** Every addon found on the addons path, by name. */
