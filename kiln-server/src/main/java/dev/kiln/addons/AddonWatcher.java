@@ -2,7 +2,6 @@ package dev.kiln.addons;
 
 import java.io.IOException;
 import java.nio.file.ClosedWatchServiceException;
-import java.nio.file.FileSystemException;
 import java.nio.file.FileSystems;
 import java.nio.file.FileVisitOption;
 import java.nio.file.FileVisitResult;
@@ -160,7 +159,7 @@ public final class AddonWatcher implements AutoCloseable {
         String files = String.join(", ", named) + (changed.size() > NAMED ? " and " + (changed.size() - NAMED) + " more" : "");
         try {
             check.check(addons);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError e) {
             LOG.error("--dev=reload: not reloading after the change to {}: {}; the previous code serves on until the next change",
                     files, e.getMessage() == null ? e.toString() : e.getMessage());
             return;
@@ -207,7 +206,7 @@ public final class AddonWatcher implements AutoCloseable {
         try {
             Files.walkFileTree(top, EnumSet.of(FileVisitOption.FOLLOW_LINKS), Integer.MAX_VALUE, new SimpleFileVisitor<>() {
                 @Override
-                public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attributes) throws IOException {
+                public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attributes) {
                     if (!roots.contains(dir) && (ignored(dir) || underStatic(dir))) {
                         return FileVisitResult.SKIP_SUBTREE;
                     }
@@ -233,16 +232,21 @@ public final class AddonWatcher implements AutoCloseable {
         }
     }
 
-    private void watch(Path dir) throws IOException {
+    private void watch(Path dir) {
         try {
             folders.put(dir.register(service, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE,
                     StandardWatchEventKinds.ENTRY_MODIFY), dir);
-        } catch (FileSystemException e) {
-            // inotify's per-user limit (ENOSPC): say how to raise it, once, and watch what can be watched
-            if (!warnedLimit) {
+        } catch (ClosedWatchServiceException e) {
+            throw e;
+        } catch (IOException e) {
+            // the JDK's words for inotify's per-user limits (ENOSPC, EMFILE): say how to raise them,
+            // once, and watch what can be watched; any other failure is a folder gone meanwhile
+            if (String.valueOf(e.getMessage()).contains("inotify") && !warnedLimit) {
                 warnedLimit = true;
-                LOG.warn("--dev=reload: cannot watch {} ({}); changes there are not seen. Too many watches? "
-                        + "raise fs.inotify.max_user_watches (sysctl)", dir, e.getMessage());
+                LOG.warn("--dev=reload: cannot watch {} ({}): changes there are not seen; raise fs.inotify.max_user_watches "
+                        + "or fs.inotify.max_user_instances (sysctl)", dir, e.getMessage());
+            } else {
+                LOG.debug("--dev=reload: cannot watch {}: {}", dir, e.toString());
             }
         }
     }
