@@ -185,11 +185,12 @@ public final class AddonWatcher implements AutoCloseable {
             }
             boolean created = event.kind() == StandardWatchEventKinds.ENTRY_CREATE;
             boolean deleted = event.kind() == StandardWatchEventKinds.ENTRY_DELETE;
+            int known = changed.size();
             if (created && Files.isDirectory(path) && !underStatic(path)) {
                 register(path, changed);      // its files may have been written before the watch
             }
-            if (counts(path) || ((created || deleted) && cameOrWent(path))) {
-                changed.add(path);
+            if (counts(path) || ((created || deleted) && changed.size() == known && cameOrWent(path))) {
+                changed.add(path);            // a new folder is named by its files when it has any
             }
         }
         if (!key.reset()) {
