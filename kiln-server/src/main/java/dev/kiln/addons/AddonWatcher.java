@@ -256,7 +256,7 @@ public final class AddonWatcher implements AutoCloseable {
      * Whether a change of {@code path} asks for a reload: a source anywhere in an addon (but
      * static/), the addon's manifest, its jar, a jar of its lib/, an SQL script of its migrations/.
      */
-    boolean counts(Path path) {
+    private boolean counts(Path path) {
         Path relative = relative(path);
         int depth = relative.getNameCount();
         if (depth < 2 || underStatic(path)) {
@@ -290,7 +290,7 @@ public final class AddonWatcher implements AutoCloseable {
     }
 
     /** Editor droppings and hidden files, anywhere below a watched folder. */
-    static boolean ignored(Path path) {
+    private static boolean ignored(Path path) {
         String name = path.getFileName().toString();
         return name.startsWith(".") || name.endsWith("~") || name.endsWith(".swp") || name.endsWith(".swx")
                 || name.equals("4913");
