@@ -9,6 +9,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
@@ -30,14 +31,18 @@ public final class AddonsPath {
         for (Path folder : configured) {
             add(folders, folder);
         }
-        String dist = System.getProperty(DIST_PROPERTY);
-        if (dist != null && !dist.isBlank()) {
-            Path bundled = Path.of(dist, "addons");
-            if (Files.isDirectory(bundled)) {
-                add(folders, bundled);
-            }
-        }
+        bundled().ifPresent(bundled -> add(folders, bundled));
         return folders;
+    }
+
+    /** The bundled addons' folder, {@code <kiln.dist>/addons}, when there is one. */
+    public static Optional<Path> bundled() {
+        String dist = System.getProperty(DIST_PROPERTY);
+        if (dist == null || dist.isBlank()) {
+            return Optional.empty();
+        }
+        Path bundled = Path.of(dist, "addons").toAbsolutePath().normalize();
+        return Files.isDirectory(bundled) ? Optional.of(bundled) : Optional.empty();
     }
 
     /** Every addon on the path, by technical name, in path order then name order. */

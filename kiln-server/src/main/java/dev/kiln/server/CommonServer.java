@@ -45,6 +45,11 @@ public abstract class CommonServer {
         return phoenix;
     }
 
+    /** {@code --dev=reload}: the addons changed; the loop reloads them as on HUP. Any thread may call it. */
+    public void addonsChanged() {
+        signals.addonsChanged();
+    }
+
     /** How long a graceful stop waits for requests: no request may legitimately outlive limit_time_real. */
     protected Duration stopTimeout() {
         return Duration.ofSeconds(config.limitTimeReal() > 0 ? config.limitTimeReal() : 120);

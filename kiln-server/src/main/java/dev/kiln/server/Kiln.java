@@ -1,7 +1,9 @@
 package dev.kiln.server;
 
 import dev.kiln.KilnException;
+import dev.kiln.addons.AddonCheck;
 import dev.kiln.addons.AddonLoader;
+import dev.kiln.addons.AddonWatcher;
 import dev.kiln.addons.LoadedAddons;
 import dev.kiln.bus.BusDispatcher;
 import dev.kiln.config.Config;
@@ -45,10 +47,17 @@ public final class Kiln {
                 : new ThreadedServer(config, parts.application, preload::run,
                         new CronService(config, parts.pools, parts.registries, parts.databases),
                         () -> BusDispatcher.stop(parts.pools));
+        AddonWatcher watcher = config.dev("reload") && !config.stopAfterInit()
+                ? AddonWatcher.start(config.addonsPath(), AddonCheck.of(config.addonsPath(), config.dataDir(), config.serverWideModules()),
+                        config.workers() > 0 ? "prefork" : "threaded", server::addonsChanged)
+                : null;
         int rc;
         try {
             rc = server.run();
         } finally {
+            if (watcher != null) {
+                watcher.close();          // its inotify descriptor must not outlive this image
+            }
             parts.registries.stopListening();
             parts.pools.close();
             if (!server.phoenix()) {

@@ -194,7 +194,7 @@ public final class PreforkServer extends CommonServer {
                 LOG.info("Initiating shutdown (SIG{}): stopping the workers gracefully; send it again to force it", signal);
                 quit = true;
             }
-            case "HUP" -> reload();
+            case "HUP", SignalQueue.ADDONS_CHANGED -> reload();
             case "TTIN" -> {
                 target++;
                 LOG.info("SIGTTIN: {} HTTP workers wanted", target);

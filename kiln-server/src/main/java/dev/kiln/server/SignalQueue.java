@@ -49,6 +49,14 @@ final class SignalQueue {
         queue.add(WAKE);
     }
 
+    /** What {@link #poll} returns after {@link #addonsChanged}: reload as for HUP, for a reason of its own. */
+    static final String ADDONS_CHANGED = "addons changed";
+
+    /** Asks the loop to reload the addons ({@code --dev=reload} saw a change that passed its check). */
+    void addonsChanged() {
+        queue.add(ADDONS_CHANGED);
+    }
+
     /** The next queued signal, waiting at most {@code timeout}; null when none came. */
     String poll(Duration timeout) throws InterruptedException {
         return queue.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);

@@ -137,6 +137,7 @@ public final class ThreadedServer extends CommonServer {
                 quit = true;
             }
             case "HUP" -> reload("SIGHUP");
+            case SignalQueue.ADDONS_CHANGED -> reload("--dev=reload: addons changed");
             case "USR1" -> logStatistics(application.requestsServed(), application.requestsInFlight());
             default -> LOG.debug("Ignoring SIG{}", signal);
         }

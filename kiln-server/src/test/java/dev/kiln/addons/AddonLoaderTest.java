@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,6 +19,8 @@ class AddonLoaderTest {
 
     @TempDir
     Path root;
+    @TempDir
+    Path dataDir;
 
     private static String controller(String pkg, String path) {
         return """
@@ -129,6 +132,25 @@ class AddonLoaderTest {
             assertThat(loaded.routes()).filteredOn(r -> r.path().equals("/top")).singleElement()
                     .satisfies(r -> assertThat(r.auth()).isEqualTo(Route.Auth.NONE));
         }
+    }
+
+    @Test
+    void theReloadCheckPassesForAddonsThatWouldLoad() {
+        addon(root, "shop", manifest("shop.Entry", "base"), Map.of("shop.Entry", controller("shop", "/shop")));
+        addon(root, "unused", manifest(null, "nowhere"), Map.of());   // never loaded: not the check's business
+        AddonLoader.check(List.of(root), dataDir, List.of("base", "web"), Set.of("shop", "gone"));
+    }
+
+    @Test
+    void theReloadCheckFailsAsAStartWouldForAChangedAddonOffTheLoadList() {
+        addon(root, "first", manifest("first.Entry"), Map.of("first.Entry", controller("first", "/same")));
+        addon(root, "second", manifest("second.Entry", "first"), Map.of("second.Entry", controller("second", "/same")));
+        assertThatThrownBy(() -> AddonLoader.check(List.of(root), dataDir, List.of("first"), Set.of("second")))
+                .isInstanceOf(KilnException.class).hasMessageContainingAll("'first'", "'second'", "/same");
+
+        addon(root, "ghost", manifest("ghost.Missing"), Map.of("ghost.Other", "package ghost; public class Other {}"));
+        assertThatThrownBy(() -> AddonLoader.check(List.of(root), dataDir, List.of("first"), Set.of("ghost")))
+                .hasMessageContainingAll("'ghost'", "ghost.Missing", root.resolve("ghost/manifest.json").toString());
     }
 
     @Test
