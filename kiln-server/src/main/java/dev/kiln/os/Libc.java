@@ -66,6 +66,10 @@ public final class Libc {
                 Linker.Option.firstVariadicArg(2));
     }
 
+    private static final class SignalDisposition {
+        static final MethodHandle H = function("signal", FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS), false);
+    }
+
     private static final class Kill {
         static final MethodHandle H = function("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
     }
@@ -107,6 +111,24 @@ public final class Libc {
 
     public static void kill(int pid, int signal) {
         call("kill(" + pid + ", " + signal + ")", Kill.H, pid, signal);
+    }
+
+    /**
+     * Gives {@code signal} its default disposition back in this process, undoing a SIG_IGN inherited
+     * across exec (a shell ignores INT for its background jobs), so the JVM may handle it. Must run
+     * before the JVM is asked to handle it.
+     */
+    public static void defaultDisposition(int signal) {
+        try {
+            MemorySegment previous = (MemorySegment) SignalDisposition.H.invokeExact(signal, MemorySegment.NULL);
+            if (previous.address() == -1L) {
+                throw new OsException("signal(" + signal + ", SIG_DFL)", 22);
+            }
+        } catch (OsException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new OsException("signal(" + signal + ", SIG_DFL)", t);
+        }
     }
 
     /** True when {@code fd} is a socket in the listening state (SO_ACCEPTCONN). */

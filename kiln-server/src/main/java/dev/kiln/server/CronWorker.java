@@ -29,6 +29,7 @@ public final class CronWorker extends PreforkWorker {
 
     @Override
     public int run() {
+        signals.reclaimInterrupt();
         signals.install(signal -> false, "INT", "TERM", "HUP", "USR1");
         // fd 0 is the HTTP socket, inherited like every worker's: a cron worker serves none, and
         // holding it would keep connections queued for no one once the HTTP workers have stopped

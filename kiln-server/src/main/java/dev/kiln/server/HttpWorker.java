@@ -75,6 +75,7 @@ public final class HttpWorker extends PreforkWorker {
         // HUP belongs to the master (a terminal's hangup reaches the whole group): ignored here.
         // INT means the whole server stops (the master's stop, or Ctrl-C on the group): this worker
         // may be the socket's last holder. TERM retires this worker alone.
+        signals.reclaimInterrupt();
         signals.install(signal -> {
             if ("INT".equals(signal)) {
                 serverStops = true;

@@ -41,6 +41,19 @@ final class SignalQueue {
         }
     }
 
+    /**
+     * Takes INT back when it was ignored at start: a worker gets INT from its master for the
+     * server's stop, and a master started as a background job of a script (whose shell ignores
+     * INT there, and so do the children) must still reach it. Call before {@link #install}.
+     */
+    void reclaimInterrupt() {
+        try {
+            dev.kiln.os.Libc.defaultDisposition(2);
+        } catch (dev.kiln.os.OsException e) {
+            LOG.warn("SIGINT cannot be taken back ({}): the server's stop reaches this worker as a retire", e.getMessage());
+        }
+    }
+
     /** What {@link #poll} returns after {@link #wake}: no signal, but something for the loop to look at. */
     static final String WAKE = "";
 

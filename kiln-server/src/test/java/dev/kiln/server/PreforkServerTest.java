@@ -36,6 +36,23 @@ class PreforkServerTest {
     Path dir;
 
     @Test
+    void aMasterStartedWithInterruptIgnoredStillStopsItsWorkersOnTerm() throws Exception {
+        // a script's background job: its shell ignores INT, and so would the workers, which get INT for the server's stop
+        List<String> ignoringInt = List.of("sh", "-c", "trap '' INT; exec \"$@\"", "sh");
+        try (KilnProcess kiln = KilnProcess.launch(dir, ignoringInt, "--workers=2", "--max-cron-threads=1")) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            kiln.awaitLog("Cron worker \\d+ \\(pid \\d+\\) ready", 1);
+            Set<Long> workers = workerPids(kiln);
+
+            kiln.signal("TERM");
+            assertThat(kiln.awaitExit(Duration.ofSeconds(30))).as(kiln.log()).isZero();
+            assertThat(kiln.log()).contains("Prefork master: every worker stopped").doesNotContain("is gone; stopping");
+            assertThat(workers).allSatisfy(pid -> assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
+                    .as("worker " + pid).isFalse());
+        }
+    }
+
+    @Test
     void workersServeTheMastersSocketAndTermStopsThemAll() throws Exception {
         KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2");
         try (kiln) {
