@@ -20,7 +20,8 @@ dist/lib/kiln-server.jar: $(SOURCES)
 run: build
 	bin/kiln --load=base,web,hello $(ARGS)
 
-test:
+# dist/ first: some tests run bin/kiln itself, and Maven assembles dist/ only after the tests.
+test: build
 	$(MVN) verify
 
 # wrk against Kiln, a raw Jetty peer and nginx, start times with and without the AOT cache, and the

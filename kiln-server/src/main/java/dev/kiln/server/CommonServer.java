@@ -20,6 +20,8 @@ public abstract class CommonServer {
     protected final long startNanos = System.nanoTime();
     /** Set when the process must exec itself again once stopped (HUP, limits). */
     protected volatile boolean phoenix;
+    /** Set once the graceful stop began (of a restart, or for good). */
+    protected volatile boolean stopping;
     private final java.util.concurrent.atomic.AtomicInteger stopSignals = new java.util.concurrent.atomic.AtomicInteger();
 
     protected CommonServer(Config config) {
@@ -31,13 +33,18 @@ public abstract class CommonServer {
 
     /**
      * For INT and TERM on the JVM's signal thread: the second one exits at once, the pidfile
-     * removed (Odoo's "Forced shutdown"); the first is left to the loop's graceful stop.
+     * removed (Odoo's "Forced shutdown"); the first is left to the loop's graceful stop, and one
+     * that comes while a restart's stop is under way turns the restart into a stop.
      */
-    protected void forceOnSecondStop() {
+    protected void forceOnSecondStop(String signal) {
         if (stopSignals.incrementAndGet() > 1) {
             System.err.println("Forced shutdown.");
             PidFile.remove(config.pidfile());
             Runtime.getRuntime().halt(0);
+        }
+        if (stopping && phoenix) {
+            phoenix = false;
+            LOG.info("SIG{} during the restart: stopping instead", signal);
         }
     }
 

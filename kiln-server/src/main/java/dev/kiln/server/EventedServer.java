@@ -25,7 +25,8 @@ import java.util.Set;
  * {@code limit_memory_hard} restart the process in place (same pid, socket kept), telling every
  * websocket to reconnect (1012) and ending pending polls, since a connection lives as long as its
  * client does and cannot be waited for. No request count or time limit applies. HUP restarts the
- * same way; INT/TERM stop (websockets closed with 1001), a second one at once.
+ * same way, and so does {@code --dev=reload} when an addon changes; INT/TERM stop (websockets
+ * closed with 1001), a second one at once.
  */
 public final class EventedServer extends CommonServer {
 
@@ -36,7 +37,6 @@ public final class EventedServer extends CommonServer {
     private final Runnable endLongPolls;
     private final Set<Long> abandoned = new HashSet<>();
     private volatile boolean quit;
-    private volatile boolean stopping;
     private HttpService http;
 
     /** @param endLongPolls stops the bus: pending long polls answer at once, so a stop does not wait for them */
@@ -90,11 +90,7 @@ public final class EventedServer extends CommonServer {
 
     private boolean handleUrgent(String signal) {
         if ("INT".equals(signal) || "TERM".equals(signal)) {
-            forceOnSecondStop();
-            if (stopping && phoenix) {
-                phoenix = false;   // a stop asked for during a restart wins over the restart
-                LOG.info("SIG{} during the restart: stopping instead", signal);
-            }
+            forceOnSecondStop(signal);
         }
         return false;
     }
@@ -106,6 +102,7 @@ public final class EventedServer extends CommonServer {
                 quit = true;
             }
             case "HUP" -> restart("SIGHUP");
+            case SignalQueue.ADDONS_CHANGED -> restart("--dev=reload: addons changed");
             case "USR1" -> {
                 logStatistics(application.requestsServed(), application.requestsInFlight());
                 LOG.info("Statistics: {} websockets open", application.busSockets() == null ? 0 : application.busSockets().openSockets());

@@ -47,31 +47,8 @@ public final class Kiln {
                 : new ThreadedServer(config, parts.application, preload::run,
                         new CronService(config, parts.pools, parts.registries, parts.databases),
                         () -> BusDispatcher.stop(parts.pools));
-        AddonWatcher watcher = config.dev("reload") && !config.stopAfterInit()
-                ? AddonWatcher.start(config.addonsPath(), AddonCheck.of(config.addonsPath(), config.dataDir(), config.serverWideModules()),
-                        config.workers() > 0 ? "prefork" : "threaded", server::addonsChanged)
-                : null;
-        int rc;
-        try {
-            rc = server.run();
-        } finally {
-            if (watcher != null) {
-                watcher.close();          // its inotify descriptor must not outlive this image
-            }
-            parts.registries.stopListening();
-            parts.pools.close();
-            if (!server.phoenix()) {
-                parts.postgres.close();   // a restarted image adopts the running server instead
-            }
-        }
-        if (server.phoenix()) {
-            try {
-                Phoenix.reexec(config.httpEnable());
-            } catch (OsException e) {
-                throw new KilnException(KilnException.FAILURE, "in-place restart failed: " + e.getMessage(), e);
-            }
-        }
-        return rc;
+        return serve(server, parts, watchAddons(config, server, config.workers() > 0 ? "prefork" : "threaded"),
+                config.httpEnable());
     }
 
     /**
@@ -88,24 +65,48 @@ public final class Kiln {
         parts.postgres.startInBackground();
         parts.registries.listen();
         EventedServer server = new EventedServer(config, parts.application, () -> BusDispatcher.stop(parts.pools));
+        return serve(server, parts, watchAddons(config, server, "evented"), true);
+    }
+
+    /**
+     * Runs {@code server} until it stops, then lets go of what the process holds, and when it
+     * stopped for a restart, execs this process again in place, keeping the listening socket on
+     * fd 0 when {@code keepSocket}. Returns the exit code.
+     */
+    private static int serve(CommonServer server, Parts parts, AddonWatcher watcher, boolean keepSocket) {
         int rc;
         try {
             rc = server.run();
         } finally {
+            if (watcher != null) {
+                watcher.close();          // its inotify descriptor must not outlive this image
+            }
             parts.registries.stopListening();
             parts.pools.close();
             if (!server.phoenix()) {
-                parts.postgres.close();
+                parts.postgres.close();   // a restarted image adopts the running server instead
             }
         }
         if (server.phoenix()) {
             try {
-                Phoenix.reexec(true);
+                Phoenix.reexec(keepSocket);
             } catch (OsException e) {
                 throw new KilnException(KilnException.FAILURE, "in-place restart failed: " + e.getMessage(), e);
             }
         }
         return rc;
+    }
+
+    /**
+     * With {@code --dev=reload}, the watcher of the addons path that makes {@code server} reload
+     * once a change passes the check a start would make; null otherwise. Never in a worker.
+     */
+    private static AddonWatcher watchAddons(Config config, CommonServer server, String mode) {
+        if (!config.dev("reload") || config.stopAfterInit()) {
+            return null;
+        }
+        return AddonWatcher.start(config.addonsPath(),
+                AddonCheck.of(config.addonsPath(), config.dataDir(), config.serverWideModules()), mode, server::addonsChanged);
     }
 
     /**

@@ -33,7 +33,6 @@ public final class ThreadedServer extends CommonServer {
     private final KilnApplication application;
     private final Set<Long> overLimit = new HashSet<>();
     private volatile boolean quit;
-    private volatile boolean stopping;
     private long limitReachedNanos = -1;
     private HttpService http;
 
@@ -111,11 +110,7 @@ public final class ThreadedServer extends CommonServer {
     private boolean handleUrgent(String signal) {
         switch (signal) {
             case "INT", "TERM" -> {
-                forceOnSecondStop();
-                if (stopping && phoenix) {
-                    phoenix = false;   // a stop asked for during a restart wins over the restart
-                    LOG.info("SIG{} during the restart: stopping instead", signal);
-                }
+                forceOnSecondStop(signal);
                 return false;
             }
             case "XCPU" -> {

@@ -92,6 +92,21 @@ class AutoreloadTest {
     }
 
     @Test
+    void kilnEventedRestartsInPlaceWhenAnAddonChanges() throws Exception {
+        try (KilnProcess kiln = KilnProcess.startEvented(run, "--addons-path=" + addons, "--load=base,web,hello,greet",
+                "--dev=reload")) {
+            assertThat(kiln.get("/greet")).startsWith("HTTP/1.1 200").endsWith("v1");
+
+            Files.copy(v2, greet.resolve("greet.jar"), StandardCopyOption.REPLACE_EXISTING);
+
+            kiln.awaitLog("--dev=reload: greet/greet\\.jar changed; reloading \\(evented mode\\)", 1);
+            await().atMost(Duration.ofSeconds(30)).until(() -> answer(kiln).endsWith("v2"));
+            kiln.awaitLog("Evented service \\(Jetty\\) running .*\\(socket kept across the restart\\)", 1);
+            assertThat(kiln.process().isAlive()).as("same pid").isTrue();
+        }
+    }
+
+    @Test
     void aBrokenManifestIsRefusedTheOldCodeServesOnAndTheFixReloads() throws Exception {
         try (KilnProcess kiln = start("--dev=reload")) {
             Files.writeString(greet.resolve("manifest.json"), "{\"version\": \"1.0\", \"depends\": [\"base\"");
