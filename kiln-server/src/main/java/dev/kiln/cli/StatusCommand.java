@@ -25,6 +25,16 @@ final class StatusCommand {
     private StatusCommand() { }
 
     static int run(List<String> args, Map<String, String> env, PrintStream out) {
+        if (args.contains("-h") || args.contains("--help")) {
+            out.println("""
+                    Usage: kiln status [SERVER OPTIONS]
+                    Prints what a running prefork master says of itself and of its workers: pid, kind,
+                    generation, age, requests served, RSS and the oldest request in flight. Give the
+                    server's own options (-c FILE, or --data-dir and --http-port): they lead to its
+                    status socket, <data_dir>/run/kiln-<http_port>.sock.
+                    Exit codes: 0 ok, 1 no server answers, 2 bad usage or configuration.""");
+            return KilnException.OK;
+        }
         Config config = KilnCommand.config(args, env);
         Path path = StatusSocket.pathOf(config);
         try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
