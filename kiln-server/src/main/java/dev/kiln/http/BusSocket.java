@@ -51,6 +51,8 @@ public final class BusSocket implements Session.Listener.AutoDemanding {
     private final ArrayDeque<Long> received = new ArrayDeque<>();
     private final AtomicInteger wakeUps = new AtomicInteger();
     private volatile Session session;
+    /** When this client was last heard from: a message or a pong. */
+    private volatile long heardNanos = System.nanoTime();
     // guarded by this: what is subscribed, from where, and which subscribe it was
     private BusDispatcher.Subscription subscription;
     private List<String> channels = List.of();
@@ -78,7 +80,13 @@ public final class BusSocket implements Session.Listener.AutoDemanding {
     }
 
     @Override
+    public void onWebSocketPong(java.nio.ByteBuffer payload) {
+        heardNanos = System.nanoTime();
+    }
+
+    @Override
     public void onWebSocketText(String text) {
+        heardNanos = System.nanoTime();
         if (flooding()) {
             close(1013, "too many messages: try again later");
             return;
@@ -118,6 +126,17 @@ public final class BusSocket implements Session.Listener.AutoDemanding {
         Session open = session;
         if (open != null && open.isOpen()) {
             open.close(code, reason, BusSockets.logFailure("close"));
+        }
+    }
+
+    /**
+     * Closes this socket with 4002 when its client was not heard from (no message, no pong to the
+     * pings) for {@code limitNanos}. Jetty's own idle timeout cannot tell: the pings Kiln sends
+     * count as activity for it.
+     */
+    void closeIfSilent(long now, long limitNanos) {
+        if (now - heardNanos > limitNanos) {
+            close(4002, "keep-alive timeout");
         }
     }
 

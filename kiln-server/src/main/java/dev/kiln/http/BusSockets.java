@@ -29,9 +29,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>The database is the session cookie's ({@code session_id=<db>.<token>}) when the database
  * filter lets it through, else the {@code db} query parameter's, else the only visible one; when
  * none applies the upgrade is refused with a 404 (as a route needing a database is). Limits: a text
- * message over {@link #MAX_TEXT_BYTES} closes with 1009 (Jetty's check); idle sockets are pinged
- * every {@link #PING_EVERY} and closed after {@link #IDLE_TIMEOUT} with nothing received, not even
- * a pong, with 4002 (Odoo's keep-alive timeout).
+ * message over {@link #MAX_TEXT_BYTES} closes with 1009 (Jetty's check); sockets are pinged every
+ * {@link #PING_EVERY} and closed with 4002 (Odoo's keep-alive timeout) after {@link #IDLE_TIMEOUT}
+ * with nothing received, not even a pong. That check is Kiln's: the pings it sends count as
+ * activity for Jetty's idle timeout, which so never fires on a socket Kiln pings.
  */
 public final class BusSockets {
 
@@ -44,6 +45,7 @@ public final class BusSockets {
     static final long MAX_TEXT_BYTES = 64 * 1024;
     static final Duration PING_EVERY = Duration.ofSeconds(25);
     static final Duration IDLE_TIMEOUT = Duration.ofSeconds(60);
+    static final Duration SILENCE_CHECK = Duration.ofSeconds(5);
 
     private final Databases databases;
     private final HttpOptions options;
@@ -136,12 +138,22 @@ public final class BusSockets {
         return new BusSocket(this, db, cookie == null ? null : cookie.tokenFor(db));
     }
 
+    /** Pings every socket every {@link #PING_EVERY}, and closes those silent for {@link #IDLE_TIMEOUT} (checked every {@link #SILENCE_CHECK}). */
     private void pingForever() {
+        long pinged = System.nanoTime();
         while (true) {
             try {
-                Thread.sleep(PING_EVERY);
+                Thread.sleep(SILENCE_CHECK);
+                long now = System.nanoTime();
+                boolean ping = now - pinged >= PING_EVERY.toNanos();
+                if (ping) {
+                    pinged = now;
+                }
                 for (BusSocket socket : open) {
-                    socket.ping();
+                    socket.closeIfSilent(now, IDLE_TIMEOUT.toNanos());
+                    if (ping) {
+                        socket.ping();
+                    }
                 }
             } catch (InterruptedException e) {
                 return;

@@ -30,12 +30,14 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @Tag("process")
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class BusWebSocketTest {
-
 
     private static CronHarness bus;
     private static KilnProcess one;
     private static KilnProcess two;
+    /** A client that never answers the server's pings, opened first: its 60 s run while the other tests do. */
+    private static SilentClient silent;
 
     @BeforeAll
     static void startTwoProcessesOnOneDatabase() throws Exception {
@@ -46,10 +48,14 @@ class BusWebSocketTest {
         bus = CronHarness.shared(dir, "bus_ws", addons, "bus,bustest");
         one = bus.serve("--max-cron-threads", "0", "--dev=access");
         two = bus.serve("--max-cron-threads", "0");
+        silent = SilentClient.open(one.port, "/websocket?db=" + bus.db);
     }
 
     @AfterAll
     static void stopThem() throws Exception {
+        if (silent != null) {
+            silent.socket.close();
+        }
         if (bus != null) {
             bus.close();
         }
@@ -247,6 +253,72 @@ class BusWebSocketTest {
             assertThat(clients).allSatisfy(c -> assertThat(c.messages()).hasSize(5));
         } finally {
             clients.forEach(BusClient::close);
+        }
+    }
+
+    @Test
+    @org.junit.jupiter.api.Order(Integer.MAX_VALUE)     // last: the other tests run during its 60 s
+    void aClientThatAnswersNoPingIsClosedWith4002AfterSixtySeconds() throws Exception {
+        assertThat(silent.closeCode.get(120, TimeUnit.SECONDS)).as("close code").isEqualTo(4002);
+        assertThat(silent.pings.get()).as("pings received and left unanswered").isGreaterThanOrEqualTo(2);
+        long lived = (silent.closedAt - silent.openedAt) / 1_000_000_000L;
+        assertThat(lived).as("seconds the silent socket lived").isBetween(55L, 100L);
+    }
+
+    /**
+     * A websocket client on a plain socket that completes the handshake, then only reads: it answers
+     * no ping (the JDK's client always does), so the server's keep-alive timeout must close it.
+     */
+    private static final class SilentClient {
+        final java.net.Socket socket;
+        final CompletableFuture<Integer> closeCode = new CompletableFuture<>();
+        final java.util.concurrent.atomic.AtomicInteger pings = new java.util.concurrent.atomic.AtomicInteger();
+        final long openedAt = System.nanoTime();
+        volatile long closedAt;
+
+        private SilentClient(java.net.Socket socket) {
+            this.socket = socket;
+        }
+
+        static SilentClient open(int port, String path) throws Exception {
+            java.net.Socket socket = new java.net.Socket("127.0.0.1", port);
+            socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                    + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            java.io.DataInputStream in = new java.io.DataInputStream(socket.getInputStream());
+            StringBuilder head = new StringBuilder();
+            while (!head.toString().endsWith("\r\n\r\n")) {
+                head.append((char) in.readUnsignedByte());
+            }
+            assertThat(head.toString()).startsWith("HTTP/1.1 101");
+            SilentClient client = new SilentClient(socket);
+            Thread.ofVirtual().start(() -> client.read(in));
+            return client;
+        }
+
+        /** Reads frames (the server's are never masked) until a close frame, whose code it keeps. */
+        private void read(java.io.DataInputStream in) {
+            try {
+                while (true) {
+                    int opcode = in.readUnsignedByte() & 0x0f;
+                    long length = in.readUnsignedByte() & 0x7f;
+                    if (length == 126) {
+                        length = in.readUnsignedShort();
+                    } else if (length == 127) {
+                        length = in.readLong();
+                    }
+                    byte[] payload = in.readNBytes((int) length);
+                    if (opcode == 0x9) {
+                        pings.incrementAndGet();
+                    } else if (opcode == 0x8) {
+                        closedAt = System.nanoTime();
+                        closeCode.complete(payload.length >= 2 ? ((payload[0] & 0xff) << 8) | (payload[1] & 0xff) : 1005);
+                        return;
+                    }
+                }
+            } catch (java.io.IOException e) {
+                closeCode.completeExceptionally(e);
+            }
         }
     }
 
