@@ -57,6 +57,8 @@ public final class PreforkServer extends CommonServer {
     private int generation = 1;
     /** The new generation's workers while a reload is in progress (empty otherwise), and its deadline. */
     private List<Worker> reloading = List.of();
+    /** The cron and evented workers of the reload, started once one of its HTTP workers is ready. */
+    private List<Kind> deferred = List.of();
     private long reloadDeadline;
     private boolean reloadAgain;
     private long lastDeathNanos;
@@ -231,9 +233,11 @@ public final class PreforkServer extends CommonServer {
     }
 
     /**
-     * HUP: a new generation. New workers start next to the old ones; the loop retires an old one
-     * each time a new one says it is ready ({@link #advanceReload}), so capacity never dips below
-     * the target and the loop goes on meanwhile. A HUP during a reload starts another after it.
+     * HUP: a new generation. New workers start next to the old ones, the HTTP workers first and the
+     * cron and evented ones once an HTTP worker of the new generation is ready (so the new code
+     * serves sooner: fewer JVMs boot at once); the loop retires an old one each time a new one says
+     * it is ready ({@link #advanceReload}), so capacity never dips below the target and the loop
+     * goes on meanwhile. A HUP during a reload starts another after it.
      */
     private void reload() {
         if (!reloading.isEmpty()) {
@@ -244,13 +248,20 @@ public final class PreforkServer extends CommonServer {
         generation++;
         LOG.info("SIGHUP: reloading: starting {} HTTP, {} cron and {} evented workers of generation {}, then retiring the old ones",
                 target, cronTarget, targetOf(Kind.EVENTED), generation);
+        // the HTTP workers first, alone on the CPUs: the new code serves sooner (the others follow, see advanceReload)
         List<Worker> fresh = new ArrayList<>();
+        List<Kind> later = new ArrayList<>();
         for (Kind kind : Kind.values()) {
             for (int i = 0; i < targetOf(kind); i++) {
-                fresh.add(spawn(kind));
+                if (kind == Kind.HTTP) {
+                    fresh.add(spawn(kind));
+                } else {
+                    later.add(kind);
+                }
             }
         }
         reloading = fresh;
+        deferred = later;
         reloadDeadline = System.nanoTime() + BOOT_TIMEOUT.toNanos();
     }
 
@@ -263,7 +274,14 @@ public final class PreforkServer extends CommonServer {
         if (reloading.isEmpty()) {
             return;
         }
-        boolean allReady = true;
+        if (!deferred.isEmpty() && reloading.stream().anyMatch(w -> w.ready.get())) {
+            List<Worker> all = new ArrayList<>(reloading);
+            deferred.forEach(kind -> all.add(spawn(kind)));
+            reloading = all;
+            deferred = List.of();
+            reloadDeadline = Math.max(reloadDeadline, System.nanoTime() + BOOT_TIMEOUT.toNanos());
+        }
+        boolean allReady = deferred.isEmpty();
         for (Worker w : reloading) {
             if (w.ready.get()) {
                 if (!w.tookOver) {
@@ -292,10 +310,11 @@ public final class PreforkServer extends CommonServer {
 
     private void abandonReload(Worker failed) {
         List<Worker> unready = reloading.stream().filter(w -> !w.ready.get()).toList();
+        long serving = workers.stream().filter(w -> w.generation < generation && !w.retiring).count();
         LOG.error("SIGHUP: {} (pid {}) of generation {} did not become ready ({}); the reload is given up and {} old worker{} serve on",
                 failed.name(), failed.pid(), generation,
                 failed.process.isAlive() ? "timed out" : "exit code " + failed.process.exitValue() + "; its log says why",
-                unready.size(), unready.size() == 1 ? "" : "s");
+                serving, serving == 1 ? "" : "s");
         for (Worker w : unready) {
             workers.remove(w);
             w.process.destroyForcibly();
@@ -304,6 +323,7 @@ public final class PreforkServer extends CommonServer {
             generation--;
         }
         reloading = List.of();
+        deferred = List.of();
         reloadAgain = false;
     }
 

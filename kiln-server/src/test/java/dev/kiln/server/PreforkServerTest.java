@@ -159,7 +159,7 @@ class PreforkServerTest {
             dev.kiln.bench.LoadClients.Tally tally;
             try (dev.kiln.bench.LoadClients load = dev.kiln.bench.LoadClients.start(kiln.port, "/hello", 2)) {
                 kiln.signal("HUP");
-                kiln.awaitLog("SIGHUP: (Evented w|W)orker \\d+ \\(pid \\d+\\) of generation 2 did not become ready \\(exit code 3; its log says why\\);"
+                kiln.awaitLog("SIGHUP: Worker \\d+ \\(pid \\d+\\) of generation 2 did not become ready \\(exit code 3; its log says why\\);"
                         + " the reload is given up and 3 old workers serve on", 1);      // 2 HTTP, 1 evented
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 tally = load.stop();
