@@ -53,7 +53,8 @@ public interface Bus {
     List<Message> poll(Collection<String> channels, long lastId, Duration timeout) throws InterruptedException;
 
     /**
-     * One message. {@code payload} is the JSON value sent, read back as Java values: {@code Map} for
+     * One message. {@code payload} is the JSON value sent, read back as unmodifiable Java values (the
+     * same objects reach every subscriber of the process): {@code Map} for
      * objects, {@code List} for arrays, {@code String}, {@code Number}, {@code Boolean} or null.
      */
     record Message(long id, String channel, String type, Object payload) { }

@@ -254,7 +254,8 @@ public final class AddonWatcher implements AutoCloseable {
 
     /**
      * Whether a change of {@code path} asks for a reload: a source anywhere in an addon (but
-     * static/), the addon's manifest, its jar, a jar of its lib/, an SQL script of its migrations/.
+     * static/), any file under its src/ (resources go into its class path), the addon's manifest,
+     * its jar, a jar of its lib/, an SQL script of its migrations/.
      */
     private boolean counts(Path path) {
         Path relative = relative(path);
@@ -266,6 +267,7 @@ public final class AddonWatcher implements AutoCloseable {
         String name = relative.getFileName().toString();
         String folder = depth == 3 ? relative.getName(1).toString() : "";
         return name.endsWith(".java")
+                || (depth > 2 && relative.getName(1).toString().equals("src") && !Files.isDirectory(path))   // a resource
                 || (depth == 2 && (name.equals(Manifest.FILE_NAME) || name.equals(addon + ".jar")))
                 || (folder.equals("lib") && name.endsWith(".jar"))
                 || (folder.equals("migrations") && name.endsWith(".sql"));

@@ -97,6 +97,10 @@ public final class Scaffold {
             throw KilnException.usage("addon name '" + name + "' is not valid: it is a Java keyword, which cannot name the"
                     + " addon's Java package");
         }
+        if (java.util.Set.of("java", "javax", "jdk", "sun", "com", "org").contains(name)) {
+            throw KilnException.usage("addon name '" + name + "' is not valid: a package named " + name
+                    + " belongs to the JDK or clashes with library packages; choose another name");
+        }
         String dist = System.getProperty(AddonsPath.DIST_PROPERTY);
         if (dist != null && Files.isDirectory(Path.of(dist, "addons", name))) {
             throw KilnException.usage("addon name '" + name + "' is taken by an addon bundled with Kiln: choose another name");

@@ -126,8 +126,27 @@ public final class BusStore {
         }
     }
 
+    /**
+     * One message read back, its payload unmodifiable all the way down: the dispatcher hands the
+     * same object to every subscriber of the process (see {@link RecentMessages}), so no one may
+     * change what the others receive.
+     */
     private static Bus.Message decode(long id, String channel, String json) {
         Map<?, ?> message = JSON.readValue(json, Map.class);
-        return new Bus.Message(id, channel, (String) message.get("type"), message.get("payload"));
+        return new Bus.Message(id, channel, (String) message.get("type"), frozen(message.get("payload")));
+    }
+
+    private static Object frozen(Object value) {
+        if (value instanceof Map<?, ?> map) {
+            Map<Object, Object> copy = new LinkedHashMap<>();
+            map.forEach((k, v) -> copy.put(k, frozen(v)));
+            return java.util.Collections.unmodifiableMap(copy);
+        }
+        if (value instanceof List<?> list) {
+            List<Object> copy = new ArrayList<>(list.size());
+            list.forEach(v -> copy.add(frozen(v)));
+            return java.util.Collections.unmodifiableList(copy);
+        }
+        return value;
     }
 }

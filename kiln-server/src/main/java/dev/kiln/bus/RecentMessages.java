@@ -20,7 +20,8 @@ import java.util.List;
  * before the notification. Ids become visible in id order (see {@link TransactionBus}), so "above
  * the cursor" is all that can be new. A read it cannot answer (an id below the floor, a fresh
  * client's 0, before its first refresh) returns null: the caller reads the table. After a failed
- * refresh or a reconnection of the listener it starts over from the table's last id.
+ * refresh or a reconnection of the listener it starts over from the table's last id, and so it does
+ * when the table's last id went below its cursor (the database was made again under its name).
  */
 final class RecentMessages {
 
@@ -42,6 +43,12 @@ final class RecentMessages {
         }
         while (true) {
             List<Bus.Message> read = BusStore.readAll(connection, cursor, CAPACITY);
+            if (read.isEmpty() && BusStore.lastId(connection) < cursor) {
+                // ids went back: the database was dropped and made again (or restored) under its name
+                startOver();
+                refresh(connection);
+                return;
+            }
             for (Bus.Message message : read) {
                 messages.addLast(message);
                 cursor = message.id();

@@ -29,13 +29,45 @@ public final class AccessRefusals {
         return loud;
     }
 
-    /** Logs one refusal; {@code format} and {@code args} as SLF4J's. */
+    /**
+     * Logs one refusal; {@code format} and {@code args} as SLF4J's. Text arguments come from
+     * clients (a login, a database or channel name): control characters are escaped, so that no
+     * one forges a log line with a newline, and they are cut at {@value #MAX_ARGUMENT} characters.
+     */
     public void refused(String format, Object... args) {
-        if (loud) {
-            LOGGER.info(format, args);
-        } else {
-            LOGGER.debug(format, args);
+        if (loud ? !LOGGER.isInfoEnabled() : !LOGGER.isDebugEnabled()) {
+            return;
         }
+        Object[] safe = new Object[args.length];
+        for (int i = 0; i < args.length; i++) {
+            safe[i] = args[i] instanceof CharSequence text ? printable(text.toString()) : args[i];
+        }
+        if (loud) {
+            LOGGER.info(format, safe);
+        } else {
+            LOGGER.debug(format, safe);
+        }
+    }
+
+    static final int MAX_ARGUMENT = 200;
+
+    /** {@code text} with its control characters escaped (a newline as a backslash and n), cut at {@link #MAX_ARGUMENT} characters. */
+    static String printable(String text) {
+        StringBuilder out = new StringBuilder(Math.min(text.length(), MAX_ARGUMENT) + 8);
+        int i = 0;
+        for (; i < text.length() && out.length() < MAX_ARGUMENT; i++) {
+            char c = text.charAt(i);
+            if (c == '\n') {
+                out.append("\\n");
+            } else if (c == '\r') {
+                out.append("\\r");
+            } else if (Character.isISOControl(c)) {
+                out.append(String.format("\\u%04x", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        return i < text.length() ? out + "..." : out.toString();
     }
 
     /** A session token as a refusal line may show it: its first characters, or "none". */

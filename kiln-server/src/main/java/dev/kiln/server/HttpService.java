@@ -62,6 +62,8 @@ final class HttpService {
     /** The connections the last sweep took from the kernel's queue, until Jetty has them. */
     private final Set<SocketChannel> adopted = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final KilnApplication application;
+    /** worker_connections, when capped: it turns accepting back on as connections close, so a stop removes it first. */
+    private final NetworkConnectionLimit limit;
     private volatile boolean draining;
 
     HttpService(ListenSocket socket, KilnApplication application) throws Exception {
@@ -91,8 +93,9 @@ final class HttpService {
         this.socket = socket;
         acceptChannel = socket.openChannel();
         connector.open(acceptChannel);
-        if (maxConnections > 0) {
-            connector.addBean(new NetworkConnectionLimit(maxConnections, connector));
+        limit = maxConnections > 0 ? new NetworkConnectionLimit(maxConnections, connector) : null;
+        if (limit != null) {
+            connector.addBean(limit);
         }
         server.addConnector(connector);
         server.setHandler(new CloseWhenDraining(withBusSockets(server, application)));
@@ -136,6 +139,15 @@ final class HttpService {
         long deadline = System.nanoTime() + timeout.toNanos();
         long graceEnd = System.nanoTime() + FIRST_REQUEST_GRACE.toNanos();
         draining = true;
+        if (limit != null) {
+            try {
+                limit.stop();
+            } catch (Exception e) {
+                LOG.warn("Stopping the connection limit failed: {}", e.toString());
+            }
+            connector.removeBean(limit);
+            connector.setAccepting(false);  // before the websockets close and free their slots
+        }
         if (application.busSockets() != null) {
             // long-lived: told to reconnect (1012 when another image or worker takes over, else 1001), not waited for
             application.busSockets().closeAll(!last.getAsBoolean());

@@ -57,6 +57,16 @@ class AddonWatcherTest {
     }
 
     @Test
+    void aResourceUnderSrcIsCompiledInSoItsChangeReloads() throws Exception {
+        Files.createDirectories(root.resolve("shop/src/shop/templates"));
+        await().during(Duration.ofMillis(600)).atMost(Duration.ofSeconds(5)).until(() -> reloads.get() == 0);
+        Files.writeString(root.resolve("shop/src/shop/templates/page.html"), "<p>new</p>");
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> reloads.get() == 1);
+        assertThat(checked).containsExactly(Set.of("shop"));
+    }
+
+    @Test
     void aNewAddonFolderWithItsLibIsSeenWithTheFilesWrittenBeforeItsWatch() throws Exception {
         Files.createDirectories(root.resolve("stock/lib"));
         Files.writeString(root.resolve("stock/lib/util.jar"), "not really a jar");

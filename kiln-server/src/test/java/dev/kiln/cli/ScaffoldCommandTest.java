@@ -69,7 +69,7 @@ class ScaffoldCommandTest {
 
     @Test
     void scaffoldRefusesABadNameAndWritesNothing() throws IOException {
-        for (String bad : List.of("Hello", "hello-world", "1hello", "_hello", "hello world", "class", "hello.world", "")) {
+        for (String bad : List.of("Hello", "hello-world", "1hello", "_hello", "hello world", "class", "java", "hello.world", "")) {
             Run run = kiln("scaffold", bad, dir.toString());
             assertThat(run.code()).as(bad).isEqualTo(KilnException.USAGE);
             assertThat(run.err()).as(bad).startsWith("kiln: addon name '" + bad + "' is not valid: ").doesNotContain("\n\n");

@@ -46,6 +46,14 @@ class LoggingTest {
     }
 
     @Test
+    void aRefusalLineEscapesWhatAClientTypedAndCutsItShort() {
+        assertThat(AccessRefusals.printable("admin\n2026-11-27 00:00:00,000 1 INFO ? forged: line\r\u001b[31m"))
+                .isEqualTo("admin\\n2026-11-27 00:00:00,000 1 INFO ? forged: line\\r\\u001b[31m").doesNotContain("\n");
+        assertThat(AccessRefusals.printable("x".repeat(500))).hasSize(AccessRefusals.MAX_ARGUMENT + 3).endsWith("...");
+        assertThat(AccessRefusals.printable("plain login")).isEqualTo("plain login");
+    }
+
+    @Test
     void aLineHasOdoosShape() {
         var logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("dev.kiln.http");
         assertThat(layout(logger, Level.INFO, "hello"))

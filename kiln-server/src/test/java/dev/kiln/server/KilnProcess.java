@@ -141,14 +141,23 @@ final class KilnProcess implements AutoCloseable {
         return n;
     }
 
-    /** Waits until {@code regex} occurs at least {@code times} in the log (or the process died). */
+    /**
+     * Waits until {@code regex} occurs at least {@code times} in the log (or the process died); a
+     * timeout fails with the end of the log, which says why.
+     */
     void awaitLog(String regex, int times) {
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> {
-            if (!process.isAlive() && count(regex) < times) {
-                throw new AssertionError("kiln exited (" + process.exitValue() + ") before logging /" + regex + "/:\n" + log());
-            }
-            return count(regex) >= times;
-        });
+        try {
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> {
+                if (!process.isAlive() && count(regex) < times) {
+                    throw new AssertionError("kiln exited (" + process.exitValue() + ") before logging /" + regex + "/:\n" + log());
+                }
+                return count(regex) >= times;
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            List<String> lines = log().lines().toList();
+            throw new AssertionError("/" + regex + "/ logged " + count(regex) + " times of " + times + " within 30 s; the log ends:\n"
+                    + String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size())), e);
+        }
     }
 
     int awaitExit(Duration timeout) throws InterruptedException {
