@@ -355,6 +355,15 @@ final class AddonCompiler {
     }
 
     private static void deleteTree(Path root) {
+        try {
+            deleteTreeOrThrow(root);
+        } catch (IOException | UncheckedIOException e) {
+            LOG.warn("cannot remove the temporary folder {}: {}", root, e.getMessage());
+        }
+    }
+
+    /** Removes {@code root} and everything under it, if it exists (also for {@link Scaffold}). */
+    static void deleteTreeOrThrow(Path root) throws IOException {
         if (!Files.exists(root)) {
             return;
         }
@@ -362,8 +371,6 @@ final class AddonCompiler {
             for (Path path : walk.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(path);
             }
-        } catch (IOException | UncheckedIOException e) {
-            LOG.warn("cannot remove the temporary folder {}: {}", root, e.getMessage());
         }
     }
 

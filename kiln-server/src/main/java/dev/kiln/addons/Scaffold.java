@@ -129,13 +129,8 @@ public final class Scaffold {
     }
 
     private static void deleteTree(Path root) {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(root)) {
-            for (Path path : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(path);
-            }
+        try {
+            AddonCompiler.deleteTreeOrThrow(root);
         } catch (IOException | java.io.UncheckedIOException e) {
             // a stray hidden folder beside the addon is harmless; the failure itself was reported
         }

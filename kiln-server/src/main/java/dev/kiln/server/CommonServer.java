@@ -22,6 +22,8 @@ public abstract class CommonServer {
     protected volatile boolean phoenix;
     /** Set once the graceful stop began (of a restart, or for good). */
     protected volatile boolean stopping;
+    /** Set to end {@link #loop}. */
+    protected volatile boolean quit;
     private final java.util.concurrent.atomic.AtomicInteger stopSignals = new java.util.concurrent.atomic.AtomicInteger();
 
     protected CommonServer(Config config) {
@@ -47,6 +49,33 @@ public abstract class CommonServer {
             LOG.info("SIG{} during the restart: stopping instead", signal);
         }
     }
+
+    /**
+     * The loop of a one-process server (threaded, evented): until {@link #quit}, it acts on the
+     * queued signals and checks the limits, waking at least every {@code tick}. A failure of the
+     * loop itself is logged and ends it, so that the server still stops gracefully.
+     */
+    protected final void loop(Duration tick) {
+        try {
+            while (!quit) {
+                String signal = signals.poll(tick);
+                if (signal != null) {
+                    handle(signal);
+                }
+                processLimits();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.error("Server loop failed; stopping", e);
+        }
+    }
+
+    /** A queued signal (or a wake-up), for {@link #loop}. */
+    protected void handle(String signal) { }
+
+    /** The limits, checked by {@link #loop} at every tick. */
+    protected void processLimits() { }
 
     public boolean phoenix() {
         return phoenix;

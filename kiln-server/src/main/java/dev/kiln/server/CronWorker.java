@@ -20,7 +20,6 @@ public final class CronWorker extends PreforkWorker {
     private static final Duration TICK = Duration.ofSeconds(1);
 
     private final CronService cron;
-    private volatile boolean quit;
 
     public CronWorker(Config config, CronService cron, PrintStream toMaster) {
         super(config, toMaster);

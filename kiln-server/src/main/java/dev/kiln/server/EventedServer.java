@@ -36,7 +36,6 @@ public final class EventedServer extends CommonServer {
     private final KilnApplication application;
     private final Runnable endLongPolls;
     private final Set<Long> abandoned = new HashSet<>();
-    private volatile boolean quit;
     private HttpService http;
 
     /** @param endLongPolls stops the bus: pending long polls answer at once, so a stop does not wait for them */
@@ -51,19 +50,7 @@ public final class EventedServer extends CommonServer {
         signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1");
         listen();
         PidFile.write(config.pidfile());
-        try {
-            while (!quit) {
-                String signal = signals.poll(TICK);
-                if (signal != null) {
-                    handle(signal);
-                }
-                processLimits();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            LOG.error("Evented server loop failed; stopping", e);
-        }
+        loop(TICK);
         stop();
         return 0;
     }
@@ -95,7 +82,8 @@ public final class EventedServer extends CommonServer {
         return false;
     }
 
-    private void handle(String signal) {
+    @Override
+    protected void handle(String signal) {
         switch (signal) {
             case "INT", "TERM" -> {
                 LOG.info("Initiating shutdown (SIG{}); send it again to force the shutdown", signal);
@@ -121,7 +109,8 @@ public final class EventedServer extends CommonServer {
      * The memory limits, as RSS. A process that has served nothing yet is not restarted for
      * memory: the new image would start as big, and restart forever.
      */
-    private void processLimits() {
+    @Override
+    protected void processLimits() {
         long rss = Proc.rss();
         boolean served = application.requestsServed() > 0
                 || (application.busSockets() != null && application.busSockets().openSockets() > 0);

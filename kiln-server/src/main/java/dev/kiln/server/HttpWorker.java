@@ -50,7 +50,6 @@ public final class HttpWorker extends PreforkWorker {
     /** limit_time_cpu's estimate: nanoseconds each request in flight was found running, and when it was last looked at. */
     private final java.util.Map<Long, Long> runningNanos = new java.util.HashMap<>();
     private long sampledNanos = System.nanoTime();
-    private volatile boolean quit;
     private volatile boolean serverStops;
     private boolean recycling;
 
@@ -125,7 +124,8 @@ public final class HttpWorker extends PreforkWorker {
      * replacement (the worker serves on until the master retires it). limit_memory_hard is the
      * master's: it kills the worker as soon as the RSS it reports is over it. Memory is RSS, not address space; CPU time is the request's thread's, sampled.
      */
-    private void processLimits() {
+    @Override
+    protected void processLimits() {
         long rss = dev.kiln.os.Proc.rss();
         long served = application.requestsServed();
         // not for a worker that has served nothing yet (its replacement would start as big): websockets count
@@ -227,7 +227,8 @@ public final class HttpWorker extends PreforkWorker {
     }
 
 
-    private void handle(String signal) {
+    @Override
+    protected void handle(String signal) {
         switch (signal) {
             case "INT", "TERM" -> quit = true;
             case "USR1" -> logStatistics(application.requestsServed(), application.requestsInFlight());

@@ -51,7 +51,6 @@ public final class PreforkServer extends CommonServer {
     private final List<Worker> workers = new CopyOnWriteArrayList<>();
     private final AtomicInteger quitSignals = new AtomicInteger();
     private final AtomicInteger nextId = new AtomicInteger();
-    private volatile boolean quit;
     private int target;
     private final int cronTarget;
     private int generation = 1;
@@ -190,7 +189,8 @@ public final class PreforkServer extends CommonServer {
         return false;
     }
 
-    private void handle(String signal) {
+    @Override
+    protected void handle(String signal) {
         switch (signal) {
             case "INT", "TERM" -> {
                 LOG.info("Initiating shutdown (SIG{}): stopping the workers gracefully; send it again to force it", signal);

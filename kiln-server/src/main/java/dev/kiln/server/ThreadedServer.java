@@ -32,7 +32,6 @@ public final class ThreadedServer extends CommonServer {
 
     private final KilnApplication application;
     private final Set<Long> overLimit = new HashSet<>();
-    private volatile boolean quit;
     private long limitReachedNanos = -1;
     private HttpService http;
 
@@ -70,19 +69,7 @@ public final class ThreadedServer extends CommonServer {
             return preloaded;
         }
         cron.start();
-        try {
-            while (!quit) {
-                String signal = signals.poll(TICK);
-                if (signal != null) {
-                    handle(signal);
-                }
-                processLimits();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            LOG.error("Server loop failed; stopping", e);
-        }
+        loop(TICK);
         stop();
         return 0;
     }
@@ -125,7 +112,8 @@ public final class ThreadedServer extends CommonServer {
         }
     }
 
-    private void handle(String signal) {
+    @Override
+    protected void handle(String signal) {
         switch (signal) {
             case "INT", "TERM" -> {
                 LOG.info("Initiating shutdown (SIG{}); send it again to force the shutdown", signal);
@@ -150,7 +138,8 @@ public final class ThreadedServer extends CommonServer {
      * RSS over limit_memory_hard restarts at once. Memory is RSS, not Odoo's address space: a JVM
      * reserves gigabytes it never touches.
      */
-    private void processLimits() {
+    @Override
+    protected void processLimits() {
         long rss = Proc.rss();
         if (config.limitMemoryHard() > 0 && rss > config.limitMemoryHard()) {
             LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss, config.limitMemoryHard());
