@@ -45,9 +45,22 @@ final class KilnProcess implements AutoCloseable {
 
     /** Starts {@code kiln} with the hello addon server-wide and {@code args}, and waits until it serves. */
     static KilnProcess start(Path dir, String... args) throws IOException {
-        KilnProcess kiln = launch(dir, List.of(), args);
-        kiln.awaitLog("HTTP service \\(Jetty\\) running", 1);
-        return kiln;
+        return started(launch(dir, List.of(), args), "HTTP service \\(Jetty\\) running");
+    }
+
+    /** {@code kiln} once it logged {@code ready}; stopped (not left running) when it does not. */
+    private static KilnProcess started(KilnProcess kiln, String ready) {
+        try {
+            kiln.awaitLog(ready, 1);
+            return kiln;
+        } catch (RuntimeException | Error e) {
+            try {
+                kiln.close();
+            } catch (Exception closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
+        }
     }
 
     /** Starts {@code kiln} through {@code wrapper} (e.g. systemd-socket-activate) without waiting. */
@@ -60,9 +73,7 @@ final class KilnProcess implements AutoCloseable {
      * the hello addon server-wide and {@code args}, and waits until it serves.
      */
     static KilnProcess startEvented(Path dir, String... args) throws IOException {
-        KilnProcess kiln = launch(dir, List.of(), true, args);
-        kiln.awaitLog("Evented service \\(Jetty\\) running", 1);
-        return kiln;
+        return started(launch(dir, List.of(), true, args), "Evented service \\(Jetty\\) running");
     }
 
     private static KilnProcess launch(Path dir, List<String> wrapper, boolean evented, String... args) throws IOException {
