@@ -71,8 +71,35 @@ public abstract class CommonServer {
         }
     }
 
-    /** A queued signal (or a wake-up), for {@link #loop}. */
-    protected void handle(String signal) { }
+    /**
+     * A queued signal (or a wake-up), for {@link #loop}: what a one-process server (threaded,
+     * evented) does with it. INT/TERM stop gracefully, HUP and an addon change ({@code --dev=reload})
+     * restart in place, USR1 logs {@link #statistics}.
+     */
+    protected void handle(String signal) {
+        switch (signal) {
+            case "INT", "TERM" -> {
+                LOG.info("Initiating shutdown (SIG{}); send it again to force the shutdown", signal);
+                quit = true;
+            }
+            case "HUP" -> restartInPlace("SIGHUP");
+            case SignalQueue.ADDONS_CHANGED -> restartInPlace("--dev=reload: addons changed");
+            case "USR1" -> statistics();
+            default -> LOG.debug("Ignoring SIG{}", signal);
+        }
+    }
+
+    /** Ends {@link #loop} for a graceful stop followed by an exec of the same command line (phoenix). */
+    protected void restartInPlace(String why) {
+        LOG.info("Restarting in place ({}): graceful stop, then re-exec", why);
+        phoenix = true;
+        quit = true;
+    }
+
+    /** What USR1 logs. */
+    protected void statistics() {
+        logStatistics(0, 0);
+    }
 
     /** The limits, checked by {@link #loop} at every tick. */
     protected void processLimits() { }

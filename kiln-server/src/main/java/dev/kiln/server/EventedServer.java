@@ -83,26 +83,9 @@ public final class EventedServer extends CommonServer {
     }
 
     @Override
-    protected void handle(String signal) {
-        switch (signal) {
-            case "INT", "TERM" -> {
-                LOG.info("Initiating shutdown (SIG{}); send it again to force the shutdown", signal);
-                quit = true;
-            }
-            case "HUP" -> restart("SIGHUP");
-            case SignalQueue.ADDONS_CHANGED -> restart("--dev=reload: addons changed");
-            case "USR1" -> {
-                logStatistics(application.requestsServed(), application.requestsInFlight());
-                LOG.info("Statistics: {} websockets open", application.busSockets() == null ? 0 : application.busSockets().openSockets());
-            }
-            default -> LOG.debug("Ignoring SIG{}", signal);
-        }
-    }
-
-    private void restart(String why) {
-        LOG.info("Restarting in place ({}): websockets told to reconnect, then re-exec", why);
-        phoenix = true;
-        quit = true;
+    protected void statistics() {
+        logStatistics(application.requestsServed(), application.requestsInFlight());
+        LOG.info("Statistics: {} websockets open", application.busSockets() == null ? 0 : application.busSockets().openSockets());
     }
 
     /**
@@ -117,11 +100,11 @@ public final class EventedServer extends CommonServer {
         if (config.limitMemoryHard() > 0 && rss > config.limitMemoryHard()) {
             LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss, config.limitMemoryHard());
             application.inFlight().stream().map(InFlightRequest::id).forEach(abandoned::add);
-            restart("limit_memory_hard");
+            restartInPlace("limit_memory_hard");
         } else if (config.limitMemorySoft() > 0 && rss > config.limitMemorySoft() && served) {
             LOG.warn("Limit limit_memory_soft reached: RSS {} bytes > {} bytes; restarting in place",
                     rss, config.limitMemorySoft());
-            restart("limit_memory_soft");
+            restartInPlace("limit_memory_soft");
         }
     }
 

@@ -113,23 +113,8 @@ public final class ThreadedServer extends CommonServer {
     }
 
     @Override
-    protected void handle(String signal) {
-        switch (signal) {
-            case "INT", "TERM" -> {
-                LOG.info("Initiating shutdown (SIG{}); send it again to force the shutdown", signal);
-                quit = true;
-            }
-            case "HUP" -> reload("SIGHUP");
-            case SignalQueue.ADDONS_CHANGED -> reload("--dev=reload: addons changed");
-            case "USR1" -> logStatistics(application.requestsServed(), application.requestsInFlight());
-            default -> LOG.debug("Ignoring SIG{}", signal);
-        }
-    }
-
-    private void reload(String why) {
-        LOG.info("Restarting in place ({}): graceful stop, then re-exec", why);
-        phoenix = true;
-        quit = true;
+    protected void statistics() {
+        logStatistics(application.requestsServed(), application.requestsInFlight());
     }
 
     /**
@@ -144,7 +129,7 @@ public final class ThreadedServer extends CommonServer {
         if (config.limitMemoryHard() > 0 && rss > config.limitMemoryHard()) {
             LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss, config.limitMemoryHard());
             application.inFlight().forEach(r -> overLimit.add(r.id()));
-            reload("limit_memory_hard");
+            restartInPlace("limit_memory_hard");
             return;
         }
         // A process that has served nothing since it started is not recycled for memory: the new
@@ -170,7 +155,7 @@ public final class ThreadedServer extends CommonServer {
         if (limitReachedNanos >= 0) {
             boolean othersRunning = application.inFlight().stream().anyMatch(r -> !overLimit.contains(r.id()));
             if (!othersRunning || System.nanoTime() - limitReachedNanos > LIMIT_GRACE.toNanos()) {
-                reload("limit reached");
+                restartInPlace("limit reached");
             }
         }
     }

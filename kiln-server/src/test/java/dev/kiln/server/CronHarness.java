@@ -102,10 +102,7 @@ final class CronHarness implements AutoCloseable {
 
     /** Starts a Kiln serving this database ({@code -d db}) with {@code args}, and waits until its runners started. */
     KilnProcess serve(String... args) throws Exception {
-        List<String> all = new ArrayList<>(baseArgs);
-        all.addAll(List.of("-d", db));
-        all.addAll(List.of(args));
-        KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), all.toArray(String[]::new));
+        KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), withDatabase(args));
         processes.add(kiln);
         return kiln;
     }
@@ -115,10 +112,9 @@ final class CronHarness implements AutoCloseable {
      * and waits until they and the evented worker are ready.
      */
     KilnProcess servePrefork(int workers, String... args) throws Exception {
-        List<String> all = new ArrayList<>(baseArgs);
-        all.addAll(List.of("-d", db, "--workers=" + workers));
-        all.addAll(List.of(args));
-        KilnProcess kiln = KilnProcess.launch(Files.createTempDirectory(dir, "prefork"), List.of(), all.toArray(String[]::new));
+        KilnProcess kiln = KilnProcess.launch(Files.createTempDirectory(dir, "prefork"), List.of(),
+                withDatabase(java.util.stream.Stream.concat(java.util.stream.Stream.of("--workers=" + workers),
+                        java.util.Arrays.stream(args)).toArray(String[]::new)));
         processes.add(kiln);
         kiln.awaitLog("\\bWorker \\d+ \\(pid \\d+\\) ready", workers);
         kiln.awaitLog("Evented worker \\d+ \\(pid \\d+\\) ready", 1);
@@ -127,12 +123,17 @@ final class CronHarness implements AutoCloseable {
 
     /** Starts {@code kiln evented} for this database ({@code -d db}) with {@code args}, and waits until it serves. */
     KilnProcess serveEvented(String... args) throws Exception {
+        KilnProcess kiln = KilnProcess.startEvented(Files.createTempDirectory(dir, "evented"), withDatabase(args));
+        processes.add(kiln);
+        return kiln;
+    }
+
+    /** The harness's options, {@code -d db}, then {@code args}. */
+    private String[] withDatabase(String... args) {
         List<String> all = new ArrayList<>(baseArgs);
         all.addAll(List.of("-d", db));
         all.addAll(List.of(args));
-        KilnProcess kiln = KilnProcess.startEvented(Files.createTempDirectory(dir, "evented"), all.toArray(String[]::new));
-        processes.add(kiln);
-        return kiln;
+        return all.toArray(String[]::new);
     }
 
     /** A connection to this database (autocommit), to close. */
