@@ -24,7 +24,8 @@ public final class Libc {
 
     public static final int F_DUPFD_CLOEXEC = 1030, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4;
     public static final int FD_CLOEXEC = 1, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
-    private static final int SOL_SOCKET = 1, SO_ACCEPTCONN = 30, SIG_SETMASK = 2;
+    private static final int SOL_SOCKET = 1, SO_ACCEPTCONN = 30, SO_ATTACH_FILTER = 26, SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
+    private static final MemorySegment SIG_IGN = MemorySegment.ofAddress(1);
     /** glibc's sigset_t is 1024 bits. */
     private static final int SIGSET_BYTES = 128;
 
@@ -51,6 +52,11 @@ public final class Libc {
     private static final class Getsockopt {
         static final MethodHandle H = function("getsockopt",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), true);
+    }
+
+    private static final class Setsockopt {
+        static final MethodHandle H = function("setsockopt",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), true);
     }
 
     private static final class PthreadSigmask {
@@ -145,11 +151,60 @@ public final class Libc {
         }
     }
 
-    /** Unblocks every signal in the calling thread, so a program it execs starts with an empty mask. */
-    public static void unblockAllSignals() {
+    /**
+     * Attaches a classic BPF filter that drops every packet to the socket {@code fd}: on a listening
+     * socket, the kernel then completes no new connection (SYNs and handshakes' last ACKs are
+     * dropped, so clients retry, and are refused once the socket is closed) while those already in
+     * its accept queue stay there to be accepted.
+     */
+    public static void dropAllPackets(int fd) {
+        String what = "setsockopt(" + fd + ", SO_ATTACH_FILTER)";
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment empty = arena.allocate(SIGSET_BYTES);
-            int rc = (int) PthreadSigmask.H.invokeExact(SIG_SETMASK, empty, MemorySegment.NULL);
+            MemorySegment ret0 = arena.allocate(8);            // struct sock_filter { BPF_RET | BPF_K, 0, 0, 0 }
+            ret0.set(ValueLayout.JAVA_SHORT, 0, (short) 0x06);
+            MemorySegment program = arena.allocate(16);         // struct sock_fprog { len, filter }
+            program.set(ValueLayout.JAVA_SHORT, 0, (short) 1);
+            program.set(ADDRESS, 8, ret0);
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = (int) Setsockopt.H.invokeExact(state, fd, SOL_SOCKET, SO_ATTACH_FILTER, program, 16);
+            if (rc < 0) {
+                throw new OsException(what, (int) ERRNO.get(state, 0L));
+            }
+        } catch (OsException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new OsException(what, t);
+        }
+    }
+
+    /**
+     * Sets the calling thread's signal mask to exactly {@code signals} (numbers): the others are
+     * unblocked, so that a program it execs starts with that mask (the JVM blocks some, such as
+     * QUIT, in its threads).
+     */
+    public static void setSignalMask(int... signals) {
+        sigmask(SIG_SETMASK, signals);
+    }
+
+    /** Blocks {@code signals} in the calling thread: the kernel keeps them pending for it. */
+    public static void blockSignals(int... signals) {
+        sigmask(SIG_BLOCK, signals);
+    }
+
+    /** Unblocks {@code signals} in the calling thread: pending ones are delivered now. */
+    public static void unblockSignals(int... signals) {
+        sigmask(SIG_UNBLOCK, signals);
+    }
+
+    private static void sigmask(int how, int... signals) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment set = arena.allocate(SIGSET_BYTES);
+            for (int signal : signals) {
+                // Linux's sigset_t: bit (signal - 1), in unsigned longs
+                long word = set.get(ValueLayout.JAVA_LONG, (signal - 1) / 64 * 8L);
+                set.set(ValueLayout.JAVA_LONG, (signal - 1) / 64 * 8L, word | 1L << ((signal - 1) % 64));
+            }
+            int rc = (int) PthreadSigmask.H.invokeExact(how, set, MemorySegment.NULL);
             if (rc != 0) {
                 throw new OsException("pthread_sigmask", rc);
             }
@@ -157,6 +212,30 @@ public final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new OsException("pthread_sigmask", t);
+        }
+    }
+
+    /**
+     * Sets {@code signal} to be ignored in this process: unlike a handler, that disposition
+     * survives exec. Kept pending while blocked (the kernel does not discard a blocked signal).
+     */
+    public static void ignoreSignal(int signal) {
+        try {
+            MemorySegment previous = (MemorySegment) SignalDisposition.H.invokeExact(signal, SIG_IGN);
+            if (previous.address() == -1L) {
+                throw new OsException("signal(" + signal + ", SIG_IGN)", 22);
+            }
+        } catch (OsException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new OsException("signal(" + signal + ", SIG_IGN)", t);
+        }
+    }
+
+    /** Links {@link #execve} now, so that the call itself costs no stub generation (tens of milliseconds). */
+    public static void linkExecve() {
+        if (Execve.H == null) {
+            throw new IllegalStateException("execve");
         }
     }
 

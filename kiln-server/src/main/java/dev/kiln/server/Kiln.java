@@ -89,7 +89,7 @@ public final class Kiln {
         }
         if (server.phoenix()) {
             try {
-                Phoenix.reexec(keepSocket);
+                Phoenix.reexec(keepSocket, server.signals);
             } catch (OsException e) {
                 throw new KilnException(KilnException.FAILURE, "in-place restart failed: " + e.getMessage(), e);
             }

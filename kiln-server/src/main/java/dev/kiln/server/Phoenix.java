@@ -27,20 +27,24 @@ final class Phoenix {
     private Phoenix() { }
 
     /** Never returns normally: either the new image runs, or an {@link OsException} says why not. */
-    static void reexec(boolean keepSocket) {
+    static void reexec(boolean keepSocket, SignalQueue signals) {
         List<String> argv = withoutOneShotOptions(Proc.commandLine());
         Map<String, String> env = new TreeMap<>(System.getenv());
         env.remove("LISTEN_FDS");
         env.remove("LISTEN_PID");
         env.remove("LISTEN_FDNAMES");
+        SignalQueue.EXEC_ENV.forEach(env::remove);
         if (keepSocket) {
             env.put(ListenSocket.INHERITED_FD_ENV, "0");
             ListenSocket.prepareForExec();
         }
         closeOnExecAbove2();
         flushLogs();
-        Libc.unblockAllSignals();
-        Libc.execve(Proc.executable(), argv, env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
+        String path = Proc.executable();
+        Libc.linkExecve();
+        // last: from here until the next image unblocks them, the server's signals wait pending
+        env.putAll(signals.holdForExec());
+        Libc.execve(path, argv, env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
     }
 
     static List<String> withoutOneShotOptions(List<String> argv) {

@@ -5,7 +5,15 @@ import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
+import dev.kiln.os.Libc;
+
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -20,25 +28,105 @@ final class SignalQueue {
 
     private static final Logger LOG = LoggerFactory.getLogger(SignalQueue.class);
 
+    /** The previous image's signals, held across the exec ({@link #holdForExec}). */
+    private static final String HELD_ENV = "KILN_HELD_SIGNALS";
+    /** Signals the previous image had taken but not acted on. */
+    private static final String QUEUED_ENV = "KILN_QUEUED_SIGNALS";
+    /** HotSpot does not let Java handle these when they are ignored at its start (nohup, background jobs). */
+    private static final Set<String> REFUSED_WHEN_IGNORED = Set.of("HUP", "INT", "TERM");
+
     private final BlockingQueue<String> queue = new LinkedBlockingQueue<>();
+    /** The signals whose handler is installed, in order. */
+    private final List<String> handled = new ArrayList<>();
+    /** In an image started by an in-place restart, the one thread that takes the held signals. */
+    private SignalReceiver receiver;
 
     /**
      * Handles each named signal. {@code urgent} returns true when it dealt with the signal itself;
      * otherwise the signal is queued. A signal the parent set to ignore (INT in a background job,
      * HUP under nohup) is never delivered to the JVM: say so rather than wait for it in vain.
+     *
+     * <p>In an image started by an in-place restart, the signals the previous image held for it
+     * ({@link #holdForExec}) are taken back here and then delivered: those sent while this image
+     * booted are acted on now, once this server can act, and those the previous image had taken
+     * but not acted on are queued again. Must run on the thread that later calls
+     * {@link #holdForExec}, a platform thread.
      */
     void install(Predicate<String> urgent, String... names) {
+        Set<String> held = namesIn(System.getenv(HELD_ENV));
         for (String name : names) {
             SignalHandler handler = signal -> {
                 if (!urgent.test(signal.getName())) {
                     queue.add(signal.getName());
                 }
             };
-            SignalHandler previous = Signal.handle(new Signal(name), handler);
-            if (previous == SignalHandler.SIG_IGN) {
+            Signal signal = new Signal(name);
+            if (held.contains(name)) {
+                Libc.defaultDisposition(signal.getNumber());   // still blocked: a pending one waits for the handler
+            }
+            SignalHandler previous = Signal.handle(signal, handler);
+            if (previous == SignalHandler.SIG_IGN && !held.contains(name)) {
                 LOG.warn("SIG{} was ignored when Kiln started (nohup or a background job?): it may never arrive", name);
+                if (REFUSED_WHEN_IGNORED.contains(name)) {
+                    continue;
+                }
+            }
+            handled.add(name);
+        }
+        for (String name : namesIn(System.getenv(QUEUED_ENV))) {
+            if (handled.contains(name) && !urgent.test(name)) {
+                queue.add(name);
             }
         }
+        if (!held.isEmpty()) {
+            receiver = SignalReceiver.start(numbers(held));
+        }
+    }
+
+    /**
+     * Just before an in-place restart's exec, on the thread that installed the handlers: blocks and
+     * ignores every signal this image handles, and returns the environment that tells the next
+     * image so. A handler does not survive exec, and a signal with its default action kills the
+     * booting image (two HUPs in a row did); an ignored one would be discarded, but a blocked one
+     * is kept pending by the kernel, across exec, until the next image unblocks it in
+     * {@link #install}. Signals taken meanwhile by the handlers are passed on in the environment,
+     * but HUP and addon changes: the restart under way loads the new code anyway (coalesced).
+     */
+    Map<String, String> holdForExec() {
+        int[] numbers = numbers(handled);
+        Libc.setSignalMask(numbers);           // this thread becomes the next image's first one
+        if (receiver != null) {
+            receiver.block();
+        }
+        for (int number : numbers) {
+            Libc.ignoreSignal(number);
+        }
+        List<String> queued = new ArrayList<>();
+        for (String name; (name = queue.poll()) != null; ) {
+            if (handled.contains(name) && !name.equals("HUP")) {
+                queued.add(name);
+            }
+        }
+        return Map.of(HELD_ENV, String.join(",", handled), QUEUED_ENV, String.join(",", queued));
+    }
+
+    /** The environment variables {@link #holdForExec} sets, for an exec that must not pass them on. */
+    static final Set<String> EXEC_ENV = Set.of(HELD_ENV, QUEUED_ENV);
+
+    private static Set<String> namesIn(String list) {
+        Set<String> names = new LinkedHashSet<>();
+        if (list != null) {
+            for (String name : list.split(",")) {
+                if (!name.isBlank()) {
+                    names.add(name.strip());
+                }
+            }
+        }
+        return names;
+    }
+
+    private static int[] numbers(Collection<String> names) {
+        return names.stream().mapToInt(name -> new Signal(name).getNumber()).toArray();
     }
 
     /**
@@ -73,5 +161,60 @@ final class SignalQueue {
     /** The next queued signal, waiting at most {@code timeout}; null when none came. */
     String poll(Duration timeout) throws InterruptedException {
         return queue.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * In an image started by an in-place restart, the held signals are blocked in every thread
+     * (HotSpot leaves a signal that was ignored at its start as it found it), and this thread alone
+     * unblocks them, so that {@link #block} can hold them again for the next exec: a thread with a
+     * signal unblocked at that moment would take it and the ignored disposition would discard it.
+     */
+    private static final class SignalReceiver {
+
+        private final java.util.concurrent.CountDownLatch unblocked = new java.util.concurrent.CountDownLatch(1);
+        private final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        private final java.util.concurrent.CountDownLatch blocked = new java.util.concurrent.CountDownLatch(1);
+
+        static SignalReceiver start(int[] numbers) {
+            SignalReceiver receiver = new SignalReceiver();
+            Thread.ofPlatform().daemon().name("kiln-signals").start(() -> receiver.receive(numbers));
+            awaitUninterruptibly(receiver.unblocked);
+            return receiver;
+        }
+
+        private void receive(int[] numbers) {
+            try {
+                Libc.unblockSignals(numbers);
+            } finally {
+                unblocked.countDown();
+            }
+            awaitUninterruptibly(release);
+            try {
+                Libc.blockSignals(numbers);
+            } finally {
+                blocked.countDown();
+            }
+        }
+
+        /** Blocks the held signals again in this thread; returns once they are. */
+        void block() {
+            release.countDown();
+            awaitUninterruptibly(blocked);
+        }
+
+        private static void awaitUninterruptibly(java.util.concurrent.CountDownLatch latch) {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    latch.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 }
