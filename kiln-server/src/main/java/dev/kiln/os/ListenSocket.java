@@ -134,6 +134,17 @@ public final class ListenSocket {
         return devNull;
     }
 
+    /**
+     * Makes the kernel complete no new connection on the listening socket (for every process that
+     * shares it), keeping those it has queued: a stop for good calls it before taking the queue's
+     * last connections, so that none can arrive between its last accept and its release — a
+     * connection left in the queue when the socket closes is reset. A client whose handshake was
+     * under way retries it and is refused once the socket is gone.
+     */
+    public static void stopQueueing() {
+        Libc.dropAllPackets(0);
+    }
+
     /** {@link #release()} with a /dev/null fd from {@link #prepareRelease()}, which it closes. */
     public static void release(int devNull) {
         Libc.dup2(devNull, 0);

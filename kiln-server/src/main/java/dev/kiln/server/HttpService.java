@@ -1,6 +1,7 @@
 package dev.kiln.server;
 
 import dev.kiln.os.ListenSocket;
+import dev.kiln.os.OsException;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.http.BusSockets;
 import dev.kiln.http.KilnApplication;
@@ -9,6 +10,7 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.PreEncodedHttpField;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.SelectorManager;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -26,10 +28,16 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.StandardSocketOptions;
+import java.nio.channels.SelectableChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -38,9 +46,12 @@ import java.util.function.BooleanSupplier;
  *
  * <p>A stop never refuses or resets a connection the kernel has queued: {@link #drain} first closes
  * only the duplicate Jetty accepts from (the kernel keeps queueing on fd 0 for the next image or
- * for other workers), then serves every connection already accepted — including one accepted but
+ * for other workers) and waits until the acceptor has handed over what it took, then serves every
+ * connection already accepted — including one still on its way to Jetty's selector, and one
  * whose request has not arrived yet — with {@code Connection: close}, and stops Jetty when none
- * is left or the deadline passes. When the server stops for good (no re-exec or other worker takes
+ * is left or the deadline passes. Every connection is tracked from the moment the acceptor hands
+ * it over ({@link Accepted}): a connection the selector has not registered yet is invisible to
+ * Jetty's own list, and a stop that looked only there closed such connections unanswered. When the server stops for good (no re-exec or other worker takes
  * the socket over), it then accepts what the kernel queued meanwhile, lets go of the socket at once
  * and serves what it took (Puma's {@code drain_on_shutdown}): a connection the kernel completed is
  * served, not reset.
@@ -52,15 +63,14 @@ final class HttpService {
     /** How long an accepted connection may take to send its first request once a stop began. */
     private static final Duration FIRST_REQUEST_GRACE = Duration.ofSeconds(3);
 
-    /** Lets accepted connections reach the selector before the stop looks for them. */
-    private static final Duration REGISTRATION_SETTLE = Duration.ofMillis(100);
-
     private final Server server;
     private final ServerConnector connector;
     private final ServerSocketChannel acceptChannel;
     private final ListenSocket socket;
-    /** The connections the last sweep took from the kernel's queue, until Jetty has them. */
-    private final Set<SocketChannel> adopted = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Every connection taken from the kernel's queue and not yet closed. */
+    private final Accepted accepted = new Accepted();
+    /** Acceptor threads inside an accept: once the accept channel is closed and this is 0, nothing more comes. */
+    private final java.util.concurrent.atomic.AtomicInteger accepting = new java.util.concurrent.atomic.AtomicInteger();
     private final KilnApplication application;
     /** worker_connections, when capped: it turns accepting back on as connections close, so a stop removes it first. */
     private final NetworkConnectionLimit limit;
@@ -85,6 +95,16 @@ final class HttpService {
         KilnApplication.configure(http);
         connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http)) {
             @Override
+            public void accept(int acceptorID) throws IOException {
+                accepting.incrementAndGet();
+                try {
+                    super.accept(acceptorID);    // hands the connection to the selector manager: tracked
+                } finally {
+                    accepting.decrementAndGet();
+                }
+            }
+
+            @Override
             protected boolean handleAcceptFailure(Throwable failure) {
                 // Once draining, the accept channel was closed on purpose: end the acceptor quietly.
                 return !draining && super.handleAcceptFailure(failure);
@@ -97,6 +117,7 @@ final class HttpService {
         if (limit != null) {
             connector.addBean(limit);
         }
+        connector.getSelectorManager().addEventListener(accepted);
         server.addConnector(connector);
         server.setHandler(new CloseWhenDraining(withBusSockets(server, application)));
         server.setStopTimeout(0);
@@ -160,7 +181,6 @@ final class HttpService {
                 int adopted = adoptQueuedAndRelease(ListenSocket.prepareRelease());
                 if (adopted > 0) {
                     LOG.info("Serving the {} connection{} the kernel had queued", adopted, adopted == 1 ? "" : "s");
-                    Thread.sleep(REGISTRATION_SETTLE.toMillis());
                     clean = awaitServed(abandoned, System.nanoTime() + FIRST_REQUEST_GRACE.toNanos(), deadline);
                 }
             }
@@ -195,10 +215,15 @@ final class HttpService {
         try (ServerSocketChannel queue = socket.openChannel()) {
             queue.configureBlocking(false);
             try {
+                ListenSocket.stopQueueing();
+            } catch (OsException e) {
+                LOG.warn("The listening socket keeps queueing until released ({}): a connection that arrives in"
+                        + " between is reset", e.getMessage());
+            }
+            try {
                 for (SocketChannel channel; (channel = queue.accept()) != null; adopted++) {
                     channel.configureBlocking(false);
                     channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                    this.adopted.add(channel);
                     connector.getSelectorManager().accept(channel);
                 }
             } finally {
@@ -213,17 +238,21 @@ final class HttpService {
 
     /**
      * Closes the duplicate Jetty accepts from — a close, not Jetty's interrupt: an interrupted accept
-     * that had already taken a connection from the kernel drops it, and the client sees a reset.
-     * The acceptor then hands over the connection it may have just taken, and waits (not accepting).
+     * that had already taken a connection from the kernel drops it, and the client sees a reset —
+     * and waits until the acceptor has handed over the connection it may have just taken. From
+     * then on, {@link #accepted} holds every connection this process will ever have.
      */
     private void stopAccepting() throws InterruptedException {
         connector.setAccepting(false);
+        connector.setIdleTimeout(FIRST_REQUEST_GRACE.toMillis());        // for the endpoints made from now on
         try {
             acceptChannel.close();
         } catch (IOException e) {
             LOG.warn("Closing the accept channel failed: {}", e.toString());
         }
-        Thread.sleep(REGISTRATION_SETTLE.toMillis());
+        while (accepting.get() > 0) {
+            Thread.sleep(1);
+        }
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
             endPoint.setIdleTimeout(FIRST_REQUEST_GRACE.toMillis());
         }
@@ -235,20 +264,13 @@ final class HttpService {
                 return true;
             }
         }
-        if (inGrace && !adopted.isEmpty()) {
-            // a connection taken from the kernel's queue reaches the selector later on a busy machine
-            Set<Object> registered = new java.util.HashSet<>();
-            connector.getConnectedEndPoints().forEach(e -> registered.add(e.getTransport()));
-            for (SocketChannel channel : adopted) {
-                if (channel.isOpen() && !registered.contains(channel)) {
-                    return true;
-                }
-            }
-        }
-        for (EndPoint endPoint : connector.getConnectedEndPoints()) {
-            Connection connection = endPoint.getConnection();
+        Map<Object, EndPoint> endPoints = new HashMap<>();
+        connector.getConnectedEndPoints().forEach(e -> endPoints.put(e.getTransport(), e));
+        for (SocketChannel channel : accepted.open()) {
+            EndPoint endPoint = endPoints.get(channel);
+            Connection connection = endPoint == null ? null : endPoint.getConnection();
             if (connection == null) {
-                return inGrace;
+                return true;           // taken from the kernel, on its way to the selector (slow on a busy machine)
             }
             long in = connection.getMessagesIn(), out = connection.getMessagesOut();
             if (in > out && abandoned.isEmpty()) {
@@ -259,6 +281,40 @@ final class HttpService {
             }
         }
         return false;
+    }
+
+    /**
+     * The connections taken from the kernel's queue and not closed yet, from the acceptor's hand-over
+     * to the selector (before Jetty lists them as endpoints) until their endpoint closes.
+     */
+    private static final class Accepted implements SelectorManager.AcceptListener {
+
+        private final Set<SelectableChannel> channels = ConcurrentHashMap.newKeySet();
+
+        @Override
+        public void onAccepting(SelectableChannel channel) {
+            channels.add(channel);
+        }
+
+        @Override
+        public void onAcceptFailed(SelectableChannel channel, Throwable cause) {
+            channels.remove(channel);
+        }
+
+        @Override
+        public void onClosed(SelectableChannel channel) {
+            channels.remove(channel);
+        }
+
+        List<SocketChannel> open() {
+            List<SocketChannel> open = new ArrayList<>();
+            for (SelectableChannel channel : channels) {
+                if (channel.isOpen() && channel instanceof SocketChannel socket) {
+                    open.add(socket);
+                }
+            }
+            return open;
+        }
     }
 
     void stopJetty() {
