@@ -25,12 +25,16 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * The restart-under-load harness: concurrent HTTP/1.1 clients on plain sockets that send
  * {@code GET path} in a loop and sort every request into exactly one {@link Outcome} — success,
- * reset (the connection closed or was reset before a complete response), refused, timeout, or a
- * 5xx. Tests start it around a reload, a recycle or a stop and assert on the {@link Tally}; the
- * benchmark runs {@link #main} next to a reloading server.
+ * empty (the server closed the connection without a byte of answer), reset (the connection was
+ * reset, or closed inside the answer), refused, timeout, or a 5xx. Tests start it around a reload,
+ * a recycle or a stop and assert on the {@link Tally}; the benchmarks run {@link #main} next to a
+ * reloading server.
  *
- * <p>By default every request opens its own connection, so each one goes through the listening
- * socket that the server's processes share. With keep-alive, a request that finds its reused
+ * <p>Each client is of one {@link Kind}. A {@link Kind#FRESH} client opens a new connection per
+ * request and sends at once, as fast as it can, so each request goes through the listening socket
+ * that the server's processes share; a {@link Kind#DELAYED} one waits 1–5 ms between its connect
+ * and its request (the connection is queued, or accepted, before there is anything to read); a
+ * {@link Kind#KEEP_ALIVE} one reuses its connection. A keep-alive request that finds its reused
  * connection closed by the server before any byte of the answer is sent again once on a new
  * connection, as HTTP clients and proxies do for idempotent requests (RFC 9110, 9.2.2); such
  * retries are counted apart, and the retried request is classified by its second attempt.
@@ -38,7 +42,10 @@ import java.util.concurrent.atomic.LongAdder;
 public final class LoadClients implements AutoCloseable {
 
     /** What became of one request. */
-    public enum Outcome { SUCCESS, RESET, REFUSED, TIMEOUT, SERVER_ERROR, OTHER }
+    public enum Outcome { SUCCESS, EMPTY, RESET, REFUSED, TIMEOUT, SERVER_ERROR, OTHER }
+
+    /** How a client uses connections: see the class comment. */
+    public enum Kind { FRESH, DELAYED, KEEP_ALIVE }
 
     /** One request that did not succeed: when its connection was made (-1 when never), and why. */
     public record Failure(Outcome outcome, long connectedNanos, long endedNanos, java.time.Instant at, String detail) {
@@ -86,8 +93,8 @@ public final class LoadClients implements AutoCloseable {
     private static final int LATENCIES_KEPT = 100_000;
 
     private final InetSocketAddress address;
-    private final byte[] request;
-    private final boolean keepAlive;
+    private final byte[] closingRequest;
+    private final byte[] keepAliveRequest;
     private final Duration timeout;
     private final Map<Outcome, LongAdder> counts = new EnumMap<>(Outcome.class);
     private final LongAdder retried = new LongAdder();
@@ -98,37 +105,56 @@ public final class LoadClients implements AutoCloseable {
     private final List<AtomicInteger> latencyCounts = new ArrayList<>();
     private volatile boolean stopped;
 
-    private LoadClients(InetSocketAddress address, String path, boolean keepAlive, Duration timeout) {
+    private LoadClients(InetSocketAddress address, String path, Duration timeout) {
         this.address = address;
-        this.keepAlive = keepAlive;
         this.timeout = timeout;
-        this.request = ("GET " + path + " HTTP/1.1\r\nHost: " + address.getHostString() + ":" + address.getPort()
-                + "\r\nUser-Agent: kiln-load-clients\r\n" + (keepAlive ? "" : "Connection: close\r\n") + "\r\n")
-                .getBytes(StandardCharsets.US_ASCII);
+        String head = "GET " + path + " HTTP/1.1\r\nHost: " + address.getHostString() + ":" + address.getPort()
+                + "\r\nUser-Agent: kiln-load-clients\r\n";
+        this.closingRequest = (head + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+        this.keepAliveRequest = (head + "\r\n").getBytes(StandardCharsets.US_ASCII);
         for (Outcome outcome : Outcome.values()) {
             counts.put(outcome, new LongAdder());
         }
     }
 
     /**
-     * Starts {@code clients} clients sending {@code GET path} to 127.0.0.1:{@code port} until
-     * {@link #stop}; each request may take up to {@code timeout} to connect and again to answer.
+     * Starts one client of each kind in {@code clients}, sending {@code GET path} to
+     * 127.0.0.1:{@code port} until {@link #stop}; each request may take up to {@code timeout} to
+     * connect and again to answer.
      */
-    public static LoadClients start(int port, String path, int clients, boolean keepAlive, Duration timeout) {
-        LoadClients load = new LoadClients(new InetSocketAddress("127.0.0.1", port), path, keepAlive, timeout);
-        for (int i = 0; i < clients; i++) {
+    public static LoadClients start(int port, String path, List<Kind> clients, Duration timeout) {
+        LoadClients load = new LoadClients(new InetSocketAddress("127.0.0.1", port), path, timeout);
+        for (int i = 0; i < clients.size(); i++) {
+            Kind kind = clients.get(i);
             long[] ring = new long[LATENCIES_KEPT];
             AtomicInteger filled = new AtomicInteger();
             load.latencies.add(ring);
             load.latencyCounts.add(filled);
-            load.threads.add(Thread.ofPlatform().daemon().name("load-client-" + i).start(() -> load.loop(ring, filled)));
+            load.threads.add(Thread.ofPlatform().daemon().name("load-client-" + i)
+                    .start(() -> load.loop(kind, ring, filled)));
         }
         return load;
+    }
+
+    /** {@code clients} clients of one kind: keep-alive, or fresh connections. */
+    public static LoadClients start(int port, String path, int clients, boolean keepAlive, Duration timeout) {
+        return start(port, path, java.util.Collections.nCopies(clients, keepAlive ? Kind.KEEP_ALIVE : Kind.FRESH), timeout);
     }
 
     /** {@link #start} with new connections for every request and a 10 s timeout. */
     public static LoadClients start(int port, String path, int clients) {
         return start(port, path, clients, false, Duration.ofSeconds(10));
+    }
+
+    /**
+     * The mix a restart must get through: 8 {@link Kind#FRESH} clients, 4 {@link Kind#DELAYED} and
+     * 4 {@link Kind#KEEP_ALIVE}, with a 10 s timeout.
+     */
+    public static LoadClients harsh(int port, String path) {
+        List<Kind> kinds = new ArrayList<>(java.util.Collections.nCopies(8, Kind.FRESH));
+        kinds.addAll(java.util.Collections.nCopies(4, Kind.DELAYED));
+        kinds.addAll(java.util.Collections.nCopies(4, Kind.KEEP_ALIVE));
+        return start(port, path, kinds, Duration.ofSeconds(10));
     }
 
     /** The counts so far; the clients go on. */
@@ -178,15 +204,15 @@ public final class LoadClients implements AutoCloseable {
         return sorted.length == 0 ? 0 : sorted[(int) Math.min(sorted.length - 1, Math.floor(p * sorted.length))] / 1e6;
     }
 
-    private void loop(long[] ring, AtomicInteger filled) {
+    private void loop(Kind kind, long[] ring, AtomicInteger filled) {
         Socket connection = null;
         while (!stopped) {
             long start = System.nanoTime();
             boolean reused = connection != null;
-            Attempt attempt = send(connection);
-            if (reused && attempt.outcome == Outcome.RESET && attempt.nothingReceived) {
+            Attempt attempt = send(kind, connection);
+            if (reused && (attempt.outcome == Outcome.RESET || attempt.outcome == Outcome.EMPTY) && attempt.nothingReceived) {
                 retried.increment();                     // the server closed an idle keep-alive connection
-                attempt = send(null);
+                attempt = send(kind, null);
             }
             counts.get(attempt.outcome).increment();
             if (attempt.outcome == Outcome.SUCCESS) {
@@ -205,10 +231,11 @@ public final class LoadClients implements AutoCloseable {
     private record Attempt(Outcome outcome, long connectedNanos, boolean nothingReceived, String detail, Socket open) {
     }
 
-    private Attempt send(Socket reuse) {
+    private Attempt send(Kind kind, Socket reuse) {
         Socket socket = reuse;
         long connected = -1;
         boolean received = false;
+        boolean keepAlive = kind == Kind.KEEP_ALIVE;
         try {
             if (socket == null) {
                 socket = new Socket();
@@ -217,13 +244,17 @@ public final class LoadClients implements AutoCloseable {
             }
             connected = System.nanoTime();
             socket.setSoTimeout((int) timeout.toMillis());
+            if (kind == Kind.DELAYED) {
+                Thread.sleep(1 + java.util.concurrent.ThreadLocalRandom.current().nextInt(5));
+            }
             OutputStream out = socket.getOutputStream();
-            out.write(request);
+            out.write(keepAlive ? keepAliveRequest : closingRequest);
             out.flush();
             InputStream in = socket.getInputStream();
             int first = in.read();
             if (first < 0) {
-                throw new EOFException("connection closed before the status line");
+                closeQuietly(socket);
+                return new Attempt(Outcome.EMPTY, connected, true, "connection closed before the status line", null);
             }
             received = true;
             Response response = Response.read(first, in);
@@ -244,6 +275,10 @@ public final class LoadClients implements AutoCloseable {
         } catch (IOException e) {
             closeQuietly(socket);
             return new Attempt(Outcome.RESET, connected, !received, e.toString(), null);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            closeQuietly(socket);
+            return new Attempt(Outcome.OTHER, connected, true, "interrupted", null);
         }
     }
 
@@ -342,15 +377,17 @@ public final class LoadClients implements AutoCloseable {
     /**
      * {@code LoadClients PORT PATH CLIENTS SECONDS [keep-alive]}: runs the clients for that long
      * (or until standard input closes, when SECONDS is 0) and prints the tally on one line.
+     * CLIENTS {@code harsh} runs {@link #harsh}'s mix.
      */
     public static void main(String[] args) throws Exception {
         if (args.length < 4) {
-            System.err.println("usage: LoadClients PORT PATH CLIENTS SECONDS [keep-alive]");
+            System.err.println("usage: LoadClients PORT PATH CLIENTS|harsh SECONDS [keep-alive]");
             System.exit(2);
         }
         boolean keepAlive = Arrays.asList(args).contains("keep-alive");
-        LoadClients load = start(Integer.parseInt(args[0]), args[1], Integer.parseInt(args[2]), keepAlive,
-                Duration.ofSeconds(10));
+        int port = Integer.parseInt(args[0]);
+        LoadClients load = args[2].equals("harsh") ? harsh(port, args[1])
+                : start(port, args[1], Integer.parseInt(args[2]), keepAlive, Duration.ofSeconds(10));
         int seconds = Integer.parseInt(args[3]);
         if (seconds > 0) {
             Thread.sleep(Duration.ofSeconds(seconds));

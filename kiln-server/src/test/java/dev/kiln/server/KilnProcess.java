@@ -78,7 +78,10 @@ final class KilnProcess implements AutoCloseable {
 
     private static KilnProcess launch(Path dir, List<String> wrapper, boolean evented, String... args) throws IOException {
         int port = freePort();
-        List<String> command = new ArrayList<>(wrapper.stream().map(w -> w.replace("{port}", String.valueOf(port))).toList());
+        // as an operator's shell or systemd would: signals a nohup'd or backgrounded test run ignores
+        // are not passed on as ignored (HotSpot would never let Kiln handle them)
+        List<String> command = new ArrayList<>(List.of("env", "--default-signal=HUP,INT,QUIT,TERM"));
+        command.addAll(wrapper.stream().map(w -> w.replace("{port}", String.valueOf(port))).toList());
         command.addAll(javaCommand());
         if (evented) {
             command.addAll(List.of("evented", "--gevent-port=" + port));
@@ -176,6 +179,20 @@ final class KilnProcess implements AutoCloseable {
             throw new AssertionError("kiln still runs after " + timeout + ":\n" + log());
         }
         return process.exitValue();
+    }
+
+    /**
+     * True once the process runs an image started by an in-place restart (its environment then
+     * holds the signals the previous image held for it), from the exec on: with a log line that says
+     * the new image is not serving yet, it tells that a signal lands while the new image boots.
+     */
+    boolean execedInPlace() {
+        try {
+            return ("\0" + new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pid()), "environ")),
+                    StandardCharsets.UTF_8)).contains("\0KILN_HELD_SIGNALS=");
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /**

@@ -18,10 +18,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * Zero-drop in prefork mode, shown with concurrent clients ({@link LoadClients}) that sort every
- * request into success, reset, refused, timeout or 5xx while the workers are reloaded, recycled,
- * added, retired, stopped or killed. Each client opens a new connection per request, so every
- * request passes through the listening socket the workers share.
+ * Zero-drop in prefork mode, shown with concurrent clients ({@link LoadClients#harsh}: fresh
+ * connections as fast as they come, requests sent a few milliseconds after the connect, keep-alive
+ * clients) that sort every request into success, empty, reset, refused, timeout or 5xx while the
+ * workers are reloaded, recycled, added, retired, stopped or killed.
  */
 @Tag("process")
 @Tag("slow")
@@ -40,8 +40,7 @@ class PreforkZeroDropTest {
             kiln.awaitLog(READY, 2);
             Set<Long> first = workerPids(kiln);
             Tally tally;
-            try (LoadClients load = LoadClients.start(kiln.port, "/hello", CLIENTS);
-                 LoadClients keepAlive = LoadClients.start(kiln.port, "/hello", 2, true, Duration.ofSeconds(10))) {
+            try (LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 for (int generation = 2; generation <= 4; generation++) {
                     kiln.signal("HUP");
@@ -51,9 +50,6 @@ class PreforkZeroDropTest {
                 }
                 load.awaitRequests(20, Duration.ofSeconds(10));      // served by the last generation
                 tally = load.stop();
-                Tally reused = keepAlive.stop();
-                assertThat(reused.failed()).as("keep-alive clients: " + reused).isZero();
-                assertThat(reused.count(Outcome.SUCCESS)).isGreaterThan(20);
             }
             assertNoFailure(tally, kiln);
             assertThat(workerPids(kiln)).hasSize(2).doesNotContainAnyElementsOf(first);
@@ -91,7 +87,7 @@ class PreforkZeroDropTest {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0")) {
             kiln.awaitLog(READY, 2);
             Tally tally;
-            try (LoadClients load = LoadClients.start(kiln.port, "/hello", CLIENTS)) {
+            try (LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 kiln.signal("TTIN");
                 kiln.signal("TTIN");
@@ -114,18 +110,16 @@ class PreforkZeroDropTest {
     void termServesEveryRequestAcceptedBeforeIt() throws Exception {
         KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0");
         kiln.awaitLog(READY, 2);
-        try (kiln; LoadClients load = LoadClients.start(kiln.port, "/hello", CLIENTS)) {
+        try (kiln; LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
             load.awaitRequests(50, Duration.ofSeconds(10));
             long term = System.nanoTime();
             kiln.signal("TERM");
             assertThat(kiln.awaitExit(Duration.ofSeconds(60))).as(kiln.log()).isZero();
             Tally tally = load.stop();
             assertThat(tally.failuresConnectedBefore(term)).as(tally + "\n" + kiln.log()).isEmpty();
-            // after TERM, new connections are refused once the last worker let go of the socket; one
-            // the kernel completed between that worker's last accept and its release (microseconds,
-            // unless the thread is preempted on a busy machine) is the only kind that can be reset
-            assertThat(tally.count(Outcome.RESET)).as(tally.toString()).isLessThanOrEqualTo(2);
-            assertThat(tally.count(Outcome.SERVER_ERROR) + tally.count(Outcome.TIMEOUT)).as(tally.toString()).isZero();
+            // after TERM, new connections are refused once the last worker let go of the socket; the
+            // kernel completes none in between (ListenSocket.stopQueueing), so none is reset
+            assertThat(tally.failed()).as(tally.toString()).isEqualTo(tally.count(Outcome.REFUSED));
             assertThat(tally.count(Outcome.SUCCESS)).isGreaterThanOrEqualTo(50);
         }
     }
@@ -146,13 +140,13 @@ class PreforkZeroDropTest {
             }
             // each client has one request outstanding at a time: at most that many were in the dead worker
             assertThat(tally.failed()).as(tally.toString()).isLessThanOrEqualTo(CLIENTS);
-            assertThat(tally.failed()).as(tally.toString()).isEqualTo(tally.count(Outcome.RESET));
+            assertThat(tally.failed()).as(tally.toString()).isEqualTo(tally.count(Outcome.RESET) + tally.count(Outcome.EMPTY));
         }
     }
 
     /** Runs the clients until {@code done} (at most 90 s) and a few more requests after it. */
     private static Tally underLoad(KilnProcess kiln, BooleanSupplier done) throws Exception {
-        try (LoadClients load = LoadClients.start(kiln.port, "/hello", CLIENTS)) {
+        try (LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
             await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100)).until(done::getAsBoolean);
             load.awaitRequests(20, Duration.ofSeconds(10));
             return load.stop();
