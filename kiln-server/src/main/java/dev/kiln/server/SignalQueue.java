@@ -54,17 +54,16 @@ final class SignalQueue {
      */
     void install(Predicate<String> urgent, String... names) {
         Set<String> held = namesIn(System.getenv(HELD_ENV));
+        for (String name : held) {
+            Libc.defaultDisposition(new Signal(name).getNumber());   // still blocked: a pending one waits for its handler
+        }
         for (String name : names) {
             SignalHandler handler = signal -> {
                 if (!urgent.test(signal.getName())) {
                     queue.add(signal.getName());
                 }
             };
-            Signal signal = new Signal(name);
-            if (held.contains(name)) {
-                Libc.defaultDisposition(signal.getNumber());   // still blocked: a pending one waits for the handler
-            }
-            SignalHandler previous = Signal.handle(signal, handler);
+            SignalHandler previous = Signal.handle(new Signal(name), handler);
             if (previous == SignalHandler.SIG_IGN && !held.contains(name)) {
                 LOG.warn("SIG{} was ignored when Kiln started (nohup or a background job?): it may never arrive", name);
                 if (REFUSED_WHEN_IGNORED.contains(name)) {

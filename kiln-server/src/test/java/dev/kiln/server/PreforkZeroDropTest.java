@@ -57,6 +57,35 @@ class PreforkZeroDropTest {
     }
 
     @Test
+    void hupsAtRandomGapsAndATermRightAfterAHupFailNoRequest() throws Exception {
+        long seed = System.nanoTime();
+        java.util.Random random = new java.util.Random(seed);
+        KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0");
+        kiln.awaitLog(READY, 2);
+        try (kiln; LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
+            load.awaitRequests(50, Duration.ofSeconds(10));
+            for (int i = 0; i < 4; i++) {
+                kiln.signal("HUP");
+                Thread.sleep(100 + random.nextInt(1900));      // the gaps are the test's input
+            }
+            // a HUP during a reload is acted on once that reload is done: every reload begun ends serving
+            await().atMost(Duration.ofSeconds(120)).until(() ->
+                    kiln.count("SIGHUP: generation \\d+ serving") == kiln.count("SIGHUP: reloading")
+                            && !kiln.log().endsWith("another reload follows it\n"));
+            load.awaitRequests(50, Duration.ofSeconds(30));
+            assertThat(load.tally().failed()).as("seed %d: %s%n%s", seed, load.tally(), kiln.log()).isZero();
+
+            kiln.signal("HUP");
+            long term = System.nanoTime();
+            kiln.signal("TERM");
+            assertThat(kiln.awaitExit(Duration.ofSeconds(60))).as(kiln.log()).isZero();
+            Tally tally = load.stop();
+            assertThat(tally.failuresConnectedBefore(term)).as("seed %d: %s%n%s", seed, tally, kiln.log()).isEmpty();
+            assertThat(tally.failed()).as(tally.toString()).isEqualTo(tally.count(Outcome.REFUSED));
+        }
+    }
+
+    @Test
     void limitRequestRecyclingFailsNoRequest() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0",
                 "--limit-request=100", "--worker-heap=256M")) {
