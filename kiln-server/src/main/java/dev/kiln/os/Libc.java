@@ -16,8 +16,9 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
- * The few libc calls Kiln needs that the JDK does not offer: fd plumbing for the shared listening
- * socket and {@code execve} for in-place restarts. Every call returns its result or throws
+ * The few libc calls Kiln needs that the JDK does not offer: fd plumbing and a socket filter for
+ * the shared listening socket, {@code execve} for in-place restarts, and the signal masks and
+ * dispositions that carry signals across it. Every call returns its result or throws
  * {@link OsException} carrying errno; nothing here is used on the request path.
  */
 public final class Libc {
@@ -125,15 +126,20 @@ public final class Libc {
      * before the JVM is asked to handle it.
      */
     public static void defaultDisposition(int signal) {
+        disposition(signal, MemorySegment.NULL, "SIG_DFL");
+    }
+
+    private static void disposition(int signal, MemorySegment handler, String name) {
+        String what = "signal(" + signal + ", " + name + ")";
         try {
-            MemorySegment previous = (MemorySegment) SignalDisposition.H.invokeExact(signal, MemorySegment.NULL);
+            MemorySegment previous = (MemorySegment) SignalDisposition.H.invokeExact(signal, handler);
             if (previous.address() == -1L) {
-                throw new OsException("signal(" + signal + ", SIG_DFL)", 22);
+                throw new OsException(what, 22);
             }
         } catch (OsException e) {
             throw e;
         } catch (Throwable t) {
-            throw new OsException("signal(" + signal + ", SIG_DFL)", t);
+            throw new OsException(what, t);
         }
     }
 
@@ -220,16 +226,7 @@ public final class Libc {
      * survives exec. Kept pending while blocked (the kernel does not discard a blocked signal).
      */
     public static void ignoreSignal(int signal) {
-        try {
-            MemorySegment previous = (MemorySegment) SignalDisposition.H.invokeExact(signal, SIG_IGN);
-            if (previous.address() == -1L) {
-                throw new OsException("signal(" + signal + ", SIG_IGN)", 22);
-            }
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new OsException("signal(" + signal + ", SIG_IGN)", t);
-        }
+        disposition(signal, SIG_IGN, "SIG_IGN");
     }
 
     /** Links {@link #execve} now, so that the call itself costs no stub generation (tens of milliseconds). */

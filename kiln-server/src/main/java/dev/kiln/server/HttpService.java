@@ -38,6 +38,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -51,8 +52,10 @@ import java.util.function.BooleanSupplier;
  * whose request has not arrived yet — with {@code Connection: close}, and stops Jetty when none
  * is left or the deadline passes. Every connection is tracked from the moment the acceptor hands
  * it over ({@link Accepted}): a connection the selector has not registered yet is invisible to
- * Jetty's own list, and a stop that looked only there closed such connections unanswered. When the server stops for good (no re-exec or other worker takes
- * the socket over), it then accepts what the kernel queued meanwhile, lets go of the socket at once
+ * Jetty's own list, and a stop that looked only there closed such connections unanswered.
+ *
+ * <p>When the server stops for good (no re-exec or other worker takes the socket over), it then
+ * has the kernel complete no new connection, accepts what it queued, lets go of the socket at once
  * and serves what it took (Puma's {@code drain_on_shutdown}): a connection the kernel completed is
  * served, not reset.
  */
@@ -70,7 +73,7 @@ final class HttpService {
     /** Every connection taken from the kernel's queue and not yet closed. */
     private final Accepted accepted = new Accepted();
     /** Acceptor threads inside an accept: once the accept channel is closed and this is 0, nothing more comes. */
-    private final java.util.concurrent.atomic.AtomicInteger accepting = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger accepting = new AtomicInteger();
     private final KilnApplication application;
     /** worker_connections, when capped: it turns accepting back on as connections close, so a stop removes it first. */
     private final NetworkConnectionLimit limit;
