@@ -114,7 +114,8 @@ public final class Sessions {
         return true;
     }
 
-    private static String randomToken() {
+    /** 32 random bytes, base64url: a session token, or any other secret a client must echo. */
+    public static String randomToken() {
         byte[] bytes = new byte[32];
         RANDOM.nextBytes(bytes);
         return TOKEN.encodeToString(bytes);

@@ -99,6 +99,11 @@ public final class Users {
 
     /** The active user {@code login} when {@code password} is theirs; otherwise why not. */
     public static Login authenticate(Connection connection, String login, String password) throws SQLException {
+        if (login == null || login.indexOf('\0') >= 0) {
+            // PostgreSQL's text cannot hold NUL: the query would fail with an error logged per try
+            refuse(password);
+            return Login.refused("no login, or a NUL character in it");
+        }
         try (PreparedStatement query = connection.prepareStatement(
                 "SELECT id, password FROM res_users WHERE login = ? AND active")) {
             query.setString(1, login);

@@ -23,6 +23,7 @@ public record Config(
         int geventPort,
         boolean httpEnable,
         boolean proxyMode,
+        List<String> websocketAllowedOrigins,
         List<String> dbName,
         List<String> init,
         List<String> update,
@@ -58,6 +59,7 @@ public record Config(
     public Config {
         addonsPath = copy(addonsPath);
         serverWideModules = copy(serverWideModules);
+        websocketAllowedOrigins = copy(websocketAllowedOrigins);
         dbName = copy(dbName);
         init = copy(init);
         update = copy(update);

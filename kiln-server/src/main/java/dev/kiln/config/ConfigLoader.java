@@ -158,6 +158,7 @@ public final class ConfigLoader {
                 (Integer) v.get("gevent_port"),
                 (Boolean) v.get("http_enable"),
                 (Boolean) v.get("proxy_mode"),
+                (List<String>) v.get("websocket_allowed_origins"),
                 (List<String>) v.get("db_name"),
                 (List<String>) v.get("init"),
                 (List<String>) v.get("update"),

@@ -42,6 +42,9 @@ public final class Options {
                     ValueType.port(false), "8072", "--gevent-port")
             .negatingFlag("http_enable", "do not start the HTTP server", "True", "--no-http")
             .flag("proxy_mode", "trust X-Forwarded-* headers from a reverse proxy", "--proxy-mode")
+            .value("websocket_allowed_origins", "comma-separated origins (https://app.example.com) whose pages may open "
+                            + "the bus websocket besides the site's own; an upgrade from any other Origin is refused (403)",
+                    ValueType.names(), "", "--websocket-allowed-origins")
             .later(DATABASES).value("db_name", "comma-separated databases to use (and preload)",
                     ValueType.names(), "", "-d", "--database")
             .later(DATABASES).unsaved().value("init", "comma-separated addons to install, then continue",

@@ -127,6 +127,13 @@ public final class BusSockets {
     }
 
     private Object upgrade(ServerUpgradeRequest request, ServerUpgradeResponse response, org.eclipse.jetty.util.Callback callback) {
+        String origin = request.getHeaders().get(org.eclipse.jetty.http.HttpHeader.ORIGIN);
+        if (crossSite(origin, KilnRequest.host(request, options.proxyMode()))) {
+            // a page of another site would subscribe with the visitor's cookie (cross-site websocket hijacking)
+            refusals.refused("GET {}: websocket from Origin {} refused: not this site's (--websocket-allowed-origins)", PATH, origin);
+            Response.writeError(request, response, callback, 403, "Origin not allowed: " + origin);
+            return null;
+        }
         SessionCookie cookie = SessionCookie.of(request);
         Fields query = Request.extractQueryParameters(request);
         String db = databases.selector().select(KilnRequest.host(request, options.proxyMode()),
@@ -136,6 +143,24 @@ public final class BusSockets {
             return null;
         }
         return new BusSocket(this, db, cookie == null ? null : cookie.tokenFor(db));
+    }
+
+    /**
+     * Whether a browser page of another site asks for the socket: its {@code Origin} (scheme, host,
+     * port) names neither this request's host nor an origin of {@code websocket_allowed_origins}. A
+     * client without {@code Origin} is not a browser, and sends only the cookies it chose.
+     */
+    boolean crossSite(String origin, String host) {
+        if (origin == null) {
+            return false;
+        }
+        for (String allowed : options.websocketOrigins()) {
+            if (allowed.equalsIgnoreCase(origin)) {
+                return false;
+            }
+        }
+        int scheme = origin.indexOf("://");
+        return scheme < 0 || !origin.substring(scheme + 3).equalsIgnoreCase(host);
     }
 
     /** Pings every socket every {@link #PING_EVERY}, and closes those silent for {@link #IDLE_TIMEOUT} (checked every {@link #SILENCE_CHECK}). */

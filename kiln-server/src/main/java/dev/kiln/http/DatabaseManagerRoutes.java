@@ -46,6 +46,8 @@ public final class DatabaseManagerRoutes {
     private final DatabaseService service;
     private final String masterHash;
     private final boolean listDb;
+    private final java.util.function.Function<String, List<String>> visible;
+    private final boolean proxyMode;
     private final boolean debug;
     private final AccessRefusals refusals;
 
@@ -55,7 +57,14 @@ public final class DatabaseManagerRoutes {
      * @param debug       {@code --dev=debug}: stack traces in JSON-RPC errors
      * @param access      {@code --dev=access}: refusals logged at INFO
      */
-    public DatabaseManagerRoutes(DatabaseService service, String adminPasswd, boolean listDb, boolean debug, boolean access) {
+    /**
+     * @param visible the databases a request's host may see ({@code dbfilter}): {@code /web/database/list}
+     *                shows only those, as Odoo's does, so that one tenant's host does not list the others
+     */
+    public DatabaseManagerRoutes(DatabaseService service, String adminPasswd, boolean listDb, boolean debug, boolean access,
+                                 java.util.function.Function<String, List<String>> visible, boolean proxyMode) {
+        this.visible = visible;
+        this.proxyMode = proxyMode;
         this.service = service;
         this.masterHash = adminPasswd == null ? null : Passwords.isHash(adminPasswd) ? adminPasswd : Passwords.hash(adminPasswd);
         this.listDb = listDb;
@@ -77,12 +86,14 @@ public final class DatabaseManagerRoutes {
             response.getHeaders().put(HttpHeader.ALLOW, "POST");
             return page(response, callback, 405);
         }
+        if (!KilnRequest.isJson(request)) {
+            return json(response, callback, 415, JsonRpc.notJson());
+        }
         byte[] body;
         try {
             body = KilnRequest.readBody(request, action.equals("restore") ? MAX_ARCHIVE_BYTES : HttpOptions.DEFAULT_MAX_BODY);
         } catch (dev.kiln.api.HttpException tooLarge) {
-            return json(response, callback, tooLarge.status(), JsonRpc.error(null, tooLarge.status(),
-                    tooLarge.getMessage(), dev.kiln.api.HttpException.class.getName(), tooLarge.getMessage(), null));
+            return json(response, callback, tooLarge.status(), JsonRpc.clientError(tooLarge.status(), tooLarge.getMessage()));
         }
         JsonRpc.Call call;
         try {
@@ -93,9 +104,10 @@ public final class DatabaseManagerRoutes {
         JsonNode id = call.id();
         Map<String, Object> params = call.params();
         try {
-            if (!action.equals("list")) {
-                authorize(params, path);
+            if (action.equals("list")) {
+                return json(response, callback, 200, JsonRpc.result(id, visible.apply(KilnRequest.host(request, proxyMode))));
             }
+            authorize(params, path);
             return json(response, callback, 200, JsonRpc.result(id, run(action, params)));
         } catch (Refused refused) {
             return json(response, callback, 200, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
@@ -203,9 +215,8 @@ public final class DatabaseManagerRoutes {
     }
 
     private Object run(String action, Map<String, Object> params) {
-        String name = action.equals("list") ? null : text(params, "name");
+        String name = text(params, "name");
         Object result = switch (action) {
-            case "list" -> service.list();
             case "create" -> {
                 service.create(name, params.getOrDefault("login", "admin").toString(), text(params, "password"));
                 yield true;

@@ -16,7 +16,7 @@ package dev.kiln.http;
  *                           reason ({@link dev.kiln.logging.AccessRefusals})
  */
 public record HttpOptions(boolean debug, boolean proxyMode, boolean accessLog, int maxBodyBytes, int staticMaxAgeSeconds,
-                          boolean abortable, boolean refusals) {
+                          boolean abortable, boolean refusals, java.util.List<String> websocketOrigins) {
 
     public static final int DEFAULT_MAX_BODY = 16 * 1024 * 1024;
     public static final int DEFAULT_STATIC_MAX_AGE = 7 * 24 * 3600;
@@ -28,33 +28,39 @@ public record HttpOptions(boolean debug, boolean proxyMode, boolean accessLog, i
         if (staticMaxAgeSeconds < 0) {
             throw new IllegalArgumentException("staticMaxAgeSeconds must not be negative: " + staticMaxAgeSeconds);
         }
+        websocketOrigins = java.util.List.copyOf(websocketOrigins);
     }
 
     public static HttpOptions defaults() {
-        return new HttpOptions(false, false, true, DEFAULT_MAX_BODY, DEFAULT_STATIC_MAX_AGE, false, false);
+        return new HttpOptions(false, false, true, DEFAULT_MAX_BODY, DEFAULT_STATIC_MAX_AGE, false, false, java.util.List.of());
     }
 
     public HttpOptions withDebug(boolean on) {
-        return new HttpOptions(on, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, abortable, refusals);
+        return new HttpOptions(on, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, abortable, refusals, websocketOrigins);
     }
 
     public HttpOptions withProxyMode(boolean on) {
-        return new HttpOptions(debug, on, accessLog, maxBodyBytes, staticMaxAgeSeconds, abortable, refusals);
+        return new HttpOptions(debug, on, accessLog, maxBodyBytes, staticMaxAgeSeconds, abortable, refusals, websocketOrigins);
     }
 
     public HttpOptions withAccessLog(boolean on) {
-        return new HttpOptions(debug, proxyMode, on, maxBodyBytes, staticMaxAgeSeconds, abortable, refusals);
+        return new HttpOptions(debug, proxyMode, on, maxBodyBytes, staticMaxAgeSeconds, abortable, refusals, websocketOrigins);
     }
 
     public HttpOptions withMaxBodyBytes(int bytes) {
-        return new HttpOptions(debug, proxyMode, accessLog, bytes, staticMaxAgeSeconds, abortable, refusals);
+        return new HttpOptions(debug, proxyMode, accessLog, bytes, staticMaxAgeSeconds, abortable, refusals, websocketOrigins);
     }
 
     public HttpOptions withAbortable(boolean on) {
-        return new HttpOptions(debug, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, on, refusals);
+        return new HttpOptions(debug, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, on, refusals, websocketOrigins);
     }
 
     public HttpOptions withRefusals(boolean on) {
-        return new HttpOptions(debug, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, abortable, on);
+        return new HttpOptions(debug, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, abortable, on, websocketOrigins);
+    }
+
+    /** Origins besides the request's own host whose pages may open the bus websocket with the user's cookie. */
+    public HttpOptions withWebsocketOrigins(java.util.List<String> origins) {
+        return new HttpOptions(debug, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, abortable, refusals, origins);
     }
 }

@@ -77,6 +77,17 @@ final class JsonRpc {
     }
 
     /** The error for a call that could not be read. */
+    /** A client error on a JSON route, in the route's own format: a JSON-RPC error carrying the HTTP status. */
+    static byte[] clientError(int status, String detail) {
+        return error(null, status, status + ": " + ErrorPages.reason(status), dev.kiln.api.HttpException.class.getName(),
+                detail, null);
+    }
+
+    /** The 415 answer of a JSON route to a body not sent as JSON ({@link KilnRequest#isJson}). */
+    static byte[] notJson() {
+        return clientError(415, "Send a JSON-RPC call with Content-Type: application/json.");
+    }
+
     static byte[] error(Invalid invalid) {
         return error(invalid.id, invalid.code, invalid.getMessage(), "dev.kiln.http.JsonRpc.InvalidRequest",
                 invalid.getMessage(), null);

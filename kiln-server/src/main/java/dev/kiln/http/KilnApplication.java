@@ -91,6 +91,7 @@ public final class KilnApplication extends Handler.Abstract {
     private final BusSockets busSockets;
     /** Refused logins and accesses, with their reasons: INFO with {@code --dev=access}, DEBUG without. */
     private final AccessRefusals refusals;
+    private final dev.kiln.logging.ClientErrors clientErrors = new dev.kiln.logging.ClientErrors();
 
     public KilnApplication(LoadedAddons addons, HttpOptions options) {
         this(addons, options, null, addons.staticFolders());
@@ -138,6 +139,9 @@ public final class KilnApplication extends Handler.Abstract {
                 UriCompliance.Violation.AMBIGUOUS_PATH_SEPARATOR, UriCompliance.Violation.AMBIGUOUS_PATH_PARAMETER,
                 UriCompliance.Violation.AMBIGUOUS_PATH_ENCODING, UriCompliance.Violation.SUSPICIOUS_PATH_CHARACTERS,
                 UriCompliance.Violation.ILLEGAL_PATH_CHARACTERS)));
+        // no leeway in framing: a bare LF ending a header line, duplicate Content-Length, obsolete line
+        // folding... are 400s, as a proxy in front may read them otherwise than Jetty (smuggling)
+        config.setHttpCompliance(org.eclipse.jetty.http.HttpCompliance.STRICT);
         config.setSendServerVersion(false);
         config.setSendXPoweredBy(false);
     }
@@ -233,6 +237,10 @@ public final class KilnApplication extends Handler.Abstract {
     }
 
     private long serve(Request request, Response response, Callback callback, String method, String rawPath) throws Throwable {
+        String framing = unsafeFraming(request);
+        if (framing != null) {
+            throw new HttpException(400, framing);
+        }
         if (hasStatics) {
             String addon = statics.addonOf(rawPath);
             if (addon != null) {
@@ -294,16 +302,11 @@ public final class KilnApplication extends Handler.Abstract {
         if (!"POST".equals(method)) {
             return error(response, callback, 405, null, "POST");
         }
-        if (!isJson(request)) {
+        if (!KilnRequest.isJson(request)) {
             // a cross-site form cannot send application/json: this keeps logout and login free of CSRF
-            return error(response, callback, 415, "Send a JSON-RPC call with Content-Type: application/json.", null);
+            return json(response, callback, 415, JsonRpc.notJson());
         }
-        byte[] body;
-        try {
-            body = KilnRequest.readBody(request, options.maxBodyBytes());
-        } catch (HttpException tooLarge) {
-            return error(response, callback, 413, tooLarge.getMessage(), null);
-        }
+        byte[] body = KilnRequest.readBody(request, options.maxBodyBytes());      // 400/413: answered in JSON by fail()
         String host = KilnRequest.host(request, options.proxyMode());
         SessionCookie cookie = SessionCookie.of(request);
         String chosen = databases.selector().select(host, cookie == null ? null : cookie.db(), wantedDatabase(request)).orElse(null);
@@ -378,7 +381,7 @@ public final class KilnApplication extends Handler.Abstract {
         } catch (KilnException unavailable) {
             LOG.error("{} {}: {}", method, path, unavailable.getMessage());
             String message = "database '" + db + "' is not available";
-            if (isJson(request)) {
+            if (KilnRequest.isJson(request)) {
                 return json(response, callback, 200, JsonRpc.error(null, 500, message, "KilnException",
                         options.debug() ? unavailable.getMessage() : message, null));
             }
@@ -453,6 +456,11 @@ public final class KilnApplication extends Handler.Abstract {
         }
         try {
             if (route.type() == Route.Type.JSON) {
+                if (!kilnRequest.isJson()) {
+                    refusals.refused("{} {}: JSON route of addon {} in database '{}' refused: Content-Type {}", method, path,
+                            route.addon(), db, kilnRequest.header("Content-Type").orElse(null));
+                    return new Outcome.Json(415, JsonRpc.notJson());
+                }
                 JsonRpc.Call call;
                 try {
                     call = JsonRpc.parse(kilnRequest.body());
@@ -498,6 +506,25 @@ public final class KilnApplication extends Handler.Abstract {
         return built;
     }
 
+    /**
+     * Why the request's body framing is refused, or null: a {@code Transfer-Encoding} other than
+     * exactly {@code chunked}, or one on HTTP/1.0. A proxy in front may frame such a body otherwise
+     * than Jetty does (request smuggling); RFC 9112 lets a server refuse them.
+     */
+    private static String unsafeFraming(Request request) {
+        List<String> codings = request.getHeaders().getValuesList(HttpHeader.TRANSFER_ENCODING);
+        if (codings.isEmpty()) {
+            return null;
+        }
+        if (request.getConnectionMetaData().getHttpVersion() != org.eclipse.jetty.http.HttpVersion.HTTP_1_1) {
+            return "Transfer-Encoding is HTTP/1.1's: refused on " + request.getConnectionMetaData().getHttpVersion();
+        }
+        if (codings.size() != 1 || !codings.getFirst().strip().equalsIgnoreCase("chunked")) {
+            return "Transfer-Encoding must be exactly \"chunked\"";
+        }
+        return null;
+    }
+
     private static boolean unsafe(String method) {
         return switch (method) {
             case "GET", "HEAD", "OPTIONS", "TRACE" -> false;
@@ -510,10 +537,7 @@ public final class KilnApplication extends Handler.Abstract {
         return request.header("X-CSRF-Token").or(() -> request.param("csrf_token")).orElse(null);
     }
 
-    private static boolean isJson(Request request) {
-        String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
-        return type != null && type.startsWith("application/json");
-    }
+
 
     /** The router of one registry and its addons' class loaders. */
     private record RegistryRoutes(Registry registry, Router router, Map<String, ClassLoader> loaders) { }
@@ -580,13 +604,12 @@ public final class KilnApplication extends Handler.Abstract {
     }
 
     private long dispatchJson(RouteSpec route, KilnRequest kilnRequest, Request request, Response response, Callback callback) {
-        byte[] body;
-        try {
-            body = KilnRequest.readBody(request, options.maxBodyBytes());
-        } catch (HttpException tooLarge) {
-            return json(response, callback, tooLarge.status(), JsonRpc.error(null, tooLarge.status(),
-                    tooLarge.status() + ": " + ErrorPages.reason(tooLarge.status()), HttpException.class.getName(), tooLarge.getMessage(), null));
+        if (!KilnRequest.isJson(request)) {
+            refusals.refused("{} {}: JSON route of addon {} refused: Content-Type {}", request.getMethod(), kilnRequest.path(),
+                    route.addon(), request.getHeaders().get(HttpHeader.CONTENT_TYPE));
+            return json(response, callback, 415, JsonRpc.notJson());
         }
+        byte[] body = KilnRequest.readBody(request, options.maxBodyBytes());      // 400/413: answered in JSON by fail()
         JsonRpc.Call call;
         try {
             call = JsonRpc.parse(body);
@@ -697,6 +720,18 @@ public final class KilnApplication extends Handler.Abstract {
             failure = carried.getCause();
         }
         if (failure instanceof HttpException http) {
+            if (route == null || http instanceof KilnRequest.Malformed) {
+                // the server's own refusal of a malformed request, not an addon's answer
+                clientErrors.warn("{} {}: {} {} (from {})", request.getMethod(), rawPath, http.status(), http.getMessage(),
+                        Request.getRemoteAddr(request));
+                if (http.status() == 400) {
+                    // the rest of what the client sent cannot be trusted to frame a next request
+                    response.getHeaders().put(HttpHeader.CONNECTION, "close");
+                }
+            }
+            if (KilnRequest.isJson(request)) {
+                return json(response, callback, http.status(), JsonRpc.clientError(http.status(), http.getMessage()));
+            }
             return error(response, callback, http.status(), http.getMessage(), null);
         }
         if (failure instanceof org.eclipse.jetty.http.HttpException jetty && jetty.getCode() < 500) {
@@ -740,7 +775,11 @@ public final class KilnApplication extends Handler.Abstract {
             callback.failed(new IOException("response already committed, cannot send " + status));
             return 0;
         }
+        boolean close = response.getHeaders().contains(HttpHeader.CONNECTION, "close");
         response.reset();
+        if (close) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");     // a refusal's, kept through the reset
+        }
         response.setStatus(status);
         if (allow != null) {
             response.getHeaders().put(HttpHeader.ALLOW, allow);

@@ -5,7 +5,6 @@ import dev.kiln.api.Env;
 import dev.kiln.api.Request;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -177,6 +176,25 @@ final class KilnRequest implements Request {
     }
 
     /** The client: with proxy mode, the last hop of {@code X-Forwarded-For} (the one our proxy added). */
+    /**
+     * Odoo's JSON media types ({@code application/json}, {@code application/json-rpc}), parameters
+     * allowed. A JSON route refuses anything else: an HTML form can post {@code text/plain} across
+     * sites with the victim's cookie, but not these.
+     */
+    static boolean isJson(org.eclipse.jetty.server.Request request) {
+        String type = request.getHeaders().get(org.eclipse.jetty.http.HttpHeader.CONTENT_TYPE);
+        if (type == null) {
+            return false;
+        }
+        int semicolon = type.indexOf(';');
+        String media = (semicolon < 0 ? type : type.substring(0, semicolon)).strip();
+        return media.equalsIgnoreCase("application/json") || media.equalsIgnoreCase("application/json-rpc");
+    }
+
+    boolean isJson() {
+        return isJson(jetty);
+    }
+
     static String clientAddress(org.eclipse.jetty.server.Request jetty, boolean proxyMode) {
         if (proxyMode) {
             String forwarded = jetty.getHeaders().get(HttpHeader.X_FORWARDED_FOR);
@@ -213,8 +231,29 @@ final class KilnRequest implements Request {
                 throw tooLarge(limit);
             }
             return bytes;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof HttpException http) {
+                throw http;
+            }
+            // Jetty fails the body on bad chunking or a client gone mid-body: the client's fault
+            throw malformed("body", e);
+        }
+    }
+
+    /** 400 for a part of the request that cannot be read ({@code what}: body, form, query), naming why. */
+    static Malformed malformed(String what, Throwable cause) {
+        Throwable root = cause;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String why = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        return new Malformed("Malformed request " + what + ": " + why);
+    }
+
+    /** The server's 400 for a request it cannot read, even when a handler's read found it. */
+    static final class Malformed extends HttpException {
+        Malformed(String message) {
+            super(400, message);
         }
     }
 
@@ -224,8 +263,12 @@ final class KilnRequest implements Request {
 
     private Fields query() {
         if (query == null) {
-            query = jetty.getHttpURI().getQuery() == null ? Fields.EMPTY
-                    : org.eclipse.jetty.server.Request.extractQueryParameters(jetty);
+            try {
+                query = jetty.getHttpURI().getQuery() == null ? Fields.EMPTY
+                        : org.eclipse.jetty.server.Request.extractQueryParameters(jetty);
+            } catch (RuntimeException e) {
+                throw malformed("query", e);
+            }
         }
         return query;
     }
@@ -234,7 +277,12 @@ final class KilnRequest implements Request {
         if (form == null) {
             String type = jetty.getHeaders().get(HttpHeader.CONTENT_TYPE);
             boolean isForm = type != null && type.regionMatches(true, 0, "application/x-www-form-urlencoded", 0, 33);
-            form = isForm && body == null ? FormFields.getFields(jetty) : Fields.EMPTY;
+            try {
+                form = isForm && body == null ? FormFields.getFields(jetty) : Fields.EMPTY;
+            } catch (RuntimeException e) {
+                // bad %-escapes, invalid UTF-8, a broken body: Jetty's form parser throws
+                throw malformed("form", e);
+            }
         }
         return form;
     }

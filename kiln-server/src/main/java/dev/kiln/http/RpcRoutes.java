@@ -67,14 +67,16 @@ final class RpcRoutes {
             response.getHeaders().put(HttpHeader.ALLOW, "POST");
             return send(response, callback, 405, "text/plain; charset=utf-8", "POST only\n".getBytes());
         }
+        if (path.equals(JSONRPC) && !KilnRequest.isJson(request)) {
+            return send(response, callback, 415, "application/json", JsonRpc.notJson());
+        }
         String host = KilnRequest.host(request, proxyMode);
         byte[] body;
         try {
             body = KilnRequest.readBody(request, HttpOptions.DEFAULT_MAX_BODY);
         } catch (dev.kiln.api.HttpException tooLarge) {
             return path.equals(JSONRPC)
-                    ? json(response, callback, JsonRpc.error(null, tooLarge.status(), tooLarge.getMessage(),
-                            dev.kiln.api.HttpException.class.getName(), tooLarge.getMessage(), null))
+                    ? json(response, callback, JsonRpc.clientError(tooLarge.status(), tooLarge.getMessage()))
                     : xml(response, callback, XmlRpc.fault(RpcFault.APPLICATION_ERROR, tooLarge.getMessage()));
         }
         return path.equals(JSONRPC)

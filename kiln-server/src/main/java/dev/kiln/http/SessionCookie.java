@@ -58,6 +58,14 @@ record SessionCookie(String db, String token) {
                 + "; Path=/; HttpOnly; SameSite=Lax" + (secure ? "; Secure" : "");
     }
 
+    /** The cookie of the login form's CSRF token, sent back only to the form's own POST. */
+    static final String LOGIN_CSRF = "kiln_login_csrf";
+
+    /** {@code Set-Cookie} value carrying the login form's CSRF token (double submit: the form holds it too). */
+    static String loginCsrf(String token, boolean secure) {
+        return LOGIN_CSRF + "=" + token + "; Path=/web/login; HttpOnly; SameSite=Lax" + (secure ? "; Secure" : "");
+    }
+
     /** {@code Set-Cookie} value removing the cookie. */
     static String clear(boolean secure) {
         return NAME + "=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax" + (secure ? "; Secure" : "");

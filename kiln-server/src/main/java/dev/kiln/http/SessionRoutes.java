@@ -106,9 +106,14 @@ final class SessionRoutes {
         String redirect = localPath(request.param("redirect").orElse("/"));
         String db = request.param("db").filter(d -> !d.isEmpty()).orElse(chosen);
         if (!"POST".equals(request.method())) {
-            return LoginPage.form(db, redirect, null);
+            return form(db, redirect, null, secure);
         }
         String login = request.param("login").filter(l -> !l.isEmpty()).orElse(null);
+        if (!csrfMatches(request)) {
+            // a cross-site form would log the victim into the attacker's account (login CSRF)
+            refused(LOGIN, db, login, "CSRF token missing or not the form's", request.remoteAddress());
+            return form(db, redirect, "Session expired (invalid CSRF token)", secure).withStatus(400);
+        }
         String password = request.param("password").filter(p -> !p.isEmpty()).orElse(null);
         Sessions.Opened opened = null;
         String unfit = unfit(db, login, password, host);
@@ -119,9 +124,23 @@ final class SessionRoutes {
             opened = logIn(LOGIN, db, login, password, host, cookie, request.remoteAddress());
         }
         if (opened == null) {
-            return LoginPage.form(db, redirect, "Wrong login/password");
+            return form(db, redirect, "Wrong login/password", secure);
         }
         return dev.kiln.api.Response.redirect(redirect).header("Set-Cookie", SessionCookie.set(db, opened.token(), secure));
+    }
+
+    /** The login form with a new CSRF token, in the form and in its cookie. */
+    private static dev.kiln.api.Response form(String db, String redirect, String error, boolean secure) {
+        String token = Sessions.randomToken();
+        return LoginPage.form(db, redirect, error, token).header("Set-Cookie", SessionCookie.loginCsrf(token, secure));
+    }
+
+    /** Whether the form's {@code csrf_token} is the one its cookie holds: only a page of this site could send both. */
+    private static boolean csrfMatches(KilnRequest request) {
+        String sent = request.param("csrf_token").orElse(null);
+        String expected = request.cookie(SessionCookie.LOGIN_CSRF).orElse(null);
+        return sent != null && expected != null && java.security.MessageDigest.isEqual(
+                sent.getBytes(java.nio.charset.StandardCharsets.UTF_8), expected.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /** {@code path} when it stays on this site ({@code /x}, not {@code //host} or {@code /\host}), else {@code /}. */

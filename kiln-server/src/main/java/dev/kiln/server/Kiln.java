@@ -156,7 +156,7 @@ public final class Kiln {
             DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databases);
             DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
                     new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(),
-                    config.dev("debug"), config.dev("access"));
+                    config.dev("debug"), config.dev("access"), selector::visible, config.proxyMode());
             KilnApplication application = new KilnApplication(serverWide, httpOptions(config).withAbortable(abortable),
                     new Databases(pools, registries, selector), registries.staticFolders(), databaseManager);
             return new Parts(postgres, pools, manager, registries, databases, application);
@@ -165,7 +165,7 @@ public final class Kiln {
 
     static HttpOptions httpOptions(Config config) {
         return HttpOptions.defaults().withDebug(config.dev("debug")).withRefusals(config.dev("access"))
-                .withProxyMode(config.proxyMode());
+                .withProxyMode(config.proxyMode()).withWebsocketOrigins(config.websocketAllowedOrigins());
     }
 
     /** The databases Kiln may serve: the {@code -d} list when given (as Odoo), else those on the server. */

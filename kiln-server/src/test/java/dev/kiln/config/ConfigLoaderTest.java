@@ -283,7 +283,7 @@ class ConfigLoaderTest {
         Config reloaded = load("config", f);
         assertThat(reloaded).isEqualTo(new Config(saved.configFile(), false, saved.addonsPath(),
                 saved.serverWideModules(), saved.httpInterface(), saved.httpPort(), saved.geventPort(),
-                saved.httpEnable(), saved.proxyMode(), saved.dbName(), saved.init(), saved.update(),
+                saved.httpEnable(), saved.proxyMode(), saved.websocketAllowedOrigins(), saved.dbName(), saved.init(), saved.update(),
                 saved.stopAfterInit(), saved.workers(), saved.maxCronThreads(), saved.limitMemorySoft(),
                 saved.limitMemoryHard(), saved.limitTimeCpu(), saved.limitTimeReal(), saved.limitTimeRealCron(),
                 saved.limitRequest(), saved.limitTimeWorkerCron(), saved.workerHeap(), saved.workerConnections(), saved.devMode(), saved.pidfile(),

@@ -124,4 +124,24 @@ class JsonRpcTest {
         assertThat(response.statusCode()).isEqualTo(413);
         assertThat(JSON.readTree(response.body()).get("error").get("code").intValue()).isEqualTo(413);
     }
+
+    @Test
+    void aJsonRouteRefusesABodyNotSentAsJsonWith415InJson() {
+        // what a cross-site HTML form can send with the victim's cookie
+        for (String type : new String[] {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"}) {
+            HttpResponse<String> response = server.post("/probe/echo", type, "{\"params\":{\"x\":1}}");
+            assertThat(response.statusCode()).as(type).isEqualTo(415);
+            assertThat(response.headers().firstValue("Content-Type")).hasValue("application/json");
+            assertThat(JSON.readTree(response.body()).get("error").get("code").intValue()).isEqualTo(415);
+        }
+    }
+
+    @Test
+    void odoosJsonMediaTypesAreAcceptedWithParametersAndInAnyCase() {
+        for (String type : new String[] {"application/json; charset=utf-8", "Application/JSON", "application/json-rpc"}) {
+            HttpResponse<String> response = server.post("/probe/echo", type, "{\"params\":{\"x\":1},\"id\":1}");
+            assertThat(response.statusCode()).as(type).isEqualTo(200);
+            assertThat(JSON.readTree(response.body()).get("result").get("got").get("x").intValue()).isEqualTo(1);
+        }
+    }
 }

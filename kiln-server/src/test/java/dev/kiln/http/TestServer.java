@@ -90,6 +90,19 @@ final class TestServer implements AutoCloseable {
         }
     }
 
+    /** Sends {@code raw} as it is over a plain socket and returns the whole response (or what came before the close). */
+    String raw(String raw) {
+        try (Socket socket = new Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(raw.getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     @Override
     public void close() throws Exception {
         server.stop();

@@ -181,6 +181,21 @@ class BusWebSocketTest {
     }
 
     @Test
+    void anUpgradeFromAnotherSitesPageIsRefusedWith403AndOneFromItsOwnIsServed() throws Exception {
+        String cookie = login(one);
+        URI uri = URI.create("ws://127.0.0.1:" + one.port + "/websocket");
+        // what a page of another site makes the visitor's browser send: its cookie, and that page's Origin
+        CompletableFuture<WebSocket> crossSite = BusClient.HTTP.newWebSocketBuilder().header("Cookie", cookie)
+                .header("Origin", "https://evil.example").buildAsync(uri, new BusClient());
+        Throwable failure = org.assertj.core.api.Assertions.catchThrowable(() -> crossSite.get(10, TimeUnit.SECONDS));
+        assertThat(failure).hasCauseInstanceOf(java.net.http.WebSocketHandshakeException.class);
+        assertThat(((java.net.http.WebSocketHandshakeException) failure.getCause()).getResponse().statusCode()).isEqualTo(403);
+        WebSocket sameSite = BusClient.HTTP.newWebSocketBuilder().header("Cookie", cookie)
+                .header("Origin", "http://127.0.0.1:" + one.port).buildAsync(uri, new BusClient()).get(10, TimeUnit.SECONDS);
+        sameSite.sendClose(WebSocket.NORMAL_CLOSURE, "").get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
     void aUserMaySubscribeToTheirOwnPrivateChannelButNotToAnotherUsers() throws Exception {
         String cookie = login(one);
         long uid = bus.count("SELECT id FROM res_users WHERE login = 'admin'");

@@ -323,6 +323,11 @@ class DatabaseServingTest {
                     .as("a database the filter hides cannot be asked for").startsWith("HTTP/1.1 404");
             assertThat(kiln.request("GET", "/notes/count", null, "Host: " + acme + ".example.com", "X-Forwarded-Host: " + shop + ".example.com"))
                     .as("without --proxy-mode a forwarded host is not believed").endsWith(acme + ":2");
+            assertThat(kiln.request("POST", "/web/database/list", "{}", "Content-Type: application/json",
+                    "Host: " + acme + ".example.com"))
+                    .as("a host lists only the databases its filter lets it see").contains("\"" + acme + "\"").doesNotContain(shop);
+            assertThat(kiln.request("POST", "/web/database/list", "{}", "Content-Type: application/json",
+                    "Host: other.example.com")).contains("\"result\":[]");
         }
         try (KilnProcess kiln = serve("-d", acme + "," + shop, "--db-filter=^%d$", "--proxy-mode")) {
             assertThat(kiln.request("GET", "/notes/count", null, "Host: 127.0.0.1", "X-Forwarded-Host: " + shop + ".example.com"))

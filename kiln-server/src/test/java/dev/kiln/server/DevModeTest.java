@@ -81,8 +81,8 @@ class DevModeTest {
      * manager without admin_passwd; returns the session token the CSRF refusal was for.
      */
     private static String beRefused(KilnProcess kiln) throws IOException {
-        assertThat(kiln.request("POST", "/web/login", "db=" + db + "&login=admin&password=" + PASSWORD,
-                "Content-Type: application/x-www-form-urlencoded")).startsWith("HTTP/1.1 200").contains("Wrong login/password");
+        assertThat(kiln.postLoginForm("db=" + db + "&login=admin&password=" + PASSWORD))
+                .startsWith("HTTP/1.1 200").contains("Wrong login/password");
         assertThat(kiln.get("/hello/me")).startsWith("HTTP/1.1 303");
         assertThat(kiln.request("GET", "/hello/me", null, "Cookie: session_id=" + db + "." + TOKEN)).startsWith("HTTP/1.1 303");
         assertThat(kiln.request("POST", "/jsonrpc", "{\"jsonrpc\":\"2.0\",\"id\":1,\"params\":{\"service\":\"common\","

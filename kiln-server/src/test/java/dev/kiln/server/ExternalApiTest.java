@@ -66,6 +66,10 @@ class ExternalApiTest {
                     request = urllib.request.Request(f"{url}/jsonrpc", json.dumps(body).encode(),
                                                      {"Content-Type": "application/json"})
                     print("jsonrpc", json.load(urllib.request.urlopen(request))["result"] == uid)
+                    body["params"]["args"] = [db, "ad\\x00min", "admin"]
+                    request = urllib.request.Request(f"{url}/jsonrpc", json.dumps(body).encode(),
+                                                     {"Content-Type": "application/json"})
+                    print("nul in login", json.load(urllib.request.urlopen(request))["result"])
                     """, "http://127.0.0.1:" + kiln.port, db);
             assertThat(out.lines()).containsExactly(
                     "version True 1",
@@ -78,7 +82,10 @@ class ExternalApiTest {
                     "fault 1 private methods (_private) cannot be called",
                     "fault 1 argument 2 (login) must be a string",
                     "fault 1 unknown service 'nothing'",
-                    "jsonrpc True");
+                    "jsonrpc True",
+                    "nul in login False");
+            // refused before PostgreSQL, which cannot store NUL in text and logged an error per try
+            assertThat(kiln.log()).doesNotContain("invalid byte sequence");
         }
     }
 

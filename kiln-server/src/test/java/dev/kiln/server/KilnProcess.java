@@ -225,6 +225,22 @@ final class KilnProcess implements AutoCloseable {
         return send(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     }
 
+    /**
+     * Posts the login form as a browser would: gets {@code /web/login} first, then sends {@code form}
+     * (urlencoded fields) with the page's CSRF token and its cookie.
+     */
+    String postLoginForm(String form, String... headers) throws IOException {
+        String page = get("/web/login");
+        Matcher token = Pattern.compile("name=\"csrf_token\" value=\"([^\"]+)\"").matcher(page);
+        Matcher cookie = Pattern.compile("(?mi)^Set-Cookie: (kiln_login_csrf=[^;]+)").matcher(page);
+        if (!token.find() || !cookie.find()) {
+            throw new AssertionError("the login page has no CSRF token and cookie:\n" + page);
+        }
+        List<String> all = new ArrayList<>(List.of("Content-Type: application/x-www-form-urlencoded", "Cookie: " + cookie.group(1)));
+        all.addAll(List.of(headers));
+        return request("POST", "/web/login", form + "&csrf_token=" + token.group(1), all.toArray(String[]::new));
+    }
+
     /** One request with the given headers ("Name: value" each) and body, on a new connection. */
     String request(String method, String path, String body, String... headers) throws IOException {
         StringBuilder raw = new StringBuilder(method).append(' ').append(path).append(" HTTP/1.1\r\n");

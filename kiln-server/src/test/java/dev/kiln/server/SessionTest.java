@@ -73,7 +73,7 @@ class SessionTest {
             }
             """;
 
-    private static final Pattern SET_COOKIE = Pattern.compile("(?mi)^Set-Cookie: (.*?)\\r?$");
+    private static final Pattern SET_COOKIE = Pattern.compile("(?mi)^Set-Cookie: (session_id=.*?)\\r?$");
 
     @TempDir
     static Path addons;
@@ -245,15 +245,34 @@ class SessionTest {
         try (KilnProcess kiln = serve("-d", db)) {
             assertThat(kiln.get("/web/login?redirect=%2Fdesk%2Fme")).startsWith("HTTP/1.1 200")
                     .contains("<form method=\"post\" action=\"/web/login\">").contains("value=\"/desk/me\"");
-            String form = "Content-Type: application/x-www-form-urlencoded";
-            String bad = kiln.request("POST", "/web/login", "login=admin&password=nope&redirect=%2Fdesk%2Fme", form);
+            String bad = kiln.postLoginForm("login=admin&password=nope&redirect=%2Fdesk%2Fme");
             assertThat(bad).startsWith("HTTP/1.1 200").contains("Wrong login/password");
             assertThat(setCookie(bad)).isNull();
-            String good = kiln.request("POST", "/web/login", "login=admin&password=admin&redirect=%2Fdesk%2Fme", form);
+            String good = kiln.postLoginForm("login=admin&password=admin&redirect=%2Fdesk%2Fme");
             assertThat(good).startsWith("HTTP/1.1 303").contains("Location: /desk/me");
             assertThat(kiln.request("GET", "/desk/me", null, cookieOf(good))).startsWith("HTTP/1.1 200").endsWith("uid:1");
-            assertThat(kiln.request("POST", "/web/login", "login=admin&password=admin&redirect=%2F%2Fevil.example", form))
+            assertThat(kiln.postLoginForm("login=admin&password=admin&redirect=%2F%2Fevil.example"))
                     .contains("Location: /\r\n");
+        }
+    }
+
+    @Test
+    void aCrossSiteLoginFormPostIsRefusedAndTheLoginPageCannotBeFramed() throws Exception {
+        try (KilnProcess kiln = serve("-d", db)) {
+            assertThat(kiln.get("/web/login")).contains("\r\nX-Frame-Options: DENY\r\n")
+                    .contains("\r\nContent-Security-Policy: frame-ancestors 'self'\r\n");
+            String form = "Content-Type: application/x-www-form-urlencoded";
+            // what another site's page can post: the fields, without this site's token and cookie
+            String crossSite = kiln.request("POST", "/web/login", "login=admin&password=admin", form);
+            assertThat(crossSite).startsWith("HTTP/1.1 400").contains("Session expired (invalid CSRF token)");
+            assertThat(setCookie(crossSite)).isNull();
+            assertThat(kiln.request("POST", "/web/session/authenticate", "{\"params\":{\"db\":\"" + db
+                    + "\",\"login\":\"admin\",\"password\":\"admin\"}}", "Content-Type: text/plain"))
+                    .as("JSON-RPC logins too are refused from a form").startsWith("HTTP/1.1 415").contains("\"code\":415");
+            String guessed = kiln.request("POST", "/web/login", "login=admin&password=admin&csrf_token=x", form,
+                    "Cookie: kiln_login_csrf=y");
+            assertThat(guessed).startsWith("HTTP/1.1 400");
+            assertThat(setCookie(guessed)).isNull();
         }
     }
 
