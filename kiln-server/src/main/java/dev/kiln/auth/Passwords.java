@@ -70,13 +70,23 @@ public final class Passwords {
         }
     }
 
+    /**
+     * PBKDF2 runs at most on half the cores at once: a flood of login attempts (each check costs
+     * about half a second of CPU) queues here, and slows logins, instead of taking every core from
+     * the requests being served.
+     */
+    private static final java.util.concurrent.Semaphore CHECKS =
+            new java.util.concurrent.Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors() / 2), true);
+
     private static byte[] derive(String password, byte[] salt, int rounds) {
         PBEKeySpec spec = new PBEKeySpec(password.toCharArray(), salt, rounds, KEY_BITS);
+        CHECKS.acquireUninterruptibly();
         try {
             return SecretKeyFactory.getInstance("PBKDF2WithHmacSHA512").generateSecret(spec).getEncoded();
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("PBKDF2WithHmacSHA512 is missing from this JDK", e);
         } finally {
+            CHECKS.release();                 // acquired above
             spec.clearPassword();
         }
     }

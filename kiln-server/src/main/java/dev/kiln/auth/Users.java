@@ -86,10 +86,10 @@ public final class Users {
      * A login checked: the user's id, or why it was refused. The reason is for the log of
      * {@code --dev=access} only; a client is told "Access Denied" whatever it is.
      */
-    public record Login(long uid, String refusal) {
+    public record Login(long uid, String refusal, boolean cooldown) {
 
         static Login refused(String why) {
-            return new Login(0, why);
+            return new Login(0, why, false);
         }
 
         public boolean ok() {
@@ -97,8 +97,31 @@ public final class Users {
         }
     }
 
+    /** Failed logins of this process, for Odoo's cooldown. */
+    private static final LoginThrottle THROTTLE = new LoginThrottle();
+
+    /**
+     * The active user {@code login} of {@code database} when {@code password} is theirs; otherwise
+     * why not. A client or login on its cooldown ({@link LoginThrottle}) is refused without a check;
+     * {@link Login#cooldown()} then says so, for the client to be told.
+     */
+    public static Login authenticate(Connection connection, String database, String login, String password, String client)
+            throws SQLException {
+        String cooling = THROTTLE.cooldown(database, login, client);
+        if (cooling != null) {
+            return new Login(0, cooling, true);
+        }
+        Login checked = authenticate(connection, login, password);
+        if (checked.ok()) {
+            THROTTLE.succeeded(database, login, client);
+        } else {
+            THROTTLE.failed(database, login, client);
+        }
+        return checked;
+    }
+
     /** The active user {@code login} when {@code password} is theirs; otherwise why not. */
-    public static Login authenticate(Connection connection, String login, String password) throws SQLException {
+    static Login authenticate(Connection connection, String login, String password) throws SQLException {
         if (login == null || login.indexOf('\0') >= 0) {
             // PostgreSQL's text cannot hold NUL: the query would fail with an error logged per try
             refuse(password);
@@ -113,7 +136,7 @@ public final class Users {
                     return Login.refused("no active user with this login");
                 }
                 long id = row.getLong(1);
-                return Passwords.verify(password, row.getString(2)) ? new Login(id, null) : Login.refused("wrong password");
+                return Passwords.verify(password, row.getString(2)) ? new Login(id, null, false) : Login.refused("wrong password");
             }
         }
     }

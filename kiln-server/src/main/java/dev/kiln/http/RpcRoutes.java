@@ -58,6 +58,9 @@ final class RpcRoutes {
         this.proxyMode = options.proxyMode();
     }
 
+    /** Who calls: the host it asked for (dbfilter) and its address (the login cooldown). */
+    record Caller(String host, String client) { }
+
     static boolean handles(String path) {
         return path.startsWith(XMLRPC) || path.equals(JSONRPC);
     }
@@ -70,7 +73,7 @@ final class RpcRoutes {
         if (path.equals(JSONRPC) && !KilnRequest.isJson(request)) {
             return send(response, callback, 415, "application/json", JsonRpc.notJson());
         }
-        String host = KilnRequest.host(request, proxyMode);
+        Caller caller = new Caller(KilnRequest.host(request, proxyMode), KilnRequest.clientAddress(request, proxyMode));
         byte[] body;
         try {
             body = KilnRequest.readBody(request, HttpOptions.DEFAULT_MAX_BODY);
@@ -80,15 +83,15 @@ final class RpcRoutes {
                     : xml(response, callback, XmlRpc.fault(RpcFault.APPLICATION_ERROR, tooLarge.getMessage()));
         }
         return path.equals(JSONRPC)
-                ? jsonRpc(response, callback, body, host)
-                : xmlRpc(response, callback, body, path.substring(XMLRPC.length()), host);
+                ? jsonRpc(response, callback, body, caller)
+                : xmlRpc(response, callback, body, path.substring(XMLRPC.length()), caller);
     }
 
-    private long xmlRpc(Response response, Callback callback, byte[] body, String service, String host) {
+    private long xmlRpc(Response response, Callback callback, byte[] body, String service, Caller caller) {
         byte[] answer;
         try {
             XmlRpc.Call call = XmlRpc.readCall(body);
-            answer = XmlRpc.response(dispatch(service, call.method(), call.params(), host));
+            answer = XmlRpc.response(dispatch(service, call.method(), call.params(), caller));
         } catch (XmlRpcException malformed) {
             answer = XmlRpc.fault(RpcFault.APPLICATION_ERROR, malformed.getMessage());
         } catch (RpcFault fault) {
@@ -100,7 +103,7 @@ final class RpcRoutes {
         return xml(response, callback, answer);
     }
 
-    private long jsonRpc(Response response, Callback callback, byte[] body, String host) {
+    private long jsonRpc(Response response, Callback callback, byte[] body, Caller caller) {
         JsonRpc.Call call;
         try {
             call = JsonRpc.parse(body);
@@ -117,7 +120,7 @@ final class RpcRoutes {
             if (!(args instanceof List<?> list)) {
                 throw RpcFault.userError("args must be a list");
             }
-            return json(response, callback, JsonRpc.result(id, dispatch(service, method, new java.util.ArrayList<>(list), host)));
+            return json(response, callback, JsonRpc.result(id, dispatch(service, method, new java.util.ArrayList<>(list), caller)));
         } catch (RpcFault fault) {
             return json(response, callback, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
                     fault.code() == RpcFault.ACCESS_DENIED ? "dev.kiln.AccessDenied" : "dev.kiln.RpcError", fault.getMessage(), null));
@@ -128,12 +131,12 @@ final class RpcRoutes {
     }
 
     /** One call of {@code service.method(args)}; what it returns is sent as the result. */
-    Object dispatch(String service, String method, List<Object> args, String host) {
+    Object dispatch(String service, String method, List<Object> args, Caller caller) {
         if (method.startsWith("_")) {
             throw RpcFault.userError("private methods (" + method + ") cannot be called");
         }
         if (service.equals("object")) {
-            return object(method, args, host);
+            return object(method, args, caller.host());
         }
         if (service.equals("db")) {
             if (databaseManager == null) {
@@ -150,7 +153,7 @@ final class RpcRoutes {
         }
         return switch (method) {
             case "version" -> version();
-            case "login", "authenticate" -> login(method, text(args, 0, "db"), text(args, 1, "login"), text(args, 2, "password"), host);
+            case "login", "authenticate" -> login(method, text(args, 0, "db"), text(args, 1, "login"), text(args, 2, "password"), caller);
             case "about" -> {
                 String about = "Kiln " + ServerVersion.current() + ", serving Odoo's external API";
                 yield !args.isEmpty() && Boolean.TRUE.equals(args.getFirst()) ? List.of(about, ServerVersion.current()) : about;
@@ -293,14 +296,15 @@ final class RpcRoutes {
     }
 
     /** The user's id, or False (Odoo's answer) for a wrong database, login or password alike. */
-    private Object login(String method, String db, String login, String password, String host) {
-        if (databases == null || !databases.selector().visible(host).contains(db)) {
+    private Object login(String method, String db, String login, String password, Caller caller) {
+        if (databases == null || !databases.selector().visible(caller.host()).contains(db)) {
             Users.refuse(password);
             refusals.refused("external API common.{}: login '{}' to database '{}' refused: database not served for this host",
                     method, login, db);
             return false;
         }
-        Users.Login checked = Transactions.inTransaction(databases.pools(), db, connection -> Users.authenticate(connection, login, password));
+        Users.Login checked = Transactions.inTransaction(databases.pools(), db,
+                connection -> Users.authenticate(connection, db, login, password, caller.client()));
         if (!checked.ok()) {
             refusals.refused("external API common.{}: login '{}' to database '{}' refused: {}", method, login, db, checked.refusal());
             return false;

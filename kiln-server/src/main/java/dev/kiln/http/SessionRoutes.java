@@ -2,6 +2,7 @@ package dev.kiln.http;
 
 import dev.kiln.KilnException;
 import dev.kiln.auth.Sessions;
+import dev.kiln.auth.LoginThrottle;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
@@ -83,9 +84,10 @@ final class SessionRoutes {
             return denied(call.id());
         }
         String database = db;
-        Sessions.Opened opened = logIn(AUTHENTICATE, database, login, password, host, cookie, client);
+        LoggedIn loggedIn = logIn(AUTHENTICATE, database, login, password, host, cookie, client);
+        Sessions.Opened opened = loggedIn.opened();
         if (opened == null) {
-            return denied(call.id());
+            return denied(call.id(), loggedIn.cooldown() ? LoginThrottle.MESSAGE : "Access Denied");
         }
         Map<String, Object> info = new LinkedHashMap<>();
         info.put("uid", opened.session().uid());
@@ -115,18 +117,18 @@ final class SessionRoutes {
             return form(db, redirect, "Session expired (invalid CSRF token)", secure).withStatus(400);
         }
         String password = request.param("password").filter(p -> !p.isEmpty()).orElse(null);
-        Sessions.Opened opened = null;
+        LoggedIn loggedIn = new LoggedIn(null, false);
         String unfit = unfit(db, login, password, host);
         if (unfit != null) {
             Users.refuse(password);
             refused(LOGIN, db, login, unfit, request.remoteAddress());
         } else {
-            opened = logIn(LOGIN, db, login, password, host, cookie, request.remoteAddress());
+            loggedIn = logIn(LOGIN, db, login, password, host, cookie, request.remoteAddress());
         }
-        if (opened == null) {
-            return form(db, redirect, "Wrong login/password", secure);
+        if (loggedIn.opened() == null) {
+            return form(db, redirect, loggedIn.cooldown() ? LoginThrottle.MESSAGE : "Wrong login/password", secure);
         }
-        return dev.kiln.api.Response.redirect(redirect).header("Set-Cookie", SessionCookie.set(db, opened.token(), secure));
+        return dev.kiln.api.Response.redirect(redirect).header("Set-Cookie", SessionCookie.set(db, loggedIn.opened().token(), secure));
     }
 
     /** The login form with a new CSRF token, in the form and in its cookie. */
@@ -169,16 +171,19 @@ final class SessionRoutes {
     }
 
     /**
-     * Checks the password of {@code login} in {@code database} and opens a session: null when refused.
-     * The session the cookie named before ends (the id rotates), wherever it lived.
+     * Checks the password of {@code login} in {@code database} and opens a session ({@code opened}
+     * null when refused, {@code cooldown} true when for the login cooldown). The session the cookie
+     * named before ends (the id rotates), wherever it lived.
      */
-    private Sessions.Opened logIn(String path, String database, String login, String password, String host, SessionCookie cookie,
-                                  String client) {
+    private LoggedIn logIn(String path, String database, String login, String password, String host, SessionCookie cookie,
+                           String client) {
         String[] refusal = new String[1];
+        boolean[] cooldown = new boolean[1];
         Sessions.Opened opened = Transactions.inTransaction(databases.pools(), database, connection -> {
-            Users.Login checked = Users.authenticate(connection, login, password);
+            Users.Login checked = Users.authenticate(connection, database, login, password, client);
             if (!checked.ok()) {
                 refusal[0] = checked.refusal();
+                cooldown[0] = checked.cooldown();
                 return null;
             }
             // the previous session (if the cookie named one here) ends, and so do expired ones
@@ -191,8 +196,10 @@ final class SessionRoutes {
         if (opened != null && cookie != null && !cookie.db().equals(database)) {
             closeQuietly(host, cookie);
         }
-        return opened;
+        return new LoggedIn(opened, cooldown[0]);
     }
+
+    private record LoggedIn(Sessions.Opened opened, boolean cooldown) { }
 
     private Answer logout(JsonRpc.Call call, String host, SessionCookie cookie, boolean secure) {
         if (cookie != null && databases.selector().visible(host).contains(cookie.db())) {
@@ -220,7 +227,11 @@ final class SessionRoutes {
     }
 
     private static Answer denied(JsonNode id) {
-        return new Answer(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error", "AccessDenied", "Access Denied", null), null);
+        return denied(id, "Access Denied");
+    }
+
+    private static Answer denied(JsonNode id, String message) {
+        return new Answer(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error", "AccessDenied", message, null), null);
     }
 
     private static String text(Object value) {

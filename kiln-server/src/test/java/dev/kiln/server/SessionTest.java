@@ -277,6 +277,36 @@ class SessionTest {
     }
 
     @Test
+    void fiveWrongPasswordsCoolTheClientDownAndAFloodOfThemLeavesServingAlone() throws Exception {
+        try (KilnProcess kiln = serve("-d", db)) {
+            for (int i = 0; i < 5; i++) {
+                assertThat(body(login(kiln, "admin", "wrong"))).contains("Access Denied");
+            }
+            String cooled = login(kiln, "admin", "admin");
+            assertThat(body(cooled)).as("even the right password waits out the cooldown")
+                    .contains(dev.kiln.auth.LoginThrottle.MESSAGE);
+            assertThat(setCookie(cooled)).isNull();
+            assertThat(kiln.postLoginForm("login=admin&password=admin")).contains(dev.kiln.auth.LoginThrottle.MESSAGE);
+
+            java.util.concurrent.ExecutorService flood = java.util.concurrent.Executors.newFixedThreadPool(16);
+            try {
+                List<java.util.concurrent.Future<String>> attempts = new java.util.ArrayList<>();
+                for (int i = 0; i < 320; i++) {
+                    attempts.add(flood.submit(() -> body(login(kiln, "admin", "wrong"))));
+                }
+                for (int i = 0; i < 50; i++) {
+                    assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
+                }
+                for (java.util.concurrent.Future<String> attempt : attempts) {
+                    assertThat(attempt.get()).contains(dev.kiln.auth.LoginThrottle.MESSAGE);
+                }
+            } finally {
+                flood.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void theCookieIsSecureOnlyWhenAProxyTrustedByProxyModeSaysHttps() throws Exception {
         try (KilnProcess plain = serve("-d", db); KilnProcess proxied = serve("-d", db, "--proxy-mode")) {
             assertThat(setCookie(login(plain, "admin", "admin", "X-Forwarded-Proto: https"))).doesNotContain("Secure");
