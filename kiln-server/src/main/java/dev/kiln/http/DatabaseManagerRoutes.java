@@ -7,6 +7,7 @@ import dev.kiln.registry.DatabaseService;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.MimeTypes;
+import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
@@ -16,6 +17,8 @@ import tools.jackson.databind.JsonNode;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -89,9 +92,12 @@ public final class DatabaseManagerRoutes {
         if (!KilnRequest.isJson(request)) {
             return json(response, callback, 415, JsonRpc.notJson());
         }
+        if (action.equals("restore")) {
+            return restoreStreamed(request, response, callback, path);
+        }
         byte[] body;
         try {
-            body = KilnRequest.readBody(request, action.equals("restore") ? MAX_ARCHIVE_BYTES : HttpOptions.DEFAULT_MAX_BODY);
+            body = KilnRequest.readBody(request, HttpOptions.DEFAULT_MAX_BODY);
         } catch (dev.kiln.api.HttpException tooLarge) {
             return json(response, callback, tooLarge.status(), JsonRpc.clientError(tooLarge.status(), tooLarge.getMessage()));
         }
@@ -252,6 +258,126 @@ public final class DatabaseManagerRoutes {
             throw new DatabaseException(DatabaseException.Reason.FAILED, "cannot back up database '" + name + "': " + e.getMessage(), e);
         } finally {
             deleteQuietly(file);
+        }
+    }
+
+    /**
+     * {@code /web/database/restore}, read as it arrives: {@code params.master_pwd} is checked as
+     * soon as it is read, before a byte of the archive, and {@code params.backup_file} (base64) is
+     * decoded straight to a temporary file, at most {@link #MAX_ARCHIVE_BYTES} of body. So a wrong
+     * password costs the sender nothing but its own upload, and no archive is ever held in memory
+     * (nor hits the JSON parser's string limit). {@code master_pwd} must come before
+     * {@code backup_file}, as every client builds the call. A refusal closes the connection: the
+     * rest of the body is not read.
+     */
+    private long restoreStreamed(Request request, Response response, Callback callback, String path) {
+        Path archive = null;
+        try (InputStream in = new LimitedInput(Content.Source.asInputStream(request), MAX_ARCHIVE_BYTES);
+             tools.jackson.core.JsonParser parser = JsonRpc.JSON.createParser(in)) {
+            String name = null;
+            boolean authorized = false;
+            if (parser.nextToken() != tools.jackson.core.JsonToken.START_OBJECT) {
+                throw new IllegalArgumentException("the body must be a JSON-RPC call (an object)");
+            }
+            while (parser.nextToken() == tools.jackson.core.JsonToken.PROPERTY_NAME) {
+                String field = parser.currentName();
+                parser.nextToken();
+                if (!field.equals("params")) {
+                    parser.skipChildren();
+                    continue;
+                }
+                if (parser.currentToken() != tools.jackson.core.JsonToken.START_OBJECT) {
+                    throw new IllegalArgumentException("params must be an object");
+                }
+                while (parser.nextToken() == tools.jackson.core.JsonToken.PROPERTY_NAME) {
+                    String param = parser.currentName();
+                    tools.jackson.core.JsonToken value = parser.nextToken();
+                    switch (param) {
+                        case "master_pwd" -> {
+                            authorize(java.util.Collections.singletonMap("master_pwd",
+                                    value == tools.jackson.core.JsonToken.VALUE_STRING ? parser.getString() : null), path);
+                            authorized = true;
+                        }
+                        case "name" -> name = value == tools.jackson.core.JsonToken.VALUE_STRING ? parser.getString() : null;
+                        case "backup_file" -> {
+                            if (!authorized) {
+                                throw new IllegalArgumentException("send master_pwd before backup_file");
+                            }
+                            if (value != tools.jackson.core.JsonToken.VALUE_STRING) {
+                                throw new IllegalArgumentException("backup_file must be the backup zip in base64");
+                            }
+                            archive = Files.createTempFile("kiln-restore", ".zip");
+                            try (OutputStream out = Files.newOutputStream(archive)) {
+                                parser.readBinaryValue(tools.jackson.core.Base64Variants.MIME, out);
+                            }
+                        }
+                        default -> parser.skipChildren();
+                    }
+                }
+            }
+            if (!authorized) {
+                authorize(Map.of(), path);
+            }
+            if (name == null || name.isEmpty() || archive == null) {
+                throw new IllegalArgumentException("missing parameter '" + (name == null || name.isEmpty() ? "name" : "backup_file") + "'");
+            }
+            service.restore(name, archive);
+            LOG.info("database manager: restore '{}' done", name);
+            return json(response, callback, 200, JsonRpc.result(null, true));
+        } catch (Refused refused) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");        // the archive that follows is not read
+            return json(response, callback, 200, JsonRpc.error(null, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+                    "dev.kiln.AccessDenied", refused.getMessage(), null));
+        } catch (LimitedInput.TooLarge tooLarge) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            return json(response, callback, 413, JsonRpc.clientError(413, KilnRequest.tooLarge(MAX_ARCHIVE_BYTES).getMessage()));
+        } catch (tools.jackson.core.JacksonException | IllegalArgumentException malformed) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            return json(response, callback, 400, JsonRpc.clientError(400, "Malformed restore call: " + (malformed instanceof tools.jackson.core.JacksonException jackson
+                    ? jackson.getOriginalMessage() : malformed.getMessage())));
+        } catch (dev.kiln.KilnException failure) {
+            return json(response, callback, 200, JsonRpc.error(null, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+                    failure.getClass().getName(), failure.getMessage(), debug ? JsonRpc.stackTrace(failure) : null));
+        } catch (IOException e) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            return json(response, callback, 400, JsonRpc.clientError(400, "Malformed request body: " + e.getMessage()));
+        } finally {
+            deleteQuietly(archive);
+        }
+    }
+
+    /** An input stream that fails once more than {@code limit} bytes were read from it. */
+    private static final class LimitedInput extends java.io.FilterInputStream {
+
+        static final class TooLarge extends IOException {
+            TooLarge() {
+                super("body over the limit", null);
+            }
+        }
+
+        private long left;
+
+        LimitedInput(InputStream in, long limit) {
+            super(in);
+            this.left = limit;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0 && --left < 0) {
+                throw new TooLarge();
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] buffer, int offset, int length) throws IOException {
+            int n = super.read(buffer, offset, length);
+            if (n > 0 && (left -= n) < 0) {
+                throw new TooLarge();
+            }
+            return n;
         }
     }
 

@@ -158,4 +158,25 @@ class DatabaseManagerRoutesTest {
             }
         }
     }
+
+    @Test
+    void aRestoreWithAWrongMasterPasswordIsRefusedBeforeItsArchiveIsRead() throws Exception {
+        try (KilnProcess kiln = serve("-c", config("admin_passwd = " + MASTER).toString())) {
+            try (java.net.Socket socket = new java.net.Socket("127.0.0.1", kiln.port)) {
+                socket.setSoTimeout(60_000);
+                java.io.OutputStream out = socket.getOutputStream();
+                // a 200 MB upload announced; only its start is ever sent
+                out.write(("POST /web/database/restore HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: 200000000\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"params\":{\"master_pwd\":\"wrong\","
+                        + "\"name\":\"never\",\"backup_file\":\"UEsDBA").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                out.flush();
+                String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                assertThat(answer).startsWith("HTTP/1.1 200").contains("Connection: close").contains("dev.kiln.AccessDenied")
+                        .doesNotContain("\"result\"");
+            }
+            String unordered = kiln.request("POST", "/web/database/restore", "{\"params\":{\"name\":\"never\",\"backup_file\":\"UEsDBA==\","
+                    + "\"master_pwd\":\"" + MASTER + "\"}}", "Content-Type: application/json");
+            assertThat(unordered).startsWith("HTTP/1.1 400").contains("send master_pwd before backup_file");
+        }
+    }
 }
