@@ -537,8 +537,6 @@ public final class KilnApplication extends Handler.Abstract {
         return request.header("X-CSRF-Token").or(() -> request.param("csrf_token")).orElse(null);
     }
 
-
-
     /** The router of one registry and its addons' class loaders. */
     private record RegistryRoutes(Registry registry, Router router, Map<String, ClassLoader> loaders) { }
 
@@ -729,7 +727,8 @@ public final class KilnApplication extends Handler.Abstract {
                     response.getHeaders().put(HttpHeader.CONNECTION, "close");
                 }
             }
-            if (KilnRequest.isJson(request)) {
+            if (route == null && KilnRequest.isJson(request)) {
+                // refused before any route was chosen: a JSON body gets a JSON answer
                 return json(response, callback, http.status(), JsonRpc.clientError(http.status(), http.getMessage()));
             }
             return error(response, callback, http.status(), http.getMessage(), null);
