@@ -18,7 +18,7 @@ import org.eclipse.jetty.util.thread.VirtualThreadPool;
  * The peer that `make bench` holds Kiln against: the least a Jetty 12.1 server can do for
  * {@code GET /hello}. A core {@link Handler.Abstract} answers every request {@code Hello, world}
  * (text/plain, with Content-Length) on Jetty's {@link VirtualThreadPool}, the pool measured at
- * ~130k req/s in DESIGN.md. Kiln runs the same Jetty on virtual threads, so the ratio between the
+ * ~130k req/s with wrk on this kind of machine. Kiln runs the same Jetty on virtual threads, so the ratio between the
  * two is the cost of Kiln's own request path (routing, dispatch, access log).
  *
  * <p>Usage: {@code java -cp ... dev.kiln.bench.RawJettyHello PORT}; listens on 127.0.0.1 only and
