@@ -160,8 +160,13 @@ final class KilnProcess implements AutoCloseable {
      * timeout fails with the end of the log, which says why.
      */
     void awaitLog(String regex, int times) {
+        awaitLog(regex, times, Duration.ofSeconds(30));
+    }
+
+    /** {@link #awaitLog(String, int)} for something that takes long on a saturated machine (a JVM booting beside load clients). */
+    void awaitLog(String regex, int times, Duration within) {
         try {
-            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> {
+            await().atMost(within).pollInterval(Duration.ofMillis(50)).until(() -> {
                 if (!process.isAlive() && count(regex) < times) {
                     throw new AssertionError("kiln exited (" + process.exitValue() + ") before logging /" + regex + "/:\n" + log());
                 }
@@ -169,7 +174,7 @@ final class KilnProcess implements AutoCloseable {
             });
         } catch (org.awaitility.core.ConditionTimeoutException e) {
             List<String> lines = log().lines().toList();
-            throw new AssertionError("/" + regex + "/ logged " + count(regex) + " times of " + times + " within 30 s; the log ends:\n"
+            throw new AssertionError("/" + regex + "/ logged " + count(regex) + " times of " + times + " within " + within + "; the log ends:\n"
                     + String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size())), e);
         }
     }
