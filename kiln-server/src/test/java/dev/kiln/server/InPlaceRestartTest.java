@@ -56,9 +56,7 @@ class InPlaceRestartTest {
     @Test
     void aHupDuringTheNewImagesBootRestartsItAgainOnceItIsReady() throws Exception {
         try (KilnProcess kiln = KilnProcess.start(dir); LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
-            load.awaitRequests(50, Duration.ofSeconds(10));
-            kiln.signal("HUP");
-            awaitBooting(kiln);
+            hupAndAwaitTheNewImagesBoot(kiln, load);
             kiln.signal("HUP");                                 // before the new image has its handlers
 
             kiln.awaitLog(KEPT, 2);
@@ -88,9 +86,7 @@ class InPlaceRestartTest {
     @Test
     void aTermDuringTheNewImagesBootStopsItOnceItIsReady() throws Exception {
         try (KilnProcess kiln = KilnProcess.start(dir); LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
-            load.awaitRequests(50, Duration.ofSeconds(10));
-            kiln.signal("HUP");
-            awaitBooting(kiln);
+            hupAndAwaitTheNewImagesBoot(kiln, load);
             terminate(kiln, load);
             // acted on by the new image once it served, not lost, and not the default action's death
             assertThat(kiln.count(KEPT)).isEqualTo(1);
@@ -136,9 +132,11 @@ class InPlaceRestartTest {
         assertThat(kiln.pidfile).doesNotExist();
     }
 
-    /** Waits until the process runs its new image and that image does not serve yet. */
-    private static void awaitBooting(KilnProcess kiln) {
+    /** Under load, sends HUP and returns once the process runs its new image and that image does not serve yet. */
+    private static void hupAndAwaitTheNewImagesBoot(KilnProcess kiln, LoadClients load) throws Exception {
+        load.awaitRequests(50, Duration.ofSeconds(10));
         int served = kiln.count(KEPT);
+        kiln.signal("HUP");
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5)).until(kiln::execedInPlace);
         assertThat(kiln.count(KEPT)).as("the new image was not serving yet").isEqualTo(served);
     }
