@@ -1,6 +1,7 @@
 package dev.kiln.bus;
 
 import dev.kiln.api.Bus;
+import dev.kiln.api.HttpException;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseException;
 import dev.kiln.db.Isolation;
@@ -19,6 +20,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The bus of one process, Odoo's {@code ImDispatch}: ONE thread with a connection of its own
@@ -34,6 +37,13 @@ import java.util.concurrent.ConcurrentHashMap;
  * starts with the first subscriber and, as every background loop of Kiln, logs its failures and
  * goes on; it ends with {@link #stop}, which also ends every pending poll with no message.
  *
+ * <p>A waiting poll holds no database connection (its request gave its own back, see
+ * {@link TransactionBus#poll}), and reads only when woken, from the latest messages the listener
+ * read, or from the table when it is further behind. Polls waiting at once are bounded per client
+ * address and per database ({@link Limits}): one more is refused with a 429. Reads from the table,
+ * by polls and websockets alike, use at most half of {@code db_maxconn} at once, so that bus
+ * clients, however many, always leave connections to the requests that work.
+ *
  * <p>One per {@link ConnectionPools} (one per process, but tests may run several servers in one JVM).
  */
 public final class BusDispatcher {
@@ -42,16 +52,44 @@ public final class BusDispatcher {
     private static final Map<ConnectionPools, BusDispatcher> DISPATCHERS = new ConcurrentHashMap<>();
     private static final Duration RETRY = Duration.ofSeconds(1);
     private static final int SLICE_MILLIS = 1_000;
+    /** What a refused poll is told: come back then (a client's next poll after a refusal). */
+    static final Duration RETRY_AFTER = Duration.ofSeconds(5);
+
+    /**
+     * How many polls may wait at once: from one client address, and on one database in this
+     * process. Beyond, a poll is refused with a 429.
+     */
+    public record Limits(int perClient, int perDatabase) {
+        public static final Limits DEFAULT = new Limits(64, 4096);
+
+        public Limits {
+            if (perClient < 1 || perDatabase < 1) {
+                throw new IllegalArgumentException("bus limits must be at least 1, not " + perClient + " and " + perDatabase);
+            }
+        }
+    }
 
     private final ConnectionPools pools;
     private final Set<Subscriber> subscribers = ConcurrentHashMap.newKeySet();
     /** Per database subscribed to: its latest messages, read once per notification for every subscriber. */
     private final Map<String, RecentMessages> recent = new ConcurrentHashMap<>();
+    private final Map<String, Integer> waitingPerClient = new ConcurrentHashMap<>();
+    private final Map<String, Integer> waitingPerDatabase = new ConcurrentHashMap<>();
+    /** The connections reads from the table may use at once: half of db_maxconn, the rest kept for requests. */
+    private final Semaphore tableReads;
+    private volatile Limits limits = Limits.DEFAULT;
     private volatile boolean stopped;
     private Thread thread;
 
     private BusDispatcher(ConnectionPools pools) {
         this.pools = pools;
+        this.tableReads = new Semaphore(Math.max(1, pools.maxConnections() / 2), true);
+    }
+
+    /** Sets how many polls may wait at once (the server's {@code bus_max_polls_*} options). */
+    public BusDispatcher limits(Limits limits) {
+        this.limits = limits;
+        return this;
     }
 
     /** The dispatcher of {@code pools}' process. */
@@ -68,16 +106,23 @@ public final class BusDispatcher {
         dispatcher.stopListening();
     }
 
-    /** See {@link Bus#poll}; {@code db} is the database whose channels are read. */
-    public List<Bus.Message> poll(String db, Collection<String> channels, long lastId, Duration timeout)
+    /**
+     * See {@link Bus#poll}; {@code db} is the database whose channels are read, {@code client} the
+     * address the poll came from (null when none: a call from inside the server).
+     *
+     * @throws HttpException.TooManyRequests when {@code client} or {@code db} has as many polls
+     *         waiting as {@link Limits} allows
+     */
+    public List<Bus.Message> poll(String db, String client, Collection<String> channels, long lastId, Duration timeout)
             throws InterruptedException {
         if (channels.isEmpty()) {
             return List.of();
         }
+        admit(db, client);
         Subscriber subscriber = new Subscriber(db, Set.copyOf(channels), null);
-        follow(db);
-        subscribers.add(subscriber);
         try {
+            follow(db);
+            subscribers.add(subscriber);
             if (stopped) {
                 return List.of();
             }
@@ -96,7 +141,52 @@ public final class BusDispatcher {
             }
         } finally {
             subscribers.remove(subscriber);
+            leave(db, client);
         }
+    }
+
+    /** Counts one more poll waiting from {@code client} on {@code db}, or refuses it when either is at its limit. */
+    private void admit(String db, String client) {
+        Limits current = limits;
+        if (client != null && !increment(waitingPerClient, client, current.perClient())) {
+            throw new HttpException.TooManyRequests("too many polls from this address are waiting ("
+                    + current.perClient() + "); poll again later", RETRY_AFTER);
+        }
+        if (!increment(waitingPerDatabase, db, current.perDatabase())) {
+            if (client != null) {
+                decrement(waitingPerClient, client);
+            }
+            throw new HttpException.TooManyRequests("too many clients are waiting on the bus of this database ("
+                    + current.perDatabase() + "); poll again later", RETRY_AFTER);
+        }
+    }
+
+    /** One more under {@code key} unless it is at {@code limit}; whether it was counted. */
+    private static boolean increment(Map<String, Integer> counts, String key, int limit) {
+        boolean[] counted = {false};
+        counts.compute(key, (k, n) -> {
+            int now = n == null ? 0 : n;
+            counted[0] = now < limit;
+            return counted[0] ? now + 1 : n;
+        });
+        return counted[0];
+    }
+
+    private void leave(String db, String client) {
+        decrement(waitingPerDatabase, db);
+        if (client != null) {
+            decrement(waitingPerClient, client);
+        }
+    }
+
+    /** One less under {@code key}; the key goes when none is left, so the map holds only who waits now. */
+    private static void decrement(Map<String, Integer> counts, String key) {
+        counts.computeIfPresent(key, (k, n) -> n <= 1 ? null : n - 1);
+    }
+
+    /** Polls waiting now on {@code db} (for tests and statistics). */
+    public int waiting(String db) {
+        return waitingPerDatabase.getOrDefault(db, 0);
     }
 
     /**
@@ -141,6 +231,17 @@ public final class BusDispatcher {
         if (cached != null) {
             return cached;
         }
+        try {
+            if (!tableReads.tryAcquire(ConnectionPools.DEFAULT_CONNECTION_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new DatabaseException(DatabaseException.Reason.POOL_EXHAUSTED, "database '" + db
+                        + "': every connection bus clients may use (half of db_maxconn) stayed busy for "
+                        + ConnectionPools.DEFAULT_CONNECTION_TIMEOUT.toSeconds() + " s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DatabaseException(DatabaseException.Reason.POOL_EXHAUSTED, "database '" + db
+                    + "': interrupted while waiting to read the bus", e);
+        }
         try (Connection connection = pools.connection(db, Isolation.READ_COMMITTED)) {
             List<Bus.Message> messages = BusStore.read(connection, channels, lastId);
             connection.commit();
@@ -148,6 +249,8 @@ public final class BusDispatcher {
         } catch (SQLException e) {
             throw new DatabaseException(DatabaseException.Reason.FAILED, "database '" + db + "': reading the bus: "
                     + SqlErrors.firstLine(e), e);
+        } finally {
+            tableReads.release();
         }
     }
 

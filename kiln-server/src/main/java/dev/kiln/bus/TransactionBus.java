@@ -2,6 +2,7 @@ package dev.kiln.bus;
 
 import dev.kiln.api.Bus;
 import dev.kiln.db.ConnectionPools;
+import dev.kiln.db.ReleasableConnection;
 
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -30,18 +31,22 @@ public final class TransactionBus implements Bus {
     private final String db;
     private final Connection connection;
     private final boolean mayPoll;
+    private final String client;
     private final List<String[]> pending = new ArrayList<>();
     private final Set<String> sent = new LinkedHashSet<>();
 
     /**
      * @param mayPoll false for a cron call: a poll commits the transaction before waiting, which
      *                would commit part of a call whose effect must be committed once, as a whole
+     * @param client  the address of the client whose request this is, null for none: polls waiting
+     *                at once are bounded per client
      */
-    public TransactionBus(ConnectionPools pools, String db, Connection connection, boolean mayPoll) {
+    public TransactionBus(ConnectionPools pools, String db, Connection connection, boolean mayPoll, String client) {
         this.pools = pools;
         this.db = db;
         this.connection = connection;
         this.mayPoll = mayPoll;
+        this.client = client;
     }
 
     @Override
@@ -54,7 +59,9 @@ public final class TransactionBus implements Bus {
 
     /**
      * Commits the caller's transaction first, as Odoo closes the request's cursor before waiting:
-     * a poll waiting 50 s must not hold a snapshot (which keeps VACUUM from cleaning) or locks.
+     * a poll waiting 50 s must not hold a snapshot (which keeps VACUUM from cleaning) or locks. A
+     * request's connection ({@link ReleasableConnection}) is given back to the pool as well: a
+     * waiting poll holds no connection at all.
      */
     @Override
     public List<Message> poll(Collection<String> channels, long lastId, Duration timeout) throws InterruptedException {
@@ -63,11 +70,11 @@ public final class TransactionBus implements Bus {
                     + " poll from a route");
         }
         try {
-            connection.commit();
+            ReleasableConnection.release(connection);
         } catch (SQLException e) {
             throw new IllegalStateException(e.getMessage(), e);
         }
-        return BusDispatcher.of(pools).poll(db, channels, lastId, timeout);
+        return BusDispatcher.of(pools).poll(db, client, channels, lastId, timeout);
     }
 
     /** Whether this bus belongs to the transaction of {@code candidate}. */

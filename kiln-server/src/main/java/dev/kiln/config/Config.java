@@ -39,6 +39,8 @@ public record Config(
         int limitTimeWorkerCron,
         long workerHeap,
         int workerConnections,
+        int busMaxPollsPerClient,
+        int busMaxPollsPerDb,
         Set<String> devMode,
         Path pidfile,
         Path dataDir,

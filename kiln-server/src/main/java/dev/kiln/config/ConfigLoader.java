@@ -174,6 +174,8 @@ public final class ConfigLoader {
                 (Integer) v.get("limit_time_worker_cron"),
                 (Long) v.get("worker_heap"),
                 (Integer) v.get("worker_connections"),
+                (Integer) v.get("bus_max_polls_per_client"),
+                (Integer) v.get("bus_max_polls_per_db"),
                 (Set<String>) v.get("dev_mode"),
                 (Path) v.get("pidfile"),
                 (Path) v.get("data_dir"),

@@ -77,6 +77,12 @@ public final class Options {
             .value("worker_connections", "connections the evented server (kiln evented, or the prefork evented "
                             + "worker) serves at once; more wait in the kernel's queue",
                     ValueType.integer(1, 1_000_000, "connections"), "1000", "--worker-connections")
+            .value("bus_max_polls_per_client", "long polls (/longpolling/poll) one client address may keep waiting at "
+                            + "once, per process; one more is answered 429",
+                    ValueType.integer(1, 1_000_000, "polls"), "64", "--bus-max-polls-per-client")
+            .value("bus_max_polls_per_db", "long polls that may wait at once on one database, per process; one more "
+                            + "is answered 429",
+                    ValueType.integer(1, 1_000_000, "polls"), "4096", "--bus-max-polls-per-db")
             .value("dev_mode", "comma-separated developer modes: debug (error pages and JSON-RPC errors show the exception, "
                             + "stack trace, request and addon), access (log each refused login or access with its reason), "
                             + "reload, or all",

@@ -15,6 +15,18 @@ public final class SqlErrors {
         return "40001".equals(state) || "40P01".equals(state) || "55P03".equals(state);
     }
 
+    /**
+     * Whether {@code e} says the connection to PostgreSQL is gone or cannot be had now rather than
+     * that the statement is wrong: 08xxx (the socket broke, the server refused the connection),
+     * 57P01/57P02 (the server shut down or crashed and ended the session), 57P03 (it is starting up
+     * or in recovery).
+     */
+    public static boolean isConnectionLost(SQLException e) {
+        String state = e.getSQLState();
+        return state != null && (state.startsWith("08") || state.equals("57P01") || state.equals("57P02")
+                || state.equals("57P03"));
+    }
+
     /** A failure to get a connection to {@code database} on {@code server}. */
     static DatabaseException connectionFailure(Throwable thrown, String database, PgAddress server) {
         SQLException sql = rootSqlException(thrown);
@@ -33,7 +45,7 @@ public final class SqlErrors {
                     "PostgreSQL at " + server.hostAndPort() + " refused user '" + server.effectiveUser()
                             + "' for database '" + database + "': " + firstLine(sql), thrown);
         }
-        if (state == null || state.startsWith("08")) {
+        if (state == null || state.startsWith("08") || (sql != null && isConnectionLost(sql))) {
             String why = sql != null ? firstLine(sql) : firstLine(thrown);
             return new DatabaseException(Reason.UNREACHABLE, "cannot reach PostgreSQL at " + server.hostAndPort()
                     + " for database '" + database + "': " + why, thrown);
@@ -47,9 +59,7 @@ public final class SqlErrors {
         if ("3D000".equals(e.getSQLState())) {
             return new DatabaseException(Reason.NO_SUCH_DATABASE, "database '" + database + "' does not exist", e);
         }
-        String state = e.getSQLState();
-        if (state != null && (state.startsWith("08") || state.equals("57P01"))) {
-            // 08xxx: the socket broke; 57P01: the server is shutting down and ended the session.
+        if (isConnectionLost(e)) {
             return new DatabaseException(Reason.UNREACHABLE, "database '" + database
                     + "': lost the connection to PostgreSQL (" + firstLine(e) + ")", e);
         }

@@ -51,11 +51,25 @@ public final class Transactions {
         return ODOO.run(pools, database, isolation, work);
     }
 
+    /**
+     * A request's {@code work}: REPEATABLE READ with Odoo's retries, on a {@link ReleasableConnection},
+     * which takes a pooled connection only when the work first runs SQL and which a long poll gives
+     * back while it waits. A pool that has no connection to give fails inside the work, then.
+     */
+    public static <T> T inRequest(ConnectionPools pools, String database, Work<T> work) {
+        return ODOO.run(pools, database, Isolation.REPEATABLE_READ, work, true);
+    }
+
     /** {@code work} under this policy. SQL failures other than concurrency ones are not retried. */
     public <T> T run(ConnectionPools pools, String database, Isolation isolation, Work<T> work) {
+        return run(pools, database, isolation, work, false);
+    }
+
+    private <T> T run(ConnectionPools pools, String database, Isolation isolation, Work<T> work, boolean releasable) {
         for (int tryNo = 1; ; tryNo++) {
             SQLException failure;
-            try (Connection connection = pools.connection(database, isolation)) {
+            try (Connection connection = releasable ? ReleasableConnection.open(pools, database, isolation)
+                    : pools.connection(database, isolation)) {
                 try {
                     T result = work.run(connection);
                     connection.commit();

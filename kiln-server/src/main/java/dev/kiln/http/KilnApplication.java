@@ -7,7 +7,9 @@ import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.HttpException;
 import dev.kiln.api.Route;
 import dev.kiln.auth.Sessions;
+import dev.kiln.db.DatabaseException;
 import dev.kiln.db.Isolation;
+import dev.kiln.db.SqlErrors;
 import dev.kiln.db.Transactions;
 import dev.kiln.registry.TransactionEnv;
 import dev.kiln.logging.AccessLog;
@@ -68,6 +70,10 @@ public final class KilnApplication extends Handler.Abstract {
     private static final HttpField JSON = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, "application/json");
     private static final String STATIC_ALLOW = "GET, HEAD";
     private static final int SMALL_FILE = 256 * 1024;
+    /** Retry-After when PostgreSQL is down: about what a restart of it takes. */
+    private static final java.time.Duration RETRY_UNREACHABLE = java.time.Duration.ofSeconds(5);
+    /** Retry-After when every connection is busy: a moment. */
+    private static final java.time.Duration RETRY_BUSY = java.time.Duration.ofSeconds(1);
 
     private final HttpOptions options;
     private final Router router;
@@ -359,7 +365,7 @@ public final class KilnApplication extends Handler.Abstract {
         Outcome outcome;
         try {
             databases.registries().prepare(db);
-            outcome = Transactions.inTransaction(databases.pools(), db, connection -> {
+            outcome = Transactions.inRequest(databases.pools(), db, connection -> {
                 Outcome produced = runInDatabase(db, token, connection, path, method, kilnRequest);
                 if (kilnRequest.lastEnv() instanceof TransactionEnv env && env.of(connection)) {
                     env.beforeCommit();
@@ -370,22 +376,34 @@ public final class KilnApplication extends Handler.Abstract {
                 return produced;
             });
         } catch (HandlerFailure failure) {
+            HttpException later = unavailable(db, failure.getCause());
+            if (later != null) {
+                LOG.warn("{} {}: {}", method, path, SqlErrors.firstLine(failure.getCause()));
+                return comeBackLater(later, request, response, callback, failure.json ? failure.id : null);
+            }
             if (failure.json) {
                 if (!(failure.getCause() instanceof HttpException)) {
                     logFailure(failure.getCause(), "{} {} failed in {}", method, path, failure.route.where());
+                } else if (failure.getCause() instanceof HttpException http && http.retryAfter() != null) {
+                    return comeBackLater(http, request, response, callback, failure.id);
                 }
                 return json(response, callback, 200, JsonRpc.error(failure.id, failure.getCause(), failure.route.addon(),
                         options.debug()));
             }
             throw failure;      // answered by fail(), which knows the route
-        } catch (KilnException unavailable) {
-            LOG.error("{} {}: {}", method, path, unavailable.getMessage());
+        } catch (KilnException failed) {
+            HttpException later = unavailable(db, failed);
+            if (later != null) {
+                LOG.warn("{} {}: {}", method, path, failed.getMessage());
+                return comeBackLater(later, request, response, callback, null);
+            }
+            LOG.error("{} {}: {}", method, path, failed.getMessage());
             String message = "database '" + db + "' is not available";
             if (KilnRequest.isJson(request)) {
                 return json(response, callback, 200, JsonRpc.error(null, 500, message, "KilnException",
-                        options.debug() ? unavailable.getMessage() : message, null));
+                        options.debug() ? failed.getMessage() : message, null));
             }
-            return error(response, callback, 500, options.debug() ? unavailable.getMessage() : message, null);
+            return error(response, callback, 500, options.debug() ? failed.getMessage() : message, null);
         }
         if (kilnRequest.lastEnv() instanceof TransactionEnv env) {
             env.afterCommit();
@@ -396,6 +414,45 @@ public final class KilnApplication extends Handler.Abstract {
             case Outcome.Json answer -> json(response, callback, answer.status(), answer.body());
             case Outcome.Http answer -> send(answer.response(), response, callback);
         };
+    }
+
+    /**
+     * The 503 for a failure that says the database cannot serve now rather than that the request is
+     * wrong: PostgreSQL down or restarting (no connection, the connection lost, "the database system
+     * is starting up"), or every connection {@code db_maxconn} allows busy. Null for any other failure.
+     */
+    private static HttpException unavailable(String db, Throwable failure) {
+        String database = db == null ? "the database" : "database '" + db + "'";
+        for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+            if (cause instanceof DatabaseException down) {
+                return switch (down.reason()) {
+                    case UNREACHABLE -> new HttpException.Unavailable(database + " is not available now", RETRY_UNREACHABLE);
+                    case POOL_EXHAUSTED -> new HttpException.Unavailable(database + " is busy", RETRY_BUSY);
+                    default -> null;
+                };
+            }
+            if (cause instanceof java.sql.SQLException sql && SqlErrors.isConnectionLost(sql)) {
+                return new HttpException.Unavailable(database + " is not available now", RETRY_UNREACHABLE);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A "come back later" answer (429, 503) with its {@code Retry-After}: a JSON-RPC error in a JSON
+     * request's answer (with that HTTP status, so proxies and clients that retry see it), else a page.
+     */
+    private long comeBackLater(HttpException later, Request request, Response response, Callback callback,
+                               tools.jackson.databind.JsonNode id) {
+        if (later.status() == 429) {
+            clientErrors.warn("{} {}: 429 {} (from {})", request.getMethod(), request.getHttpURI().getPath(), later.getMessage(),
+                    KilnRequest.clientAddress(request, options.proxyMode()));
+        }
+        response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(Math.max(1, later.retryAfter().toSeconds())));
+        if (id != null || KilnRequest.isJson(request)) {
+            return json(response, callback, later.status(), JsonRpc.error(id, later, null, false));
+        }
+        return error(response, callback, later.status(), later.getMessage(), null);
     }
 
     /**
@@ -447,7 +504,7 @@ public final class KilnApplication extends Handler.Abstract {
             }
             return new Outcome.Status(400, null, "Session expired (invalid CSRF token)");
         }
-        kilnRequest.route(match.params()).withEnv(new TransactionEnv(databases.pools(), db, connection));
+        kilnRequest.route(match.params()).withEnv(new TransactionEnv(databases.pools(), db, connection, kilnRequest.remoteAddress()));
         Thread thread = Thread.currentThread();
         ClassLoader previous = thread.getContextClassLoader();
         ClassLoader addonLoader = routes.loaders().get(route.addon());
@@ -717,6 +774,14 @@ public final class KilnApplication extends Handler.Abstract {
             route = carried.route;
             failure = carried.getCause();
         }
+        HttpException later = failure instanceof HttpException http && http.retryAfter() != null ? http
+                : unavailable(null, failure);
+        if (later != null) {
+            if (!(failure instanceof HttpException)) {
+                LOG.warn("{} {}: {}", request.getMethod(), rawPath, SqlErrors.firstLine(failure));
+            }
+            return comeBackLater(later, request, response, callback, null);
+        }
         if (failure instanceof HttpException http) {
             if (route == null || http instanceof KilnRequest.Malformed) {
                 // the server's own refusal of a malformed request, not an addon's answer
@@ -775,9 +840,13 @@ public final class KilnApplication extends Handler.Abstract {
             return 0;
         }
         boolean close = response.getHeaders().contains(HttpHeader.CONNECTION, "close");
+        String retryAfter = response.getHeaders().get(HttpHeader.RETRY_AFTER);
         response.reset();
         if (close) {
             response.getHeaders().put(HttpHeader.CONNECTION, "close");     // a refusal's, kept through the reset
+        }
+        if (retryAfter != null) {
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, retryAfter);
         }
         response.setStatus(status);
         if (allow != null) {

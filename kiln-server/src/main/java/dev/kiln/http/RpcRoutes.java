@@ -136,7 +136,7 @@ final class RpcRoutes {
             throw RpcFault.userError("private methods (" + method + ") cannot be called");
         }
         if (service.equals("object")) {
-            return object(method, args, caller.host());
+            return object(method, args, caller);
         }
         if (service.equals("db")) {
             if (databaseManager == null) {
@@ -169,7 +169,8 @@ final class RpcRoutes {
      * again on a concurrency failure). A wrong database, user or password is Odoo's "Access Denied"
      * (code 3) alike.
      */
-    private Object object(String method, List<Object> args, String host) {
+    private Object object(String method, List<Object> args, Caller caller) {
+        String host = caller.host();
         boolean keywords = method.equals("execute_kw");
         if (!keywords && !method.equals("execute")) {
             throw RpcFault.userError("unknown method 'object." + method + "'");
@@ -215,7 +216,7 @@ final class RpcRoutes {
                 if (callable == null) {
                     throw RpcFault.userError("The method '" + name + "' does not exist on the model '" + model + "'");
                 }
-                last[0] = new TransactionEnv(databases.pools(), db, connection);
+                last[0] = new TransactionEnv(databases.pools(), db, connection, caller.client());
                 try {
                     Object answer = callable.call(new dev.kiln.api.RpcCall(last[0], uid, positional, named));
                     last[0].beforeCommit();

@@ -119,18 +119,33 @@ public final class AddonInstaller {
 
     /** The addons installed in {@code db}, those still on the addons path, in dependency order. */
     public List<String> installedNames(String db) {
-        List<String> names = new ArrayList<>();
-        try (Connection connection = pools.connection(db);
-             Statement statement = connection.createStatement();
-             ResultSet rows = statement.executeQuery("SELECT name FROM kiln_addon WHERE state = 'installed' ORDER BY name")) {
-            while (rows.next()) {
-                names.add(rows.getString(1));
-            }
+        try (Connection connection = pools.connection(db)) {
+            List<String> names = installedNames(db, connection);
+            connection.commit();
+            return names;
         } catch (SQLException e) {
-            if ("42P01".equals(e.getSQLState())) {
-                return List.of();            // a database Kiln has not prepared yet: nothing installed
-            }
             throw KilnException.failure(db + ": cannot read the installed addons: " + e.getMessage());
+        }
+    }
+
+    /**
+     * {@link #installedNames(String)} read on {@code connection}, the caller's: a request that finds
+     * the registry to build builds it on the connection it holds, never waiting for a second one
+     * (requests holding every connection while one of them waits for another would stall the pool).
+     */
+    public List<String> installedNames(String db, Connection connection) throws SQLException {
+        List<String> names = new ArrayList<>();
+        try (Statement statement = connection.createStatement()) {
+            try (ResultSet prepared = statement.executeQuery("SELECT to_regclass('kiln_addon') IS NOT NULL")) {
+                if (!prepared.next() || !prepared.getBoolean(1)) {
+                    return names;            // a database Kiln has not prepared yet: nothing installed
+                }
+            }
+            try (ResultSet rows = statement.executeQuery("SELECT name FROM kiln_addon WHERE state = 'installed' ORDER BY name")) {
+                while (rows.next()) {
+                    names.add(rows.getString(1));
+                }
+            }
         }
         List<String> missing = names.stream().filter(n -> !catalog.available().containsKey(n)).toList();
         if (!missing.isEmpty()) {

@@ -87,7 +87,7 @@ public final class Registries {
             return current;
         }
         return registries.compute(db, (name, cached) ->
-                cached != null && cached.sequence() == sequence ? cached : build(name, sequence));
+                cached != null && cached.sequence() == sequence ? cached : build(name, sequence, connection));
     }
 
     /** Builds the registry of {@code db} now (Odoo's preload). */
@@ -117,9 +117,14 @@ public final class Registries {
         installer.forget(db);
     }
 
-    private Registry build(String db, long sequence) {
+    /** Builds on the caller's {@code connection}: see {@link AddonInstaller#installedNames(String, Connection)}. */
+    private Registry build(String db, long sequence, Connection connection) {
         Set<String> names = new LinkedHashSet<>(serverWide);
-        names.addAll(installer.installedNames(db));
+        try {
+            names.addAll(installer.installedNames(db, connection));
+        } catch (SQLException e) {
+            throw new KilnException(KilnException.FAILURE, db + ": cannot read the installed addons: " + e.getMessage(), e);
+        }
         LoadedAddons addons = catalog.load(new ArrayList<>(names));
         LOG.info("{}: registry loaded with {} addons: {}", db, addons.addons().size(), String.join(", ", addons.names()));
         return new Registry(db, addons, sequence);

@@ -26,21 +26,27 @@ public class TransactionEnv implements dev.kiln.api.Env {
     private TransactionBus bus;
 
     private final boolean mayPoll;
+    private final String client;
 
-    /** A route's or an external API call's env: its bus may poll. */
-    public TransactionEnv(ConnectionPools pools, String database, Connection connection) {
-        this(pools, database, connection, true);
+    /**
+     * A route's or an external API call's env: its bus may poll.
+     *
+     * @param client the address of the client that asked (polls waiting at once are bounded per client)
+     */
+    public TransactionEnv(ConnectionPools pools, String database, Connection connection, String client) {
+        this(pools, database, connection, true, client);
     }
 
     /**
      * @param mayPoll false for a cron call, whose effect must commit once, as a whole: a poll
      *                commits the transaction before it waits
      */
-    protected TransactionEnv(ConnectionPools pools, String database, Connection connection, boolean mayPoll) {
+    protected TransactionEnv(ConnectionPools pools, String database, Connection connection, boolean mayPoll, String client) {
         this.pools = pools;
         this.database = database;
         this.connection = connection;
         this.mayPoll = mayPoll;
+        this.client = client;
     }
 
     @Override
@@ -66,7 +72,7 @@ public class TransactionEnv implements dev.kiln.api.Env {
     @Override
     public Bus bus() {
         if (bus == null) {
-            bus = new TransactionBus(pools, database, connection, mayPoll);
+            bus = new TransactionBus(pools, database, connection, mayPoll, client);
         }
         return bus;
     }

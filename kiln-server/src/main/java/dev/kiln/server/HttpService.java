@@ -84,6 +84,12 @@ final class HttpService {
     }
 
     /**
+     * Requests handled at once (each on a virtual thread of its own): far above what the bus lets
+     * wait ({@code bus_max_polls_per_db}), so that waiting clients never keep a request from a thread.
+     */
+    static final int MAX_TASKS = 16_384;
+
+    /**
      * @param maxConnections connections served at once, 0 for no cap: past it Jetty stops accepting
      *                       and the kernel queues the next ones (gunicorn's worker_connections)
      */
@@ -91,6 +97,8 @@ final class HttpService {
         this.application = application;
         VirtualThreadPool threads = new VirtualThreadPool();
         threads.setName("kiln-http");
+        // Jetty's default of 200 tasks at once would let 200 waiting long polls hold every other request back.
+        threads.setMaxConcurrentTasks(MAX_TASKS);
         server = new Server(threads);
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);

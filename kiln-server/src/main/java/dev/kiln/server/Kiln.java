@@ -150,6 +150,7 @@ public final class Kiln {
             LoadedAddons serverWide = catalog.load(config.serverWideModules());
             Postgres postgres = Postgres.of(config);
             ConnectionPools pools = ConnectionPools.of(postgres, config);
+            BusDispatcher.of(pools).limits(new BusDispatcher.Limits(config.busMaxPollsPerClient(), config.busMaxPollsPerDb()));
             DatabaseManager manager = new DatabaseManager(pools, config.dbTemplate());
             Registries registries = new Registries(catalog, config.serverWideModules(), pools);
             Supplier<List<String>> databases = databaseList(config, manager);

@@ -286,7 +286,8 @@ class ConfigLoaderTest {
                 saved.httpEnable(), saved.proxyMode(), saved.websocketAllowedOrigins(), saved.dbName(), saved.init(), saved.update(),
                 saved.stopAfterInit(), saved.workers(), saved.maxCronThreads(), saved.limitMemorySoft(),
                 saved.limitMemoryHard(), saved.limitTimeCpu(), saved.limitTimeReal(), saved.limitTimeRealCron(),
-                saved.limitRequest(), saved.limitTimeWorkerCron(), saved.workerHeap(), saved.workerConnections(), saved.devMode(), saved.pidfile(),
+                saved.limitRequest(), saved.limitTimeWorkerCron(), saved.workerHeap(), saved.workerConnections(),
+                saved.busMaxPollsPerClient(), saved.busMaxPollsPerDb(), saved.devMode(), saved.pidfile(),
                 saved.dataDir(), saved.logLevel(), saved.logfile(), saved.logHandler(), saved.dbHost(),
                 saved.dbPort(), saved.dbUser(), saved.dbPassword(), saved.dbSslmode(), saved.dbMaxconn(),
                 saved.dbTemplate(), saved.dbfilter(), saved.listDb(), saved.adminPasswd()));
