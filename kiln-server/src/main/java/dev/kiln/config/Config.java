@@ -53,6 +53,7 @@ public record Config(
         String dbPassword,
         String dbSslmode,
         int dbMaxconn,
+        boolean dbAllowSuperuser,
         String dbTemplate,
         String dbfilter,
         boolean listDb,

@@ -188,6 +188,7 @@ public final class ConfigLoader {
                 (String) v.get("db_password"),
                 (String) v.get("db_sslmode"),
                 (Integer) v.get("db_maxconn"),
+                (Boolean) v.get("db_allow_superuser"),
                 (String) v.get("db_template"),
                 (String) v.get("dbfilter"),
                 (Boolean) v.get("list_db"),

@@ -111,6 +111,9 @@ public final class Options {
                     "prefer", "--db_sslmode", "--db-sslmode")
             .later(DATABASES).value("db_maxconn", "most PostgreSQL connections per process",
                     ValueType.integer(1, 100_000, "connections"), "64", "--db_maxconn", "--db-maxconn")
+            .flag("db_allow_superuser", "let Kiln connect to an external PostgreSQL as a superuser (refused otherwise: "
+                    + "SQL reaching the server, from an addon or a restored backup, could then run programs on its host)",
+                    "--db-allow-superuser")
             .later(DATABASES).value("db_template", "template for new databases",
                     ValueType.text(), "template0", "--db-template", "--db_template")
             .later(DATABASES).value("dbfilter", "regular expression a database name must match; %h = host, %d = subdomain",

@@ -36,6 +36,7 @@ public final class ConnectionPools implements AutoCloseable {
     private final Postgres postgres;
     private final Duration connectionTimeout;
     private final ConnectionLimit limit;
+    private final boolean allowSuperuser;
     private final Map<String, Pool> pools = new ConcurrentHashMap<>();
     private final Map<String, Object> creating = new ConcurrentHashMap<>();
     private volatile boolean closed;
@@ -45,6 +46,15 @@ public final class ConnectionPools implements AutoCloseable {
     }
 
     public ConnectionPools(Postgres postgres, int maxConnections, Duration connectionTimeout) {
+        this(postgres, maxConnections, connectionTimeout, true);
+    }
+
+    /**
+     * @param allowSuperuser false to refuse a server that logs Kiln in as a superuser: every pool's
+     *                       first connection checks it ({@code db_allow_superuser})
+     */
+    public ConnectionPools(Postgres postgres, int maxConnections, Duration connectionTimeout, boolean allowSuperuser) {
+        this.allowSuperuser = allowSuperuser;
         if (connectionTimeout.toMillis() < 1_000) {
             throw new IllegalArgumentException("connection timeout must be at least 1 s, not " + connectionTimeout);
         }
@@ -53,9 +63,12 @@ public final class ConnectionPools implements AutoCloseable {
         this.limit = new ConnectionLimit(maxConnections, connectionTimeout.toMillis());
     }
 
-    /** The pools of {@code config}'s server, bounded by its {@code db_maxconn}. */
+    /**
+     * The pools of {@code config}'s server, bounded by its {@code db_maxconn}; a superuser login is
+     * refused unless {@code db_allow_superuser}.
+     */
     public static ConnectionPools of(Postgres postgres, Config config) {
-        return new ConnectionPools(postgres, config.dbMaxconn());
+        return new ConnectionPools(postgres, config.dbMaxconn(), DEFAULT_CONNECTION_TIMEOUT, config.dbAllowSuperuser());
     }
 
     /** A REPEATABLE READ connection to {@code database}, autocommit off. Close it to give it back. */
@@ -196,6 +209,9 @@ public final class ConnectionPools implements AutoCloseable {
         // Connect once before making the pool: HikariCP's own first check sleeps a second after a failure.
         try (Connection probe = guarded.getConnection()) {
             probe.isValid(1);
+            if (!allowSuperuser) {
+                refuseSuperuser(probe, server);
+            }
         } catch (SQLException e) {
             throw checkoutFailure(e, database);
         }
@@ -211,6 +227,23 @@ public final class ConnectionPools implements AutoCloseable {
         config.setAutoCommit(false);
         config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
         return new Pool(new HikariDataSource(config), guarded);
+    }
+
+    /**
+     * Odoo refuses to run as {@code postgres}; Kiln refuses any superuser login: SQL that reaches the
+     * server (an addon's, a restored backup's {@code CHECK} calling {@code COPY ... TO PROGRAM})
+     * would run with every right on the server and its host.
+     */
+    private static void refuseSuperuser(Connection probe, PgAddress server) throws SQLException {
+        try (java.sql.Statement statement = probe.createStatement();
+             java.sql.ResultSet row = statement.executeQuery("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")) {
+            if (row.next() && row.getBoolean(1)) {
+                throw new DatabaseException(Reason.AUTHENTICATION, "PostgreSQL at " + server.hostAndPort() + " logs Kiln in as '"
+                        + server.effectiveUser() + "', a superuser: refused, as any SQL reaching the server could then run"
+                        + " programs on its host; give db_user a role that owns Kiln's databases and may create them"
+                        + " (CREATE ROLE ... LOGIN CREATEDB), or pass --db-allow-superuser");
+            }
+        }
     }
 
     /** No permit free: close idle connections of other databases, least recently used pool first. */

@@ -225,9 +225,14 @@ public final class DatabaseManager {
         }
     }
 
+    /**
+     * Ends the other sessions on {@code name} that Kiln's role may end (its own; every one for a
+     * superuser): another role's session keeps the database, and the drop then says it is in use.
+     */
     private static void terminateSessions(Connection connection, String name) throws SQLException {
         try (PreparedStatement statement = connection.prepareStatement(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()")) {
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()"
+                        + " AND pg_has_role(current_user, usesysid, 'MEMBER')")) {
             statement.setString(1, name);
             statement.executeQuery().close();
         }
@@ -288,8 +293,10 @@ public final class DatabaseManager {
             String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             int exit = process.waitFor();
             if (exit != 0) {
-                String last = output.strip().lines().reduce((a, b) -> b).orElse("exit code " + exit);
-                throw new DatabaseException(Reason.FAILED, what + " failed: " + last.replaceFirst("^\\S+: error: ", ""));
+                // the tool's own "error:" line says why; the lines after it only say where (COPY t, line 1)
+                String why = output.strip().lines().filter(line -> line.matches("^\\S+: error: .*")).findFirst()
+                        .or(() -> output.strip().lines().reduce((a, b) -> b)).orElse("exit code " + exit);
+                throw new DatabaseException(Reason.FAILED, what + " failed: " + why.replaceFirst("^\\S+: error: ", ""));
             }
         } catch (IOException e) {
             throw new DatabaseException(Reason.CLIENT_TOOLS, what + " could not run " + tool + ": " + e.getMessage(), e);

@@ -29,6 +29,8 @@ public final class Postgres implements AutoCloseable {
     private final Thread shutdownHook = Thread.ofPlatform().name("kiln-postgres-stop").unstarted(this::close);
     private final CompletableFuture<PgAddress> ready = new CompletableFuture<>();
     private volatile EmbeddedServer embedded;
+    /** Whether connections go as {@link KilnRole} (a server's) rather than as the embedded superuser (tools, tests). */
+    private volatile boolean asKilnRole;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
     private final java.util.concurrent.atomic.AtomicBoolean starting = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -42,10 +44,9 @@ public final class Postgres implements AutoCloseable {
             return external(new PgAddress(config.dbHost(), config.dbPort(), config.dbUser(), config.dbPassword(),
                     config.dbSslmode()));
         }
-        if (config.dataDir() == null) {
-            throw dev.kiln.KilnException.usage("data_dir must be set to use the embedded PostgreSQL (or set db_host)");
-        }
-        return startEmbedded(config.dataDir());
+        Postgres postgres = of(config);
+        postgres.startInBackground();
+        return postgres;
     }
 
     /** An external server: nothing starts; connection errors surface when a pool first connects. */
@@ -74,7 +75,10 @@ public final class Postgres implements AutoCloseable {
         return postgres;
     }
 
-    /** The server {@code config} names, the embedded one not started yet (see {@link #embedded}). */
+    /**
+     * The server {@code config} names, the embedded one not started yet (see {@link #embedded}); a
+     * server connects to the embedded one as the role {@code kiln}, never as its superuser.
+     */
     public static Postgres of(Config config) {
         if (config.dbHost() != null && !config.dbHost().isBlank()) {
             return start(config);
@@ -82,7 +86,9 @@ public final class Postgres implements AutoCloseable {
         if (config.dataDir() == null) {
             throw dev.kiln.KilnException.usage("data_dir must be set to use the embedded PostgreSQL (or set db_host)");
         }
-        return embedded(config.dataDir());
+        Postgres postgres = embedded(config.dataDir());
+        postgres.asKilnRole = true;
+        return postgres;
     }
 
     /** Starts the embedded server on a background thread, once; nothing for an external server. */
@@ -163,7 +169,12 @@ public final class Postgres implements AutoCloseable {
         try {
             EmbeddedServer server = EmbeddedServer.open(dataDir, START_TIMEOUT);
             embedded = server;
-            ready.complete(server.address());
+            if (asKilnRole) {
+                KilnRole.ensure(server.address());
+                ready.complete(KilnRole.of(server.address()));
+            } else {
+                ready.complete(server.address());
+            }
         } catch (DatabaseException e) {
             LOG.error(e.getMessage());
             ready.completeExceptionally(e);

@@ -148,6 +148,7 @@ public final class Kiln {
         static Parts of(Config config, boolean abortable) {
             AddonLoader catalog = AddonLoader.discover(config.addonsPath(), config.dataDir());
             LoadedAddons serverWide = catalog.load(config.serverWideModules());
+            refuseSuperuserByName(config);
             Postgres postgres = Postgres.of(config);
             ConnectionPools pools = ConnectionPools.of(postgres, config);
             BusDispatcher.of(pools).limits(new BusDispatcher.Limits(config.busMaxPollsPerClient(), config.busMaxPollsPerDb()));
@@ -161,6 +162,19 @@ public final class Kiln {
             KilnApplication application = new KilnApplication(serverWide, httpOptions(config).withAbortable(abortable),
                     new Databases(pools, registries, selector), registries.staticFolders(), databaseManager);
             return new Parts(postgres, pools, manager, registries, databases, application);
+        }
+    }
+
+    /**
+     * Odoo's start-up check: {@code db_user} {@code postgres} is refused at once, before any
+     * connection (every other superuser is refused by its pools' first connection).
+     */
+    private static void refuseSuperuserByName(Config config) {
+        if (config.dbHost() != null && !config.dbHost().isBlank() && "postgres".equals(config.dbUser())
+                && !config.dbAllowSuperuser()) {
+            throw dev.kiln.KilnException.usage("db_user 'postgres' is a superuser: Kiln refuses to run as it, as any SQL"
+                    + " reaching the server could then run programs on its host; give db_user a role that owns Kiln's"
+                    + " databases and may create them (CREATE ROLE ... LOGIN CREATEDB), or pass --db-allow-superuser");
         }
     }
 

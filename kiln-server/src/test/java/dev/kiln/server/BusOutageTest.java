@@ -49,7 +49,7 @@ class BusOutageTest {
         try {
             PgAddress server = postgres.await();
             List<String> external = List.of("--addons-path=" + addons, "--db_host=" + server.host(),
-                    "--db_port=" + server.port(), "--db_user=postgres");
+                    "--db_port=" + server.port(), "--db_user=postgres", "--db-allow-superuser");
             try (CronHarness bus = CronHarness.external(dir, "bus_outage", server.port(), external, "bus,bustest")) {
                 KilnProcess sender = bus.serve("--max-cron-threads", "0");
                 KilnProcess poller = bus.serve("--max-cron-threads", "0");
@@ -96,7 +96,7 @@ class BusOutageTest {
         try (Postgres postgres = Postgres.startEmbedded(dir.resolve("pg"))) {
             PgAddress server = postgres.await();
             List<String> external = List.of("--addons-path=" + addons, "--db_host=" + server.host(),
-                    "--db_port=" + server.port(), "--db_user=postgres");
+                    "--db_port=" + server.port(), "--db_user=postgres", "--db-allow-superuser");
             try (CronHarness bus = CronHarness.external(dir, "bus_relisten", server.port(), external, "bus,bustest")) {
                 KilnProcess kiln = bus.serve("--max-cron-threads", "0");
                 java.util.concurrent.CompletableFuture<List<JsonNode>> waiting = java.util.concurrent.CompletableFuture.supplyAsync(

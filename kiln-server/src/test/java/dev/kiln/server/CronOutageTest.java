@@ -57,7 +57,7 @@ class CronOutageTest {
         Postgres postgres = Postgres.startEmbedded(data);
         try {
             PgAddress server = postgres.await();
-            List<String> external = List.of("--db_host=" + server.host(), "--db_port=" + server.port(), "--db_user=postgres");
+            List<String> external = List.of("--db_host=" + server.host(), "--db_port=" + server.port(), "--db_user=postgres", "--db-allow-superuser");
             try (CronHarness cron = CronHarness.external(dir, "cron_outage", server.port(), external, "hello")) {
                 KilnProcess kiln = cron.serve("--max-cron-threads", "2");
                 kiln.awaitLog("Cron: 2 runners started", 1);
@@ -96,7 +96,7 @@ class CronOutageTest {
         try {
             PgAddress server = postgres.await();
             List<String> external = List.of("--addons-path=" + addons, "--db_host=" + server.host(),
-                    "--db_port=" + server.port(), "--db_user=postgres");
+                    "--db_port=" + server.port(), "--db_user=postgres", "--db-allow-superuser");
             try (CronHarness cron = CronHarness.external(dir, "cron_outage_batch", server.port(), external, "slowcron")) {
                 KilnProcess kiln = cron.serve("--max-cron-threads", "2");
                 kiln.awaitLog("Cron: 2 runners started", 1);

@@ -115,6 +115,39 @@ class DatabaseManagerRoutesTest {
     }
 
     @Test
+    void aBackupWhoseCheckConstraintRunsAProgramIsRefusedOnRestoreWithoutRunningIt() throws Exception {
+        String source = unique("evil");
+        String target = source + "_restored";
+        Path marker = Path.of("/tmp", "kiln-restore-ran-" + UUID.randomUUID());
+        try (KilnProcess kiln = serve("-c", config("admin_passwd = " + MASTER).toString())) {
+            assertThat(call(kiln, "create", "master_pwd", MASTER, "name", source, "login", "admin", "password", "pw")
+                    .path("result").asBoolean()).isTrue();
+            // what a hostile dump holds: a CHECK whose function runs a program wherever it is restored
+            try (java.sql.Connection connection = java.sql.DriverManager.getConnection("jdbc:postgresql://localhost:"
+                    + CronHarness.sharedPort() + "/" + source, "kiln", "");
+                 java.sql.Statement statement = connection.createStatement()) {
+                statement.execute("CREATE FUNCTION pwn(v int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN"
+                        + " IF current_database() <> '" + source + "' THEN"
+                        + " EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch " + marker + "'''; END IF; RETURN true; END $$");
+                statement.execute("CREATE TABLE pwned (v int CHECK (pwn(v)))");
+                statement.execute("INSERT INTO pwned VALUES (1)");
+            }
+            String archive = call(kiln, "backup", "master_pwd", MASTER, "name", source).path("result").path("backup_file").asString();
+            assertThat(archive).isNotEmpty();
+
+            JsonNode restored = call(kiln, "restore", "master_pwd", MASTER, "name", target, "backup_file", archive);
+            assertThat(restored.path("error").path("data").path("message").asString()).as(restored.toString())
+                    .contains("must be superuser or have privileges of the pg_execute_server_program role");
+            assertThat(marker).as("the program the dump asked for").doesNotExist();
+            assertThat(call(kiln, "list").path("result").valueStream().map(JsonNode::asString).toList())
+                    .contains(source).doesNotContain(target);
+            assertThat(call(kiln, "drop", "master_pwd", MASTER, "name", source).path("result").asBoolean()).isTrue();
+        } finally {
+            Files.deleteIfExists(marker);
+        }
+    }
+
+    @Test
     void withoutAdminPasswdEveryOperationIsRefusedAndListDbFalseHidesTheManager() throws Exception {
         try (KilnProcess kiln = serve()) {
             JsonNode refused = call(kiln, "create", "master_pwd", "admin", "name", unique("never"), "password", "x");

@@ -56,7 +56,7 @@ class DatabaseOutageTest {
         try {
             PgAddress server = postgres.await();
             String[] external = {"--addons-path=" + addons, "--db_host=" + server.host(), "--db_port=" + server.port(),
-                    "--db_user=postgres"};
+                    "--db_user=postgres", "--db-allow-superuser"};
             try (KilnProcess init = KilnProcess.launch(Files.createDirectories(dir.resolve("init")), List.of(),
                     concat(external, "-d", "outage", "-i", "ping", "--stop-after-init"))) {
                 assertThat(init.awaitExit(Duration.ofSeconds(90))).as(init.log()).isZero();

@@ -36,7 +36,7 @@ class StandbyCronTest {
         Postgres postgres = Postgres.startEmbedded(data);
         try {
             PgAddress server = postgres.await();
-            String[] external = {"--db_host=" + server.host(), "--db_port=" + server.port(), "--db_user=postgres"};
+            String[] external = {"--db_host=" + server.host(), "--db_port=" + server.port(), "--db_user=postgres", "--db-allow-superuser"};
             try (KilnProcess init = KilnProcess.launch(Files.createDirectories(dir.resolve("init")), List.of(),
                     concat(external, "-d", "standby", "-i", "hello", "--stop-after-init"))) {
                 assertThat(init.awaitExit(Duration.ofSeconds(90))).as(init.log()).isZero();
