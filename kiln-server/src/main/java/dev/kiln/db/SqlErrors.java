@@ -15,6 +15,18 @@ public final class SqlErrors {
         return "40001".equals(state) || "40P01".equals(state) || "55P03".equals(state);
     }
 
+    /**
+     * Whether {@code state} says the server, not the request, is the trouble: 08xxx (no connection,
+     * or it broke), 57P01 (the server ended the session: an administrator's command, a shutdown, or
+     * its postmaster died), 57P02 (a crash of another server process) or 57P03 (starting up, in
+     * recovery, shutting down). A restart of PostgreSQL goes through all of them; the request may
+     * succeed once it is back.
+     */
+    public static boolean isServerUnavailable(String state) {
+        return state != null && (state.startsWith("08") || state.equals("57P01") || state.equals("57P02")
+                || state.equals("57P03"));
+    }
+
     /** A failure to get a connection to {@code database} on {@code server}. */
     static DatabaseException connectionFailure(Throwable thrown, String database, PgAddress server) {
         SQLException sql = rootSqlException(thrown);
@@ -33,7 +45,7 @@ public final class SqlErrors {
                     "PostgreSQL at " + server.hostAndPort() + " refused user '" + server.effectiveUser()
                             + "' for database '" + database + "': " + firstLine(sql), thrown);
         }
-        if (state == null || state.startsWith("08")) {
+        if (state == null || isServerUnavailable(state)) {
             String why = sql != null ? firstLine(sql) : firstLine(thrown);
             return new DatabaseException(Reason.UNREACHABLE, "cannot reach PostgreSQL at " + server.hostAndPort()
                     + " for database '" + database + "': " + why, thrown);
@@ -48,8 +60,7 @@ public final class SqlErrors {
             return new DatabaseException(Reason.NO_SUCH_DATABASE, "database '" + database + "' does not exist", e);
         }
         String state = e.getSQLState();
-        if (state != null && (state.startsWith("08") || state.equals("57P01"))) {
-            // 08xxx: the socket broke; 57P01: the server is shutting down and ended the session.
+        if (isServerUnavailable(state)) {
             return new DatabaseException(Reason.UNREACHABLE, "database '" + database
                     + "': lost the connection to PostgreSQL (" + firstLine(e) + ")", e);
         }
