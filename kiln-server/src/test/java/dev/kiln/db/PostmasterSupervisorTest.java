@@ -56,6 +56,33 @@ class PostmasterSupervisorTest {
     }
 
     @Test
+    void aPostmasterAdoptedFromAKilledKilnIsWatchedToo() throws Exception {
+        Path pgData = dataDir.resolve("postgres-15");
+        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "--enable-native-access=ALL-UNNAMED",
+                AttachMain.class.getName(), dataDir.toString(), "hold").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            String line = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream())).readLine();
+            assertThat(line).endsWith("owner=true");
+            child.destroyForcibly().waitFor();
+            try (Postgres adopting = Postgres.startEmbedded(dataDir)) {
+                int port = adopting.await().port();
+                assertThat(adopting.ownsServer()).isTrue();
+                ProcessHandle adopted = EmbeddedServer.livePostmaster(pgData).orElseThrow();
+
+                adopted.destroyForcibly();
+
+                ProcessHandle restarted = awaitNewPostmaster(pgData, adopted);
+                await().atMost(BOUND).pollInterval(Duration.ofMillis(100)).until(() -> EmbeddedServer.answers(port));
+                adopting.close();
+                assertThat(restarted.isAlive()).isFalse();
+            }
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
+    @Test
     void aStopWhileTheRestartWaitsReturnsAndLeavesNoPostmaster() throws Exception {
         Path pgData = dataDir.resolve("postgres-15");
         int port;
