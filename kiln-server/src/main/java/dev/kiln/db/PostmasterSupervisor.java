@@ -196,7 +196,7 @@ final class PostmasterSupervisor implements AutoCloseable {
      * which is what {@code pg_ctl restart} would take; as root through {@code unshare -U} as the
      * library does for the first start, since PostgreSQL refuses to run as root.
      */
-    static List<String> startCommand(Path pgData, Duration timeout) throws IOException {
+    private static List<String> startCommand(Path pgData, Duration timeout) throws IOException {
         String opts;
         try {
             opts = Files.readString(pgData.resolve("postmaster.opts")).strip();
