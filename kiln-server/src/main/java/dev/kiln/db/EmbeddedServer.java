@@ -159,9 +159,9 @@ final class EmbeddedServer implements AutoCloseable {
     }
 
     /**
-     * Lets the library go of its own lock in the data folder, which a later start in this JVM takes
-     * again. Its close also runs {@code pg_ctl stop}, which finds the server stopped already (and
-     * says so only at a level Kiln's log does not show).
+     * Makes the library let go of its own lock in the data folder, which a later start in this JVM
+     * takes again. Its close also runs {@code pg_ctl stop}, which finds the server stopped already
+     * (and says so only at a level Kiln's log does not show).
      */
     private void closeLibrary() {
         if (started == null) {
