@@ -242,7 +242,7 @@ final class CronRunner implements Runnable {
             if (running()) {
                 LOG.warn("{}: cron runner {}: {}", db, number, SqlErrors.firstLine(e));
             }
-            if (e instanceof DatabaseException || (sql != null && sql.getSQLState() != null && sql.getSQLState().startsWith("08"))) {
+            if (e instanceof DatabaseException || (sql != null && SqlErrors.isServerUnavailable(sql.getSQLState()))) {
                 // the server, not this database: the runner reconnects before going on
                 throw e instanceof RuntimeException r ? r : new IllegalStateException(SqlErrors.firstLine(e), e);
             }

@@ -11,7 +11,11 @@ public final class DatabaseException extends KilnException {
 
     /** What went wrong, coarse enough to map onto HTTP statuses and JSON-RPC errors. */
     public enum Reason {
-        /** The server does not answer (down, wrong host or port, still starting). */
+        /**
+         * The server does not answer or cannot serve now: down, wrong host or port, starting up, in
+         * recovery, shutting down, or it ended the session (see {@link SqlErrors#isServerUnavailable}).
+         * Trying again later may succeed.
+         */
         UNREACHABLE,
         /** The server refused the user or the password. */
         AUTHENTICATION,

@@ -38,6 +38,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * same JVM, attaches: it uses the running server once the port file names a live owner whose port
  * answers, and never stops it. The server's own log goes to {@code postgres-15.log} beside the data. A postmaster whose owner died is stopped (fast shutdown) before a new
  * one starts, so two postmasters never share the data.
+ *
+ * <p>The owner also keeps its postmaster running: when it dies (a {@code kill -9}, the OOM killer),
+ * {@link PostmasterSupervisor} starts it again on the same port, and the processes that attach
+ * simply reconnect. {@link #close()} ends that watch before it stops the server, so that a stop is
+ * never taken for a death, and stops whichever postmaster runs by then.
  */
 final class EmbeddedServer implements AutoCloseable {
 
@@ -57,11 +62,11 @@ final class EmbeddedServer implements AutoCloseable {
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final EmbeddedPostgres started;
-    private final long postmasterPid;
+    private final PostmasterSupervisor supervisor;
     private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
 
     private EmbeddedServer(Path pgData, int port, boolean owner, Path lockPath, FileChannel lockChannel,
-                           FileLock lock, EmbeddedPostgres started, long postmasterPid) {
+                           FileLock lock, EmbeddedPostgres started, PostmasterSupervisor supervisor) {
         this.pgData = pgData;
         this.port = port;
         this.owner = owner;
@@ -69,7 +74,7 @@ final class EmbeddedServer implements AutoCloseable {
         this.lockChannel = lockChannel;
         this.lock = lock;
         this.started = started;
-        this.postmasterPid = postmasterPid;
+        this.supervisor = supervisor;
     }
 
     /** Starts, adopts or attaches to the embedded PostgreSQL of {@code dataDir} within {@code timeout}. */
@@ -119,21 +124,30 @@ final class EmbeddedServer implements AutoCloseable {
         return new PgAddress("localhost", port, SUPERUSER, null, "disable");
     }
 
-    /** Stops the server if this process owns it, then lets go of the data dir. */
+    /** The watch that restarts the postmaster this process owns; null when it does not own the server. */
+    PostmasterSupervisor supervisor() {
+        return supervisor;
+    }
+
+    /**
+     * Stops the server if this process owns it (the postmaster running now, first started or
+     * restarted, by a fast shutdown), then lets go of the data dir. Ending the watch first may wait
+     * for a restart under way; none happens after.
+     */
     @Override
     public void close() {
         if (!owner || !closing.compareAndSet(false, true)) {
             return;
         }
         try {
-            if (started != null) {
-                started.close();
-            } else {
-                stopPostmaster(postmasterPid);
+            if (supervisor != null) {
+                supervisor.close();
             }
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("embedded PostgreSQL in {} did not stop cleanly: {}", pgData, e.toString());
+            livePostmaster(pgData).ifPresent(postmaster -> stopPostmaster(postmaster.pid()));
+        } catch (RuntimeException e) {
+            LOG.warn("embedded PostgreSQL in {} did not stop cleanly: {}", pgData, e.getMessage());
         } finally {
+            closeLibrary();
             try {
                 lock.release();
                 lockChannel.close();
@@ -141,6 +155,22 @@ final class EmbeddedServer implements AutoCloseable {
                 // The lock goes with the process anyway.
             }
             HELD_HERE.remove(lockPath);
+        }
+    }
+
+    /**
+     * Makes the library let go of its own lock in the data folder, which a later start in this JVM
+     * takes again. Its close also runs {@code pg_ctl stop}, which finds the server stopped already
+     * (and says so only at a level Kiln's log does not show).
+     */
+    private void closeLibrary() {
+        if (started == null) {
+            return;
+        }
+        try {
+            started.close();
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("embedded PostgreSQL in {}: closing the library: {}", pgData, e.toString());
         }
     }
 
@@ -158,7 +188,7 @@ final class EmbeddedServer implements AutoCloseable {
                         pgData, running.get().pid(), previous.get().port);
                 RunInfo.write(portFile, previous.get().port);
                 return new EmbeddedServer(pgData, previous.get().port, true, lockPath, channel, lock, null,
-                        running.get().pid());
+                        supervise(pgData, previous.get().port, running.get()));
             }
             LOG.warn("embedded PostgreSQL in {}: stopping a postmaster (pid {}) whose owner is gone",
                     pgData, running.get().pid());
@@ -190,11 +220,28 @@ final class EmbeddedServer implements AutoCloseable {
                     + " did not start: " + SqlErrors.firstLine(rootCause(e)) + "; see " + logFile + unshareHint(), e);
         }
         restrictToOwner(binariesFolder(root));
-        long pid = postmasterPid(pgData).orElse(-1L);
         RunInfo.write(portFile, port);
         LOG.info("embedded PostgreSQL {} in {} listening on localhost:{} ({} start, {} ms)", MAJOR, pgData, port,
                 cold ? "first" : "warm", (System.nanoTime() - begin) / 1_000_000);
-        return new EmbeddedServer(pgData, port, true, lockPath, channel, lock, postgres, pid);
+        Optional<ProcessHandle> postmaster = livePostmaster(pgData);
+        if (postmaster.isEmpty()) {
+            LOG.warn("embedded PostgreSQL in {}: no postmaster named in {}; it will not be restarted if it dies",
+                    pgData, pgData.resolve("postmaster.pid"));
+        }
+        return new EmbeddedServer(pgData, port, true, lockPath, channel, lock, postgres,
+                postmaster.map(p -> supervise(pgData, port, p)).orElse(null));
+    }
+
+    /** The watch of {@code postmaster}, which also writes the port file again after each restart. */
+    private static PostmasterSupervisor supervise(Path pgData, int port, ProcessHandle postmaster) {
+        Path root = pgData.getParent();
+        return PostmasterSupervisor.watch(pgData, port, root.resolve(FOLDER + ".log"), postmaster, () -> {
+            try {
+                RunInfo.write(root.resolve(FOLDER + ".port"), port);
+            } catch (IOException e) {
+                LOG.warn("embedded PostgreSQL in {}: cannot write {}: {}", pgData, root.resolve(FOLDER + ".port"), e.toString());
+            }
+        });
     }
 
     private static EmbeddedServer attach(Path root, Duration timeout) {
@@ -208,7 +255,7 @@ final class EmbeddedServer implements AutoCloseable {
                     && answers(info.get().port)) {
                 LOG.info("embedded PostgreSQL in {}: using the server of Kiln pid {} on port {}",
                         pgData, info.get().ownerPid, info.get().port);
-                return new EmbeddedServer(pgData, info.get().port, false, null, null, null, null, -1);
+                return new EmbeddedServer(pgData, info.get().port, false, null, null, null, null, null);
             }
             sleep(100);
         } while (System.nanoTime() < deadline);
@@ -254,7 +301,8 @@ final class EmbeddedServer implements AutoCloseable {
         }
     }
 
-    private static Optional<ProcessHandle> livePostmaster(Path pgData) {
+    /** The postmaster {@code postmaster.pid} names, while it runs. */
+    static Optional<ProcessHandle> livePostmaster(Path pgData) {
         return postmasterPid(pgData).flatMap(ProcessHandle::of).filter(ProcessHandle::isAlive)
                 .filter(p -> p.info().command().map(c -> c.endsWith("/postgres")).orElse(true));
     }

@@ -16,8 +16,9 @@ import java.util.concurrent.TimeoutException;
  * under {@code <data_dir>/postgres-15}. {@link #start(Config)} returns at once; the embedded server
  * starts on a background thread (about a second warm) so that HTTP can serve database-less routes
  * meanwhile. Whoever needs the server calls {@link #await()}, which returns its address or throws a
- * one-line {@link DatabaseException} (start failure or timeout). {@link #close()} stops the embedded
- * server if this process started it; it is idempotent.
+ * one-line {@link DatabaseException} (start failure or timeout). While it runs, the process that owns
+ * the embedded server starts its postmaster again if it dies, on the same port; the others only
+ * reconnect. {@link #close()} stops the embedded server if this process owns it; it is idempotent.
  */
 public final class Postgres implements AutoCloseable {
 

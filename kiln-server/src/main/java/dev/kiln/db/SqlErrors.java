@@ -16,13 +16,13 @@ public final class SqlErrors {
     }
 
     /**
-     * Whether {@code e} says the connection to PostgreSQL is gone or cannot be had now rather than
-     * that the statement is wrong: 08xxx (the socket broke, the server refused the connection),
-     * 57P01/57P02 (the server shut down or crashed and ended the session), 57P03 (it is starting up
-     * or in recovery).
+     * Whether {@code state} says the server, not the request, is the trouble: 08xxx (no connection,
+     * or it broke), 57P01 (the server ended the session: an administrator's command, a shutdown, or
+     * its postmaster died), 57P02 (a crash of another server process) or 57P03 (starting up, in
+     * recovery, shutting down). A restart of PostgreSQL goes through all of them; the request may
+     * succeed once it is back.
      */
-    public static boolean isConnectionLost(SQLException e) {
-        String state = e.getSQLState();
+    public static boolean isServerUnavailable(String state) {
         return state != null && (state.startsWith("08") || state.equals("57P01") || state.equals("57P02")
                 || state.equals("57P03"));
     }
@@ -45,7 +45,7 @@ public final class SqlErrors {
                     "PostgreSQL at " + server.hostAndPort() + " refused user '" + server.effectiveUser()
                             + "' for database '" + database + "': " + firstLine(sql), thrown);
         }
-        if (state == null || state.startsWith("08") || (sql != null && isConnectionLost(sql))) {
+        if (state == null || isServerUnavailable(state)) {
             String why = sql != null ? firstLine(sql) : firstLine(thrown);
             return new DatabaseException(Reason.UNREACHABLE, "cannot reach PostgreSQL at " + server.hostAndPort()
                     + " for database '" + database + "': " + why, thrown);
@@ -59,7 +59,8 @@ public final class SqlErrors {
         if ("3D000".equals(e.getSQLState())) {
             return new DatabaseException(Reason.NO_SUCH_DATABASE, "database '" + database + "' does not exist", e);
         }
-        if (isConnectionLost(e)) {
+        String state = e.getSQLState();
+        if (isServerUnavailable(state)) {
             return new DatabaseException(Reason.UNREACHABLE, "database '" + database
                     + "': lost the connection to PostgreSQL (" + firstLine(e) + ")", e);
         }

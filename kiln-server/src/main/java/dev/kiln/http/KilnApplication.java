@@ -431,7 +431,7 @@ public final class KilnApplication extends Handler.Abstract {
                     default -> null;
                 };
             }
-            if (cause instanceof java.sql.SQLException sql && SqlErrors.isConnectionLost(sql)) {
+            if (cause instanceof java.sql.SQLException sql && SqlErrors.isServerUnavailable(sql.getSQLState())) {
                 return new HttpException.Unavailable(database + " is not available now", RETRY_UNREACHABLE);
             }
         }

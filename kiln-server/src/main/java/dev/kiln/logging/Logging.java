@@ -30,9 +30,15 @@ import dev.kiln.config.Config;
 public final class Logging {
 
     private static final String APPENDER = "kiln";
-    /** Odoo's default handlers, in Kiln's names: Kiln says itself what Jetty would say at INFO. */
+    /**
+     * Odoo's default handlers, in Kiln's names: Kiln says itself what Jetty would say at INFO. The
+     * embedded PostgreSQL library says nothing: a start that fails reaches Kiln as an exception,
+     * which Kiln reports in one line, and on close the library's own stop finds the server Kiln
+     * already stopped, which it would report as an error with a stack trace.
+     */
     private static final List<String> BASE_HANDLERS = List.of(":INFO", "org.eclipse.jetty:WARNING",
-            "io.zonky.test.db.postgres:WARNING", "com.zaxxer.hikari:WARNING");
+            "io.zonky.test.db.postgres:WARNING", "io.zonky.test.db.postgres.embedded.EmbeddedPostgres:OFF",
+            "com.zaxxer.hikari:WARNING");
 
     private static volatile BatchingAppender current;
 

@@ -248,6 +248,11 @@ final class KilnProcess implements AutoCloseable {
 
     /** One request with the given headers ("Name: value" each) and body, on a new connection. */
     String request(String method, String path, String body, String... headers) throws IOException {
+        return request(port, method, path, body, headers);
+    }
+
+    /** {@link #request(String, String, String, String...)} to {@code port} (gevent_port, say). */
+    static String request(int port, String method, String path, String body, String... headers) throws IOException {
         StringBuilder raw = new StringBuilder(method).append(' ').append(path).append(" HTTP/1.1\r\n");
         boolean host = false;
         for (String header : headers) {
