@@ -75,6 +75,26 @@ public final class Users {
         }
     }
 
+    /**
+     * {@link #check(Connection, String, long, String)} under the login cooldown, as Odoo's
+     * {@code _check_credentials} is: a client, or a user, after repeated failures is refused without
+     * a check; a failure counts, a success clears the counts. Null when the call may go on, else
+     * why not: {@link LoginThrottle#MESSAGE} on a cooldown, "Access Denied" otherwise.
+     */
+    public static String check(Connection connection, String database, long uid, String password, String client)
+            throws SQLException {
+        String user = "#" + uid;
+        if (THROTTLE.cooldown(database, user, client) != null) {
+            return LoginThrottle.MESSAGE;
+        }
+        if (check(connection, database, uid, password)) {
+            THROTTLE.succeeded(database, user, client);
+            return null;
+        }
+        THROTTLE.failed(database, user, client);
+        return "Access Denied";
+    }
+
     /** A password verified against a stored hash; the password itself is kept only as a SHA-256 digest. */
     private record Verified(String database, long uid, String storedHash, String digest) {
     }

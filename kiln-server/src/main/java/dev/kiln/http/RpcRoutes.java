@@ -203,10 +203,12 @@ final class RpcRoutes {
         Object result;
         try {
             result = Transactions.inTransaction(databases.pools(), db, connection -> {
-                if (!Users.check(connection, db, uid, password)) {
-                    refusals.refused("external API object.{}: uid {} refused for database '{}': no active user with this id, "
-                            + "or a wrong password", method, uid, db);
-                    throw RpcFault.accessDenied("Access Denied");
+                String refused = Users.check(connection, db, uid, password, caller.client());
+                if (refused != null) {
+                    refusals.refused("external API object.{}: uid {} refused for database '{}': {}", method, uid, db,
+                            refused.equals(dev.kiln.auth.LoginThrottle.MESSAGE) ? "login cooldown (repeated failures)"
+                                    : "no active user with this id, or a wrong password");
+                    throw RpcFault.accessDenied(refused);
                 }
                 dev.kiln.addons.ServiceSpec spec = databases.registries().get(db, connection).addons().services().get(model);
                 if (spec == null) {

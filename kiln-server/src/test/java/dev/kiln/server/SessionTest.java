@@ -279,6 +279,7 @@ class SessionTest {
     @Test
     void fiveWrongPasswordsCoolTheClientDownAndAFloodOfThemLeavesServingAlone() throws Exception {
         try (KilnProcess kiln = serve("-d", db)) {
+            String session = cookieOf(login(kiln, "admin", "admin"));
             for (int i = 0; i < 5; i++) {
                 assertThat(body(login(kiln, "admin", "wrong"))).contains("Access Denied");
             }
@@ -296,6 +297,8 @@ class SessionTest {
                 }
                 for (int i = 0; i < 50; i++) {
                     assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
+                    assertThat(call(kiln, "/desk/me.json", "{}", session)).as("a logged-in call beside the flood")
+                            .startsWith("HTTP/1.1 200").contains("\"uid\":");
                 }
                 for (java.util.concurrent.Future<String> attempt : attempts) {
                     assertThat(attempt.get()).contains(dev.kiln.auth.LoginThrottle.MESSAGE);
@@ -304,6 +307,24 @@ class SessionTest {
                 flood.shutdownNow();
             }
         }
+    }
+
+    @Test
+    void fiveExternalApiCallsWithAWrongPasswordCoolTheCallerDownToo() throws Exception {
+        try (KilnProcess kiln = serve("-d", db)) {
+            String uid = body(login(kiln, "admin", "admin")).replaceAll("(?s).*\"uid\":(\\d+).*", "$1");
+            for (int i = 0; i < 5; i++) {
+                assertThat(executeKw(kiln, uid, "wrong")).contains("Access Denied");
+            }
+            assertThat(executeKw(kiln, uid, "admin")).as("even the right password waits out the cooldown")
+                    .contains(dev.kiln.auth.LoginThrottle.MESSAGE);
+        }
+    }
+
+    private static String executeKw(KilnProcess kiln, String uid, String password) throws IOException {
+        return kiln.request("POST", "/jsonrpc", "{\"jsonrpc\":\"2.0\",\"method\":\"call\",\"id\":1,\"params\":{\"service\":\"object\","
+                + "\"method\":\"execute_kw\",\"args\":[\"" + db + "\"," + uid + ",\"" + password + "\",\"res.users\",\"read\",[["
+                + uid + "]],{\"fields\":[\"login\"]}]}}", "Content-Type: application/json");
     }
 
     @Test
