@@ -210,7 +210,8 @@ final class RpcRoutes {
                                     : "no active user with this id, or a wrong password");
                     throw RpcFault.accessDenied(refused);
                 }
-                dev.kiln.addons.ServiceSpec spec = databases.registries().get(db, connection).addons().services().get(model);
+                dev.kiln.registry.Registry registry = databases.registries().get(db, connection);
+                dev.kiln.addons.ServiceSpec spec = registry.addons().services().get(model);
                 if (spec == null) {
                     throw RpcFault.userError("Object " + model + " doesn't exist");
                 }
@@ -219,6 +220,13 @@ final class RpcRoutes {
                     throw RpcFault.userError("The method '" + name + "' does not exist on the model '" + model + "'");
                 }
                 last[0] = new TransactionEnv(databases.pools(), db, connection, caller.client());
+                // the addon's own class loader while its method runs, as for its routes and cron jobs
+                ClassLoader loader = registry.addons().get(spec.addon()).map(dev.kiln.addons.LoadedAddon::classLoader).orElse(null);
+                Thread thread = Thread.currentThread();
+                ClassLoader previous = thread.getContextClassLoader();
+                if (loader != null) {
+                    thread.setContextClassLoader(loader);
+                }
                 try {
                     Object answer = callable.call(new dev.kiln.api.RpcCall(last[0], uid, positional, named));
                     last[0].beforeCommit();
@@ -227,6 +235,8 @@ final class RpcRoutes {
                     throw e;
                 } catch (Throwable checked) {
                     throw new ServiceFailure(spec.where() + "." + name, checked);
+                } finally {
+                    thread.setContextClassLoader(previous);
                 }
             });
         } catch (RpcFault fault) {

@@ -486,32 +486,43 @@ public final class PreforkServer extends CommonServer {
                 new InputStreamReader(worker.process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = messages.readLine()) != null; ) {
                 worker.heardNanos = System.nanoTime();
-                if (line.startsWith(HttpWorker.STATE)) {
-                    String[] parts = line.split(" ", 6);
-                    if (parts.length >= 6) {
-                        worker.served = Long.parseLong(parts[1]);
-                        worker.rss = Long.parseLong(parts[3]);
-                        worker.current = parts[5].equals("-") ? "-" : parts[5] + " (" + parts[4] + " ms)";
-                        if (config.limitMemoryHard() > 0 && worker.rss > config.limitMemoryHard()) {
-                            LOG.error("{} (pid {}): limit limit_memory_hard reached: RSS {} bytes > {} bytes; killed",
-                                    worker.name(), worker.pid(), worker.rss, config.limitMemoryHard());
-                            worker.process.destroyForcibly();
-                        }
-                    }
-                } else if (line.startsWith(HttpWorker.RECYCLE)) {
-                    worker.recycle = line.substring(HttpWorker.RECYCLE.length()).strip();
-                    signals.wake();
-                } else if (line.equals(HttpWorker.READY)) {
-                    worker.ready.set(true);
-                    signals.wake();
-                    LOG.info("{} (pid {}) ready in {} ms", worker.name(), worker.pid(),
-                            (System.nanoTime() - worker.startedNanos) / 1_000_000);
-                } else {
-                    LOG.info("{}: {}", worker.name(), line);
+                try {
+                    heard(worker, line);
+                } catch (RuntimeException e) {
+                    // an addon's output that looks like a message: dropped, the reader goes on
+                    LOG.warn("{} (pid {}): a message that cannot be read, dropped ({}): {}", worker.name(), worker.pid(),
+                            e.toString(), line);
                 }
             }
         } catch (IOException e) {
             LOG.debug("Worker {}: its messages ended: {}", worker.id, e.toString());
+        }
+    }
+
+    /** One line of a worker's output: its state, a recycle request, its readiness, or anything else it printed. */
+    private void heard(Worker worker, String line) {
+        if (line.startsWith(HttpWorker.STATE)) {
+            String[] parts = line.split(" ", 6);
+            if (parts.length >= 6) {
+                worker.served = Long.parseLong(parts[1]);
+                worker.rss = Long.parseLong(parts[3]);
+                worker.current = parts[5].equals("-") ? "-" : parts[5] + " (" + parts[4] + " ms)";
+                if (config.limitMemoryHard() > 0 && worker.rss > config.limitMemoryHard()) {
+                    LOG.error("{} (pid {}): limit limit_memory_hard reached: RSS {} bytes > {} bytes; killed",
+                            worker.name(), worker.pid(), worker.rss, config.limitMemoryHard());
+                    worker.process.destroyForcibly();
+                }
+            }
+        } else if (line.startsWith(HttpWorker.RECYCLE)) {
+            worker.recycle = line.substring(HttpWorker.RECYCLE.length()).strip();
+            signals.wake();
+        } else if (line.equals(HttpWorker.READY)) {
+            worker.ready.set(true);
+            signals.wake();
+            LOG.info("{} (pid {}) ready in {} ms", worker.name(), worker.pid(),
+                    (System.nanoTime() - worker.startedNanos) / 1_000_000);
+        } else {
+            LOG.info("{}: {}", worker.name(), line);
         }
     }
 
