@@ -140,6 +140,15 @@ final class CronRunner implements Runnable {
                 listen = null;
                 pause(RETRY);
                 wakeAt = Instant.now();
+            } catch (VirtualMachineError e) {
+                throw e;
+            } catch (Error e) {
+                // a defect, not an outage: said loudly, and the runner goes on rather than ending unseen
+                LOG.error("Cron runner {}: unexpected failure; trying again in {} s", number, RETRY.toSeconds(), e);
+                close(listen);
+                listen = null;
+                pause(RETRY);
+                wakeAt = Instant.now();
             }
         }
         close(listen);

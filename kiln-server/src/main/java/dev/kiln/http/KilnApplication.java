@@ -98,6 +98,8 @@ public final class KilnApplication extends Handler.Abstract {
     /** Refused logins and accesses, with their reasons: INFO with {@code --dev=access}, DEBUG without. */
     private final AccessRefusals refusals;
     private final dev.kiln.logging.ClientErrors clientErrors = new dev.kiln.logging.ClientErrors();
+    /** The database down or busy: one line a second at most, however many requests meet it. */
+    private final dev.kiln.logging.ClientErrors unavailableLines = new dev.kiln.logging.ClientErrors(LOG, "answered 503");
 
     public KilnApplication(LoadedAddons addons, HttpOptions options) {
         this(addons, options, null, addons.staticFolders());
@@ -378,7 +380,7 @@ public final class KilnApplication extends Handler.Abstract {
         } catch (HandlerFailure failure) {
             HttpException later = unavailable(db, failure.getCause());
             if (later != null) {
-                LOG.warn("{} {}: {}", method, path, SqlErrors.firstLine(failure.getCause()));
+                unavailableLines.warn("{} {}: {}", method, path, SqlErrors.firstLine(failure.getCause()));
                 return comeBackLater(later, request, response, callback, failure.json ? failure.id : null);
             }
             if (failure.json) {
@@ -394,7 +396,7 @@ public final class KilnApplication extends Handler.Abstract {
         } catch (KilnException failed) {
             HttpException later = unavailable(db, failed);
             if (later != null) {
-                LOG.warn("{} {}: {}", method, path, failed.getMessage());
+                unavailableLines.warn("{} {}: {}", method, path, failed.getMessage());
                 return comeBackLater(later, request, response, callback, null);
             }
             LOG.error("{} {}: {}", method, path, failed.getMessage());
@@ -778,7 +780,7 @@ public final class KilnApplication extends Handler.Abstract {
                 : unavailable(null, failure);
         if (later != null) {
             if (!(failure instanceof HttpException)) {
-                LOG.warn("{} {}: {}", request.getMethod(), rawPath, SqlErrors.firstLine(failure));
+                unavailableLines.warn("{} {}: {}", request.getMethod(), rawPath, SqlErrors.firstLine(failure));
             }
             return comeBackLater(later, request, response, callback, null);
         }

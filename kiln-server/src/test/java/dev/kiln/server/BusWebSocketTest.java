@@ -129,11 +129,9 @@ class BusWebSocketTest {
         try (BusClient client = BusClient.open(two, "?db=" + bus.db)) {
             client.subscribe(List.of("news"), lastId());
             Thread.sleep(300);
-            long sentAt = System.nanoTime();
             send(one, "news", "from one");
 
             assertThat(client.awaitMessages(1)).extracting(m -> m.at("/message/payload/text").asString()).containsExactly("from one");
-            assertThat((System.nanoTime() - sentAt) / 1_000_000).as("pushed, in ms").isLessThan(5_000);
         }
     }
 
