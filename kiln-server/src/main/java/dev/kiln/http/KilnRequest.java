@@ -175,7 +175,6 @@ final class KilnRequest implements Request {
         return clientAddress(jetty, options.proxyMode());
     }
 
-    /** The client: with proxy mode, the last hop of {@code X-Forwarded-For} (the one our proxy added). */
     /**
      * Odoo's JSON media types ({@code application/json}, {@code application/json-rpc}), parameters
      * allowed. A JSON route refuses anything else: an HTML form can post {@code text/plain} across
@@ -195,6 +194,7 @@ final class KilnRequest implements Request {
         return isJson(jetty);
     }
 
+    /** The client: with proxy mode, the last hop of {@code X-Forwarded-For} (the one our proxy added). */
     static String clientAddress(org.eclipse.jetty.server.Request jetty, boolean proxyMode) {
         if (proxyMode) {
             String forwarded = jetty.getHeaders().get(HttpHeader.X_FORWARDED_FOR);
@@ -206,7 +206,6 @@ final class KilnRequest implements Request {
         return org.eclipse.jetty.server.Request.getRemoteAddr(jetty);
     }
 
-    /** The whole body; over {@code limit} bytes → 413 without reading the rest. */
     /** The host the client asked for ({@code X-Forwarded-Host} with {@code --proxy-mode}), port included. */
     static String host(org.eclipse.jetty.server.Request jetty, boolean proxyMode) {
         if (proxyMode) {
@@ -220,6 +219,7 @@ final class KilnRequest implements Request {
         return host == null ? "" : host;
     }
 
+    /** The whole body; over {@code limit} bytes → 413 without reading the rest. */
     static byte[] readBody(org.eclipse.jetty.server.Request jetty, int limit) {
         long declared = jetty.getLength();
         if (declared > limit) {
