@@ -90,6 +90,40 @@ class PreforkServerTest {
     }
 
     @Test
+    void anAddonPrintingWhatLooksLikeAWorkerMessageDoesNotSilenceItsWorker() throws Exception {
+        Path addons = Files.createDirectories(dir.resolve("addons"));
+        TestAddons.addon(addons, "chatty", TestAddons.manifest("chatty.Chatty", "base"), Map.of("chatty.Chatty", """
+                package chatty;
+
+                import dev.kiln.api.*;
+
+                public final class Chatty implements Addon {
+                    @Override public void register(AddonContext context) { context.routes(this); }
+
+                    @Route(value = "/chatty", auth = Route.Auth.NONE, methods = "GET")
+                    public Response chat(Request request) {
+                        System.out.println("kiln-worker-state of the art, says the addon");
+                        return Response.text("said");
+                    }
+                }
+                """));
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0",
+                "--addons-path=" + addons, "--load=base,web,hello,chatty")) {
+            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            long worker = workerPids(kiln).iterator().next();
+            assertThat(kiln.get("/chatty")).startsWith("HTTP/1.1 200").endsWith("said");
+            for (int i = 0; i < 20; i++) {
+                assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
+            }
+            // the master still reads the worker's state: the requests it served after the addon's line
+            await().atMost(Duration.ofSeconds(120)).untilAsserted(() -> assertThat(status(kiln))
+                    .containsPattern("(?m)^" + worker + " +http +1 +\\S+ +(2[1-9]|[3-9]\\d|\\d{3,}) "));
+            assertThat(workerPids(kiln)).containsExactly(worker);
+            assertThat(kiln.log()).contains("a message that cannot be read, dropped");
+        }
+    }
+
+    @Test
     void aDeadWorkerIsReplacedAndNoWorkerOutlivesAKilledMaster() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2")) {
             kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
