@@ -93,12 +93,14 @@ final class KilnRole {
                                WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' LOOP
                         EXECUTE format('ALTER SCHEMA %I OWNER TO kiln', o.nspname);
                       END LOOP;
-                      FOR o IN SELECT c.oid::regclass AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                      FOR o IN SELECT c.oid::regclass AS name, CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                      WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
+                               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                                WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
                                  AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
                                  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')
                                                  AND d.classid = 'pg_class'::regclass) LOOP
-                        EXECUTE format('ALTER TABLE %s OWNER TO kiln', o.name);
+                        EXECUTE format('ALTER %s %s OWNER TO kiln', o.kind, o.name);
                       END LOOP;
                       FOR o IN SELECT p.oid::regprocedure AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                                WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'

@@ -44,6 +44,9 @@ class KilnRoleTest {
                 statement.execute("INSERT INTO legacy_note (body) VALUES ('kept')");
                 statement.execute("CREATE FUNCTION legacy_upper(t text) RETURNS text LANGUAGE sql AS 'SELECT upper(t)'");
                 statement.execute("CREATE SCHEMA archive CREATE TABLE old_note (id int)");
+                statement.execute("CREATE VIEW legacy_view AS SELECT body FROM legacy_note");
+                statement.execute("CREATE MATERIALIZED VIEW legacy_counts AS SELECT count(*) FROM legacy_note");
+                statement.execute("CREATE TYPE legacy_mood AS ENUM ('calm', 'busy')");
             }
         } finally {
             superuser.close();
@@ -65,6 +68,8 @@ class KilnRoleTest {
                     + " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('public', 'archive')"))
                     .as("tables, sequences and indexes, Kiln's and the earlier ones").isEqualTo("kiln");
             assertThat(query(port, "legacy", "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'legacy_upper'"))
+                    .isEqualTo("kiln");
+            assertThat(query(port, "legacy", "SELECT pg_get_userbyid(typowner) FROM pg_type WHERE typname = 'legacy_mood'"))
                     .isEqualTo("kiln");
             assertThat(query(port, "legacy", "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity"
                     + " WHERE datname = 'legacy' AND pid <> pg_backend_pid()")).as("who Kiln's connections are").isEqualTo("kiln");
