@@ -184,11 +184,6 @@ public final class BusDispatcher {
         counts.computeIfPresent(key, (k, n) -> n <= 1 ? null : n - 1);
     }
 
-    /** Polls waiting now on {@code db} (for tests and statistics). */
-    public int waiting(String db) {
-        return waitingPerDatabase.getOrDefault(db, 0);
-    }
-
     /**
      * Registers {@code onWake} for {@code channels} of {@code db} until the returned subscription is
      * closed: it runs once at once (to read what is already there), on every notification of those
