@@ -131,7 +131,7 @@ public final class PreforkServer extends CommonServer {
                     + config.geventPort() + " for the evented worker (" + e.getMessage() + "); see --gevent-port");
         }
         PidFile.write(config.pidfile());
-        StatusSocket status = StatusSocket.open(config, this::status);
+        StatusSocket status = StatusSocket.open(config, socket.address().getPort(), this::status);
         int preloaded = preload.getAsInt();
         if (config.stopAfterInit()) {
             if (status != null) {

@@ -17,9 +17,10 @@ import java.util.function.Supplier;
 
 /**
  * Where {@code kiln status} asks a running server what it is doing: a Unix domain socket (readable
- * by the server's user only) whose path follows from the configuration alone — the data dir and the
- * HTTP port — so the command finds it with the same options as the server. Each connection gets the
- * report as text and is closed.
+ * by the server's user only) whose path follows from the data dir and the HTTP port, so the command
+ * finds it with the same options as the server. A server told port 0 names it after the port the
+ * kernel gave it (the one it announces), which is the one {@code kiln status --http-port} is then
+ * given. Each connection gets the report as text and is closed.
  */
 public final class StatusSocket implements AutoCloseable {
 
@@ -39,18 +40,25 @@ public final class StatusSocket implements AutoCloseable {
 
     /** The socket's path for {@code config}: {@code <data_dir>/run/kiln-<port>.sock}, or a short one in the temporary folder. */
     public static Path pathOf(Config config) {
+        return pathOf(config, config.httpPort());
+    }
+
+    private static Path pathOf(Config config, int port) {
         Path dataDir = config.dataDir().toAbsolutePath().normalize();
-        Path path = dataDir.resolve("run").resolve("kiln-" + config.httpPort() + ".sock");
+        Path path = dataDir.resolve("run").resolve("kiln-" + port + ".sock");
         if (path.toString().length() <= MAX_PATH) {
             return path;
         }
         return Path.of(System.getProperty("java.io.tmpdir"),
-                "kiln-" + Integer.toHexString(dataDir.toString().hashCode()) + "-" + config.httpPort() + ".sock");
+                "kiln-" + Integer.toHexString(dataDir.toString().hashCode()) + "-" + port + ".sock");
     }
 
-    /** Opens the socket; a failure is logged (the server runs without {@code kiln status}) and null returned. */
-    static StatusSocket open(Config config, Supplier<String> report) {
-        Path path = pathOf(config);
+    /**
+     * Opens the socket of the server listening on {@code port}; a failure is logged (the server runs
+     * without {@code kiln status}) and null returned.
+     */
+    static StatusSocket open(Config config, int port, Supplier<String> report) {
+        Path path = pathOf(config, port);
         try {
             Files.createDirectories(path.getParent());
             Files.deleteIfExists(path);      // left by a server that was killed; the port is ours now

@@ -28,7 +28,7 @@ final class BusClient implements WebSocket.Listener, AutoCloseable {
     WebSocket socket;
 
     static BusClient open(KilnProcess kiln, String query, String... cookie) throws Exception {
-        return open(kiln.port, query, cookie);
+        return open(kiln.port(), query, cookie);
     }
 
     static BusClient open(int port, String query, String... cookie) throws Exception {

@@ -149,7 +149,7 @@ class BusFloodTest {
     private static Socket startPoll(String source, long last, int timeout) throws IOException {
         Socket socket = new Socket();
         socket.bind(new InetSocketAddress(source, 0));
-        socket.connect(new InetSocketAddress("127.0.0.1", kiln.port), 5_000);
+        socket.connect(new InetSocketAddress("127.0.0.1", kiln.port()), 5_000);
         socket.setSoTimeout(120_000);
         byte[] body = ("{\"jsonrpc\":\"2.0\",\"method\":\"call\",\"id\":1,\"params\":{\"channels\":[\"flood\"],\"last\":" + last
                 + ",\"timeout\":" + timeout + "}}").getBytes(StandardCharsets.UTF_8);

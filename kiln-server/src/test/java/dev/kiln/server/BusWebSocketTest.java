@@ -48,7 +48,7 @@ class BusWebSocketTest {
         bus = CronHarness.shared(dir, "bus_ws", addons, "bus,bustest");
         one = bus.serve("--max-cron-threads", "0", "--dev=access");
         two = bus.serve("--max-cron-threads", "0");
-        silent = SilentClient.open(one.port, "/websocket?db=" + bus.db);
+        silent = SilentClient.open(one.port(), "/websocket?db=" + bus.db);
     }
 
     @AfterAll
@@ -171,7 +171,7 @@ class BusWebSocketTest {
     @Test
     void anUpgradeWithNoDatabaseIsRefusedWithA404() throws Exception {
         CompletableFuture<WebSocket> refused = BusClient.HTTP.newWebSocketBuilder()
-                .buildAsync(URI.create("ws://127.0.0.1:" + one.port + "/websocket?db=no_such_db"), new BusClient());
+                .buildAsync(URI.create("ws://127.0.0.1:" + one.port() + "/websocket?db=no_such_db"), new BusClient());
         Throwable failure = org.assertj.core.api.Assertions.catchThrowable(() -> refused.get(10, TimeUnit.SECONDS));
         assertThat(failure).hasCauseInstanceOf(java.net.http.WebSocketHandshakeException.class);
         assertThat(((java.net.http.WebSocketHandshakeException) failure.getCause()).getResponse().statusCode()).isEqualTo(404);
@@ -181,7 +181,7 @@ class BusWebSocketTest {
     @Test
     void anUpgradeFromAnotherSitesPageIsRefusedWith403AndOneFromItsOwnIsServed() throws Exception {
         String cookie = login(one);
-        URI uri = URI.create("ws://127.0.0.1:" + one.port + "/websocket");
+        URI uri = URI.create("ws://127.0.0.1:" + one.port() + "/websocket");
         // what a page of another site makes the visitor's browser send: its cookie, and that page's Origin
         CompletableFuture<WebSocket> crossSite = BusClient.HTTP.newWebSocketBuilder().header("Cookie", cookie)
                 .header("Origin", "https://evil.example").buildAsync(uri, new BusClient());
@@ -189,7 +189,7 @@ class BusWebSocketTest {
         assertThat(failure).hasCauseInstanceOf(java.net.http.WebSocketHandshakeException.class);
         assertThat(((java.net.http.WebSocketHandshakeException) failure.getCause()).getResponse().statusCode()).isEqualTo(403);
         WebSocket sameSite = BusClient.HTTP.newWebSocketBuilder().header("Cookie", cookie)
-                .header("Origin", "http://127.0.0.1:" + one.port).buildAsync(uri, new BusClient()).get(10, TimeUnit.SECONDS);
+                .header("Origin", "http://127.0.0.1:" + one.port()).buildAsync(uri, new BusClient()).get(10, TimeUnit.SECONDS);
         sameSite.sendClose(WebSocket.NORMAL_CLOSURE, "").get(10, TimeUnit.SECONDS);
     }
 

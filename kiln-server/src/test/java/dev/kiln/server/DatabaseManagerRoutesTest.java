@@ -195,7 +195,7 @@ class DatabaseManagerRoutesTest {
     @Test
     void aRestoreWithAWrongMasterPasswordIsRefusedBeforeItsArchiveIsRead() throws Exception {
         try (KilnProcess kiln = serve("-c", config("admin_passwd = " + MASTER).toString())) {
-            try (java.net.Socket socket = new java.net.Socket("127.0.0.1", kiln.port)) {
+            try (java.net.Socket socket = new java.net.Socket("127.0.0.1", kiln.port())) {
                 socket.setSoTimeout(60_000);
                 java.io.OutputStream out = socket.getOutputStream();
                 // a 200 MB upload announced; only its start is ever sent

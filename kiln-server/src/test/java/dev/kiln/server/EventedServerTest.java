@@ -172,7 +172,7 @@ class EventedServerTest {
             }
             BusClient waiting = new BusClient();
             CompletableFuture<WebSocket> queued = BusClient.HTTP.newWebSocketBuilder()
-                    .buildAsync(URI.create("ws://127.0.0.1:" + capped.port + "/websocket?db=" + bus.db), waiting);
+                    .buildAsync(URI.create("ws://127.0.0.1:" + capped.port() + "/websocket?db=" + bus.db), waiting);
             Thread.sleep(2_000);
             assertThat(queued).as("not served while two connections are open").isNotDone();
 

@@ -70,7 +70,7 @@ class ExternalApiTest {
                     request = urllib.request.Request(f"{url}/jsonrpc", json.dumps(body).encode(),
                                                      {"Content-Type": "application/json"})
                     print("nul in login", json.load(urllib.request.urlopen(request))["result"])
-                    """, "http://127.0.0.1:" + kiln.port, db);
+                    """, "http://127.0.0.1:" + kiln.port(), db);
             assertThat(out.lines()).containsExactly(
                     "version True 1",
                     "login int True",
@@ -136,7 +136,7 @@ class ExternalApiTest {
                             "args": [db, uid, "admin", "hello.echo", "echo", [1, "x", None], {"k": [True]}]}}
                     request = urllib.request.Request(f"{url}/jsonrpc", json.dumps(body).encode(), {"Content-Type": "application/json"})
                     print("jsonrpc", json.load(urllib.request.urlopen(request))["result"])
-                    """, "http://127.0.0.1:" + kiln.port, db);
+                    """, "http://127.0.0.1:" + kiln.port(), db);
             assertThat(out.lines()).containsExactly(
                     // bytes and dates come back as strings, as Odoo's marshaller sends them
                     "echo args [1, 2147483647, 1.5, True, 'é<&>', 'hi', '2026-01-02 03:04:05', None, [1, [2]], {'k': {'n': None}}]",
@@ -194,7 +194,7 @@ class ExternalApiTest {
                     print("restore", dbs.restore("s3cret-master", copy, dump), common.login(copy, "boss", "pw") > 0)
                     print("cleanup", dbs.drop("s3cret-master", copy), dbs.drop("s3cret-master", fresh), dbs.db_exist(fresh))
                     print("missing", fault(lambda: dbs.drop("s3cret-master", fresh)).startswith("1 "))
-                    """, "http://127.0.0.1:" + kiln.port, db, "rpc_new_" + UUID.randomUUID().toString().substring(0, 6));
+                    """, "http://127.0.0.1:" + kiln.port(), db, "rpc_new_" + UUID.randomUUID().toString().substring(0, 6));
             assertThat(out.lines()).containsExactly(
                     "exist True False",
                     "version True",

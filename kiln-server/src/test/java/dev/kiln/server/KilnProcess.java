@@ -29,18 +29,25 @@ final class KilnProcess implements AutoCloseable {
             "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
             "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC");
 
-    final int port;
+    /** The line a server logs once it listens, naming its address: the first one is the process's own port. */
+    private static final Pattern LISTENING = Pattern.compile(
+            "(?:service \\(Jetty\\) running(?: through socket activation)?|Prefork master) on [^\\s]*:(\\d+)");
+
     final Path dir;
     final Path log;
     final Path pidfile;
     private final Process process;
+    /** The log's length when this process started: what came before belongs to an earlier one. */
+    private final long logStart;
+    private volatile int port;
 
-    private KilnProcess(Process process, int port, Path dir) {
+    private KilnProcess(Process process, int port, Path dir, long logStart) {
         this.process = process;
         this.port = port;
         this.dir = dir;
         this.log = dir.resolve("kiln.log");
         this.pidfile = dir.resolve("kiln.pid");
+        this.logStart = logStart;
     }
 
     /** Starts {@code kiln} with the hello addon server-wide and {@code args}, and waits until it serves. */
@@ -77,7 +84,8 @@ final class KilnProcess implements AutoCloseable {
     }
 
     private static KilnProcess launch(Path dir, List<String> wrapper, boolean evented, String... args) throws IOException {
-        int port = freePort();
+        // port 0 (the kernel's choice, read back from the log) unless a wrapper must be told the port
+        int port = wrapper.isEmpty() ? 0 : freePort();
         // as an operator's shell or systemd would: signals a nohup'd or backgrounded test run ignores
         // are not passed on as ignored (HotSpot would never let Kiln handle them)
         List<String> command = new ArrayList<>(List.of("env", "--default-signal=HUP,INT,QUIT,TERM"));
@@ -99,11 +107,12 @@ final class KilnProcess implements AutoCloseable {
         }
         command.addAll(List.of(args));
         Path log = dir.resolve("kiln.log");
+        long logStart = Files.exists(log) ? Files.size(log) : 0;
         Process process = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .start();
-        return new KilnProcess(process, port, dir);
+        return new KilnProcess(process, port, dir, logStart);
     }
 
     static List<String> javaCommand() {
@@ -121,6 +130,35 @@ final class KilnProcess implements AutoCloseable {
         try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
         }
+    }
+
+    /**
+     * The port the server listens on: the one it was given, or the one the kernel chose for port 0,
+     * as the server announced it (waiting for that line if it has not come yet).
+     */
+    int port() {
+        if (port == 0) {
+            try {
+                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> {
+                    if (!process.isAlive() && !LISTENING.matcher(ownLog()).find()) {
+                        throw new AssertionError("kiln exited (" + process.exitValue() + ") before it listened:\n" + log());
+                    }
+                    return LISTENING.matcher(ownLog()).find();
+                });
+            } catch (org.awaitility.core.ConditionTimeoutException e) {
+                throw new AssertionError("kiln announced no listening address within 30 s:\n" + log(), e);
+            }
+            Matcher listening = LISTENING.matcher(ownLog());
+            listening.find();
+            port = Integer.parseInt(listening.group(1));
+        }
+        return port;
+    }
+
+    /** The log from this process's start on. */
+    private String ownLog() {
+        String all = log();
+        return all.length() >= logStart ? all.substring((int) logStart) : all;
     }
 
     long pid() {
@@ -223,7 +261,7 @@ final class KilnProcess implements AutoCloseable {
 
     /** One HTTP/1.1 request on a new connection; returns the whole response (status line first). */
     String get(String path) throws IOException {
-        return request(port, path);
+        return request(port(), path);
     }
 
     static String request(int port, String path) throws IOException {
@@ -248,7 +286,7 @@ final class KilnProcess implements AutoCloseable {
 
     /** One request with the given headers ("Name: value" each) and body, on a new connection. */
     String request(String method, String path, String body, String... headers) throws IOException {
-        return request(port, method, path, body, headers);
+        return request(port(), method, path, body, headers);
     }
 
     /** {@link #request(String, String, String, String...)} to {@code port} (gevent_port, say). */

@@ -103,7 +103,7 @@ class PostmasterKillTest {
         Path data = install();
         try (KilnProcess kiln = KilnProcess.start(Files.createDirectories(dir.resolve("serve")), serveArgs(data,
                 "--max-cron-threads=1"))) {
-            killThePostmasterAndCheckTheRecovery(kiln, kiln.port, data);
+            killThePostmasterAndCheckTheRecovery(kiln, kiln.port(), data);
         } finally {
             stopLeftovers(data);
         }
@@ -118,7 +118,7 @@ class PostmasterKillTest {
             kiln.signal("HUP");
             kiln.awaitLog("running on 127\\.0\\.0\\.1:\\d+ \\(socket kept across the restart\\)", 1, BOUND);
             // the new image's postmaster is the old image's: no child of this JVM, watched all the same
-            killThePostmasterAndCheckTheRecovery(kiln, kiln.port, data);
+            killThePostmasterAndCheckTheRecovery(kiln, kiln.port(), data);
             assertThat(kiln.count("embedded PostgreSQL in \\S+: adopting the running server")).isEqualTo(1);
         } finally {
             stopLeftovers(data);
@@ -151,7 +151,7 @@ class PostmasterKillTest {
         JsonNode before = sendAndPoll(kiln, pollPort, 0, "before");
 
         ProcessHandle killed = postmaster(data).orElseThrow();
-        Client client = Client.start(kiln.port, "/pgkill/ping");
+        Client client = Client.start(kiln.port(), "/pgkill/ping");
         ProcessHandle restarted;
         try {
             client.awaitServed(10);

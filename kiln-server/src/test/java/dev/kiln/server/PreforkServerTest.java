@@ -191,7 +191,7 @@ class PreforkServerTest {
             Set<Long> old = workerPids(kiln);
             Files.writeString(marker, "");
             dev.kiln.bench.LoadClients.Tally tally;
-            try (dev.kiln.bench.LoadClients load = dev.kiln.bench.LoadClients.start(kiln.port, "/hello", 2)) {
+            try (dev.kiln.bench.LoadClients load = dev.kiln.bench.LoadClients.start(kiln.port(), "/hello", 2)) {
                 kiln.signal("HUP");
                 kiln.awaitLog("SIGHUP: Worker \\d+ \\(pid \\d+\\) of generation 2 did not become ready \\(exit code 3; its log says why\\);"
                         + " the reload is given up and 3 old workers serve on", 1);      // 2 HTTP, 1 evented
@@ -325,7 +325,7 @@ class PreforkServerTest {
                 }
             });
             dev.kiln.bench.LoadClients.Tally others;
-            try (dev.kiln.bench.LoadClients load = dev.kiln.bench.LoadClients.start(kiln.port, "/hello", 2)) {
+            try (dev.kiln.bench.LoadClients load = dev.kiln.bench.LoadClients.start(kiln.port(), "/hello", 2)) {
                 kiln.awaitLog("Worker \\d+ \\(pid " + first + "\\) retired", 1);
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 others = load.stop();
@@ -350,7 +350,7 @@ class PreforkServerTest {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
         int code = dev.kiln.cli.KilnCommandAccess.run(List.of("status", "--data-dir=" + System.getProperty("kiln.test.data"),
-                        "--http-port=" + kiln.port), Map.of("HOME", kiln.dir.toString()),
+                        "--http-port=" + kiln.port()), Map.of("HOME", kiln.dir.toString()),
                 new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8),
                 new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
         assertThat(code).as(err.toString(java.nio.charset.StandardCharsets.UTF_8)).isZero();

@@ -42,7 +42,7 @@ class PreforkZeroDropTest {
             kiln.awaitLog(READY, 2);
             Set<Long> first = workerPids(kiln);
             Tally tally;
-            try (LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
+            try (LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 for (int generation = 2; generation <= 4; generation++) {
                     kiln.signal("HUP");
@@ -64,7 +64,7 @@ class PreforkZeroDropTest {
         java.util.Random random = new java.util.Random(seed);
         KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0");
         kiln.awaitLog(READY, 2);
-        try (kiln; LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
+        try (kiln; LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
             load.awaitRequests(50, Duration.ofSeconds(10));
             for (int i = 0; i < 4; i++) {
                 kiln.signal("HUP");
@@ -118,7 +118,7 @@ class PreforkZeroDropTest {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0")) {
             kiln.awaitLog(READY, 2);
             Tally tally;
-            try (LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
+            try (LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 kiln.signal("TTIN");
                 kiln.signal("TTIN");
@@ -143,7 +143,7 @@ class PreforkZeroDropTest {
     void termServesEveryRequestAcceptedBeforeIt() throws Exception {
         KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0");
         kiln.awaitLog(READY, 2);
-        try (kiln; LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
+        try (kiln; LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
             load.awaitRequests(50, Duration.ofSeconds(10));
             long term = System.nanoTime();
             kiln.signal("TERM");
@@ -162,7 +162,7 @@ class PreforkZeroDropTest {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0")) {
             kiln.awaitLog(READY, 2);
             Tally tally;
-            try (LoadClients load = LoadClients.start(kiln.port, "/hello", CLIENTS)) {
+            try (LoadClients load = LoadClients.start(kiln.port(), "/hello", CLIENTS)) {
                 load.awaitRequests(50, Duration.ofSeconds(10));
                 long victim = workerPids(kiln).iterator().next();
                 ProcessHandle.of(victim).orElseThrow().destroyForcibly();
@@ -179,7 +179,7 @@ class PreforkZeroDropTest {
 
     /** Runs the clients until {@code done} (at most 90 s) and a few more requests after it. */
     private static Tally underLoad(KilnProcess kiln, BooleanSupplier done) throws Exception {
-        try (LoadClients load = LoadClients.harsh(kiln.port, "/hello")) {
+        try (LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
             await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100)).until(done::getAsBoolean);
             load.awaitRequests(20, Duration.ofSeconds(10));
             return load.stop();

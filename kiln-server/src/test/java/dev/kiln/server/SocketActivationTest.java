@@ -24,13 +24,13 @@ class SocketActivationTest {
     void kilnServesOnTheActivatedSocketAndKeepsItAcrossARestart() throws Exception {
         List<String> activate = List.of("systemd-socket-activate", "-l", "127.0.0.1:{port}");
         try (KilnProcess kiln = KilnProcess.launch(dir, activate)) {
-            kiln.awaitLog("Listening on 127\\.0\\.0\\.1:" + kiln.port, 1);
+            kiln.awaitLog("Listening on 127\\.0\\.0\\.1:" + kiln.port(), 1);
             assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200").endsWith("Hello, world");
             assertThat(kiln.log()).containsPattern("HTTP service \\(Jetty\\) running through socket activation on 127\\.0\\.0\\.1:"
-                    + kiln.port);
+                    + kiln.port());
 
             kiln.signal("HUP");
-            kiln.awaitLog("running on 127\\.0\\.0\\.1:" + kiln.port + " \\(socket kept across the restart\\)", 1);
+            kiln.awaitLog("running on 127\\.0\\.0\\.1:" + kiln.port() + " \\(socket kept across the restart\\)", 1);
             assertThat(kiln.get("/web/health")).startsWith("HTTP/1.1 200");
             assertThat(kiln.process().isAlive()).isTrue();
         }

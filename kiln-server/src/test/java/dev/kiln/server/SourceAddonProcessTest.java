@@ -129,12 +129,12 @@ class SourceAddonProcessTest {
 
             // the scaffold's own test, run as its README says: the JDK alone, against the running Kiln
             Process test = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                    addons.resolve("hello_world/tests/HelloWorldTest.java").toString(), "http://127.0.0.1:" + kiln.port, cron.db)
+                    addons.resolve("hello_world/tests/HelloWorldTest.java").toString(), "http://127.0.0.1:" + kiln.port(), cron.db)
                     .redirectErrorStream(true).start();
             String checked = output(test);
             assertThat(test.waitFor(60, TimeUnit.SECONDS)).isTrue();
             assertThat(test.exitValue()).as(checked).isZero();
-            assertThat(checked).contains("ok    http://127.0.0.1:" + kiln.port + "/hello_world -> 200", "hello_world: all checks passed");
+            assertThat(checked).contains("ok    http://127.0.0.1:" + kiln.port() + "/hello_world -> 200", "hello_world: all checks passed");
 
             // installing an addon that does not compile fails that database's initialization, and installs nothing
             TestAddons.sourceAddon(addons, "broken_shop", TestAddons.manifest("broken_shop.Shop", "hello_world"),

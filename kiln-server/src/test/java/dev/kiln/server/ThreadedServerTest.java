@@ -50,7 +50,7 @@ class ThreadedServerTest {
 
             kiln.signal("TERM");
             kiln.awaitLog("Stopping the HTTP service", 1);
-            await().atMost(Duration.ofSeconds(5)).until(() -> refused(kiln.port));
+            await().atMost(Duration.ofSeconds(5)).until(() -> refused(kiln.port()));
 
             assertThat(slow.get()).startsWith("HTTP/1.1 200");
             assertThat(kiln.awaitExit(Duration.ofSeconds(15))).isZero();
@@ -181,10 +181,11 @@ class ThreadedServerTest {
 
     @Test
     void stopAfterInitReturnsWithoutServing() throws Exception {
-        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--stop-after-init")) {
+        int port = KilnProcess.freePort();      // a port of its own: one it was told to serve on and never did
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--stop-after-init", "--http-port=" + port)) {
             assertThat(kiln.awaitExit(Duration.ofSeconds(30))).isZero();
             assertThat(kiln.log()).doesNotContain("HTTP service (Jetty) running");
-            assertThat(refused(kiln.port)).isTrue();
+            assertThat(refused(port)).isTrue();
         }
     }
 
@@ -227,9 +228,9 @@ class ThreadedServerTest {
     @Test
     void aPortInUseIsOneClearLineAndExitCodeOne() throws Exception {
         try (KilnProcess first = KilnProcess.start(dir.resolve(mkdir("a")));
-             KilnProcess second = KilnProcess.launch(dir.resolve(mkdir("b")), List.of(), "--http-port=" + first.port)) {
+             KilnProcess second = KilnProcess.launch(dir.resolve(mkdir("b")), List.of(), "--http-port=" + first.port())) {
             assertThat(second.awaitExit(Duration.ofSeconds(30))).isEqualTo(1);
-            assertThat(second.log()).contains("cannot listen on 127.0.0.1:" + first.port).doesNotContain("\tat ");
+            assertThat(second.log()).contains("cannot listen on 127.0.0.1:" + first.port()).doesNotContain("\tat ");
         }
     }
 
