@@ -10,8 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 
-import dev.kiln.logging.LogLevels;
-
 /**
  * The option table: the one place where Kiln's options are declared. The command line
  * ({@code dev.kiln.cli}), the config file ({@link IniFile}), the environment ({@link ConfigLoader}),
@@ -91,8 +89,8 @@ public final class Options {
                     ValueType.path(), null, "--pidfile")
             .value("data_dir", "folder for sessions, attachments, the embedded PostgreSQL (postgres-15/) and compiled source addons (addons-cache/)",
                     ValueType.path(), "~/.local/share/kiln", "-D", "--data-dir")
-            .value("log_level", "logging preset: " + String.join(", ", LogLevels.PRESETS),
-                    ValueType.choice(LogLevels.PRESETS.toArray(String[]::new)), "info", "--log-level")
+            .value("log_level", "logging preset: " + String.join(", ", LogLevelNames.PRESETS),
+                    ValueType.choice(LogLevelNames.PRESETS.toArray(String[]::new)), "info", "--log-level")
             .value("logfile", "file to append the log to (default: stderr)",
                     ValueType.path(), null, "--logfile")
             .repeatable("log_handler", "logger:LEVEL, repeatable; \":LEVEL\" sets the root logger; "

@@ -11,8 +11,6 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import dev.kiln.logging.LogLevels;
-
 /**
  * How one option's text (from the command line, the environment, the config file or the default)
  * becomes a typed value, and back into text for {@code -s}. {@link #parse} throws
@@ -233,9 +231,9 @@ public interface ValueType<T> {
                 List<String> handlers = split(text);
                 for (String h : handlers) {
                     int colon = h.lastIndexOf(':');
-                    if (colon < 0 || !LogLevels.isLevel(h.substring(colon + 1))) {
+                    if (colon < 0 || !LogLevelNames.isLevel(h.substring(colon + 1))) {
                         throw new IllegalArgumentException("expected logger:LEVEL with LEVEL one of "
-                                + String.join(", ", LogLevels.HANDLER_LEVELS));
+                                + String.join(", ", LogLevelNames.HANDLER_LEVELS));
                     }
                 }
                 return handlers;
