@@ -11,6 +11,8 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import dev.kiln.auth.Passwords;
+
 /**
  * How one option's text (from the command line, the environment, the config file or the default)
  * becomes a typed value, and back into text for {@code -s}. {@link #parse} throws
@@ -137,7 +139,7 @@ public interface ValueType<T> {
         return new ValueType<>() {
             public String parse(String text, Path home) { return isUnsetMarker(text) ? null : text.strip(); }
             public String format(String value) {
-                return value == null ? "False" : dev.kiln.auth.Passwords.isHash(value) ? value : dev.kiln.auth.Passwords.hash(value);
+                return value == null ? "False" : Passwords.isHash(value) ? value : Passwords.hash(value);
             }
             public String label() { return "password"; }
         };
