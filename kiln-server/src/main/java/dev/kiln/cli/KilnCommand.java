@@ -128,7 +128,7 @@ public final class KilnCommand {
     static String nearestFlag(String typed) {
         String best = null;
         int bestDistance = 3;
-        for (Option o : Options.ALL) {
+        for (Option<?> o : Options.ALL) {
             for (String flag : o.flags()) {
                 int d = distance(typed, flag);
                 if (d < bestDistance) {

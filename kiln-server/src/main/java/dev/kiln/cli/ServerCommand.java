@@ -66,14 +66,14 @@ final class ServerCommand {
 
     /** Every option of the table that has a command-line flag. */
     static void addTableOptions(CommandSpec spec) {
-        for (Option o : Options.ALL) {
+        for (Option<?> o : Options.ALL) {
             if (!o.flags().isEmpty()) {
                 spec.addOption(optionSpec(o));
             }
         }
     }
 
-    private static OptionSpec optionSpec(Option o) {
+    private static OptionSpec optionSpec(Option<?> o) {
         OptionSpec.Builder b = OptionSpec.builder(o.flags().toArray(String[]::new)).description(help(o));
         return switch (o.kind()) {
             case FLAG, NEGATING_FLAG -> b.arity("0").type(boolean.class).build();
@@ -83,7 +83,7 @@ final class ServerCommand {
         };
     }
 
-    private static String help(Option o) {
+    private static String help(Option<?> o) {
         String d = OptionsReference.defaultLabel(o);
         String line = o.help()
                 + (d.isEmpty() ? "" : " (default: " + d + ")")
@@ -94,7 +94,7 @@ final class ServerCommand {
     /** The texts given per option key; flags give "True" (or "False" for --no-… flags). */
     static Map<String, List<String>> given(ParseResult result) {
         Map<String, List<String>> given = new LinkedHashMap<>();
-        for (Option o : Options.ALL) {
+        for (Option<?> o : Options.ALL) {
             if (o.flags().isEmpty()) {
                 continue;
             }

@@ -5,7 +5,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import java.util.Objects;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,9 +26,18 @@ public final class ConfigLoader {
     /** Where a value came from, as messages say it ("--http-port", "/etc/kiln.conf:12: http_port"). */
     private record Given(String text, String where) { }
 
+    /** An option's value as read, typed alike, so that {@code -s} can write it back unchanged. */
+    private record Setting<T>(Option<T> option, T value) {
+        String text() {
+            return option.type().format(value);
+        }
+    }
+
     private final Map<String, List<String>> cli;
     private final Map<String, String> env;
     private final Path home;
+    private final Map<String, Setting<?>> read = new LinkedHashMap<>();
+    private IniFile ini;
 
     private ConfigLoader(Map<String, List<String>> cli, Map<String, String> env) {
         this.cli = cli;
@@ -54,21 +63,13 @@ public final class ConfigLoader {
     private Config load() {
         boolean save = cli.containsKey("save");
         Path file = configFile();
-        IniFile ini = readFile(file, save);
+        ini = readFile(file, save);
         if (file == null && save) {
             file = home.resolve(".kilnrc");
         }
-        Map<String, Object> values = new LinkedHashMap<>();
-        values.put("config", ini == null && !save ? null : file);
-        values.put("save", save);
-        for (Option o : Options.ALL) {
-            if (o.inFile()) {
-                values.put(o.key(), parse(o, given(o, ini)));
-            }
-        }
-        Config config = build(values);
+        Config config = build(ini == null && !save ? null : file, save);
         if (save) {
-            save(file, values, ini);
+            save(file);
         }
         return config;
     }
@@ -77,12 +78,12 @@ public final class ConfigLoader {
     private Path configFile() {
         List<String> c = cli.get("config");
         if (c != null && !c.isEmpty()) {
-            return (Path) parse(Options.byKey("config"), new Given(c.getLast(), "--config"));
+            return parse(Options.CONFIG, new Given(c.getLast(), "--config"));
         }
         String rc = env.get("KILN_RC");
         if (rc != null && !rc.isBlank()) {
             return ValueType.isUnsetMarker(rc) ? null
-                    : (Path) parse(Options.byKey("config"), new Given(rc, "environment KILN_RC"));
+                    : parse(Options.CONFIG, new Given(rc, "environment KILN_RC"));
         }
         return home.resolve(".kilnrc");
     }
@@ -97,7 +98,7 @@ public final class ConfigLoader {
         }
         IniFile ini = IniFile.read(file);
         for (IniFile.Entry e : ini.options().values()) {
-            Option o = Options.find(e.key());
+            Option<?> o = Options.find(e.key());
             if (o == null || !o.inFile()) {
                 log.warn("{}:{}: unknown key '{}' ignored", file, e.line(), e.key());
             }
@@ -105,7 +106,7 @@ public final class ConfigLoader {
         return ini;
     }
 
-    private Given given(Option o, IniFile ini) {
+    private Given given(Option<?> o) {
         List<String> fromCli = cli.get(o.key());
         if (fromCli != null && !fromCli.isEmpty()) {
             String text = o.kind() == Option.Kind.REPEATABLE ? String.join(",", fromCli) : fromCli.getLast();
@@ -123,7 +124,7 @@ public final class ConfigLoader {
     }
 
     /** The bundled addons (dist/addons, where bin/kiln says dist is) are the default addons path. */
-    private static String defaultText(Option o) {
+    private static String defaultText(Option<?> o) {
         if (o.key().equals("addons_path")) {
             String dist = System.getProperty("kiln.dist");
             if (dist != null && Files.isDirectory(Path.of(dist, "addons"))) {
@@ -133,7 +134,14 @@ public final class ConfigLoader {
         return o.defaultValue() == null ? "False" : o.defaultValue();
     }
 
-    private Object parse(Option o, Given g) {
+    /** The option's value from the first source that gives it; remembered for {@code -s}. */
+    private <T> T value(Option<T> o) {
+        T v = parse(o, given(o));
+        read.put(o.key(), new Setting<>(o, v));
+        return v;
+    }
+
+    private <T> T parse(Option<T> o, Given g) {
         try {
             return o.type().parse(g.text(), home);
         } catch (IllegalArgumentException e) {
@@ -145,65 +153,66 @@ public final class ConfigLoader {
         return s.replace("\n", "\\n");
     }
 
-    @SuppressWarnings("unchecked")
-    private static Config build(Map<String, Object> v) {
-        Integer dbPort = (Integer) v.get("db_port");
+    /**
+     * Java evaluates the arguments in order, and they follow the table's order, so when several
+     * values are bad the message names the first in the table, as --help lists them.
+     */
+    private Config build(Path configFile, boolean save) {
         return new Config(
-                (Path) v.get("config"),
-                (Boolean) v.get("save"),
-                (List<Path>) v.get("addons_path"),
-                (List<String>) v.get("server_wide_modules"),
-                (String) v.get("http_interface"),
-                (Integer) v.get("http_port"),
-                (Integer) v.get("gevent_port"),
-                (Boolean) v.get("http_enable"),
-                (Boolean) v.get("proxy_mode"),
-                (List<String>) v.get("websocket_allowed_origins"),
-                (List<String>) v.get("db_name"),
-                (List<String>) v.get("init"),
-                (List<String>) v.get("update"),
-                (Boolean) v.get("stop_after_init"),
-                (Integer) v.get("workers"),
-                (Integer) v.get("max_cron_threads"),
-                (Long) v.get("limit_memory_soft"),
-                (Long) v.get("limit_memory_hard"),
-                (Integer) v.get("limit_time_cpu"),
-                (Integer) v.get("limit_time_real"),
-                (Integer) v.get("limit_time_real_cron"),
-                (Integer) v.get("limit_request"),
-                (Integer) v.get("limit_time_worker_cron"),
-                (Long) v.get("worker_heap"),
-                (Integer) v.get("worker_connections"),
-                (Integer) v.get("bus_max_polls_per_client"),
-                (Integer) v.get("bus_max_polls_per_db"),
-                (Set<String>) v.get("dev_mode"),
-                (Path) v.get("pidfile"),
-                (Path) v.get("data_dir"),
-                (String) v.get("log_level"),
-                (Path) v.get("logfile"),
-                (List<String>) v.get("log_handler"),
-                (String) v.get("db_host"),
-                dbPort == null ? 0 : dbPort,
-                (String) v.get("db_user"),
-                (String) v.get("db_password"),
-                (String) v.get("db_sslmode"),
-                (Integer) v.get("db_maxconn"),
-                (Boolean) v.get("db_allow_superuser"),
-                (String) v.get("db_template"),
-                (String) v.get("dbfilter"),
-                (Boolean) v.get("list_db"),
-                (String) v.get("admin_passwd"));
+                configFile,
+                save,
+                value(Options.ADDONS_PATH),
+                value(Options.SERVER_WIDE_MODULES),
+                value(Options.HTTP_INTERFACE),
+                value(Options.HTTP_PORT),
+                value(Options.GEVENT_PORT),
+                value(Options.HTTP_ENABLE),
+                value(Options.PROXY_MODE),
+                value(Options.WEBSOCKET_ALLOWED_ORIGINS),
+                value(Options.DB_NAME),
+                value(Options.INIT),
+                value(Options.UPDATE),
+                value(Options.STOP_AFTER_INIT),
+                value(Options.WORKERS),
+                value(Options.MAX_CRON_THREADS),
+                value(Options.LIMIT_MEMORY_SOFT),
+                value(Options.LIMIT_MEMORY_HARD),
+                value(Options.LIMIT_TIME_CPU),
+                value(Options.LIMIT_TIME_REAL),
+                value(Options.LIMIT_TIME_REAL_CRON),
+                value(Options.LIMIT_REQUEST),
+                value(Options.LIMIT_TIME_WORKER_CRON),
+                value(Options.WORKER_HEAP),
+                value(Options.WORKER_CONNECTIONS),
+                value(Options.BUS_MAX_POLLS_PER_CLIENT),
+                value(Options.BUS_MAX_POLLS_PER_DB),
+                value(Options.DEV_MODE),
+                value(Options.PIDFILE),
+                value(Options.DATA_DIR),
+                value(Options.LOG_LEVEL),
+                value(Options.LOGFILE),
+                value(Options.LOG_HANDLER),
+                value(Options.DB_HOST),
+                Objects.requireNonNullElse(value(Options.DB_PORT), 0),
+                value(Options.DB_USER),
+                value(Options.DB_PASSWORD),
+                value(Options.DB_SSLMODE),
+                value(Options.DB_MAXCONN),
+                value(Options.DB_ALLOW_SUPERUSER),
+                value(Options.DB_TEMPLATE),
+                value(Options.DBFILTER),
+                value(Options.LIST_DB),
+                value(Options.ADMIN_PASSWD));
     }
 
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private void save(Path file, Map<String, Object> values, IniFile previous) {
+    private void save(Path file) {
         Map<String, String> text = new LinkedHashMap<>();
-        for (Option o : Options.ALL) {
+        for (Option<?> o : Options.ALL) {
             if (o.saved()) {
-                text.put(o.key(), ((ValueType) o.type()).format(values.get(o.key())));
+                text.put(o.key(), read.get(o.key()).text());
             }
         }
-        IniFile.write(file, text, previous == null ? List.of() : previous.otherSections());
+        IniFile.write(file, text, ini == null ? List.of() : ini.otherSections());
         log.info("configuration saved to {}", file);
     }
 }

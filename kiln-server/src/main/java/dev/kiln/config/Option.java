@@ -5,6 +5,8 @@ import java.util.Locale;
 
 /**
  * One row of the option table: an Odoo configuration key and everything that derives from it.
+ * {@code T} is the Java type its {@link #type} parses to, so a value read through the option is
+ * typed where the row is declared ({@link Options}) rather than cast where it is used.
  *
  * @param key      Odoo's config key, also the INI key ({@code http_port})
  * @param flags    command-line names, long ones first in --help order
@@ -16,10 +18,10 @@ import java.util.Locale;
  * @param kind     how the command line gives the value
  * @param saved    whether {@code -s} writes it (Odoo never saves one-shot actions such as -i, -u)
  */
-public record Option(
+public record Option<T>(
         String key,
         List<String> flags,
-        ValueType<?> type,
+        ValueType<T> type,
         String defaultValue,
         String help,
         String later,

@@ -19,7 +19,7 @@ public final class OptionsReference {
           .append("See [configuration.md](configuration.md) for the rules.\n\n")
           .append("| key | command line | environment | type | default | takes effect | meaning |\n")
           .append("|---|---|---|---|---|---|---|\n");
-        for (Option o : Options.ALL) {
+        for (Option<?> o : Options.ALL) {
             md.append("| `").append(o.key()).append("` | ")
               .append(o.flags().isEmpty() ? "none (a secret: not on the command line, where `ps` shows it)"
                       : o.flags().stream().map(f -> "`" + f + "`").collect(Collectors.joining(" ")))
@@ -35,7 +35,7 @@ public final class OptionsReference {
         return md.toString();
     }
 
-    static String typeLabel(Option o) {
+    static String typeLabel(Option<?> o) {
         return switch (o.kind()) {
             case FLAG, NEGATING_FLAG -> "flag";
             case REPEATABLE -> o.type().label() + " (repeatable)";
@@ -44,7 +44,7 @@ public final class OptionsReference {
     }
 
     /** The default as help and docs show it: raw bytes get their MiB too; unset shows nothing. */
-    public static String defaultLabel(Option o) {
+    public static String defaultLabel(Option<?> o) {
         String d = o.defaultValue();
         if (d == null || d.isEmpty()) {
             return "";

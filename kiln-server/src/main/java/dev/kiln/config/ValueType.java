@@ -11,7 +11,7 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import dev.kiln.logging.LogLevels;
+import dev.kiln.auth.Passwords;
 
 /**
  * How one option's text (from the command line, the environment, the config file or the default)
@@ -139,7 +139,7 @@ public interface ValueType<T> {
         return new ValueType<>() {
             public String parse(String text, Path home) { return isUnsetMarker(text) ? null : text.strip(); }
             public String format(String value) {
-                return value == null ? "False" : dev.kiln.auth.Passwords.isHash(value) ? value : dev.kiln.auth.Passwords.hash(value);
+                return value == null ? "False" : Passwords.isHash(value) ? value : Passwords.hash(value);
             }
             public String label() { return "password"; }
         };
@@ -233,9 +233,9 @@ public interface ValueType<T> {
                 List<String> handlers = split(text);
                 for (String h : handlers) {
                     int colon = h.lastIndexOf(':');
-                    if (colon < 0 || !LogLevels.isLevel(h.substring(colon + 1))) {
+                    if (colon < 0 || !LogLevelNames.isLevel(h.substring(colon + 1))) {
                         throw new IllegalArgumentException("expected logger:LEVEL with LEVEL one of "
-                                + String.join(", ", LogLevels.HANDLER_LEVELS));
+                                + String.join(", ", LogLevelNames.HANDLER_LEVELS));
                     }
                 }
                 return handlers;

@@ -6,20 +6,15 @@ import java.util.Map;
 
 import ch.qos.logback.classic.Level;
 
+import dev.kiln.config.LogLevelNames;
+
 /**
  * Odoo's logging vocabulary in Logback's terms. {@code --log-level} is a preset of logger levels
  * (Odoo's PSEUDOCONFIG_MAPPER, with {@code odoo} read as {@code dev.kiln} and {@code werkzeug} as
- * Jetty); {@code --log-handler} entries are applied after it, so they win.
+ * Jetty); {@code --log-handler} entries are applied after it, so they win. The names themselves
+ * are {@link LogLevelNames}: the option table validates them without knowing Logback.
  */
 public final class LogLevels {
-
-    /** Accepted by --log-level, in the order --help shows them. */
-    public static final List<String> PRESETS = List.of(
-            "debug_rpc_answer", "debug_rpc", "debug", "debug_sql", "info", "warn", "error", "critical");
-
-    /** Accepted after the colon of a --log-handler entry (any case). */
-    public static final List<String> HANDLER_LEVELS = List.of(
-            "TRACE", "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "NOTSET", "OFF");
 
     private static final Map<String, List<String>> PRESET_HANDLERS = Map.of(
             "debug_rpc_answer", List.of("dev.kiln:DEBUG", "dev.kiln.sql:INFO", "dev.kiln.rpc:DEBUG"),
@@ -40,10 +35,6 @@ public final class LogLevels {
             throw new IllegalArgumentException("unknown log level " + preset);
         }
         return handlers;
-    }
-
-    public static boolean isLevel(String name) {
-        return HANDLER_LEVELS.contains(name.toUpperCase(Locale.ROOT));
     }
 
     /** Logback's level for an Odoo level name; null for NOTSET (inherit from the parent). */

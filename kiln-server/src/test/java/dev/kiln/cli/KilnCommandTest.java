@@ -107,7 +107,7 @@ class KilnCommandTest {
         assertThat(help.code()).isZero();
         assertThat(help.err()).isEmpty();
         assertThat(help.out()).startsWith("Usage: kiln [server] [OPTIONS]");
-        for (Option o : Options.ALL) {
+        for (Option<?> o : Options.ALL) {
             for (String flag : o.flags()) {
                 assertThat(help.out()).as(o.key()).contains(flag);
             }

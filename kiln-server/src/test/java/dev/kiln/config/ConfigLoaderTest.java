@@ -309,7 +309,7 @@ class ConfigLoaderTest {
         Path f = home.resolve("kiln.conf");
         load("config", f, "save", "True", "init", "hello", "stop_after_init", "True");
         String text = Files.readString(f);
-        for (Option o : Options.ALL) {
+        for (Option<?> o : Options.ALL) {
             if (o.saved()) {
                 assertThat(text).contains("\n" + o.key() + " = ");
             } else {
@@ -331,7 +331,7 @@ class ConfigLoaderTest {
 
     @Test
     void everyOptionButTheMasterPasswordHasAFlagAndEachHasHelpAndAParsableDefault() {
-        for (Option o : Options.ALL) {
+        for (Option<?> o : Options.ALL) {
             if (o.key().equals("admin_passwd")) {
                 assertThat(o.flags()).as("a secret stays off the command line, where ps shows it").isEmpty();
             } else {

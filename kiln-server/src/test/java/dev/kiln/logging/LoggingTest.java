@@ -1,6 +1,7 @@
 package dev.kiln.logging;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,6 +21,7 @@ import ch.qos.logback.classic.spi.LoggingEvent;
 import dev.kiln.KilnException;
 import dev.kiln.cli.KilnCommandAccess;
 import dev.kiln.config.Config;
+import dev.kiln.config.LogLevelNames;
 
 class LoggingTest {
 
@@ -116,6 +118,16 @@ class LoggingTest {
         assertThat(AccessRefusals.session("AbCdEfGhIjKlMnOp")).isEqualTo("AbCdEf...");
         assertThat(AccessRefusals.session("short")).isEqualTo("...");
         assertThat(AccessRefusals.session(null)).isEqualTo("none");
+    }
+
+    @Test
+    void everyLevelNameTheOptionsAcceptHasItsLogbackMeaning() {
+        for (String preset : LogLevelNames.PRESETS) {
+            assertThatCode(() -> LogLevels.handlersOf(preset)).as(preset).doesNotThrowAnyException();
+        }
+        for (String level : LogLevelNames.HANDLER_LEVELS) {
+            assertThatCode(() -> LogLevels.toLogback(level)).as(level).doesNotThrowAnyException();
+        }
     }
 
     @Test
