@@ -38,9 +38,9 @@ import java.util.function.IntSupplier;
  * count, sleep at most a second (a worker that becomes ready, asks to be replaced or exits wakes
  * it). TERM/INT stop the workers gracefully (a second one kills them), HUP replaces them with a new
  * generation (new ones first, each old one retired once a new one is ready; new ones that cannot
- * boot are given up and the old ones serve on), TTIN/TTOU add or retire one. A worker that cannot boot at start (exit code 3)
- * stops the master with that code instead of a respawn loop; workers that keep dying are respawned
- * no faster than once a second.
+ * boot are given up and the old ones serve on), TTIN/TTOU add or retire one. A worker that cannot
+ * boot at start (exit code 3) stops the master with that code instead of a respawn loop; workers
+ * that keep dying are respawned no faster than once a second.
  */
 public final class PreforkServer extends CommonServer {
 
@@ -143,12 +143,6 @@ public final class PreforkServer extends CommonServer {
             throw KilnException.failure("prefork master: cannot listen on " + config.httpInterface() + ":"
                     + config.geventPort() + " for the evented worker (" + e.getMessage() + "); see --gevent-port");
         }
-        try {
-            channel = WorkerChannel.open(signals::wake);
-        } catch (IOException e) {
-            throw KilnException.failure("prefork master: cannot open the workers' channel in "
-                    + System.getProperty("java.io.tmpdir") + " (" + e.getMessage() + ")");
-        }
         PidFile.write(config.pidfile());
         StatusSocket status = StatusSocket.open(config, this::status);
         int preloaded = preload.getAsInt();
@@ -156,9 +150,14 @@ public final class PreforkServer extends CommonServer {
             if (status != null) {
                 status.close();
             }
-            channel.close();
             PidFile.remove(config.pidfile());
             return preloaded;
+        }
+        try {
+            channel = WorkerChannel.open(signals::wake);
+        } catch (IOException e) {
+            throw KilnException.failure("prefork master: cannot open the workers' channel in "
+                    + System.getProperty("java.io.tmpdir") + " (" + e.getMessage() + ")");
         }
         LOG.info("Prefork master on {}:{}: {} HTTP worker{}, {} cron worker{}, the evented worker on port {}",
                 socket.address().getHostString(), socket.address().getPort(), target, target == 1 ? "" : "s", cronTarget,
