@@ -16,6 +16,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -64,6 +65,7 @@ final class WorkerChannel implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WorkerChannel.class);
     /** sun_path holds 108 bytes: a temporary folder with a longer name falls back to /tmp. */
     private static final int MAX_PATH = 100;
+    private static final String PREFIX = "kiln-channel-", SOCKET = "workers.sock";
 
     private final Path dir;
     private final Path path;
@@ -91,9 +93,10 @@ final class WorkerChannel implements AutoCloseable {
         if (parent.toAbsolutePath().toString().length() > MAX_PATH - 40) {
             parent = Path.of("/tmp");
         }
-        Path dir = Files.createTempDirectory(parent, "kiln-channel-",
+        removeLeftovers(parent);
+        Path dir = Files.createTempDirectory(parent, PREFIX + ProcessHandle.current().pid() + "-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        Path path = dir.resolve("workers.sock");
+        Path path = dir.resolve(SOCKET);
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
             server.bind(UnixDomainSocketAddress.of(path));
@@ -103,6 +106,31 @@ final class WorkerChannel implements AutoCloseable {
             throw e;
         }
         return new WorkerChannel(dir, path, server, wake);
+    }
+
+    /**
+     * Removes the directories of masters that are gone (killed: a stopping master removes its own),
+     * known by the pid in their name, so that they do not pile up in the temporary folder. A pid
+     * reused since only leaves a directory for a later start to remove.
+     */
+    private static void removeLeftovers(Path parent) {
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(parent, PREFIX + "*")) {
+            for (Path dir : dirs) {
+                String[] name = dir.getFileName().toString().substring(PREFIX.length()).split("-", 2);
+                if (name.length == 2 && name[0].matches("\\d{1,10}")
+                        && ProcessHandle.of(Long.parseLong(name[0])).map(ProcessHandle::isAlive).orElse(false)) {
+                    continue;
+                }
+                try {
+                    Files.deleteIfExists(dir.resolve(SOCKET));
+                    Files.deleteIfExists(dir);
+                } catch (IOException e) {
+                    LOG.debug("Worker channel: {} left in place: {}", dir, e.toString());   // another user's, say
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("Worker channel: leftovers in {} not looked for: {}", parent, e.toString());
+        }
     }
 
     /**

@@ -115,6 +115,20 @@ class WorkerChannelTest {
         assertThat(socket.getParent()).doesNotExist();
     }
 
+    @Test
+    void theDirectoryOfAMasterThatIsGoneIsRemovedByTheNextOne() throws Exception {
+        Path mine = Path.of(channel.admit(1, "Worker 1").get(WorkerChannel.PATH_ENV)).getParent();
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        Path left = Files.createDirectory(mine.resolveSibling("kiln-channel-" + gone.pid() + "-1"));
+        Files.createFile(left.resolve("workers.sock"));
+
+        try (WorkerChannel next = WorkerChannel.open(() -> { })) {
+            assertThat(left).doesNotExist();
+            assertThat(mine).as("a live master's").exists();
+        }
+    }
+
     private List<Heard> heard(int count) {
         List<Heard> heard = new ArrayList<>();
         await().atMost(Duration.ofSeconds(10)).until(() -> {
