@@ -2,10 +2,13 @@ package dev.kiln.server;
 
 import dev.kiln.config.Config;
 import dev.kiln.cron.CronService;
+import dev.kiln.os.ListenSocket;
+import dev.kiln.os.Proc;
+import dev.kiln.server.WorkerMessage.Ready;
+import dev.kiln.server.WorkerMessage.State;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.PrintStream;
 import java.time.Duration;
 
 /**
@@ -21,7 +24,7 @@ public final class CronWorker extends PreforkWorker {
 
     private final CronService cron;
 
-    public CronWorker(Config config, CronService cron, PrintStream toMaster) {
+    public CronWorker(Config config, CronService cron, WorkerChannel.Link toMaster) {
         super(config, toMaster);
         this.cron = cron;
     }
@@ -32,9 +35,9 @@ public final class CronWorker extends PreforkWorker {
         signals.install(signal -> false, "INT", "TERM", "HUP", "USR1");
         // fd 0 is the HTTP socket, inherited like every worker's: a cron worker serves none, and
         // holding it would keep connections queued for no one once the HTTP workers have stopped
-        dev.kiln.os.ListenSocket.release();
+        ListenSocket.release();
         cron.start();
-        tell(HttpWorker.READY);
+        tell(new Ready(0));
         try {
             while (!quit) {
                 String signal = signals.poll(TICK);
@@ -46,7 +49,7 @@ public final class CronWorker extends PreforkWorker {
                 if (masterGone()) {
                     quit = true;
                 }
-                tell(HttpWorker.STATE + " 0 0 " + dev.kiln.os.Proc.rss() + " 0 -");
+                tell(new State(0, 0, Proc.rss(), 0, ""));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

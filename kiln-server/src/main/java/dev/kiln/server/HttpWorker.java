@@ -5,38 +5,29 @@ import dev.kiln.config.Config;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.http.KilnApplication;
 import dev.kiln.os.ListenSocket;
+import dev.kiln.os.Proc;
 import dev.kiln.logging.ThreadStacks;
+import dev.kiln.server.WorkerMessage.Ready;
+import dev.kiln.server.WorkerMessage.Recycle;
+import dev.kiln.server.WorkerMessage.State;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.PrintStream;
 import java.time.Duration;
 import java.util.Set;
 
 /**
  * One HTTP worker of the prefork server, Odoo's {@code WorkerHTTP}: a JVM the master started with
  * the listening socket on fd 0, accepting from the same kernel queue as its siblings. It tells the
- * master it is ready on its standard output (the master's pipe), stops gracefully on TERM or INT
+ * master it is ready, and then its state every second, on its {@link WorkerChannel}; stops gracefully on TERM or INT
  * (stop accepting, finish the requests in flight; on INT, the server's stop, also serve what the
  * kernel queued and release the socket), and stops by itself when its master is gone, so no
  * worker outlives a master killed with SIGKILL.
  */
 public final class HttpWorker extends PreforkWorker {
 
-    /** The line a worker writes to its standard output once it accepts connections. */
-    public static final String READY = "kiln-worker-ready";
     /** Exit code of a worker that could not boot: the master stops instead of respawning it. */
     public static final int BOOT_FAILURE = 3;
-    /**
-     * The line a worker writes when a limit says it must go: the master starts its replacement, and
-     * retires this one (TERM) once the replacement is ready, so capacity never dips.
-     */
-    public static final String RECYCLE = "kiln-worker-recycle";
-    /**
-     * The line a worker writes every second: requests served, in flight, RSS in bytes, and the
-     * oldest request in flight (its age in ms and method + path, or 0 and -).
-     */
-    public static final String STATE = "kiln-worker-state";
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpWorker.class);
     private static final Duration TICK = Duration.ofSeconds(1);
@@ -58,7 +49,7 @@ public final class HttpWorker extends PreforkWorker {
      * @param evented the evented worker (Odoo's gevent process) on gevent_port: its connections are
      *                long-lived (long polls, websockets), so only the memory limits apply to it
      */
-    public HttpWorker(Config config, KilnApplication application, PrintStream toMaster, Runnable endLongPolls,
+    public HttpWorker(Config config, KilnApplication application, WorkerChannel.Link toMaster, Runnable endLongPolls,
                       boolean evented) {
         super(config, toMaster);
         this.application = application;
@@ -82,8 +73,9 @@ public final class HttpWorker extends PreforkWorker {
             return false;
         }, "INT", "TERM", "HUP", "USR1");
         HttpService http;
+        ListenSocket socket;
         try {
-            ListenSocket socket = ListenSocket.open(config.httpInterface(), config.httpPort(), System.getenv());
+            socket = ListenSocket.open(config.httpInterface(), config.httpPort(), System.getenv());
             if (socket.origin() != ListenSocket.Origin.INHERITED) {
                 throw KilnException.failure("a worker must get the master's listening socket on fd 0 ("
                         + ListenSocket.INHERITED_FD_ENV + "=0); 'kiln worker' is started by the prefork master only");
@@ -95,7 +87,7 @@ public final class HttpWorker extends PreforkWorker {
         } catch (Exception e) {
             throw new KilnException(BOOT_FAILURE, "worker " + ProcessHandle.current().pid() + " could not boot: " + e, e);
         }
-        tell(READY);
+        tell(new Ready(socket.address().getPort()));
         try {
             while (!quit) {
                 String signal = signals.poll(TICK);
@@ -126,7 +118,7 @@ public final class HttpWorker extends PreforkWorker {
      */
     @Override
     protected void processLimits() {
-        long rss = dev.kiln.os.Proc.rss();
+        long rss = Proc.rss();
         long served = application.requestsServed();
         // not for a worker that has served nothing yet (its replacement would start as big): websockets count
         boolean inUse = served > 0 || (application.busSockets() != null && application.busSockets().openSockets() > 0);
@@ -203,9 +195,8 @@ public final class HttpWorker extends PreforkWorker {
     private void reportState() {
         InFlightRequest oldest = application.inFlight().stream()
                 .max(java.util.Comparator.comparingLong(InFlightRequest::elapsedMillis)).orElse(null);
-        tell(STATE + " " + application.requestsServed() + " " + application.requestsInFlight() + " "
-                + dev.kiln.os.Proc.rss() + " " + (oldest == null ? "0 -" : oldest.elapsedMillis() + " "
-                + oldest.method() + " " + oldest.path()));
+        tell(new State(application.requestsServed(), application.requestsInFlight(), Proc.rss(),
+                oldest == null ? 0 : oldest.elapsedMillis(), oldest == null ? "" : oldest.method() + " " + oldest.path()));
     }
 
     /** Asks the master, once, for a replacement, and says so. */
@@ -222,7 +213,8 @@ public final class HttpWorker extends PreforkWorker {
             return false;
         }
         recycling = true;
-        tell(RECYCLE + " " + limit);
+        // the master starts a replacement, and retires this worker (TERM) once it is ready: capacity never dips
+        tell(new Recycle(limit));
         return true;
     }
 

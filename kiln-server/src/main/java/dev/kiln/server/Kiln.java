@@ -20,7 +20,6 @@ import dev.kiln.os.OsException;
 import dev.kiln.registry.DatabaseService;
 import dev.kiln.registry.Registries;
 
-import java.io.PrintStream;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
@@ -117,17 +116,23 @@ public final class Kiln {
      */
     public static int startWorker(String kind, Config config) {
         Parts parts;
+        WorkerChannel.Link toMaster;
+        try {
+            toMaster = WorkerChannel.connect(System.getenv());
+        } catch (KilnException e) {
+            throw new KilnException(HttpWorker.BOOT_FAILURE, e.getMessage(), e);
+        }
         try {
             // Odoo enforces limit_time_cpu in prefork HTTP workers only
             parts = Parts.of(config, kind.equals("http") && config.limitTimeCpu() > 0);
         } catch (KilnException e) {
+            toMaster.close();
             throw new KilnException(HttpWorker.BOOT_FAILURE, e.getMessage(), e);
         }
-        PrintStream toMaster = System.out;
         // the database server is the master's: a worker attaches to it (starting it only if it is gone)
         parts.postgres.startInBackground();
         parts.registries.listen();
-        try {
+        try (toMaster) {
             CommonServer worker = kind.equals("cron")
                     ? new CronWorker(config, new CronService(config, 1, parts.pools, parts.registries, parts.databases), toMaster)
                     : new HttpWorker(config, parts.application, toMaster, () -> BusDispatcher.stop(parts.pools),

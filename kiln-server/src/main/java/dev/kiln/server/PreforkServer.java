@@ -2,8 +2,14 @@ package dev.kiln.server;
 
 import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.os.Libc;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
+import dev.kiln.server.WorkerChannel.Heard;
+import dev.kiln.server.WorkerMessage.Hello;
+import dev.kiln.server.WorkerMessage.Ready;
+import dev.kiln.server.WorkerMessage.Recycle;
+import dev.kiln.server.WorkerMessage.State;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,10 +21,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
 
@@ -26,14 +32,15 @@ import java.util.function.IntSupplier;
  * The prefork mode ({@code --workers N > 0}), Odoo's {@code PreforkServer} and gunicorn's arbiter:
  * a master that never serves requests holds the listening socket on fd 0 and keeps N HTTP worker
  * JVMs ({@code kiln worker http}) accepting from it, and {@code --max-cron-threads} cron worker JVMs
- * ({@code kiln worker cron}, one runner each). Its loop: act on queued signals, reap dead
- * workers, advance a reload, kill workers that stopped reporting, spawn to the target count, sleep
- * at most a second (a worker that becomes ready or exits wakes it). TERM/INT stop the workers
- * gracefully (a second one kills them), HUP replaces them with a new generation (new ones first,
- * each old one retired once a new one is ready; new ones that cannot boot are given up and the old
- * ones serve on), TTIN/TTOU add or retire one. A worker that cannot boot at start (exit code 3)
- * stops the master with that code instead of a respawn loop; workers that keep dying are respawned
- * no faster than once a second.
+ * ({@code kiln worker cron}, one runner each). Workers report on a {@link WorkerChannel}; their
+ * standard output is only logged. Its loop: act on queued signals, act on the workers' messages,
+ * reap dead workers, advance a reload, kill workers that stopped reporting, spawn to the target
+ * count, sleep at most a second (a worker that becomes ready, asks to be replaced or exits wakes
+ * it). TERM/INT stop the workers gracefully (a second one kills them), HUP replaces them with a new
+ * generation (new ones first, each old one retired once a new one is ready; new ones that cannot
+ * boot are given up and the old ones serve on), TTIN/TTOU add or retire one. A worker that cannot
+ * boot at start (exit code 3) stops the master with that code instead of a respawn loop; workers
+ * that keep dying are respawned no faster than once a second.
  */
 public final class PreforkServer extends CommonServer {
 
@@ -64,6 +71,7 @@ public final class PreforkServer extends CommonServer {
     private int bootFailure;
     /** The evented worker's listening socket (gevent_port), kept by the master off fd 0; -1 when none. */
     private int geventFd = -1;
+    private WorkerChannel channel;
 
     /** What a worker does: serve HTTP, or run one cron runner. */
     private enum Kind { HTTP, CRON, EVENTED }
@@ -75,15 +83,16 @@ public final class PreforkServer extends CommonServer {
         final int generation;
         final Process process;
         final long startedNanos = System.nanoTime();
-        final AtomicBoolean ready = new AtomicBoolean();
+        /** Set by the loop when the worker said it is ready; read by {@code kiln status} too. */
+        volatile boolean ready;
         volatile boolean retiring;
         long retiredNanos;
-        /** The last time the worker said anything (ready, its state); its heartbeat. */
-        volatile long heardNanos = System.nanoTime();
+        /** When the last message the loop took from the worker arrived (ready, its state): its heartbeat. */
+        long heardNanos = System.nanoTime();
         /** For a worker of a reload: whether it has taken an old worker's place yet. */
         boolean tookOver;
         /** Set when the worker reached a limit and asked to be replaced. */
-        volatile String recycle;
+        String recycle;
         Worker replacement;
         /** The last state the worker reported: served, in flight, RSS, and its oldest request. */
         volatile long served;
@@ -98,12 +107,16 @@ public final class PreforkServer extends CommonServer {
         }
 
         String name() {
-            return (kind == Kind.CRON ? "Cron worker " : kind == Kind.EVENTED ? "Evented worker " : "Worker ") + id;
+            return nameOf(kind, id);
         }
 
         long pid() {
             return process.pid();
         }
+    }
+
+    private static String nameOf(Kind kind, int id) {
+        return (kind == Kind.CRON ? "Cron worker " : kind == Kind.EVENTED ? "Evented worker " : "Worker ") + id;
     }
 
     /** @param preload creates and loads the {@code -d} databases before any worker starts */
@@ -140,6 +153,12 @@ public final class PreforkServer extends CommonServer {
             PidFile.remove(config.pidfile());
             return preloaded;
         }
+        try {
+            channel = WorkerChannel.open(signals::wake);
+        } catch (IOException e) {
+            throw KilnException.failure("prefork master: cannot open the workers' channel in "
+                    + System.getProperty("java.io.tmpdir") + " (" + e.getMessage() + ")");
+        }
         LOG.info("Prefork master on {}:{}: {} HTTP worker{}, {} cron worker{}, the evented worker on port {}",
                 socket.address().getHostString(), socket.address().getPort(), target, target == 1 ? "" : "s", cronTarget,
                 cronTarget == 1 ? "" : "s", config.geventPort());
@@ -150,6 +169,7 @@ public final class PreforkServer extends CommonServer {
                     handle(signal);
                 }
                 try {
+                    hear();
                     reap();
                     if (bootFailure != 0) {
                         break;
@@ -168,9 +188,10 @@ public final class PreforkServer extends CommonServer {
         // the workers are now the sockets' only holders: the last to stop serves what the kernel queued
         ListenSocket.release();
         if (geventFd >= 0) {
-            dev.kiln.os.Libc.close(geventFd);
+            Libc.close(geventFd);
         }
         stopWorkers();
+        channel.close();
         if (status != null) {
             status.close();
         }
@@ -274,7 +295,7 @@ public final class PreforkServer extends CommonServer {
         if (reloading.isEmpty()) {
             return;
         }
-        if (!deferred.isEmpty() && reloading.stream().anyMatch(w -> w.ready.get())) {
+        if (!deferred.isEmpty() && reloading.stream().anyMatch(w -> w.ready)) {
             List<Worker> all = new ArrayList<>(reloading);
             deferred.forEach(kind -> all.add(spawn(kind)));
             reloading = all;
@@ -283,7 +304,7 @@ public final class PreforkServer extends CommonServer {
         }
         boolean allReady = deferred.isEmpty();
         for (Worker w : reloading) {
-            if (w.ready.get()) {
+            if (w.ready) {
                 if (!w.tookOver) {
                     w.tookOver = true;
                     workers.stream().filter(old -> old.kind == w.kind && old.generation < w.generation && !old.retiring)
@@ -309,7 +330,7 @@ public final class PreforkServer extends CommonServer {
     }
 
     private void abandonReload(Worker failed) {
-        List<Worker> unready = reloading.stream().filter(w -> !w.ready.get()).toList();
+        List<Worker> unready = reloading.stream().filter(w -> !w.ready).toList();
         long serving = workers.stream().filter(w -> w.generation < generation && !w.retiring).count();
         LOG.error("SIGHUP: {} (pid {}) of generation {} did not become ready ({}); the reload is given up and {} old worker{} serve on",
                 failed.name(), failed.pid(), generation,
@@ -337,7 +358,7 @@ public final class PreforkServer extends CommonServer {
         long limit = stopTimeout().toNanos();
         long now = System.nanoTime();
         for (Worker w : workers) {
-            if (!w.ready.get() || !w.process.isAlive()) {
+            if (!w.ready || !w.process.isAlive()) {
                 continue;
             }
             if (now - w.heardNanos > limit) {
@@ -361,10 +382,10 @@ public final class PreforkServer extends CommonServer {
             if (w.recycle == null || w.retiring) {
                 continue;
             }
-            if (w.replacement == null || (!w.replacement.process.isAlive() && !w.replacement.ready.get())) {
+            if (w.replacement == null || (!w.replacement.process.isAlive() && !w.replacement.ready)) {
                 LOG.info("{} (pid {}) reached {}: starting its replacement", w.name(), w.pid(), w.recycle);
                 w.replacement = spawn(w.kind);
-            } else if (w.replacement.ready.get()) {
+            } else if (w.replacement.ready) {
                 retire(w, w.recycle);
             }
         }
@@ -383,12 +404,13 @@ public final class PreforkServer extends CommonServer {
                 continue;
             }
             workers.remove(w);
+            channel.forget(w.id);
             int code = w.process.exitValue();
             if (w.retiring && code == 0) {
                 LOG.info("{} (pid {}) retired", w.name(), w.pid());
             } else if (reloading.contains(w)) {
                 LOG.warn("{} (pid {}) of generation {} exited while starting (exit code {})", w.name(), w.pid(), w.generation, code);
-            } else if (code == HttpWorker.BOOT_FAILURE && !w.ready.get()) {
+            } else if (code == HttpWorker.BOOT_FAILURE && !w.ready) {
                 LOG.error("{} (pid {}) could not boot (exit code {}; its log says why): stopping the master",
                         w.name(), w.pid(), code);
                 bootFailure = HttpWorker.BOOT_FAILURE;
@@ -424,26 +446,27 @@ public final class PreforkServer extends CommonServer {
         command.add("-Xms" + Math.min(INITIAL_HEAP, config.workerHeap()));
         command.add(Phoenix.MAIN_CLASS);
         command.add("worker");
-        command.add(kind.name().toLowerCase(java.util.Locale.ROOT));
+        command.add(kind.name().toLowerCase(Locale.ROOT));
         List<String> options = Phoenix.withoutOneShotOptions(argv);
         command.addAll(options.subList(main + 1, options.size()));
         ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectInput(ProcessBuilder.Redirect.INHERIT)      // fd 0: the listening socket
                 .redirectError(ProcessBuilder.Redirect.INHERIT)
-                .redirectOutput(ProcessBuilder.Redirect.PIPE);       // the worker's messages to the master
+                .redirectOutput(ProcessBuilder.Redirect.PIPE);       // what it prints: logged by the master
         Map<String, String> env = builder.environment();
         env.remove("LISTEN_FDS");
         env.remove("LISTEN_PID");
         env.remove("LISTEN_FDNAMES");
         env.put(ListenSocket.INHERITED_FD_ENV, "0");
         env.put("KILN_WORKER_ID", Integer.toString(id));
+        env.putAll(channel.admit(id, nameOf(kind, id)));
         Process process = kind == Kind.EVENTED
                 ? ListenSocket.onFd0While(geventFd, () -> start(builder))   // the evented worker's fd 0: gevent_port
                 : start(builder);
         Worker worker = new Worker(id, kind, generation, process);
         workers.add(worker);
         process.onExit().thenRun(signals::wake);
-        Thread.ofPlatform().daemon().name("kiln-worker-" + id + "-messages").start(() -> listen(worker));
+        Thread.ofPlatform().daemon().name("kiln-worker-" + id + "-output").start(() -> forwardOutput(worker));
         LOG.info("{} (pid {}, generation {}) started", worker.name(), worker.pid(), generation);
         return worker;
     }
@@ -461,10 +484,10 @@ public final class PreforkServer extends CommonServer {
         StringBuilder text = new StringBuilder(String.format("%-8s %-8s %4s %10s %10s %8s  %s%n",
                 "PID", "KIND", "GEN", "AGE", "SERVED", "RSS", "CURRENT REQUEST"));
         text.append(String.format("%-8d %-8s %4d %10s %10s %8s  %s%n", ProcessHandle.current().pid(), "master",
-                generation, age(startNanos), "-", mib(dev.kiln.os.Proc.rss()), "-"));
+                generation, age(startNanos), "-", mib(Proc.rss()), "-"));
         for (Worker w : workers) {
             text.append(String.format("%-8d %-8s %4d %10s %10s %8s  %s%n", w.pid(),
-                    w.kind.name().toLowerCase(java.util.Locale.ROOT) + (w.retiring ? "*" : w.ready.get() ? "" : "?"),
+                    w.kind.name().toLowerCase(Locale.ROOT) + (w.retiring ? "*" : w.ready ? "" : "?"),
                     w.generation, age(w.startedNanos), w.kind != Kind.CRON ? Long.toString(w.served) : "-",
                     mib(w.rss), w.current));
         }
@@ -480,49 +503,53 @@ public final class PreforkServer extends CommonServer {
         return bytes <= 0 ? "-" : (bytes / (1024 * 1024)) + "M";
     }
 
-    /** Reads what a worker says on its standard output until it exits. */
-    private void listen(Worker worker) {
-        try (BufferedReader messages = new BufferedReader(
+    /**
+     * Logs what a worker prints on its standard output (an addon's {@code System.out}, say) until it
+     * exits: only lines to log, never messages to the master.
+     */
+    private void forwardOutput(Worker worker) {
+        try (BufferedReader output = new BufferedReader(
                 new InputStreamReader(worker.process.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line; (line = messages.readLine()) != null; ) {
-                worker.heardNanos = System.nanoTime();
-                try {
-                    heard(worker, line);
-                } catch (RuntimeException e) {
-                    // an addon's output that looks like a message: dropped, the reader goes on
-                    LOG.warn("{} (pid {}): a message that cannot be read, dropped ({}): {}", worker.name(), worker.pid(),
-                            e.toString(), line);
-                }
+            for (String line; (line = output.readLine()) != null; ) {
+                LOG.info("{}: {}", worker.name(), line);
             }
-        } catch (IOException e) {
-            LOG.debug("Worker {}: its messages ended: {}", worker.id, e.toString());
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("Worker {}: its output ended: {}", worker.id, e.toString());
         }
     }
 
-    /** One line of a worker's output: its state, a recycle request, its readiness, or anything else it printed. */
-    private void heard(Worker worker, String line) {
-        if (line.startsWith(HttpWorker.STATE)) {
-            String[] parts = line.split(" ", 6);
-            if (parts.length >= 6) {
-                worker.served = Long.parseLong(parts[1]);
-                worker.rss = Long.parseLong(parts[3]);
-                worker.current = parts[5].equals("-") ? "-" : parts[5] + " (" + parts[4] + " ms)";
-                if (config.limitMemoryHard() > 0 && worker.rss > config.limitMemoryHard()) {
+    /** Acts on every message the workers sent since the last tick, in the order they came. */
+    private void hear() {
+        for (Heard heard; (heard = channel.poll()) != null; ) {
+            int id = heard.worker();
+            Worker worker = workers.stream().filter(w -> w.id == id).findFirst().orElse(null);
+            if (worker != null) {
+                worker.heardNanos = Math.max(worker.heardNanos, heard.nanos());
+                hear(worker, heard.message());
+            }
+        }
+    }
+
+    /** One message of a worker: its readiness, its state (checked against limit_memory_hard), a recycle request. */
+    private void hear(Worker worker, WorkerMessage message) {
+        switch (message) {
+            case Ready ready -> {
+                worker.ready = true;
+                LOG.info("{} (pid {}) ready in {} ms{}", worker.name(), worker.pid(),
+                        (System.nanoTime() - worker.startedNanos) / 1_000_000, ready.port() > 0 ? ", on port " + ready.port() : "");
+            }
+            case State state -> {
+                worker.served = state.served();
+                worker.rss = state.rss();
+                worker.current = state.oldest().isEmpty() ? "-" : state.oldest() + " (" + state.oldestMillis() + " ms)";
+                if (config.limitMemoryHard() > 0 && worker.rss > config.limitMemoryHard() && worker.process.isAlive()) {
                     LOG.error("{} (pid {}): limit limit_memory_hard reached: RSS {} bytes > {} bytes; killed",
                             worker.name(), worker.pid(), worker.rss, config.limitMemoryHard());
                     worker.process.destroyForcibly();
                 }
             }
-        } else if (line.startsWith(HttpWorker.RECYCLE)) {
-            worker.recycle = line.substring(HttpWorker.RECYCLE.length()).strip();
-            signals.wake();
-        } else if (line.equals(HttpWorker.READY)) {
-            worker.ready.set(true);
-            signals.wake();
-            LOG.info("{} (pid {}) ready in {} ms", worker.name(), worker.pid(),
-                    (System.nanoTime() - worker.startedNanos) / 1_000_000);
-        } else {
-            LOG.info("{}: {}", worker.name(), line);
+            case Recycle recycle -> worker.recycle = recycle.limit();
+            case Hello hello -> LOG.warn("{} (pid {}): a second hello, ignored", worker.name(), worker.pid());
         }
     }
 
@@ -550,7 +577,7 @@ public final class PreforkServer extends CommonServer {
 
     private static void signal(Worker worker, String name) {
         try {
-            dev.kiln.os.Libc.kill((int) worker.pid(), new sun.misc.Signal(name).getNumber());
+            Libc.kill((int) worker.pid(), new sun.misc.Signal(name).getNumber());
         } catch (RuntimeException e) {
             LOG.debug("Worker {}: SIG{} not sent: {}", worker.id, name, e.toString());
         }

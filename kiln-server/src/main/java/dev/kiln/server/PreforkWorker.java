@@ -4,28 +4,25 @@ import dev.kiln.config.Config;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.PrintStream;
-
 /**
- * What the prefork workers share: the pipe on which they talk to their master (one line per
- * message: ready, their state, a request to be replaced), and noticing that the master is gone.
+ * What the prefork workers share: the {@link WorkerChannel} on which they talk to their master
+ * (ready, their state every second, a request to be replaced), and noticing that the master is gone.
  */
 abstract class PreforkWorker extends CommonServer {
 
     private static final Logger LOG = LoggerFactory.getLogger(PreforkWorker.class);
 
-    private final PrintStream toMaster;
+    private final WorkerChannel.Link toMaster;
     private final long master = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
 
-    PreforkWorker(Config config, PrintStream toMaster) {
+    PreforkWorker(Config config, WorkerChannel.Link toMaster) {
         super(config);
         this.toMaster = toMaster;
     }
 
-    /** Sends one message line to the master. */
-    final void tell(String line) {
-        toMaster.println(line);
-        toMaster.flush();
+    /** Sends one message to the master. */
+    final void tell(WorkerMessage message) {
+        toMaster.tell(message);
     }
 
     /** True once this process has another parent than the master that started it (killed, even with SIGKILL). */

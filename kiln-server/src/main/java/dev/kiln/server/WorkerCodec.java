@@ -1,0 +1,157 @@
+package dev.kiln.server;
+
+import dev.kiln.server.WorkerMessage.Hello;
+import dev.kiln.server.WorkerMessage.Ready;
+import dev.kiln.server.WorkerMessage.Recycle;
+import dev.kiln.server.WorkerMessage.State;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The one place where {@link WorkerMessage}s become bytes and back. A frame is
+ * <pre>
+ *   length  u16    the bytes that follow: 2 to 65,535
+ *   version u8     {@value #VERSION}
+ *   type    u8     1 hello, 2 ready, 3 state, 4 recycle
+ *   payload        per type, big-endian: i32 and i64 numbers; strings as u16 length + UTF-8
+ *     hello   token:str
+ *     ready   port:i32
+ *     state   served:i64 inFlight:i32 rss:i64 oldestMillis:i64 oldest:str
+ *     recycle limit:str
+ * </pre>
+ * The length comes first and is the only thing the reader trusts: a frame whose version, type or
+ * payload is wrong is rejected whole ({@link Malformed}) and the next frame is read from where the
+ * length said, so one bad message never desynchronizes the stream. The version is there because a
+ * reload starts workers from the jar now on disk, which may be newer than the master's: a master
+ * drops what it cannot read instead of misreading it. A later kind of message (counters, say: a
+ * u16 count of (u16 id, i64 delta) pairs) is a new type; an older master drops it, one warning each.
+ *
+ * <p>Strings are cut to {@value #MAX_STRING_CHARS} characters when encoded (a request's path in a
+ * state report can be as long as a client cares to send), so a frame always fits its length field.
+ */
+final class WorkerCodec {
+
+    static final int VERSION = 1;
+    private static final int HELLO = 1, READY = 2, STATE = 3, RECYCLE = 4;
+    /** 1,024 UTF-16 units are at most 3,072 bytes of UTF-8: a state report stays far below 65,535. */
+    static final int MAX_STRING_CHARS = 1024;
+    private static final int HEADER = 2;
+
+    /** A frame that was read whole but does not hold a message this master knows. */
+    static final class Malformed extends Exception {
+        Malformed(String message) {
+            super(message, null, false, false);       // one line in a log, never a stack
+        }
+    }
+
+    private WorkerCodec() { }
+
+    /** The frame of {@code message}, length field included, ready to be written in one call. */
+    static byte[] encode(WorkerMessage message) {
+        // the numbers of the longest message, then one string of up to 3 bytes per UTF-16 unit
+        ByteBuffer body = ByteBuffer.allocate(64 + 3 * MAX_STRING_CHARS);
+        body.put((byte) VERSION);
+        switch (message) {
+            case Hello hello -> {
+                body.put((byte) HELLO);
+                putString(body, hello.token());
+            }
+            case Ready ready -> body.put((byte) READY).putInt(ready.port());
+            case State state -> {
+                body.put((byte) STATE).putLong(state.served()).putInt(state.inFlight()).putLong(state.rss())
+                        .putLong(state.oldestMillis());
+                putString(body, state.oldest());
+            }
+            case Recycle recycle -> {
+                body.put((byte) RECYCLE);
+                putString(body, recycle.limit());
+            }
+        }
+        body.flip();
+        ByteBuffer frame = ByteBuffer.allocate(2 + body.remaining());
+        frame.putShort((short) body.remaining()).put(body);
+        return frame.array();
+    }
+
+    /**
+     * The next frame's body (version, type, payload) from {@code in}, however the bytes arrive;
+     * null when the stream ends between frames. A stream that ends inside a frame throws
+     * {@link EOFException}: the writer died mid-message.
+     */
+    static byte[] readFrame(InputStream in) throws IOException {
+        int high = in.read();
+        if (high < 0) {
+            return null;
+        }
+        int low = in.read();
+        if (low < 0) {
+            throw new EOFException("the stream ended inside a frame's length");
+        }
+        int length = high << 8 | low;
+        byte[] body = in.readNBytes(length);
+        if (body.length < length) {
+            throw new EOFException("the stream ended " + body.length + " bytes into a frame of " + length);
+        }
+        return body;
+    }
+
+    /** The message in a frame's body, or {@link Malformed} saying in a few words what is wrong with it. */
+    static WorkerMessage decode(byte[] body) throws Malformed {
+        ByteBuffer in = ByteBuffer.wrap(body);
+        try {
+            if (body.length < HEADER) {
+                throw new Malformed("a frame of " + body.length + " bytes");
+            }
+            int version = Byte.toUnsignedInt(in.get());
+            if (version != VERSION) {
+                throw new Malformed("version " + version + ", this master reads version " + VERSION);
+            }
+            int type = Byte.toUnsignedInt(in.get());
+            WorkerMessage message = switch (type) {
+                case HELLO -> new Hello(getString(in));
+                case READY -> new Ready(in.getInt());
+                case STATE -> new State(in.getLong(), in.getInt(), in.getLong(), in.getLong(), getString(in));
+                case RECYCLE -> new Recycle(getString(in));
+                default -> throw new Malformed("unknown type " + type);
+            };
+            if (in.hasRemaining()) {
+                throw new Malformed(in.remaining() + " bytes after a " + message.getClass().getSimpleName() + " message");
+            }
+            return message;
+        } catch (BufferUnderflowException e) {
+            throw new Malformed("a frame of type " + Byte.toUnsignedInt(body[1]) + " cut short at " + body.length + " bytes");
+        } catch (IllegalArgumentException e) {
+            throw new Malformed(e.getMessage());
+        }
+    }
+
+    private static void putString(ByteBuffer out, String value) {
+        String cut = value.length() <= MAX_STRING_CHARS ? value : value.substring(0, MAX_STRING_CHARS);
+        byte[] utf8 = cut.getBytes(StandardCharsets.UTF_8);
+        out.putShort((short) utf8.length).put(utf8);
+    }
+
+    private static String getString(ByteBuffer in) throws Malformed {
+        int length = Short.toUnsignedInt(in.getShort());
+        if (length > in.remaining()) {
+            throw new BufferUnderflowException();
+        }
+        ByteBuffer utf8 = in.slice(in.position(), length);
+        in.position(in.position() + length);
+        try {
+            CharBuffer text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(utf8);
+            return text.toString();
+        } catch (CharacterCodingException e) {
+            throw new Malformed("a string that is not UTF-8");
+        }
+    }
+}
