@@ -91,12 +91,16 @@ public final class ListenSocket {
      * the prefork master keeps the evented worker's socket (gevent_port) this way and hands it over
      * on fd 0 with {@link #onFd0While}.
      */
-    public static int bindFd(String host, int port) throws IOException {
+    public static BoundFd bindFd(String host, int port) throws IOException {
         try (ServerSocketChannel channel = ServerSocketChannel.open()) {
             channel.bind(new InetSocketAddress(host, port), BACKLOG);
-            return Libc.fcntl(fdOf(channel), Libc.F_DUPFD_CLOEXEC, 3);
+            int bound = ((InetSocketAddress) channel.getLocalAddress()).getPort();
+            return new BoundFd(Libc.fcntl(fdOf(channel), Libc.F_DUPFD_CLOEXEC, 3), bound);
         }
     }
+
+    /** A listening socket's fd and the port it got (the kernel's choice when asked for port 0). */
+    public record BoundFd(int fd, int port) { }
 
     /**
      * Runs {@code action} (a process start, which inherits fd 0) with the socket {@code fd} on fd 0,

@@ -71,6 +71,8 @@ public final class PreforkServer extends CommonServer {
     private int bootFailure;
     /** The evented worker's listening socket (gevent_port), kept by the master off fd 0; -1 when none. */
     private int geventFd = -1;
+    /** The port of {@link #geventFd}: gevent_port, or the kernel's choice when that is 0. */
+    private int geventPort;
     private WorkerChannel channel;
 
     /** What a worker does: serve HTTP, or run one cron runner. */
@@ -138,7 +140,9 @@ public final class PreforkServer extends CommonServer {
                     + config.httpPort() + " (" + e.getMessage() + "); is another server there? see --http-port");
         }
         try {
-            geventFd = ListenSocket.bindFd(config.httpInterface(), config.geventPort());
+            ListenSocket.BoundFd gevent = ListenSocket.bindFd(config.httpInterface(), config.geventPort());
+            geventFd = gevent.fd();
+            geventPort = gevent.port();
         } catch (IOException e) {
             throw KilnException.failure("prefork master: cannot listen on " + config.httpInterface() + ":"
                     + config.geventPort() + " for the evented worker (" + e.getMessage() + "); see --gevent-port");
@@ -161,7 +165,7 @@ public final class PreforkServer extends CommonServer {
         }
         LOG.info("Prefork master on {}:{}: {} HTTP worker{}, {} cron worker{}, the evented worker on port {}",
                 socket.address().getHostString(), socket.address().getPort(), target, target == 1 ? "" : "s", cronTarget,
-                cronTarget == 1 ? "" : "s", config.geventPort());
+                cronTarget == 1 ? "" : "s", geventPort);
         try {
             while (!quit) {
                 String signal = signals.poll(TICK);

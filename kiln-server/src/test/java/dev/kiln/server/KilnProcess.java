@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -98,12 +99,8 @@ final class KilnProcess implements AutoCloseable {
         }
         command.addAll(List.of("--load=base,web,hello", "--pidfile=" + dir.resolve("kiln.pid"),
                 "--data-dir=" + System.getProperty("kiln.test.data", dir.resolve("data").toString())));
-        if (!evented && java.util.Arrays.stream(args).noneMatch(a -> a.startsWith("--gevent-port"))) {
-            int gevent;
-            do {
-                gevent = freePort();
-            } while (gevent == port);
-            command.add("--gevent-port=" + gevent);     // the prefork master's evented worker: never the default 8072
+        if (!evented && Arrays.stream(args).noneMatch(a -> a.startsWith("--gevent-port"))) {
+            command.add("--gevent-port=0");     // the prefork master's evented worker: never the default 8072
         }
         command.addAll(List.of(args));
         Path log = dir.resolve("kiln.log");

@@ -91,9 +91,13 @@ class WorkerChannelTest {
     void aConnectionWithAnUnknownOrAlreadyUsedTokenIsClosedUnheard() throws Exception {
         Map<String, String> env = channel.admit(1, "Worker 1");
         try (WorkerChannel.Link first = WorkerChannel.connect(env)) {
+            first.tell(new Ready(1));
+            // heard: so its token was taken before anyone else presents it
+            assertThat(heard(1)).extracting(Heard::worker).containsExactly(1);
+
             assertClosedByTheMaster(env.get(WorkerChannel.PATH_ENV), env.get(WorkerChannel.TOKEN_ENV));
             assertClosedByTheMaster(env.get(WorkerChannel.PATH_ENV), "not-a-token");
-            first.tell(new Ready(1));
+            first.tell(new Ready(2));
             assertThat(heard(1)).extracting(Heard::worker).containsExactly(1);
         }
     }
@@ -143,7 +147,8 @@ class WorkerChannelTest {
     private static void assertClosedByTheMaster(String path, String token) throws Exception {
         try (SocketChannel raw = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
             write(raw, WorkerCodec.encode(new Hello(token)));
-            int read = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> raw.read(ByteBuffer.allocate(1)));
+            // a guard against hanging on a connection left open, not a bound on how fast it closes
+            int read = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> raw.read(ByteBuffer.allocate(1)));
             assertThat(read).as("the master closed the connection").isEqualTo(-1);
         }
     }
