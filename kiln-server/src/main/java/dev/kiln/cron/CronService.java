@@ -10,10 +10,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
@@ -195,15 +193,11 @@ public final class CronService {
 
     /** Ends the backends of an abandoned call: PostgreSQL rolls their transactions back and drops the lock. */
     private void terminate(CronRunner.Call call) {
-        try (Connection connection = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
-             PreparedStatement statement = connection.prepareStatement(
-                     "SELECT pg_terminate_backend(pid) FROM unnest(?::int[]) AS pid")) {
-            statement.setArray(1, connection.createArrayOf("int4", Arrays.stream(call.backendPids()).boxed().toArray()));
-            statement.execute();
+        try (Connection connection = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED)) {
+            CronStore.terminate(connection, call.backendPids());
             connection.commit();
         } catch (SQLException | RuntimeException e) {
             LOG.error("{}: could not end the transactions of cron job '{}': {}", call.database(), call.job(), SqlErrors.firstLine(e));
         }
     }
-
 }
