@@ -5,16 +5,15 @@ import dev.kiln.api.HttpException;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseException;
 import dev.kiln.db.Isolation;
+import dev.kiln.db.Notifications;
 import dev.kiln.db.SqlErrors;
-import org.postgresql.PGConnection;
-import org.postgresql.PGNotification;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -24,18 +23,17 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The bus of one process, Odoo's {@code ImDispatch}: ONE thread with a connection of its own
- * {@code LISTEN}s on {@link BusSignals#CHANNEL}, reads what is new in the notified database once
+ * The bus of one process, Odoo's {@code ImDispatch}: subscribed to {@link BusSignals#CHANNEL} on the
+ * process's {@link Notifications}, it reads what is new in the notified database once
  * ({@link RecentMessages}) and wakes the subscribers of the notified channels, who then take their
  * messages from there ({@link #read}; from the table only when they are further behind). A long poll
  * waits for its wake-up ({@link #poll}); a websocket registers a callback instead ({@link #subscribe}),
  * which the listener thread runs and which must only hand the read over to another thread.
  *
- * <p>A subscriber registers before its first read, and every (re)connection of the listener wakes
- * every subscriber: so a message committed while nobody listened — before the first {@code LISTEN},
- * or while PostgreSQL restarted — is read from the subscriber's last id, never missed. The thread
- * starts with the first subscriber and, as every background loop of Kiln, logs its failures and
- * goes on; it ends with {@link #stop}, which also ends every pending poll with no message.
+ * <p>A subscriber registers before its first read, and every time the listener starts listening
+ * (again) every subscriber is woken: so a message committed while nobody listened — before the
+ * first {@code LISTEN}, or while PostgreSQL restarted — is read from the subscriber's last id, never
+ * missed. {@link #stop} ends every pending poll with no message.
  *
  * <p>A waiting poll holds no database connection (its request gave its own back, see
  * {@link TransactionBus#poll}), and reads only when woken, from the latest messages the listener
@@ -44,14 +42,11 @@ import java.util.concurrent.TimeUnit;
  * by polls and websockets alike, use at most half of {@code db_maxconn} at once, so that bus
  * clients, however many, always leave connections to the requests that work.
  *
- * <p>One per {@link ConnectionPools} (one per process, but tests may run several servers in one JVM).
+ * <p>One per process, made by the composition root and handed to whoever polls or subscribes.
  */
-public final class BusDispatcher {
+public final class BusDispatcher implements Notifications.Subscriber {
 
     private static final Logger LOG = LoggerFactory.getLogger(BusDispatcher.class);
-    private static final Map<ConnectionPools, BusDispatcher> DISPATCHERS = new ConcurrentHashMap<>();
-    private static final Duration RETRY = Duration.ofSeconds(1);
-    private static final int SLICE_MILLIS = 1_000;
     /** What a refused poll is told: come back then (a client's next poll after a refusal). */
     static final Duration RETRY_AFTER = Duration.ofSeconds(5);
 
@@ -77,33 +72,28 @@ public final class BusDispatcher {
     private final Map<String, Integer> waitingPerDatabase = new ConcurrentHashMap<>();
     /** The connections reads from the table may use at once: half of db_maxconn, the rest kept for requests. */
     private final Semaphore tableReads;
-    private volatile Limits limits = Limits.DEFAULT;
+    private final Limits limits;
     private volatile boolean stopped;
-    private Thread thread;
+    private volatile boolean heard;
 
-    private BusDispatcher(ConnectionPools pools) {
+    /**
+     * @param limits how many polls may wait at once (the server's {@code bus_max_polls_*} options)
+     */
+    public BusDispatcher(ConnectionPools pools, Notifications notifications, Limits limits) {
         this.pools = pools;
-        this.tableReads = new Semaphore(Math.max(1, pools.maxConnections() / 2), true);
-    }
-
-    /** Sets how many polls may wait at once (the server's {@code bus_max_polls_*} options). */
-    public BusDispatcher limits(Limits limits) {
         this.limits = limits;
-        return this;
-    }
-
-    /** The dispatcher of {@code pools}' process. */
-    public static BusDispatcher of(ConnectionPools pools) {
-        return DISPATCHERS.computeIfAbsent(pools, BusDispatcher::new);
+        this.tableReads = new Semaphore(Math.max(1, pools.maxConnections() / 2), true);
+        notifications.subscribe(BusSignals.CHANNEL, this);
     }
 
     /**
-     * Stops the dispatcher of {@code pools}, if it has one: pending polls end at once with no
-     * message, and later ones answer at once the same way (the server is stopping).
+     * Pending polls end at once with no message, and later ones answer at once the same way (the
+     * server is stopping); websocket subscribers are woken to see {@link #stopped}.
      */
-    public static void stop(ConnectionPools pools) {
-        BusDispatcher dispatcher = of(pools);
-        dispatcher.stopListening();
+    public void stop() {
+        stopped = true;
+        subscribers.forEach(Subscriber::wake);
+        LOG.info("Bus: stopped");
     }
 
     /**
@@ -126,7 +116,6 @@ public final class BusDispatcher {
             if (stopped) {
                 return List.of();
             }
-            ensureStarted();
             long deadline = System.nanoTime() + timeout.toNanos();
             while (true) {
                 subscriber.clear();
@@ -194,7 +183,6 @@ public final class BusDispatcher {
         Subscriber subscriber = new Subscriber(db, Set.copyOf(channels), onWake);
         follow(db);
         subscribers.add(subscriber);
-        ensureStarted();
         subscriber.wake();
         return () -> subscribers.remove(subscriber);
     }
@@ -249,73 +237,25 @@ public final class BusDispatcher {
         }
     }
 
-    private synchronized void ensureStarted() {
-        if (thread == null && !stopped) {
-            thread = Thread.ofPlatform().daemon().name("kiln-bus").start(this::listen);
-        }
-    }
-
-    private void stopListening() {
-        Thread running;
-        synchronized (this) {
-            stopped = true;
-            running = thread;
-        }
+    /** Listening (again): what was committed while nobody listened is read by every subscriber from its last id. */
+    @Override
+    public void catchUp() {
+        LOG.info(heard ? "Bus: listening again; every waiting client reads from its last message"
+                : "Bus: listening for notifications");
+        heard = true;
+        recent.values().forEach(RecentMessages::startOver);
+        recent.keySet().forEach(this::refresh);
         subscribers.forEach(Subscriber::wake);
-        if (running != null) {
-            try {
-                if (!running.join(Duration.ofMillis(SLICE_MILLIS * 3L))) {
-                    running.interrupt();
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            LOG.info("Bus: stopped");
-        }
     }
 
-    /** The listener's loop: connect, LISTEN, wake everyone, then wake the notified; reconnect on failure. */
-    private void listen() {
-        boolean failing = false;
-        while (!stopped) {
-            try (Connection connection = pools.dedicated(ConnectionPools.MAINTENANCE_DATABASE)) {
-                try (Statement statement = connection.createStatement()) {
-                    statement.execute("LISTEN " + BusSignals.CHANNEL);
-                }
-                LOG.info(failing ? "Bus: listening again; every waiting client reads from its last message"
-                        : "Bus: listening for notifications");
-                failing = false;
-                // what was committed while no one listened: read from the table by every subscriber
-                recent.values().forEach(RecentMessages::startOver);
-                recent.keySet().forEach(this::refresh);
-                subscribers.forEach(Subscriber::wake);
-                PGConnection postgres = connection.unwrap(PGConnection.class);
-                while (!stopped) {
-                    dispatch(postgres.getNotifications(SLICE_MILLIS));
-                }
-            } catch (SQLException | RuntimeException e) {
-                if (stopped) {
-                    break;
-                }
-                if (!failing) {
-                    LOG.warn("Bus: {}; reconnecting every {} s", SqlErrors.firstLine(e), RETRY.toSeconds());
-                    failing = true;
-                }
-                pause();
-            }
-        }
-    }
-
-    private void dispatch(PGNotification[] notifications) {
-        if (notifications == null) {
-            return;
-        }
-        List<BusSignals.Notice> notices = new java.util.ArrayList<>();
-        for (PGNotification notification : notifications) {
+    @Override
+    public void notified(List<String> payloads) {
+        List<BusSignals.Notice> notices = new ArrayList<>();
+        for (String payload : payloads) {
             try {
-                notices.add(BusSignals.parse(notification.getParameter()));
+                notices.add(BusSignals.parse(payload));
             } catch (RuntimeException e) {
-                LOG.warn("Bus: ignoring a notification that cannot be read ({}): {}", e.toString(), notification.getParameter());
+                LOG.warn("Bus: ignoring a notification that cannot be read ({}): {}", e.toString(), payload);
             }
         }
         // once per database, however many notifications came together
@@ -349,15 +289,6 @@ public final class BusDispatcher {
         } catch (SQLException | RuntimeException e) {
             latest.startOver();
             LOG.debug("Bus: reading the new messages of {} failed ({}); subscribers read them themselves", db, e.toString());
-        }
-    }
-
-    private void pause() {
-        try {
-            Thread.sleep(RETRY);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            stopped = true;
         }
     }
 
@@ -419,7 +350,7 @@ public final class BusDispatcher {
                 if (left <= 0) {
                     return false;
                 }
-                java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+                TimeUnit.NANOSECONDS.timedWait(this, left);
             }
             return true;
         }

@@ -1,6 +1,7 @@
 package dev.kiln.bus;
 
 import dev.kiln.api.Bus;
+import dev.kiln.db.Tables;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -17,10 +18,20 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * All the SQL of the bus, on {@code kiln_bus} (Odoo's {@code bus_bus}; created with Kiln's own
- * tables): one row per message, {@code message} being {@code {"type": ..., "payload": ...}}.
+ * All the SQL of the bus, on {@code kiln_bus} (Odoo's {@code bus_bus}): one row per message,
+ * {@code message} being {@code {"type": ..., "payload": ...}}.
  */
 public final class BusStore {
+
+    /** The bus table, created with Kiln's own in every database (see {@code RegistrySchema}). */
+    public static final Tables TABLES = new Tables("""
+            CREATE TABLE IF NOT EXISTS kiln_bus (
+                id bigserial PRIMARY KEY,
+                channel text NOT NULL,
+                message jsonb NOT NULL,
+                created timestamptz NOT NULL DEFAULT now());
+            CREATE INDEX IF NOT EXISTS kiln_bus_created ON kiln_bus (created);
+            """, "kiln_bus_created");
 
     /**
      * Odoo's TIMEOUT: a client that has seen nothing yet (last id 0) gets only the messages of this

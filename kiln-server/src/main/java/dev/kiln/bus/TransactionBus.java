@@ -30,22 +30,23 @@ public final class TransactionBus implements Bus {
     private final ConnectionPools pools;
     private final String db;
     private final Connection connection;
-    private final boolean mayPoll;
+    private final BusDispatcher dispatcher;
     private final String client;
     private final List<String[]> pending = new ArrayList<>();
     private final Set<String> sent = new LinkedHashSet<>();
 
     /**
-     * @param mayPoll false for a cron call: a poll commits the transaction before waiting, which
-     *                would commit part of a call whose effect must be committed once, as a whole
-     * @param client  the address of the client whose request this is, null for none: polls waiting
-     *                at once are bounded per client
+     * @param dispatcher the process's bus, which polls wait on; null for a cron call, which may not
+     *                   poll: a poll commits the transaction before waiting, which would commit part
+     *                   of a call whose effect must be committed once, as a whole
+     * @param client     the address of the client whose request this is, null for none: polls
+     *                   waiting at once are bounded per client
      */
-    public TransactionBus(ConnectionPools pools, String db, Connection connection, boolean mayPoll, String client) {
+    public TransactionBus(ConnectionPools pools, String db, Connection connection, BusDispatcher dispatcher, String client) {
         this.pools = pools;
         this.db = db;
         this.connection = connection;
-        this.mayPoll = mayPoll;
+        this.dispatcher = dispatcher;
         this.client = client;
     }
 
@@ -65,7 +66,7 @@ public final class TransactionBus implements Bus {
      */
     @Override
     public List<Message> poll(Collection<String> channels, long lastId, Duration timeout) throws InterruptedException {
-        if (!mayPoll) {
+        if (dispatcher == null) {
             throw new UnsupportedOperationException("a cron job cannot poll the bus: its call is committed once, as a whole;"
                     + " poll from a route");
         }
@@ -74,7 +75,7 @@ public final class TransactionBus implements Bus {
         } catch (SQLException e) {
             throw new IllegalStateException(e.getMessage(), e);
         }
-        return BusDispatcher.of(pools).poll(db, client, channels, lastId, timeout);
+        return dispatcher.poll(db, client, channels, lastId, timeout);
     }
 
     /** Whether this bus belongs to the transaction of {@code candidate}. */

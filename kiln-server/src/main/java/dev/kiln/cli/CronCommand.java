@@ -10,6 +10,7 @@ import dev.kiln.config.Config;
 import dev.kiln.config.ConfigLoader;
 import dev.kiln.cron.CronManual;
 import dev.kiln.cron.CronStore;
+import dev.kiln.db.Notifications;
 import dev.kiln.logging.Logging;
 import dev.kiln.registry.Registries;
 import picocli.CommandLine;
@@ -46,7 +47,7 @@ final class CronCommand {
                 print(CronManual.list(pools, db), out);
             } else {
                 AddonLoader catalog = AddonLoader.discover(config.addonsPath(), config.dataDir());
-                Registries registries = new Registries(catalog, config.serverWideModules(), pools);
+                Registries registries = new Registries(catalog, config.serverWideModules(), pools, new Notifications(pools));
                 double seconds = CronManual.run(pools, registries, db, values.getFirst());
                 out.printf("cron job '%s' done in %.3f s%n", values.getFirst(), seconds);
             }

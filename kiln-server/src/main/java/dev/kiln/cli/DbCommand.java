@@ -11,6 +11,7 @@ import dev.kiln.addons.AddonLoader;
 import dev.kiln.config.Config;
 import dev.kiln.config.ConfigLoader;
 import dev.kiln.db.DatabaseManager;
+import dev.kiln.db.Notifications;
 import dev.kiln.logging.Logging;
 import dev.kiln.registry.DatabaseService;
 import dev.kiln.registry.Registries;
@@ -55,7 +56,7 @@ final class DbCommand {
         Actions.withServer(config, pools -> {
             AddonLoader catalog = AddonLoader.discover(config.addonsPath(), config.dataDir());
             DatabaseService service = new DatabaseService(new DatabaseManager(pools, config.dbTemplate()),
-                    new Registries(catalog, config.serverWideModules(), pools), catalog, pools);
+                    new Registries(catalog, config.serverWideModules(), pools, new Notifications(pools)), catalog, pools);
             switch (action) {
                 case "list" -> service.list().forEach(out::println);
                 case "create" -> service.create(values.get(0), login, password);

@@ -112,7 +112,7 @@ final class CronCall {
         int remaining;
 
         Context(ConnectionPools pools, String database, Connection connection, CronStore.Claimed job) {
-            super(pools, database, connection, false, null);
+            super(pools, database, connection);
             this.job = job;
         }
 

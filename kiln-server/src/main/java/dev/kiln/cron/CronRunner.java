@@ -1,23 +1,22 @@
 package dev.kiln.cron;
 
-import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseException;
 import dev.kiln.db.Isolation;
+import dev.kiln.db.Notifications;
 import dev.kiln.db.SqlErrors;
 import dev.kiln.registry.Registry;
 import org.postgresql.PGConnection;
-import org.postgresql.PGNotification;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -26,12 +25,15 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * One cron runner, Odoo's cron thread: it keeps a connection of its own that {@code LISTEN}s on
- * {@link CronSignals#CHANNEL}, sleeps until woken, until the next job falls due or for a minute
- * (plus a jitter of its own, so runners of many processes do not poll together), then processes
- * the databases: those it was woken for first, then all the others. In each it takes the ready jobs
- * one at a time (see {@link CronStore}) until none is left. A failing job, a database that cannot be
- * reached, or PostgreSQL restarting never stops the runner: it logs, waits a little and goes on.
+ * One cron runner, Odoo's cron thread: it sleeps until woken by a notification of a database it
+ * serves (see {@link CronService}), until the next job falls due, or for a minute (plus a jitter
+ * of its own, so runners of many processes do not poll together), then processes the databases:
+ * those it was woken for first, then all the others. In each it takes the ready jobs one at a time
+ * (see {@link CronStore}) until none is left. While PostgreSQL is in recovery (a hot standby, read
+ * only) it runs nothing and looks again every {@link Notifications#RECOVERY_POLL}. A runner that has
+ * lived {@code limit_time_worker_cron} ends between two passes and the service starts a fresh one
+ * in its place. A failing job, a database that cannot be reached, or PostgreSQL restarting never
+ * stops the runner: it logs, waits a little and goes on.
  */
 final class CronRunner implements Runnable {
 
@@ -39,8 +41,9 @@ final class CronRunner implements Runnable {
     /** Odoo's SLEEP_INTERVAL: the longest a runner sleeps without being woken. */
     static final Duration SLEEP = Duration.ofSeconds(60);
     private static final Duration JITTER = Duration.ofSeconds(5);
-    private static final Duration RECOVERY_POLL = Duration.ofSeconds(10);
     private static final Duration RETRY = Duration.ofSeconds(2);
+    /** The longest one wait lasts: a stop, a clock moved or PostgreSQL entering recovery is seen within it. */
+    private static final long SLICE_MILLIS = 1_000;
     /** Jobs of the ready list offered to one claim query: runners skip each other's locks within it. */
     private static final int WINDOW = 64;
     /** SQLSTATEs of a database that is not (or no longer) one Kiln can run jobs in. */
@@ -56,25 +59,46 @@ final class CronRunner implements Runnable {
     }
 
     private final CronService service;
+    private final Clock clock;
     final int number;
+    private final Instant born;
     private final long jitterMillis;
+    /** Databases named by notifications since the last pass; guarded by {@code this}. */
+    private final Set<String> woken = new LinkedHashSet<>();
+    /** Woken to process everything at once (the listener listens again); guarded by {@code this}. */
+    private boolean poked;
     private volatile boolean stopped;
     private volatile boolean abandoned;
     volatile Call current;
 
-    CronRunner(CronService service, int number) {
+    CronRunner(CronService service, int number, Clock clock) {
         this.service = service;
         this.number = number;
+        this.clock = clock;
+        this.born = clock.instant();
         this.jitterMillis = ThreadLocalRandom.current().nextLong(JITTER.toMillis() + 1);
     }
 
     void stop() {
         stopped = true;
+        poke();
     }
 
     /** The watchdog gave up on the current call: its transactions are gone; this runner ends. */
     void abandon() {
         abandoned = true;
+    }
+
+    /** Wakes the runner for {@code databases}: it processes them first, at once. */
+    synchronized void wake(Collection<String> databases) {
+        woken.addAll(databases);
+        notifyAll();
+    }
+
+    /** Wakes the runner to process every database at once. */
+    synchronized void poke() {
+        poked = true;
+        notifyAll();
     }
 
     private boolean running() {
@@ -83,52 +107,37 @@ final class CronRunner implements Runnable {
 
     @Override
     public void run() {
-        Connection listen = null;
-        long listenSince = 0;
         boolean recovery = false;
         boolean failing = false;
-        Set<String> woken = new LinkedHashSet<>();
-        Instant wakeAt = Instant.now();
+        Instant wakeAt = clock.instant();
         while (running()) {
             try {
-                if (listen == null || service.tooOld(listenSince)) {
-                    close(listen);
-                    listen = null;
-                    Connection fresh = service.pools().dedicated(ConnectionPools.MAINTENANCE_DATABASE);
-                    listen = fresh;
-                    listenSince = System.nanoTime();
-                    recovery = inRecovery(fresh);
-                    if (recovery) {
-                        LOG.warn("Cron runner {}: PostgreSQL is in recovery (read only); polling every {} s until it is not",
-                                number, RECOVERY_POLL.toSeconds());
-                    } else {
-                        try (Statement statement = fresh.createStatement()) {
-                            statement.execute("LISTEN " + CronSignals.CHANNEL);
-                        }
-                    }
-                    if (failing) {
-                        LOG.info("Cron runner {}: PostgreSQL answers again", number);
-                        failing = false;
-                    }
+                if (service.tooOld(born)) {
+                    LOG.info("Cron runner {}: it reached limit_time_worker_cron ({} s); a fresh runner takes its place",
+                            number, service.maxAgeSeconds());
+                    service.replace(this);
+                    return;
                 }
-                if (!waitForWork(listen, recovery, wakeAt, woken, listenSince)) {
-                    continue;                 // its connection reached limit_time_worker_cron: a fresh one
-                }
+                awaitWork(wakeAt, recovery);
                 if (!running()) {
                     break;
                 }
-                if (recovery) {
-                    if (inRecovery(listen)) {
-                        wakeAt = Instant.now().plus(RECOVERY_POLL);
-                    } else {
-                        close(listen);        // reconnect and LISTEN, then process at once
-                        listen = null;
-                        wakeAt = Instant.now();
+                if (service.inRecovery()) {
+                    if (!recovery) {
+                        LOG.warn("Cron runner {}: PostgreSQL is in recovery (read only); polling every {} s until it is not",
+                                number, Notifications.RECOVERY_POLL.toSeconds());
+                        recovery = true;
                     }
+                    wakeAt = clock.instant().plus(Notifications.RECOVERY_POLL);
                     continue;
                 }
-                wakeAt = processAll(listen, woken);
-            } catch (RuntimeException | SQLException e) {
+                recovery = false;
+                wakeAt = processAll(takeWoken());
+                if (failing) {
+                    LOG.info("Cron runner {}: PostgreSQL answers again", number);
+                    failing = false;
+                }
+            } catch (RuntimeException e) {
                 if (!running()) {
                     break;
                 }
@@ -136,26 +145,52 @@ final class CronRunner implements Runnable {
                     LOG.warn("Cron runner {}: {}; trying again every {} s", number, SqlErrors.firstLine(e), RETRY.toSeconds());
                     failing = true;
                 }
-                close(listen);
-                listen = null;
-                pause(RETRY);
-                wakeAt = Instant.now();
+                wakeAt = clock.instant().plus(RETRY);
             } catch (VirtualMachineError e) {
                 throw e;
             } catch (Error e) {
                 // a defect, not an outage: said loudly, and the runner goes on rather than ending unseen
                 LOG.error("Cron runner {}: unexpected failure; trying again in {} s", number, RETRY.toSeconds(), e);
-                close(listen);
-                listen = null;
-                pause(RETRY);
-                wakeAt = Instant.now();
+                wakeAt = clock.instant().plus(RETRY);
             }
         }
-        close(listen);
+    }
+
+    /**
+     * Sleeps until {@code wakeAt} or a wake-up, in slices of a second so that a stop, a clock moved
+     * forward, the runner's age or a change of PostgreSQL's recovery state is seen within one.
+     */
+    private synchronized void awaitWork(Instant wakeAt, boolean recovery) {
+        while (running() && woken.isEmpty() && !poked && service.inRecovery() == recovery && !service.tooOld(born)) {
+            long millis = Duration.between(clock.instant(), wakeAt).toMillis();
+            if (millis <= 0) {
+                return;
+            }
+            try {
+                wait(Math.min(millis, SLICE_MILLIS));
+            } catch (InterruptedException e) {
+                if (!running()) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    /** The databases woken for since the last pass, in the order heard; clears them. */
+    private synchronized Set<String> takeWoken() {
+        Set<String> taken = new LinkedHashSet<>(woken);
+        woken.clear();
+        poked = false;
+        return taken;
+    }
+
+    private synchronized boolean wokenMeanwhile() {
+        return !woken.isEmpty() || poked;
     }
 
     /** Processes the woken databases, then the others; returns when to wake up next. */
-    private Instant processAll(Connection listen, Set<String> woken) throws SQLException {
+    private Instant processAll(Set<String> woken) {
         List<String> databases = service.databases();
         List<String> order = new ArrayList<>();
         for (String db : woken) {
@@ -163,13 +198,12 @@ final class CronRunner implements Runnable {
                 order.add(db);
             }
         }
-        woken.clear();
         for (String db : databases) {
             if (!order.contains(db)) {
                 order.add(db);
             }
         }
-        Instant idle = Instant.now().plus(SLEEP).plusMillis(jitterMillis);
+        Instant idle = clock.instant().plus(SLEEP).plusMillis(jitterMillis);
         Instant wakeAt = idle;
         for (String db : order) {
             if (!running()) {
@@ -179,48 +213,8 @@ final class CronRunner implements Runnable {
             if (due != null && due.isBefore(wakeAt)) {
                 wakeAt = due;
             }
-            collect(listen, woken);
         }
-        return woken.isEmpty() ? wakeAt : Instant.now();
-    }
-
-    /**
-     * Sleeps until {@code wakeAt} or a notification, in slices of a second so a stop is seen at once.
-     * False when it stopped early because the listening connection is due to be replaced.
-     */
-    private boolean waitForWork(Connection listen, boolean recovery, Instant wakeAt, Set<String> woken, long listenSince)
-            throws SQLException {
-        PGConnection postgres = listen.unwrap(PGConnection.class);
-        while (running() && woken.isEmpty()) {
-            long millis = Duration.between(Instant.now(), wakeAt).toMillis();
-            if (millis <= 0) {
-                return true;
-            }
-            if (service.tooOld(listenSince)) {
-                LOG.info("Cron runner {}: its connection reached limit_time_worker_cron ({} s); opening a fresh one",
-                        number, service.maxAgeSeconds());
-                return false;
-            }
-            int slice = (int) Math.min(millis, 1_000);
-            if (recovery) {
-                pause(Duration.ofMillis(slice));
-                continue;
-            }
-            add(postgres.getNotifications(slice), woken);
-        }
-        return true;
-    }
-
-    private static void collect(Connection listen, Set<String> woken) throws SQLException {
-        add(listen.unwrap(PGConnection.class).getNotifications(), woken);
-    }
-
-    private static void add(PGNotification[] notifications, Set<String> woken) {
-        if (notifications != null) {
-            for (PGNotification notification : notifications) {
-                woken.add(notification.getParameter());
-            }
-        }
+        return wokenMeanwhile() ? clock.instant() : wakeAt;
     }
 
     /** Runs every ready job of {@code db}; returns when its next job falls due (null: none). */
@@ -238,7 +232,7 @@ final class CronRunner implements Runnable {
                 claim.commit();
                 if (drain(db, claim, work, ready, pids) == 0) {
                     // every ready job is held by another runner: look again shortly
-                    return Instant.now().plusSeconds(5);
+                    return clock.instant().plusSeconds(5);
                 }
             }
             return null;
@@ -392,43 +386,7 @@ final class CronRunner implements Runnable {
         return message.lines().findFirst().orElse(message);
     }
 
-    private static boolean inRecovery(Connection connection) throws SQLException {
-        try (Statement statement = connection.createStatement();
-             ResultSet row = statement.executeQuery("SELECT pg_is_in_recovery()")) {
-            row.next();
-            return row.getBoolean(1);
-        }
-    }
-
     private static int pid(Connection connection) throws SQLException {
         return connection.unwrap(PGConnection.class).getBackendPID();
-    }
-
-    private static void rollback(Connection connection) {
-        try {
-            connection.rollback();
-        } catch (SQLException ignored) {
-            // a broken connection is dropped by the pool when it comes back
-        }
-    }
-
-    private static void close(Connection connection) {
-        if (connection != null) {
-            try {
-                connection.close();
-            } catch (SQLException ignored) {
-                // closing is all that was left to do with it
-            }
-        }
-    }
-
-    private void pause(Duration duration) {
-        try {
-            Thread.sleep(duration);
-        } catch (InterruptedException e) {
-            if (!running()) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 }

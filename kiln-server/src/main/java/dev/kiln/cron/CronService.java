@@ -3,6 +3,7 @@ package dev.kiln.cron;
 import dev.kiln.config.Config;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Isolation;
+import dev.kiln.db.Notifications;
 import dev.kiln.db.SqlErrors;
 import dev.kiln.registry.Registries;
 import dev.kiln.logging.ThreadStacks;
@@ -10,22 +11,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.time.Clock;
 import java.time.Duration;
-import java.util.Arrays;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
 
 /**
  * The cron runners of one process ({@code --max-cron-threads} of them), Odoo's {@code cron_spawn},
- * and their watchdog: a job over {@code limit_time_real_cron} has its stack logged and its thread
+ * woken through the process's {@link Notifications} (a notification on {@link CronSignals#CHANNEL}
+ * wakes every runner for the database it names; listening again wakes them all, since triggers may
+ * have been missed meanwhile), and their watchdog: a job over {@code limit_time_real_cron} has its stack logged and its thread
  * interrupted; one that still runs {@link #GRACE} later is abandoned — its two backends are
  * terminated, which rolls its transactions back and releases its claim, and a new runner takes the
  * old one's place (the stuck thread is left to finish on its own; it touches nothing any more).
  */
-public final class CronService {
+public final class CronService implements Notifications.Subscriber {
 
     private static final Logger LOG = LoggerFactory.getLogger(CronService.class);
     /** How long an interrupted job has to stop before it is abandoned. */
@@ -39,7 +42,9 @@ public final class CronService {
     private final List<String> only;
     private final int threads;
     private final int limitSeconds;
-    private final long maxAgeNanos;
+    private final Duration maxAge;
+    private final Notifications notifications;
+    private final Clock clock;
     private final List<Runner> runners = new CopyOnWriteArrayList<>();
     private volatile boolean running;
     private Thread watchdog;
@@ -49,20 +54,32 @@ public final class CronService {
     /**
      * @param databases the databases to run jobs in: {@code -d}'s list, or every database on the server
      */
-    public CronService(Config config, ConnectionPools pools, Registries registries, Supplier<List<String>> databases) {
-        this(config, config.maxCronThreads(), pools, registries, databases);
+    public CronService(Config config, ConnectionPools pools, Registries registries, Supplier<List<String>> databases,
+                       Notifications notifications) {
+        this(config, config.maxCronThreads(), pools, registries, databases, notifications);
     }
 
     /** With {@code threads} runners whatever {@code --max-cron-threads} says (a prefork cron worker runs one). */
     public CronService(Config config, int threads, ConnectionPools pools, Registries registries,
-                       Supplier<List<String>> databases) {
+                       Supplier<List<String>> databases, Notifications notifications) {
+        this(config, threads, pools, registries, databases, notifications, Clock.systemUTC());
+    }
+
+    /**
+     * @param clock what the runners' sleeps and ages are measured with (a test moves it instead of
+     *              waiting); the watchdog's {@code limit_time_real_cron} stays on the monotonic clock
+     */
+    CronService(Config config, int threads, ConnectionPools pools, Registries registries,
+                Supplier<List<String>> databases, Notifications notifications, Clock clock) {
         this.pools = pools;
         this.registries = registries;
         this.databases = databases;
         this.only = List.copyOf(config.dbName());
         this.threads = threads;
         this.limitSeconds = config.effectiveLimitTimeRealCron();
-        this.maxAgeNanos = Duration.ofSeconds(config.limitTimeWorkerCron()).toNanos();
+        this.maxAge = Duration.ofSeconds(config.limitTimeWorkerCron());
+        this.notifications = notifications;
+        this.clock = clock;
     }
 
     /** Starts the runners; none when {@code --max-cron-threads} is 0. */
@@ -71,6 +88,7 @@ public final class CronService {
             return;
         }
         running = true;
+        notifications.subscribe(CronSignals.CHANNEL, this);
         for (int i = 1; i <= threads; i++) {
             runners.add(spawn(i));
         }
@@ -80,9 +98,44 @@ public final class CronService {
     }
 
     /** Asks the runners to take no new job; {@link #stop} then waits for them. */
-    public void stopStarting() {
+    public synchronized void stopStarting() {
         running = false;
         runners.forEach(r -> r.runner().stop());
+    }
+
+    @Override
+    public void notified(List<String> databases) {
+        List<String> served = databases.stream().filter(this::serves).distinct().toList();
+        if (!served.isEmpty()) {
+            runners.forEach(r -> r.runner().wake(served));
+        }
+    }
+
+    @Override
+    public void catchUp() {
+        runners.forEach(r -> r.runner().poke());
+    }
+
+    /** Whether PostgreSQL is in recovery (a hot standby): runners run nothing meanwhile. */
+    boolean inRecovery() {
+        return notifications.inRecovery();
+    }
+
+    /**
+     * {@code limit_time_worker_cron}: {@code old} ends, between two passes, and a fresh runner
+     * (a new thread: whatever the old one's thread-locals held goes with it) takes its number.
+     */
+    synchronized void replace(CronRunner old) {
+        for (int i = 0; i < runners.size(); i++) {
+            if (runners.get(i).runner() == old && running) {
+                runners.set(i, spawn(old.number));
+            }
+        }
+    }
+
+    /** The threads of the runners now, by number order (for tests: a replaced runner has a new one). */
+    List<Thread> runnerThreads() {
+        return runners.stream().map(Runner::thread).toList();
     }
 
     /**
@@ -136,16 +189,16 @@ public final class CronService {
     }
 
     long maxAgeSeconds() {
-        return Duration.ofNanos(maxAgeNanos).toSeconds();
+        return maxAge.toSeconds();
     }
 
-    /** Whether a runner's listening connection opened at {@code sinceNanos} has lived past {@code limit_time_worker_cron}. */
-    boolean tooOld(long sinceNanos) {
-        return maxAgeNanos > 0 && System.nanoTime() - sinceNanos > maxAgeNanos;
+    /** Whether a runner born at {@code born} has lived past {@code limit_time_worker_cron}. */
+    boolean tooOld(Instant born) {
+        return maxAge.isPositive() && clock.instant().isAfter(born.plus(maxAge));
     }
 
     private Runner spawn(int number) {
-        CronRunner runner = new CronRunner(this, number);
+        CronRunner runner = new CronRunner(this, number, clock);
         Thread thread = Thread.ofPlatform().daemon().name("kiln-cron-" + number).start(runner);
         return new Runner(runner, thread);
     }
@@ -186,24 +239,17 @@ public final class CronService {
             terminate(call);
             LOG.error("{}: cron job '{}' did not stop within {} s of its interruption: its transactions were ended"
                     + " (claim released) and runner {} replaced", call.database(), call.job(), GRACE.toSeconds(), r.runner().number);
-            int index = runners.indexOf(r);
-            if (running && index >= 0) {
-                runners.set(index, spawn(r.runner().number));
-            }
+            replace(r.runner());
         }
     }
 
     /** Ends the backends of an abandoned call: PostgreSQL rolls their transactions back and drops the lock. */
     private void terminate(CronRunner.Call call) {
-        try (Connection connection = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
-             PreparedStatement statement = connection.prepareStatement(
-                     "SELECT pg_terminate_backend(pid) FROM unnest(?::int[]) AS pid")) {
-            statement.setArray(1, connection.createArrayOf("int4", Arrays.stream(call.backendPids()).boxed().toArray()));
-            statement.execute();
+        try (Connection connection = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED)) {
+            CronStore.terminate(connection, call.backendPids());
             connection.commit();
         } catch (SQLException | RuntimeException e) {
             LOG.error("{}: could not end the transactions of cron job '{}': {}", call.database(), call.job(), SqlErrors.firstLine(e));
         }
     }
-
 }

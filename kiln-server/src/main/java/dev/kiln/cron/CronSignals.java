@@ -7,10 +7,11 @@ import org.slf4j.LoggerFactory;
 import java.sql.SQLException;
 
 /**
- * Wakes the cron runners of every Kiln process on the server, Odoo's {@code cron_trigger}: runners
- * {@code LISTEN} on {@value #CHANNEL} in the maintenance database (a listener hears only its own
- * database, and a runner serves them all), and whoever commits a trigger notifies the database's
- * name there after the commit. A lost notification costs latency only: runners poll too.
+ * Wakes the cron runners of every Kiln process on the server, Odoo's {@code cron_trigger}: each
+ * process's notification listener {@code LISTEN}s on {@value #CHANNEL} in the maintenance database
+ * (a listener hears only its own database, and a runner serves them all), and whoever commits a
+ * trigger notifies the database's name there after the commit. A lost notification costs latency
+ * only: runners poll too.
  */
 public final class CronSignals {
 

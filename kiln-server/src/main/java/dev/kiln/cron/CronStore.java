@@ -2,6 +2,7 @@ package dev.kiln.cron;
 
 import dev.kiln.addons.CronSpec;
 import dev.kiln.api.CronJob;
+import dev.kiln.db.Tables;
 
 import java.sql.Array;
 import java.sql.Connection;
@@ -14,10 +15,11 @@ import java.time.LocalTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
- * The SQL of the cron processor, on Kiln's tables {@code kiln_cron} (the jobs), {@code kiln_cron_trigger}
+ * All the SQL of the cron processor, on its tables {@code kiln_cron} (the jobs), {@code kiln_cron_trigger}
  * ("run this job at T") and {@code kiln_cron_progress} (one row per job: the last progress report, the
  * timed-out counter, and the completion mark described below).
  *
@@ -36,6 +38,45 @@ import java.util.List;
  * effect committed exactly once.
  */
 public final class CronStore {
+
+    /**
+     * The cron tables, created with Kiln's own in every database (see {@code RegistrySchema}). The
+     * two tables updated at every call leave room in their pages (fillfactor 70) and {@code kiln_cron}
+     * has no index on a column a call changes, so a call's updates are HOT: no index entry written,
+     * no page left for VACUUM to clean per call.
+     */
+    public static final Tables TABLES = new Tables("""
+            CREATE TABLE IF NOT EXISTS kiln_cron (
+                id bigserial PRIMARY KEY,
+                name text NOT NULL UNIQUE,
+                addon text,
+                code text NOT NULL,
+                interval_number integer NOT NULL CHECK (interval_number > 0),
+                interval_type text NOT NULL CHECK (interval_type IN ('minutes', 'hours', 'days', 'weeks', 'months')),
+                timezone text NOT NULL DEFAULT 'UTC',
+                priority integer NOT NULL DEFAULT 5 CHECK (priority BETWEEN 0 AND 10),
+                active boolean NOT NULL DEFAULT true,
+                nextcall timestamptz NOT NULL DEFAULT now(),
+                lastcall timestamptz,
+                failure_count integer NOT NULL DEFAULT 0,
+                first_failure_date timestamptz,
+                wall_time time)
+                WITH (fillfactor = 70);
+            CREATE TABLE IF NOT EXISTS kiln_cron_trigger (
+                id bigserial PRIMARY KEY,
+                cron_id bigint NOT NULL REFERENCES kiln_cron ON DELETE CASCADE,
+                call_at timestamptz NOT NULL);
+            CREATE INDEX IF NOT EXISTS kiln_cron_trigger_due ON kiln_cron_trigger (call_at, cron_id);
+            CREATE INDEX IF NOT EXISTS kiln_cron_trigger_job ON kiln_cron_trigger (cron_id);
+            CREATE TABLE IF NOT EXISTS kiln_cron_progress (
+                cron_id bigint PRIMARY KEY REFERENCES kiln_cron ON DELETE CASCADE,
+                done integer NOT NULL DEFAULT 0,
+                remaining integer NOT NULL DEFAULT 0,
+                timed_out_counter integer NOT NULL DEFAULT 0,
+                completed_at timestamptz,
+                updated_at timestamptz NOT NULL DEFAULT now())
+                WITH (fillfactor = 70);
+            """, "kiln_cron_progress");
 
     /** Ready, as Odoo: active and due, or with a due trigger; "now" is the transaction's timestamp. */
     private static final String READY = """
@@ -394,6 +435,15 @@ public final class CronStore {
             delete.setString(1, addon);
             delete.setArray(2, connection.createArrayOf("text", crons.stream().map(CronSpec::fullName).toArray()));
             delete.executeUpdate();
+        }
+    }
+
+    /** Ends the backends {@code pids} (an abandoned call's): PostgreSQL rolls their transactions back. */
+    static void terminate(Connection connection, int[] pids) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement(
+                "SELECT pg_terminate_backend(pid) FROM unnest(?::int[]) AS pid")) {
+            statement.setArray(1, connection.createArrayOf("int4", Arrays.stream(pids).boxed().toArray()));
+            statement.execute();
         }
     }
 

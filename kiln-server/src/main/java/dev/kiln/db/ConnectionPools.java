@@ -114,9 +114,9 @@ public final class ConnectionPools implements AutoCloseable {
     }
 
     /**
-     * {@code NOTIFY channel, payload} in the maintenance database, where Kiln's listeners (one
-     * connection per process each, whatever the databases they serve) hear it. Call it after the
-     * commit the notification is about.
+     * {@code NOTIFY channel, payload} in the maintenance database, where every Kiln process's
+     * {@link Notifications} listener (one connection per process, whatever the databases it
+     * serves) hears it. Call it after the commit the notification is about.
      */
     public void notifyServer(String channel, String payload) throws SQLException {
         try (Connection connection = connection(MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);

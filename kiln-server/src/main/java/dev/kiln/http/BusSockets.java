@@ -98,7 +98,7 @@ public final class BusSockets {
     }
 
     BusDispatcher dispatcher() {
-        return BusDispatcher.of(databases.pools());
+        return databases.bus();
     }
 
     AccessRefusals refusals() {

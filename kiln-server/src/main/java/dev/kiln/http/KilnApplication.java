@@ -506,7 +506,7 @@ public final class KilnApplication extends Handler.Abstract {
             }
             return new Outcome.Status(400, null, "Session expired (invalid CSRF token)");
         }
-        kilnRequest.route(match.params()).withEnv(new TransactionEnv(databases.pools(), db, connection, kilnRequest.remoteAddress()));
+        kilnRequest.route(match.params()).withEnv(new TransactionEnv(databases.pools(), databases.bus(), db, connection, kilnRequest.remoteAddress()));
         Thread thread = Thread.currentThread();
         ClassLoader previous = thread.getContextClassLoader();
         ClassLoader addonLoader = routes.loaders().get(route.addon());

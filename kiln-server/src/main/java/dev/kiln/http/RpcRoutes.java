@@ -219,7 +219,7 @@ final class RpcRoutes {
                 if (callable == null) {
                     throw RpcFault.userError("The method '" + name + "' does not exist on the model '" + model + "'");
                 }
-                last[0] = new TransactionEnv(databases.pools(), db, connection, caller.client());
+                last[0] = new TransactionEnv(databases.pools(), databases.bus(), db, connection, caller.client());
                 // the addon's own class loader while its method runs, as for its routes and cron jobs
                 ClassLoader loader = registry.addons().get(spec.addon()).map(dev.kiln.addons.LoadedAddon::classLoader).orElse(null);
                 Thread thread = Thread.currentThread();

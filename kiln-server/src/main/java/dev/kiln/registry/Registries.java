@@ -4,6 +4,7 @@ import dev.kiln.KilnException;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.addons.LoadedAddons;
 import dev.kiln.db.ConnectionPools;
+import dev.kiln.db.Notifications;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,22 +38,16 @@ public final class Registries {
     private final Set<String> unverified = ConcurrentHashMap.newKeySet();
     private final RegistrySignals signals;
 
-    public Registries(AddonLoader catalog, List<String> serverWide, ConnectionPools pools) {
+    /**
+     * @param notifications the process's listener, which this subscribes to (a listener never
+     *                      started, as a command-line tool's, makes every request read the sequence)
+     */
+    public Registries(AddonLoader catalog, List<String> serverWide, ConnectionPools pools, Notifications notifications) {
         this.catalog = catalog;
         this.serverWide = List.copyOf(serverWide);
         this.pools = pools;
         this.installer = new AddonInstaller(catalog, pools);
-        this.signals = new RegistrySignals(pools, unverified::add, () -> unverified.addAll(registries.keySet()));
-    }
-
-    /** Starts hearing of changes made by other processes, so requests need not ask (see {@link RegistrySignals}). */
-    public void listen() {
-        signals.start();
-    }
-
-    /** Stops listening (before the pools close, so the listener's end is not taken for an outage). */
-    public void stopListening() {
-        signals.close();
+        this.signals = new RegistrySignals(notifications, unverified::add, () -> unverified.addAll(registries.keySet()));
     }
 
     /** Every addon's static folder, whether installed anywhere or not (Odoo serves them all). */

@@ -1,19 +1,22 @@
 package dev.kiln.registry;
 
+import dev.kiln.bus.BusStore;
+import dev.kiln.cron.CronStore;
+import dev.kiln.db.Tables;
+
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * Kiln's own tables in every database, created before any addon: the addon states (Odoo's
- * {@code ir_module_module}), the migrations applied, the registry signaling sequence that tells
- * every process a registry changed (Odoo's {@code base_registry_signaling}), and the cron jobs with
- * their triggers and progress (Odoo's {@code ir_cron}, {@code ir_cron_trigger}, {@code ir_cron_progress};
- * see {@code dev.kiln.cron.CronStore}), and the bus messages (Odoo's {@code bus_bus}; see
- * {@code dev.kiln.bus.BusStore}). The two cron tables updated at every call leave room in
- * their pages (fillfactor 70) and {@code kiln_cron} has no index on a column a call changes, so a
- * call's updates are HOT: no index entry written, no page left for VACUUM to clean per call.
+ * {@code ir_module_module}), the migrations applied and the registry signaling sequence that tells
+ * every process a registry changed (Odoo's {@code base_registry_signaling}); then, in the same
+ * transaction, the tables the cron processor and the bus own ({@link CronStore#TABLES},
+ * {@link BusStore#TABLES}), each package keeping its own DDL beside its SQL.
  */
 final class RegistrySchema {
 
@@ -34,46 +37,10 @@ final class RegistrySchema {
                 applied_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (addon, version));
             CREATE SEQUENCE IF NOT EXISTS kiln_registry_signaling;
-            CREATE TABLE IF NOT EXISTS kiln_cron (
-                id bigserial PRIMARY KEY,
-                name text NOT NULL UNIQUE,
-                addon text,
-                code text NOT NULL,
-                interval_number integer NOT NULL CHECK (interval_number > 0),
-                interval_type text NOT NULL CHECK (interval_type IN ('minutes', 'hours', 'days', 'weeks', 'months')),
-                timezone text NOT NULL DEFAULT 'UTC',
-                priority integer NOT NULL DEFAULT 5 CHECK (priority BETWEEN 0 AND 10),
-                active boolean NOT NULL DEFAULT true,
-                nextcall timestamptz NOT NULL DEFAULT now(),
-                lastcall timestamptz,
-                failure_count integer NOT NULL DEFAULT 0,
-                first_failure_date timestamptz,
-                wall_time time)
-                WITH (fillfactor = 70);
-            CREATE TABLE IF NOT EXISTS kiln_cron_trigger (
-                id bigserial PRIMARY KEY,
-                cron_id bigint NOT NULL REFERENCES kiln_cron ON DELETE CASCADE,
-                call_at timestamptz NOT NULL);
-            CREATE INDEX IF NOT EXISTS kiln_cron_trigger_due ON kiln_cron_trigger (call_at, cron_id);
-            CREATE INDEX IF NOT EXISTS kiln_cron_trigger_job ON kiln_cron_trigger (cron_id);
-            CREATE TABLE IF NOT EXISTS kiln_cron_progress (
-                cron_id bigint PRIMARY KEY REFERENCES kiln_cron ON DELETE CASCADE,
-                done integer NOT NULL DEFAULT 0,
-                remaining integer NOT NULL DEFAULT 0,
-                timed_out_counter integer NOT NULL DEFAULT 0,
-                completed_at timestamptz,
-                updated_at timestamptz NOT NULL DEFAULT now())
-                WITH (fillfactor = 70);
-            CREATE TABLE IF NOT EXISTS kiln_bus (
-                id bigserial PRIMARY KEY,
-                channel text NOT NULL,
-                message jsonb NOT NULL,
-                created timestamptz NOT NULL DEFAULT now());
-            CREATE INDEX IF NOT EXISTS kiln_bus_created ON kiln_bus (created);
             """;
 
-    /** The last object {@link #DDL} creates: when it exists, the schema is complete. */
-    private static final String LAST = "kiln_bus_created";
+    /** Every part, in the order they are created (the cron and bus tables reference nothing of the registry's). */
+    private static final List<Tables> PARTS = List.of(new Tables(DDL, SIGNALING), CronStore.TABLES, BusStore.TABLES);
 
     private RegistrySchema() { }
 
@@ -84,7 +51,8 @@ final class RegistrySchema {
      */
     static void ensure(Connection connection) throws SQLException {
         try (Statement statement = connection.createStatement()) {
-            try (ResultSet row = statement.executeQuery("SELECT to_regclass('" + LAST + "') IS NOT NULL")) {
+            try (ResultSet row = statement.executeQuery("SELECT " + PARTS.stream()
+                    .map(part -> "to_regclass('" + part.last() + "') IS NOT NULL").collect(Collectors.joining(" AND ")))) {
                 row.next();
                 if (row.getBoolean(1)) {
                     return;
@@ -92,7 +60,9 @@ final class RegistrySchema {
             }
             // CREATE ... IF NOT EXISTS still races on the catalog; one creator at a time.
             statement.execute("SELECT pg_advisory_xact_lock(" + Locks.SCHEMA + ")");
-            statement.execute(DDL);
+            for (Tables part : PARTS) {
+                statement.execute(part.ddl());
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.kiln.registry;
 
 import dev.kiln.api.Bus;
+import dev.kiln.bus.BusDispatcher;
 import dev.kiln.bus.TransactionBus;
 import dev.kiln.cron.CronSignals;
 import dev.kiln.cron.CronStore;
@@ -25,28 +26,26 @@ public class TransactionEnv implements dev.kiln.api.Env {
     private boolean triggered;
     private TransactionBus bus;
 
-    private final boolean mayPoll;
+    private final BusDispatcher dispatcher;
     private final String client;
 
     /**
-     * A route's or an external API call's env: its bus may poll.
+     * A route's or an external API call's env: its bus may poll, on {@code dispatcher}.
      *
      * @param client the address of the client that asked (polls waiting at once are bounded per client)
      */
-    public TransactionEnv(ConnectionPools pools, String database, Connection connection, String client) {
-        this(pools, database, connection, true, client);
-    }
-
-    /**
-     * @param mayPoll false for a cron call, whose effect must commit once, as a whole: a poll
-     *                commits the transaction before it waits
-     */
-    protected TransactionEnv(ConnectionPools pools, String database, Connection connection, boolean mayPoll, String client) {
+    public TransactionEnv(ConnectionPools pools, BusDispatcher dispatcher, String database, Connection connection,
+                          String client) {
         this.pools = pools;
+        this.dispatcher = dispatcher;
         this.database = database;
         this.connection = connection;
-        this.mayPoll = mayPoll;
         this.client = client;
+    }
+
+    /** A cron call's env: its effect must commit once, as a whole, and a poll commits before it waits, so it may not poll. */
+    protected TransactionEnv(ConnectionPools pools, String database, Connection connection) {
+        this(pools, null, database, connection, null);
     }
 
     @Override
@@ -72,7 +71,7 @@ public class TransactionEnv implements dev.kiln.api.Env {
     @Override
     public Bus bus() {
         if (bus == null) {
-            bus = new TransactionBus(pools, database, connection, mayPoll, client);
+            bus = new TransactionBus(pools, database, connection, dispatcher, client);
         }
         return bus;
     }

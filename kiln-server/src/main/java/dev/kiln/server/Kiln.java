@@ -10,6 +10,7 @@ import dev.kiln.config.Config;
 import dev.kiln.cron.CronService;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
+import dev.kiln.db.Notifications;
 import dev.kiln.db.Postgres;
 import dev.kiln.http.DatabaseManagerRoutes;
 import dev.kiln.http.DatabaseSelector;
@@ -40,12 +41,12 @@ public final class Kiln {
             throw KilnException.usage("-i/--init and -u/--update need -d/--database: which databases?");
         }
         Parts parts = Parts.of(config, false);
-        Preload preload = new Preload(config, parts.postgres, parts.pools, parts.manager, parts.registries);
+        Preload preload = new Preload(config, parts.postgres, parts.pools, parts.manager, parts.registries, parts.notifications);
         CommonServer server = config.workers() > 0
                 ? new PreforkServer(config, preload::run)
                 : new ThreadedServer(config, parts.application, preload::run,
-                        new CronService(config, parts.pools, parts.registries, parts.databases),
-                        () -> BusDispatcher.stop(parts.pools));
+                        new CronService(config, parts.pools, parts.registries, parts.databases, parts.notifications),
+                        parts.bus::stop);
         return serve(server, parts, watchAddons(config, server, config.workers() > 0 ? "prefork" : "threaded"),
                 config.httpEnable());
     }
@@ -62,8 +63,8 @@ public final class Kiln {
         }
         Parts parts = Parts.of(config, false);
         parts.postgres.startInBackground();
-        parts.registries.listen();
-        EventedServer server = new EventedServer(config, parts.application, () -> BusDispatcher.stop(parts.pools));
+        parts.notifications.start();
+        EventedServer server = new EventedServer(config, parts.application, parts.bus::stop);
         return serve(server, parts, watchAddons(config, server, "evented"), true);
     }
 
@@ -80,7 +81,7 @@ public final class Kiln {
             if (watcher != null) {
                 watcher.close();          // its inotify descriptor must not outlive this image
             }
-            parts.registries.stopListening();
+            parts.notifications.close();      // before the pools close, so its end is not taken for an outage
             parts.pools.close();
             if (!server.phoenix()) {
                 parts.postgres.close();   // a restarted image adopts the running server instead
@@ -131,23 +132,27 @@ public final class Kiln {
         }
         // the database server is the master's: a worker attaches to it (starting it only if it is gone)
         parts.postgres.startInBackground();
-        parts.registries.listen();
+        parts.notifications.start();
         try (toMaster) {
             CommonServer worker = kind.equals("cron")
-                    ? new CronWorker(config, new CronService(config, 1, parts.pools, parts.registries, parts.databases), toMaster)
-                    : new HttpWorker(config, parts.application, toMaster, () -> BusDispatcher.stop(parts.pools),
-                            kind.equals("evented"));
+                    ? new CronWorker(config, new CronService(config, 1, parts.pools, parts.registries, parts.databases,
+                            parts.notifications), toMaster)
+                    : new HttpWorker(config, parts.application, toMaster, parts.bus::stop, kind.equals("evented"));
             return worker.run();
         } finally {
-            parts.registries.stopListening();
+            parts.notifications.close();
             parts.pools.close();
             parts.postgres.close();
         }
     }
 
-    /** What the HTTP side of every mode is made of. */
-    private record Parts(Postgres postgres, ConnectionPools pools, DatabaseManager manager, Registries registries,
-                         Supplier<List<String>> databases, KilnApplication application) {
+    /**
+     * What every mode is made of: one of each per process. The notification listener starts once
+     * PostgreSQL may be up (the preload, or a worker's start) and closes before the pools.
+     */
+    private record Parts(Postgres postgres, ConnectionPools pools, Notifications notifications, BusDispatcher bus,
+                         DatabaseManager manager, Registries registries, Supplier<List<String>> databases,
+                         KilnApplication application) {
 
         /** @param abortable let limit_time_cpu answer a request in its handler's stead */
         static Parts of(Config config, boolean abortable) {
@@ -156,17 +161,19 @@ public final class Kiln {
             refuseSuperuserByName(config);
             Postgres postgres = Postgres.of(config);
             ConnectionPools pools = ConnectionPools.of(postgres, config);
-            BusDispatcher.of(pools).limits(new BusDispatcher.Limits(config.busMaxPollsPerClient(), config.busMaxPollsPerDb()));
+            Notifications notifications = new Notifications(pools);
+            BusDispatcher bus = new BusDispatcher(pools, notifications,
+                    new BusDispatcher.Limits(config.busMaxPollsPerClient(), config.busMaxPollsPerDb()));
             DatabaseManager manager = new DatabaseManager(pools, config.dbTemplate());
-            Registries registries = new Registries(catalog, config.serverWideModules(), pools);
+            Registries registries = new Registries(catalog, config.serverWideModules(), pools, notifications);
             Supplier<List<String>> databases = databaseList(config, manager);
             DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databases);
             DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
                     new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(),
                     config.dev("debug"), config.dev("access"), selector::visible, config.proxyMode());
             KilnApplication application = new KilnApplication(serverWide, httpOptions(config).withAbortable(abortable),
-                    new Databases(pools, registries, selector), registries.staticFolders(), databaseManager);
-            return new Parts(postgres, pools, manager, registries, databases, application);
+                    new Databases(pools, registries, selector, bus), registries.staticFolders(), databaseManager);
+            return new Parts(postgres, pools, notifications, bus, manager, registries, databases, application);
         }
     }
 

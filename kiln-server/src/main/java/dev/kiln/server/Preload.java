@@ -5,6 +5,7 @@ import dev.kiln.config.Config;
 import dev.kiln.auth.Users;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
+import dev.kiln.db.Notifications;
 import dev.kiln.db.Transactions;
 import dev.kiln.db.Postgres;
 import dev.kiln.registry.Registries;
@@ -29,8 +30,11 @@ final class Preload {
     private final DatabaseManager manager;
     private final Registries registries;
     private final ConnectionPools pools;
+    private final Notifications notifications;
 
-    Preload(Config config, Postgres postgres, ConnectionPools pools, DatabaseManager manager, Registries registries) {
+    Preload(Config config, Postgres postgres, ConnectionPools pools, DatabaseManager manager, Registries registries,
+            Notifications notifications) {
+        this.notifications = notifications;
         this.pools = pools;
         this.config = config;
         this.postgres = postgres;
@@ -42,7 +46,7 @@ final class Preload {
     int run() {
         // started here, once HTTP listens: the database-less routes do not wait for them
         postgres.startInBackground();
-        registries.listen();
+        notifications.start();
         int rc = 0;
         for (String db : config.dbName()) {
             try {

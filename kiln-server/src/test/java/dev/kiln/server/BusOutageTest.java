@@ -102,12 +102,12 @@ class BusOutageTest {
                 java.util.concurrent.CompletableFuture<List<JsonNode>> waiting = java.util.concurrent.CompletableFuture.supplyAsync(
                         () -> BusLongPollingTest.poll(kiln, List.of("feed"), 0, 50));
                 await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(() -> bus.count(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = 'postgres' AND query = 'LISTEN kiln_bus'") == 1);
+                        "SELECT count(*) FROM pg_stat_activity WHERE " + CronHarness.listenerOn("kiln_bus")) == 1);
                 Thread.sleep(500);
 
                 // committed while its notification is lost (as in a restart): only the reconnection can tell the poll
                 bus.execute("INSERT INTO kiln_bus (channel, message) VALUES ('feed', '{\"type\": \"note\", \"payload\": \"lost\"}')");
-                bus.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN kiln_bus'");
+                bus.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE " + CronHarness.listenerOn("kiln_bus"));
 
                 List<JsonNode> received = waiting.get(15, TimeUnit.SECONDS);
                 assertThat(received).extracting(m -> m.at("/message/payload").asString()).containsExactly("lost");

@@ -103,7 +103,7 @@ class BusWebSocketTest {
             Thread.sleep(500);
             // committed while its notification is lost (as in a restart): only the reconnection can tell the socket
             bus.execute("INSERT INTO kiln_bus (channel, message) VALUES ('feed', '{\"type\": \"note\", \"payload\": \"lost\"}')");
-            bus.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN kiln_bus'");
+            bus.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE " + CronHarness.listenerOn("kiln_bus"));
 
             assertThat(client.awaitMessages(1)).extracting(m -> m.at("/message/payload").asString()).containsExactly("lost");
             one.awaitLog("Bus: listening again", 1);

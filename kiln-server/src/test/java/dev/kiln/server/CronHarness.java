@@ -77,6 +77,15 @@ final class CronHarness implements AutoCloseable {
         return addons;
     }
 
+    /**
+     * SQL condition on {@code pg_stat_activity}: the sessions of Kiln's notification listeners (one
+     * per process) listening on {@code channel}. A listener LISTENs on all its channels in one
+     * statement, which stays its {@code query} while it waits.
+     */
+    static String listenerOn(String channel) {
+        return "datname = 'postgres' AND query LIKE 'DO ''BEGIN %LISTEN " + channel + ";%'";
+    }
+
     static String unique(String prefix) {
         return prefix + "_" + UUID.randomUUID().toString().substring(0, 8);
     }
