@@ -14,8 +14,8 @@ import dev.kiln.db.Postgres;
 import dev.kiln.http.DatabaseManagerRoutes;
 import dev.kiln.http.DatabaseSelector;
 import dev.kiln.http.Databases;
+import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.HttpOptions;
-import dev.kiln.http.KilnApplication;
 import dev.kiln.os.OsException;
 import dev.kiln.registry.DatabaseService;
 import dev.kiln.registry.Registries;
@@ -142,7 +142,7 @@ public final class Kiln {
 
     /** What the HTTP side of every mode is made of. */
     private record Parts(Postgres postgres, ConnectionPools pools, DatabaseManager manager, Registries registries,
-                         Supplier<List<String>> databases, KilnApplication application) {
+                         Supplier<List<String>> databases, HttpFrontDoor application) {
 
         /** @param abortable let limit_time_cpu answer a request in its handler's stead */
         static Parts of(Config config, boolean abortable) {
@@ -158,8 +158,8 @@ public final class Kiln {
             DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databases);
             DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
                     new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(),
-                    config.dev("debug"), config.dev("access"), selector::visible, config.proxyMode());
-            KilnApplication application = new KilnApplication(serverWide, httpOptions(config).withAbortable(abortable),
+                    config.dev("debug"), config.dev("access"), selector::visible);
+            HttpFrontDoor application = HttpFrontDoor.withDatabases(serverWide, httpOptions(config).withAbortable(abortable),
                     new Databases(pools, registries, selector), registries.staticFolders(), databaseManager);
             return new Parts(postgres, pools, manager, registries, databases, application);
         }
