@@ -18,7 +18,7 @@ import org.eclipse.jetty.util.Callback;
  * (status, headers, a write, a reset, or asking whether it is committed); the server claims it in
  * {@link #claimForServer}. The loser never touches it: the server answers nothing once the handler
  * began answering, and every use by the handler after the server answered throws {@link Answered},
- * which {@link KilnApplication} drops (so a database route's transaction, which claims before its
+ * which {@link HttpFrontDoor} drops (so a database route's transaction, which claims before its
  * commit, rolls back).
  *
  * <p>How to break it: let the handler's path reach the wrapped response, or complete the request's

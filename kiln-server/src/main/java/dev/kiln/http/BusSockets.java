@@ -4,9 +4,7 @@ import dev.kiln.auth.Sessions;
 import dev.kiln.bus.BusDispatcher;
 import dev.kiln.db.Isolation;
 import dev.kiln.logging.AccessRefusals;
-import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.Fields;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.server.ServerUpgradeRequest;
 import org.eclipse.jetty.websocket.server.ServerUpgradeResponse;
@@ -127,17 +125,17 @@ public final class BusSockets {
     }
 
     private Object upgrade(ServerUpgradeRequest request, ServerUpgradeResponse response, org.eclipse.jetty.util.Callback callback) {
-        String origin = request.getHeaders().get(org.eclipse.jetty.http.HttpHeader.ORIGIN);
-        if (crossSite(origin, KilnRequest.host(request, options.proxyMode()))) {
+        JettyRequest converted = new JettyRequest(request, options, null);
+        String origin = converted.headerValue("Origin");
+        if (crossSite(origin, converted.host())) {
             // a page of another site would subscribe with the visitor's cookie (cross-site websocket hijacking)
             refusals.refused("GET {}: websocket from Origin {} refused: not this site's (--websocket-allowed-origins)", PATH, origin);
             Response.writeError(request, response, callback, 403, "Origin not allowed: " + origin);
             return null;
         }
-        SessionCookie cookie = SessionCookie.of(request);
-        Fields query = Request.extractQueryParameters(request);
-        String db = databases.selector().select(KilnRequest.host(request, options.proxyMode()),
-                cookie == null ? null : cookie.db(), query.getValue("db")).orElse(null);
+        SessionCookie cookie = converted.sessionCookie();
+        String db = databases.selector().select(converted.host(), cookie == null ? null : cookie.db(),
+                converted.queryParam("db")).orElse(null);
         if (db == null) {
             Response.writeError(request, response, callback, 404, "No database: log in or name one with ?db=");
             return null;

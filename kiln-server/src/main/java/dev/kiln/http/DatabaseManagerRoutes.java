@@ -1,30 +1,27 @@
 package dev.kiln.http;
 
+import dev.kiln.KilnException;
+import dev.kiln.api.HttpException;
 import dev.kiln.auth.Passwords;
 import dev.kiln.db.DatabaseException;
+import dev.kiln.http.BuiltInRoute.Claim;
 import dev.kiln.logging.AccessRefusals;
 import dev.kiln.registry.DatabaseService;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.http.HttpMethod;
-import org.eclipse.jetty.http.MimeTypes;
-import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.Callback;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Odoo's {@code /web/database/*} JSON-RPC routes: {@code list} (no password), and {@code create},
@@ -36,7 +33,8 @@ import java.util.Map;
  * under {@code /web/database/} answers 404. Backups travel base64-encoded in the JSON (params
  * {@code backup_file} in, {@code result.backup_file} out) and are bounded by {@link #MAX_ARCHIVE_BYTES};
  * larger databases are for {@code kiln db backup/restore}. Every refusal is logged with its reason
- * ({@link AccessRefusals}, {@code --dev=access}).
+ * ({@link AccessRefusals}, {@code --dev=access}). The routes are one {@link BuiltInRoute} owning
+ * the prefix. Knows nothing of Jetty.
  */
 public final class DatabaseManagerRoutes {
 
@@ -49,8 +47,7 @@ public final class DatabaseManagerRoutes {
     private final DatabaseService service;
     private final String masterHash;
     private final boolean listDb;
-    private final java.util.function.Function<String, List<String>> visible;
-    private final boolean proxyMode;
+    private final Function<String, List<String>> visible;
     private final boolean debug;
     private final AccessRefusals refusals;
 
@@ -59,15 +56,12 @@ public final class DatabaseManagerRoutes {
      *                    once, so every check costs the same) or null for none
      * @param debug       {@code --dev=debug}: stack traces in JSON-RPC errors
      * @param access      {@code --dev=access}: refusals logged at INFO
-     */
-    /**
-     * @param visible the databases a request's host may see ({@code dbfilter}): {@code /web/database/list}
-     *                shows only those, as Odoo's does, so that one tenant's host does not list the others
+     * @param visible     the databases a request's host may see ({@code dbfilter}): {@code /web/database/list}
+     *                    shows only those, as Odoo's does, so that one tenant's host does not list the others
      */
     public DatabaseManagerRoutes(DatabaseService service, String adminPasswd, boolean listDb, boolean debug, boolean access,
-                                 java.util.function.Function<String, List<String>> visible, boolean proxyMode) {
+                                 Function<String, List<String>> visible) {
         this.visible = visible;
-        this.proxyMode = proxyMode;
         this.service = service;
         this.masterHash = adminPasswd == null ? null : Passwords.isHash(adminPasswd) ? adminPasswd : Passwords.hash(adminPasswd);
         this.listDb = listDb;
@@ -75,51 +69,64 @@ public final class DatabaseManagerRoutes {
         this.refusals = new AccessRefusals(access);
     }
 
-    /** Answers a request whose path starts with {@link #PREFIX}; returns the body bytes sent. */
-    long handle(Request request, Response response, Callback callback, String method, String path) {
+    /**
+     * Every path under {@link #PREFIX}, whatever an addon registers there; the list of databases
+     * is read again after each request, which may have changed it.
+     */
+    BuiltInRoute route(DatabaseSelector selector) {
+        return new BuiltInRoute(PREFIX, Claim.PREFIX, List.of(), Failures.Format.JSON_RPC, request -> {
+            try {
+                return serve(request);
+            } finally {
+                selector.refresh();
+            }
+        });
+    }
+
+    private Outcome serve(KilnRequest request) {
+        String path = request.path();
         String action = path.substring(PREFIX.length());
         if (!listDb) {
-            refusals.refused("{} {}: database manager refused: list_db = False", method, path);
-            return page(response, callback, 404);
+            refusals.refused("{} {}: database manager refused: list_db = False", request.method(), path);
+            return Outcome.page(404);
         }
         if (!isAction(action)) {
-            return page(response, callback, 404);
+            return Outcome.page(404);
         }
-        if (!HttpMethod.POST.is(method)) {
-            response.getHeaders().put(HttpHeader.ALLOW, "POST");
-            return page(response, callback, 405);
+        if (!"POST".equalsIgnoreCase(request.method())) {
+            return Outcome.notAllowed("POST");
         }
-        if (!KilnRequest.isJson(request)) {
-            return json(response, callback, 415, JsonRpc.notJson());
+        if (!request.isJson()) {
+            return Outcome.json(415, JsonRpc.notJson());
         }
         if (action.equals("restore")) {
-            return restoreStreamed(request, response, callback, path);
+            return restoreStreamed(request, path);
         }
         byte[] body;
         try {
-            body = KilnRequest.readBody(request, HttpOptions.DEFAULT_MAX_BODY);
-        } catch (dev.kiln.api.HttpException tooLarge) {
-            return json(response, callback, tooLarge.status(), JsonRpc.clientError(tooLarge.status(), tooLarge.getMessage()));
+            body = request.readBody(HttpOptions.DEFAULT_MAX_BODY);
+        } catch (HttpException tooLarge) {
+            return Outcome.json(tooLarge.status(), JsonRpc.clientError(tooLarge.status(), tooLarge.getMessage()));
         }
         JsonRpc.Call call;
         try {
             call = JsonRpc.parse(body);
         } catch (JsonRpc.Invalid invalid) {
-            return json(response, callback, 200, JsonRpc.error(invalid));
+            return Outcome.json(JsonRpc.error(invalid));
         }
         JsonNode id = call.id();
         Map<String, Object> params = call.params();
         try {
             if (action.equals("list")) {
-                return json(response, callback, 200, JsonRpc.result(id, visible.apply(KilnRequest.host(request, proxyMode))));
+                return Outcome.json(JsonRpc.result(id, visible.apply(request.host())));
             }
             authorize(params, path);
-            return json(response, callback, 200, JsonRpc.result(id, run(action, params)));
+            return Outcome.json(JsonRpc.result(id, run(action, params)));
         } catch (Refused refused) {
-            return json(response, callback, 200, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+            return Outcome.json(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
                     "dev.kiln.AccessDenied", refused.getMessage(), null));
-        } catch (dev.kiln.KilnException | IllegalArgumentException failure) {
-            return json(response, callback, 200, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+        } catch (KilnException | IllegalArgumentException failure) {
+            return Outcome.json(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
                     failure.getClass().getName(), failure.getMessage(), debug ? JsonRpc.stackTrace(failure) : null));
         }
     }
@@ -270,9 +277,9 @@ public final class DatabaseManagerRoutes {
      * {@code backup_file}, as every client builds the call. A refusal closes the connection: the
      * rest of the body is not read.
      */
-    private long restoreStreamed(Request request, Response response, Callback callback, String path) {
+    private Outcome restoreStreamed(KilnRequest request, String path) {
         Path archive = null;
-        try (InputStream in = new LimitedInput(Content.Source.asInputStream(request), MAX_ARCHIVE_BYTES);
+        try (InputStream in = new LimitedInput(request.rawBodyStream(), MAX_ARCHIVE_BYTES);
              tools.jackson.core.JsonParser parser = JsonRpc.JSON.createParser(in)) {
             String name = null;
             boolean authorized = false;
@@ -323,24 +330,20 @@ public final class DatabaseManagerRoutes {
             }
             service.restore(name, archive);
             LOG.info("database manager: restore '{}' done", name);
-            return json(response, callback, 200, JsonRpc.result(null, true));
+            return Outcome.json(JsonRpc.result(null, true));
         } catch (Refused refused) {
-            response.getHeaders().put(HttpHeader.CONNECTION, "close");        // the archive that follows is not read
-            return json(response, callback, 200, JsonRpc.error(null, JsonRpc.SERVER_ERROR, "Kiln Server Error",
-                    "dev.kiln.AccessDenied", refused.getMessage(), null));
+            return Outcome.json(JsonRpc.error(null, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+                    "dev.kiln.AccessDenied", refused.getMessage(), null)).withHeader("Connection", "close");  // the archive that follows is not read
         } catch (LimitedInput.TooLarge tooLarge) {
-            response.getHeaders().put(HttpHeader.CONNECTION, "close");
-            return json(response, callback, 413, JsonRpc.clientError(413, KilnRequest.tooLarge(MAX_ARCHIVE_BYTES).getMessage()));
-        } catch (tools.jackson.core.JacksonException | IllegalArgumentException malformed) {
-            response.getHeaders().put(HttpHeader.CONNECTION, "close");
-            return json(response, callback, 400, JsonRpc.clientError(400, "Malformed restore call: " + (malformed instanceof tools.jackson.core.JacksonException jackson
-                    ? jackson.getOriginalMessage() : malformed.getMessage())));
-        } catch (dev.kiln.KilnException failure) {
-            return json(response, callback, 200, JsonRpc.error(null, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+            return malformed(413, KilnRequest.tooLarge(MAX_ARCHIVE_BYTES).getMessage());
+        } catch (JacksonException | IllegalArgumentException malformed) {
+            return malformed(400, "Malformed restore call: " + (malformed instanceof JacksonException jackson
+                    ? jackson.getOriginalMessage() : malformed.getMessage()));
+        } catch (KilnException failure) {
+            return Outcome.json(JsonRpc.error(null, JsonRpc.SERVER_ERROR, "Kiln Server Error",
                     failure.getClass().getName(), failure.getMessage(), debug ? JsonRpc.stackTrace(failure) : null));
         } catch (IOException e) {
-            response.getHeaders().put(HttpHeader.CONNECTION, "close");
-            return json(response, callback, 400, JsonRpc.clientError(400, "Malformed request body: " + e.getMessage()));
+            return malformed(400, "Malformed request body: " + e.getMessage());
         } finally {
             deleteQuietly(archive);
         }
@@ -399,21 +402,9 @@ public final class DatabaseManagerRoutes {
         return s;
     }
 
-    private static long page(Response response, Callback callback, int status) {
-        response.setStatus(status);
-        byte[] page = ErrorPages.page(status, null);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, MimeTypes.Type.TEXT_HTML_UTF_8.asString());
-        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, page.length);
-        response.write(true, ByteBuffer.wrap(page), callback);
-        return page.length;
-    }
-
-    private static long json(Response response, Callback callback, int status, byte[] body) {
-        response.setStatus(status);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
-        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
-        response.write(true, ByteBuffer.wrap(body), callback);
-        return body.length;
+    /** A restore call refused for its body, whose rest is not read: the connection closes after the answer. */
+    private static Outcome malformed(int status, String detail) {
+        return Outcome.json(status, JsonRpc.clientError(status, detail)).withHeader("Connection", "close");
     }
 
     private static void deleteQuietly(Path file) {

@@ -5,9 +5,6 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
-import org.eclipse.jetty.http.HttpField;
-import org.eclipse.jetty.http.HttpStatus;
-import org.eclipse.jetty.server.Request;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,6 +12,7 @@ import org.slf4j.LoggerFactory;
  * The short HTML bodies of error responses. A failure's details (exception, stack trace, request,
  * route and addon) appear only in debug mode ({@link #debugPage}), escaped, with every credential
  * the request carried masked; otherwise the page says the status and the details stay in the log.
+ * Knows nothing of Jetty.
  */
 final class ErrorPages {
 
@@ -30,12 +28,70 @@ final class ErrorPages {
 
     private ErrorPages() { }
 
+    /** The reason phrase of {@code status} (Jetty's wording, which clients have seen); the number when none. */
     static String reason(int status) {
-        if (status == 500) {
-            return "Internal Server Error";
-        }
-        String reason = HttpStatus.getMessage(status);
-        return reason == null ? "Error" : reason;
+        return switch (status) {
+            case 100 -> "Continue";
+            case 101 -> "Switching Protocols";
+            case 102 -> "Processing";
+            case 103 -> "Early Hints";
+            case 200 -> "OK";
+            case 201 -> "Created";
+            case 202 -> "Accepted";
+            case 203 -> "Non Authoritative Information";
+            case 204 -> "No Content";
+            case 205 -> "Reset Content";
+            case 206 -> "Partial Content";
+            case 207 -> "Multi-Status";
+            case 300 -> "Multiple Choices";
+            case 301 -> "Moved Permanently";
+            case 302 -> "Found";
+            case 303 -> "See Other";
+            case 304 -> "Not Modified";
+            case 305 -> "Use Proxy";
+            case 307 -> "Temporary Redirect";
+            case 308 -> "Permanent Redirect";
+            case 400 -> "Bad Request";
+            case 401 -> "Unauthorized";
+            case 402 -> "Payment Required";
+            case 403 -> "Forbidden";
+            case 404 -> "Not Found";
+            case 405 -> "Method Not Allowed";
+            case 406 -> "Not Acceptable";
+            case 407 -> "Proxy Authentication Required";
+            case 408 -> "Request Timeout";
+            case 409 -> "Conflict";
+            case 410 -> "Gone";
+            case 411 -> "Length Required";
+            case 412 -> "Precondition Failed";
+            case 413 -> "Payload Too Large";
+            case 414 -> "URI Too Long";
+            case 415 -> "Unsupported Media Type";
+            case 416 -> "Range Not Satisfiable";
+            case 417 -> "Expectation Failed";
+            case 418 -> "I'm a Teapot";
+            case 420 -> "Enhance your Calm";
+            case 421 -> "Misdirected Request";
+            case 422 -> "Unprocessable Entity";
+            case 423 -> "Locked";
+            case 424 -> "Failed Dependency";
+            case 426 -> "Upgrade Required";
+            case 428 -> "Precondition Required";
+            case 429 -> "Too Many Requests";
+            case 431 -> "Request Header Fields Too Large";
+            case 451 -> "Unavailable for Legal Reason";
+            case 500 -> "Internal Server Error";
+            case 501 -> "Not Implemented";
+            case 502 -> "Bad Gateway";
+            case 503 -> "Service Unavailable";
+            case 504 -> "Gateway Timeout";
+            case 505 -> "HTTP Version Not Supported";
+            case 507 -> "Insufficient Storage";
+            case 508 -> "Loop Detected";
+            case 510 -> "Not Extended";
+            case 511 -> "Network Authentication Required";
+            default -> Integer.toString(status);
+        };
     }
 
     static byte[] page(int status, String message) {
@@ -57,17 +113,17 @@ final class ErrorPages {
      * When building it fails (an exception whose {@code toString} throws, say) the client gets
      * {@link #page the plain page} instead: the response is never lost to its own decoration.
      */
-    static byte[] debugPage(int status, Throwable failure, Request request, RouteSpec route) {
+    static byte[] debugPage(int status, Throwable failure, KilnRequest request, RouteSpec route) {
         try {
             return buildDebugPage(status, failure, request, route);
         } catch (RuntimeException | StackOverflowError broken) {
-            LOG.warn("{} {}: the debug page could not be built, the plain page is sent: {}", request.getMethod(),
-                    request.getHttpURI().getPath(), broken.toString());
+            LOG.warn("{} {}: the debug page could not be built, the plain page is sent: {}", request.method(),
+                    request.rawPath(), broken.toString());
             return page(status, null);
         }
     }
 
-    private static byte[] buildDebugPage(int status, Throwable failure, Request request, RouteSpec route) {
+    private static byte[] buildDebugPage(int status, Throwable failure, KilnRequest request, RouteSpec route) {
         String reason = reason(status);
         String message = failure.getMessage();
         StringBuilder html = new StringBuilder(4096)
@@ -87,24 +143,9 @@ final class ErrorPages {
                     .append(route.auth().name().toLowerCase(Locale.ROOT)).append(") of addon <b>")
                     .append(escape(route.addon())).append("</b>, <code>").append(escape(route.where())).append("</code></p>");
         }
-        html.append("<h3>Request</h3><pre>").append(escape(requestText(request))).append("</pre>")
+        html.append("<h3>Request</h3><pre>").append(escape(request.describe())).append("</pre>")
                 .append("<h3>Stack trace</h3><pre>").append(escape(JsonRpc.stackTrace(failure))).append("</pre>");
         return html.append("</body></html>\n").toString().getBytes(StandardCharsets.UTF_8);
-    }
-
-    /** The request line and headers as the client sent them, credentials masked. */
-    static String requestText(Request request) {
-        StringBuilder text = new StringBuilder(512).append(request.getMethod()).append(' ')
-                .append(request.getHttpURI().getPath());
-        String query = request.getHttpURI().getQuery();
-        if (query != null) {
-            text.append('?').append(maskQuery(query));
-        }
-        text.append(' ').append(request.getConnectionMetaData().getProtocol()).append('\n');
-        for (HttpField field : request.getHeaders()) {
-            text.append(field.getName()).append(": ").append(secret(field.getName()) ? MASKED : field.getValue()).append('\n');
-        }
-        return text.toString();
     }
 
     /** The query string with the value of every parameter named like a credential masked. */

@@ -11,7 +11,7 @@ package dev.kiln.http;
  * @param maxBodyBytes       largest request body read whole (JSON-RPC, {@code Request.body()}); larger → 413
  * @param staticMaxAgeSeconds {@code Cache-Control: max-age} of static files (Odoo: one week)
  * @param abortable          let the server answer a request in its handler's stead
- *                           ({@link KilnApplication#abort}), for {@code limit_time_cpu}
+ *                           ({@link HttpFrontDoor#abort}), for {@code limit_time_cpu}
  * @param refusals           {@code --dev=access}: every refused login and access logged at INFO with its
  *                           reason ({@link dev.kiln.logging.AccessRefusals})
  */

@@ -1,45 +1,96 @@
 package dev.kiln.http;
 
-import dev.kiln.api.HttpException;
 import dev.kiln.api.Env;
+import dev.kiln.api.HttpException;
 import dev.kiln.api.Request;
-import java.io.IOException;
+import dev.kiln.auth.Sessions;
+import java.io.ByteArrayInputStream;
 import java.io.InputStream;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.eclipse.jetty.http.HttpCookie;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.server.FormFields;
-import org.eclipse.jetty.util.Fields;
+import java.util.OptionalLong;
 
 /**
- * The {@link Request} handed to handlers: a thin view over Jetty's request that parses query,
- * form, cookies and body only when a handler asks for them (the benchmark route asks for none).
- * Form parameters are read from the body; a handler reads either {@link #params()} or {@link #body()}.
+ * A request as the front door converted it, once: the {@link Request} handed to handlers, and what
+ * the dispatcher and the built-in routes read (host, client, cookies, the body within its limit).
+ * Query, form, cookies and body are parsed only when asked for (the benchmark route asks for none),
+ * each at most once. Knows nothing of Jetty: {@link JettyRequest} is the one subclass, so a request
+ * is one object however many layers read it.
+ *
+ * <p>Form parameters are read from the body; a handler reads either {@link #params()} or {@link #body()}.
  */
-final class KilnRequest implements Request {
+abstract class KilnRequest implements Request {
 
-    private final org.eclipse.jetty.server.Request jetty;
+    /** Names the database of a request, as Odoo's {@code X-Odoo-Database}. */
+    static final String DATABASE_HEADER = "X-Kiln-Database";
+
     private final String path;
-    private Map<String, String> pathParams;
-    private final HttpOptions options;
-    private Fields query;
-    private Fields form;
-    private byte[] body;
+    private final int maxBodyBytes;
+    private Map<String, String> pathParams = Map.of();
     private Map<String, Object> jsonParams = Map.of();
+    private byte[] body;
     private Env env;
-    private dev.kiln.auth.Sessions.Session session;
+    private Sessions.Session session;
 
-    KilnRequest(org.eclipse.jetty.server.Request jetty, String path, Map<String, String> pathParams, HttpOptions options) {
-        this.jetty = jetty;
+    /**
+     * @param path         the decoded path; null when it cannot be decoded
+     * @param maxBodyBytes the largest body {@link #body()} reads
+     */
+    KilnRequest(String path, int maxBodyBytes) {
         this.path = path;
-        this.pathParams = pathParams;
-        this.options = options;
+        this.maxBodyBytes = maxBodyBytes;
     }
+
+    /** The path as sent, still percent-encoded ("/" when absent): what static files and the logs see. */
+    abstract String rawPath();
+
+    /** Whether the path holds something a route must never match (an encoded slash or dot segment...). */
+    abstract boolean hasUriViolations();
+
+    /** Why the body's framing is refused (request smuggling), or null. */
+    abstract String framingRefusal();
+
+    /** The value of header {@code name}, or null. */
+    abstract String headerValue(String name);
+
+    abstract String contentType();
+
+    /** The host the client asked for ({@code X-Forwarded-Host} with {@code --proxy-mode}), port included. */
+    abstract String host();
+
+    /** Whether the client reached us over HTTPS (the proxy's word for it only with proxy mode). */
+    abstract boolean secure();
+
+    /** The address of the socket's peer, whatever a proxy says: for the log of refused requests. */
+    abstract String peerAddress();
+
+    /** The raw query string, or null. */
+    abstract String query();
+
+    /** One query parameter, the HTTP parser's failure (a malformed query) thrown as it is. */
+    abstract String queryParam(String name);
+
+    /** Every value of the cookies named {@code name}, in the order sent. */
+    abstract List<String> cookies(String name);
+
+    /** The whole body; over {@code limit} bytes → 413 without reading the rest; unreadable → 400. */
+    abstract byte[] readBody(int limit);
+
+    /** The body as it arrives, unread so far. */
+    abstract InputStream rawBodyStream();
+
+    /** The request line and headers for a debug page, every credential masked. */
+    abstract String describe();
+
+    /**
+     * Claims the response for this request's handler before its transaction commits: when the
+     * server answered the request already (a limit's abort), this throws, and the work rolls back.
+     */
+    abstract void claimResponse();
+
+    /** The status of a failure the HTTP parser raised (a malformed query, say): below 500, else 0. */
+    abstract int parserStatus(Throwable failure);
 
     void jsonParams(Map<String, Object> params) {
         this.jsonParams = params;
@@ -57,28 +108,64 @@ final class KilnRequest implements Request {
     }
 
     /** The live session of the request's database (null: a guest); set again on each try. */
-    KilnRequest session(dev.kiln.auth.Sessions.Session session) {
+    KilnRequest session(Sessions.Session session) {
         this.session = session;
         return this;
     }
 
-    dev.kiln.auth.Sessions.Session session() {
+    Sessions.Session session() {
         return session;
-    }
-
-    @Override
-    public java.util.OptionalLong uid() {
-        return session == null ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(session.uid());
-    }
-
-    @Override
-    public Optional<String> csrfToken() {
-        return session == null ? Optional.empty() : Optional.of(session.csrfToken());
     }
 
     /** The env the last try ran with, or null when no route ran. */
     Env lastEnv() {
         return env;
+    }
+
+    /**
+     * Odoo's JSON media types ({@code application/json}, {@code application/json-rpc}), parameters
+     * allowed. A JSON route refuses anything else: an HTML form can post {@code text/plain} across
+     * sites with the victim's cookie, but not these.
+     */
+    boolean isJson() {
+        String type = contentType();
+        if (type == null) {
+            return false;
+        }
+        int semicolon = type.indexOf(';');
+        String media = (semicolon < 0 ? type : type.substring(0, semicolon)).strip();
+        return media.equalsIgnoreCase("application/json") || media.equalsIgnoreCase("application/json-rpc");
+    }
+
+    /** The database asked for: the {@code X-Kiln-Database} header, else {@code ?db=}. */
+    String wantedDatabase() {
+        String header = headerValue(DATABASE_HEADER);
+        if (header != null) {
+            return header;
+        }
+        String query = query();
+        return query == null || !query.contains("db=") ? null : queryParam("db");
+    }
+
+    /** The session cookie, or null when the request has none Kiln could have made. */
+    SessionCookie sessionCookie() {
+        for (String value : cookies(SessionCookie.NAME)) {
+            SessionCookie parsed = SessionCookie.parse(value);
+            if (parsed != null) {
+                return parsed;
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public OptionalLong uid() {
+        return session == null ? OptionalLong.empty() : OptionalLong.of(session.uid());
+    }
+
+    @Override
+    public Optional<String> csrfToken() {
+        return session == null ? Optional.empty() : Optional.of(session.csrfToken());
     }
 
     @Override
@@ -90,57 +177,19 @@ final class KilnRequest implements Request {
     }
 
     @Override
-    public String method() {
-        return jetty.getMethod();
-    }
-
-    @Override
     public String path() {
         return path;
     }
 
     @Override
     public Optional<String> header(String name) {
-        return Optional.ofNullable(jetty.getHeaders().get(name));
-    }
-
-    @Override
-    public List<String> headers(String name) {
-        return jetty.getHeaders().getValuesList(name);
+        return Optional.ofNullable(headerValue(name));
     }
 
     @Override
     public Optional<String> cookie(String name) {
-        List<HttpCookie> cookies = org.eclipse.jetty.server.Request.getCookies(jetty);
-        if (cookies != null) {
-            for (HttpCookie cookie : cookies) {
-                if (cookie.getName().equals(name)) {
-                    return Optional.of(cookie.getValue());
-                }
-            }
-        }
-        return Optional.empty();
-    }
-
-    @Override
-    public Optional<String> param(String name) {
-        String value = query().getValue(name);
-        if (value == null) {
-            value = form().getValue(name);
-        }
-        return Optional.ofNullable(value);
-    }
-
-    @Override
-    public Map<String, List<String>> params() {
-        Map<String, List<String>> all = new LinkedHashMap<>();
-        for (Fields fields : List.of(query(), form())) {
-            for (Fields.Field field : fields) {
-                all.computeIfAbsent(field.getName(), k -> new java.util.ArrayList<>()).addAll(field.getValues());
-            }
-        }
-        all.replaceAll((k, v) -> List.copyOf(v));
-        return Collections.unmodifiableMap(all);
+        List<String> values = cookies(name);
+        return values.isEmpty() ? Optional.empty() : Optional.of(values.getFirst());
     }
 
     @Override
@@ -155,89 +204,24 @@ final class KilnRequest implements Request {
     @Override
     public byte[] body() {
         if (body == null) {
-            body = readBody(jetty, options.maxBodyBytes());
+            body = readBody(maxBodyBytes);
         }
         return body;
     }
 
+    /** Whether {@link #body()} was read: form parameters then cannot be. */
+    boolean bodyRead() {
+        return body != null;
+    }
+
     @Override
     public InputStream bodyStream() {
-        return body != null ? new java.io.ByteArrayInputStream(body) : Content.Source.asInputStream(jetty);
+        return body != null ? new ByteArrayInputStream(body) : rawBodyStream();
     }
 
     @Override
     public Map<String, Object> jsonParams() {
         return jsonParams;
-    }
-
-    @Override
-    public String remoteAddress() {
-        return clientAddress(jetty, options.proxyMode());
-    }
-
-    /**
-     * Odoo's JSON media types ({@code application/json}, {@code application/json-rpc}), parameters
-     * allowed. A JSON route refuses anything else: an HTML form can post {@code text/plain} across
-     * sites with the victim's cookie, but not these.
-     */
-    static boolean isJson(org.eclipse.jetty.server.Request request) {
-        String type = request.getHeaders().get(org.eclipse.jetty.http.HttpHeader.CONTENT_TYPE);
-        if (type == null) {
-            return false;
-        }
-        int semicolon = type.indexOf(';');
-        String media = (semicolon < 0 ? type : type.substring(0, semicolon)).strip();
-        return media.equalsIgnoreCase("application/json") || media.equalsIgnoreCase("application/json-rpc");
-    }
-
-    boolean isJson() {
-        return isJson(jetty);
-    }
-
-    /** The client: with proxy mode, the last hop of {@code X-Forwarded-For} (the one our proxy added). */
-    static String clientAddress(org.eclipse.jetty.server.Request jetty, boolean proxyMode) {
-        if (proxyMode) {
-            String forwarded = jetty.getHeaders().get(HttpHeader.X_FORWARDED_FOR);
-            if (forwarded != null && !forwarded.isBlank()) {
-                int comma = forwarded.lastIndexOf(',');
-                return forwarded.substring(comma + 1).strip();
-            }
-        }
-        return org.eclipse.jetty.server.Request.getRemoteAddr(jetty);
-    }
-
-    /** The host the client asked for ({@code X-Forwarded-Host} with {@code --proxy-mode}), port included. */
-    static String host(org.eclipse.jetty.server.Request jetty, boolean proxyMode) {
-        if (proxyMode) {
-            String forwarded = jetty.getHeaders().get(HttpHeader.X_FORWARDED_HOST);
-            if (forwarded != null && !forwarded.isBlank()) {
-                int comma = forwarded.lastIndexOf(',');
-                return forwarded.substring(comma + 1).strip();
-            }
-        }
-        String host = jetty.getHeaders().get(HttpHeader.HOST);
-        return host == null ? "" : host;
-    }
-
-    /** The whole body; over {@code limit} bytes → 413 without reading the rest. */
-    static byte[] readBody(org.eclipse.jetty.server.Request jetty, int limit) {
-        long declared = jetty.getLength();
-        if (declared > limit) {
-            throw tooLarge(limit);
-        }
-        try (InputStream in = Content.Source.asInputStream(jetty)) {
-            byte[] bytes = in.readNBytes(limit + 1);
-            if (bytes.length > limit) {
-                throw tooLarge(limit);
-            }
-            return bytes;
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof HttpException http) {
-                throw http;
-            }
-            // Jetty fails the body on bad chunking or a client gone mid-body: the client's fault
-            throw malformed("body", e);
-        }
     }
 
     /** 400 for a part of the request that cannot be read ({@code what}: body, form, query), naming why. */
@@ -259,31 +243,5 @@ final class KilnRequest implements Request {
 
     static HttpException tooLarge(int limit) {
         return new HttpException(413, "The request body is larger than " + limit + " bytes.");
-    }
-
-    private Fields query() {
-        if (query == null) {
-            try {
-                query = jetty.getHttpURI().getQuery() == null ? Fields.EMPTY
-                        : org.eclipse.jetty.server.Request.extractQueryParameters(jetty);
-            } catch (RuntimeException e) {
-                throw malformed("query", e);
-            }
-        }
-        return query;
-    }
-
-    private Fields form() {
-        if (form == null) {
-            String type = jetty.getHeaders().get(HttpHeader.CONTENT_TYPE);
-            boolean isForm = type != null && type.regionMatches(true, 0, "application/x-www-form-urlencoded", 0, 33);
-            try {
-                form = isForm && body == null ? FormFields.getFields(jetty) : Fields.EMPTY;
-            } catch (RuntimeException e) {
-                // bad %-escapes, invalid UTF-8, a broken body: Jetty's form parser throws
-                throw malformed("form", e);
-            }
-        }
-        return form;
     }
 }

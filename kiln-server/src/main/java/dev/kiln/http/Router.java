@@ -9,14 +9,23 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Maps a decoded path and a method to a route. Paths without parameters live in a hash map (the
  * common case, and the benchmark's: one lookup, no regex, no allocation); parameterised paths
  * ({@code <name>}, {@code <int:name>}, {@code <path:name>}) are tried after, the most literal first,
  * as werkzeug orders its rules. Knows nothing of Jetty.
+ *
+ * <p>Kiln's built-in routes ({@link BuiltInRoute}) live here beside the addons' and are found the
+ * same way, with one precedence rule: a built-in that claims a path or a prefix owns it, whatever
+ * an addon registers there (the session, the external API and the database manager are the
+ * server's); one that is only a fallback (the login page) yields to an addon's route on its path.
  */
 final class Router {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Router.class);
 
     /** The routes of one path, by method. */
     static final class Endpoint {
@@ -24,6 +33,10 @@ final class Router {
         final Map<String, RouteSpec> byMethod = new HashMap<>();
         RouteSpec anyMethod;
         String allow;
+        /** A built-in's: no pattern is tried after it, so its 405 stays its own. */
+        boolean owned;
+        /** The result of each route, built once: a hit on an exact path allocates nothing. */
+        private final Map<RouteSpec, Result> results = new HashMap<>();
 
         Endpoint(String path) {
             this.path = path;
@@ -50,7 +63,17 @@ final class Router {
             }
         }
 
+        /** The result for {@code method}, built at start; null when no route answers it. */
+        Result hit(String method) {
+            RouteSpec route = select(method);
+            return route == null ? null : results.get(route);
+        }
+
         void freeze() {
+            byMethod.values().forEach(route -> results.put(route, new Result(new Match(route, Map.of()), null)));
+            if (anyMethod != null) {
+                results.put(anyMethod, new Result(new Match(anyMethod, Map.of()), null));
+            }
             TreeSet<String> methods = new TreeSet<>(byMethod.keySet());
             if (methods.contains("GET")) {
                 methods.add("HEAD");
@@ -69,8 +92,16 @@ final class Router {
 
     private final Map<String, Endpoint> exact = new HashMap<>();
     private final List<PathPattern> patterns = new ArrayList<>();
+    /** Built-ins owning every path under a prefix, tried before anything else (a handful: a short list). */
+    private final List<Endpoint> prefixes = new ArrayList<>();
 
+    /** The routes of addons only: a registry's. */
     Router(List<RouteSpec> routes) {
+        this(List.of(), routes);
+    }
+
+    /** The server-wide router: Kiln's built-in routes, then the addons' under the precedence rule above. */
+    Router(List<BuiltInRoute> builtIns, List<RouteSpec> routes) {
         Map<String, PathPattern> byPattern = new LinkedHashMap<>();
         for (RouteSpec route : routes) {
             if (route.path().indexOf('<') < 0) {
@@ -79,10 +110,41 @@ final class Router {
                 byPattern.computeIfAbsent(route.path(), p -> PathPattern.compile(route)).endpoint.add(route);
             }
         }
+        builtIns.forEach(this::mount);
         exact.values().forEach(Endpoint::freeze);
+        prefixes.forEach(Endpoint::freeze);
         byPattern.values().forEach(p -> p.endpoint.freeze());
         patterns.addAll(byPattern.values());
         patterns.sort(Comparator.comparingInt(PathPattern::rank));
+    }
+
+    private void mount(BuiltInRoute builtIn) {
+        RouteSpec route = builtIn.spec();
+        switch (builtIn.claim()) {
+            case PREFIX -> {
+                Endpoint endpoint = new Endpoint(route.path());
+                endpoint.owned = true;
+                endpoint.add(route);
+                prefixes.add(endpoint);
+            }
+            case PATH -> {
+                Endpoint shadowed = exact.get(route.path());
+                if (shadowed != null && !shadowed.owned) {
+                    LOG.warn("{} is Kiln's own route: the addon route registered there is not served", route.path());
+                }
+                Endpoint endpoint = shadowed != null && shadowed.owned ? shadowed : new Endpoint(route.path());
+                endpoint.owned = true;
+                endpoint.add(route);
+                exact.put(route.path(), endpoint);
+            }
+            case FALLBACK -> {
+                if (!exact.containsKey(route.path())) {
+                    Endpoint endpoint = new Endpoint(route.path());
+                    endpoint.add(route);
+                    exact.put(route.path(), endpoint);
+                }
+            }
+        }
     }
 
     /** The exact-path endpoint, or null: the hot path. */
@@ -90,14 +152,27 @@ final class Router {
         return exact.get(path);
     }
 
-    /** Full resolution: exact path, then patterns; 405 only when some route has the path but none the method. */
+    /**
+     * Full resolution: a built-in prefix, the exact path, then patterns; 405 only when some route
+     * has the path but none the method. A hit on an exact path allocates nothing.
+     */
     Result resolve(String path, String method) {
+        for (int i = 0, n = prefixes.size(); i < n; i++) {
+            Endpoint prefix = prefixes.get(i);
+            if (path.startsWith(prefix.path)) {
+                Result hit = prefix.hit(method);
+                return hit != null ? hit : new Result(null, prefix.allow);
+            }
+        }
         Endpoint endpoint = exact.get(path);
         TreeSet<String> allowed = null;
         if (endpoint != null) {
-            RouteSpec route = endpoint.select(method);
-            if (route != null) {
-                return new Result(new Match(route, Map.of()), null);
+            Result hit = endpoint.hit(method);
+            if (hit != null) {
+                return hit;
+            }
+            if (endpoint.owned) {
+                return new Result(null, endpoint.allow);
             }
             allowed = new TreeSet<>(List.of(endpoint.allow.split(", ")));
         }

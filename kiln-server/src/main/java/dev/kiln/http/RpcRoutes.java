@@ -2,23 +2,21 @@ package dev.kiln.http;
 
 import dev.kiln.KilnException;
 import dev.kiln.addons.ServerVersion;
+import dev.kiln.api.HttpException;
 import dev.kiln.api.RpcFault;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Transactions;
+import dev.kiln.http.BuiltInRoute.Claim;
 import dev.kiln.logging.AccessRefusals;
 import dev.kiln.registry.TransactionEnv;
 import dev.kiln.rpc.XmlRpc;
 import dev.kiln.rpc.XmlRpcException;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.http.HttpMethod;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.Callback;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.JsonNode;
 
-import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +32,8 @@ import java.util.Map;
  * database, the login or the password was wrong, as Odoo's; the reason goes to the log
  * ({@link AccessRefusals}, {@code --dev=access}).
  * Errors are faults with Odoo's codes (1 application error, 3 access denied) or JSON-RPC errors,
- * never a stack trace outside {@code --dev=debug}.
+ * never a stack trace outside {@code --dev=debug}. Both endpoints are {@link BuiltInRoute}s of the
+ * router. Knows nothing of Jetty.
  */
 final class RpcRoutes {
 
@@ -42,52 +41,63 @@ final class RpcRoutes {
     static final String JSONRPC = "/jsonrpc";
 
     private static final Logger LOG = LoggerFactory.getLogger(RpcRoutes.class);
+    private static final byte[] POST_ONLY = "POST only\n".getBytes(StandardCharsets.UTF_8);
 
+    /** Null when Kiln serves without databases: {@link #withoutDatabases}. */
     private final Databases databases;
     private final boolean debug;
-    private final boolean proxyMode;
     /** The {@code db} service; null when Kiln serves without databases. */
     private final DatabaseManagerRoutes databaseManager;
     private final AccessRefusals refusals;
 
-    RpcRoutes(Databases databases, DatabaseManagerRoutes databaseManager, HttpOptions options, AccessRefusals refusals) {
+    private RpcRoutes(Databases databases, DatabaseManagerRoutes databaseManager, HttpOptions options, AccessRefusals refusals) {
         this.databases = databases;
         this.refusals = refusals;
         this.databaseManager = databaseManager;
         this.debug = options.debug();
-        this.proxyMode = options.proxyMode();
+    }
+
+    /** Without databases: {@code common.version} and {@code about}; a login is refused, and {@code object} and {@code db} too. */
+    static RpcRoutes withoutDatabases(HttpOptions options, AccessRefusals refusals) {
+        return new RpcRoutes(null, null, options, refusals);
+    }
+
+    static RpcRoutes withDatabases(Databases databases, DatabaseManagerRoutes databaseManager, HttpOptions options,
+                                   AccessRefusals refusals) {
+        return new RpcRoutes(databases, databaseManager, options, refusals);
     }
 
     /** Who calls: the host it asked for (dbfilter) and its address (the login cooldown). */
     record Caller(String host, String client) { }
 
-    static boolean handles(String path) {
-        return path.startsWith(XMLRPC) || path.equals(JSONRPC);
+    /** {@code /jsonrpc} and every path under {@code /xmlrpc/2/}, whatever an addon registers there. */
+    List<BuiltInRoute> routes() {
+        return List.of(
+                new BuiltInRoute(JSONRPC, Claim.PATH, List.of(), Failures.Format.JSON_RPC, this::serve),
+                new BuiltInRoute(XMLRPC, Claim.PREFIX, List.of(), Failures.Format.XML_RPC, this::serve));
     }
 
-    long handle(Request request, Response response, Callback callback, String method, String path) {
-        if (!HttpMethod.POST.is(method)) {
-            response.getHeaders().put(HttpHeader.ALLOW, "POST");
-            return send(response, callback, 405, "text/plain; charset=utf-8", "POST only\n".getBytes());
+    private Outcome serve(KilnRequest request) {
+        String path = request.path();
+        if (!"POST".equalsIgnoreCase(request.method())) {
+            return Outcome.text(405, POST_ONLY).withHeader("Allow", "POST");
         }
-        if (path.equals(JSONRPC) && !KilnRequest.isJson(request)) {
-            return send(response, callback, 415, "application/json", JsonRpc.notJson());
+        if (path.equals(JSONRPC) && !request.isJson()) {
+            return Outcome.json(415, JsonRpc.notJson());
         }
-        Caller caller = new Caller(KilnRequest.host(request, proxyMode), KilnRequest.clientAddress(request, proxyMode));
+        Caller caller = new Caller(request.host(), request.remoteAddress());
         byte[] body;
         try {
-            body = KilnRequest.readBody(request, HttpOptions.DEFAULT_MAX_BODY);
-        } catch (dev.kiln.api.HttpException tooLarge) {
+            body = request.readBody(HttpOptions.DEFAULT_MAX_BODY);
+        } catch (HttpException tooLarge) {
             return path.equals(JSONRPC)
-                    ? json(response, callback, JsonRpc.clientError(tooLarge.status(), tooLarge.getMessage()))
-                    : xml(response, callback, XmlRpc.fault(RpcFault.APPLICATION_ERROR, tooLarge.getMessage()));
+                    ? Outcome.json(JsonRpc.clientError(tooLarge.status(), tooLarge.getMessage()))
+                    : Outcome.xml(XmlRpc.fault(RpcFault.APPLICATION_ERROR, tooLarge.getMessage()));
         }
-        return path.equals(JSONRPC)
-                ? jsonRpc(response, callback, body, caller)
-                : xmlRpc(response, callback, body, path.substring(XMLRPC.length()), caller);
+        return path.equals(JSONRPC) ? jsonRpc(body, caller) : xmlRpc(body, path.substring(XMLRPC.length()), caller);
     }
 
-    private long xmlRpc(Response response, Callback callback, byte[] body, String service, Caller caller) {
+    private Outcome xmlRpc(byte[] body, String service, Caller caller) {
         byte[] answer;
         try {
             XmlRpc.Call call = XmlRpc.readCall(body);
@@ -100,15 +110,15 @@ final class RpcRoutes {
             LOG.warn("XML-RPC {}: {}", service, failure.getMessage());
             answer = XmlRpc.fault(RpcFault.APPLICATION_ERROR, failure.getMessage());
         }
-        return xml(response, callback, answer);
+        return Outcome.xml(answer);
     }
 
-    private long jsonRpc(Response response, Callback callback, byte[] body, Caller caller) {
+    private Outcome jsonRpc(byte[] body, Caller caller) {
         JsonRpc.Call call;
         try {
             call = JsonRpc.parse(body);
         } catch (JsonRpc.Invalid invalid) {
-            return json(response, callback, JsonRpc.error(invalid));
+            return Outcome.json(JsonRpc.error(invalid));
         }
         JsonNode id = call.id();
         Map<String, Object> params = call.params();
@@ -120,12 +130,12 @@ final class RpcRoutes {
             if (!(args instanceof List<?> list)) {
                 throw RpcFault.userError("args must be a list");
             }
-            return json(response, callback, JsonRpc.result(id, dispatch(service, method, new java.util.ArrayList<>(list), caller)));
+            return Outcome.json(JsonRpc.result(id, dispatch(service, method, new ArrayList<>(list), caller)));
         } catch (RpcFault fault) {
-            return json(response, callback, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+            return Outcome.json(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
                     fault.code() == RpcFault.ACCESS_DENIED ? "dev.kiln.AccessDenied" : "dev.kiln.RpcError", fault.getMessage(), null));
         } catch (KilnException | IllegalArgumentException failure) {
-            return json(response, callback, JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+            return Outcome.json(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
                     failure.getClass().getName(), failure.getMessage(), debug ? JsonRpc.stackTrace(failure) : null));
         }
     }
@@ -274,7 +284,7 @@ final class RpcRoutes {
         if (!(value instanceof List<?> items)) {
             throw RpcFault.userError("args must be a list");
         }
-        return new java.util.ArrayList<>(items);
+        return new ArrayList<>(items);
     }
 
     private static Map<String, Object> map(Object value) {
@@ -294,7 +304,7 @@ final class RpcRoutes {
     static Map<String, Object> version() {
         String version = ServerVersion.current();
         String[] parts = version.split("[.-]");
-        List<Object> info = new java.util.ArrayList<>();
+        List<Object> info = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             info.add(i < parts.length && !parts[i].isEmpty() && parts[i].chars().allMatch(Character::isDigit)
                     ? Integer.parseInt(parts[i]) : 0);
@@ -330,21 +340,5 @@ final class RpcRoutes {
             throw RpcFault.userError("argument " + (index + 1) + " (" + name + ") must be a string");
         }
         return value;
-    }
-
-    private static long xml(Response response, Callback callback, byte[] body) {
-        return send(response, callback, 200, "text/xml; charset=utf-8", body);
-    }
-
-    private static long json(Response response, Callback callback, byte[] body) {
-        return send(response, callback, 200, "application/json", body);
-    }
-
-    private static long send(Response response, Callback callback, int status, String type, byte[] body) {
-        response.setStatus(status);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
-        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
-        response.write(true, ByteBuffer.wrap(body), callback);
-        return body.length;
     }
 }

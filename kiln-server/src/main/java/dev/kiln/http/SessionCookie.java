@@ -1,10 +1,6 @@
 package dev.kiln.http;
 
 import dev.kiln.auth.Sessions;
-import java.util.List;
-import org.eclipse.jetty.http.HttpCookie;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.server.Request;
 
 /**
  * The {@code session_id} cookie. Its value is {@code <database>.<token>}: sessions live in the
@@ -14,29 +10,13 @@ import org.eclipse.jetty.server.Request;
  *
  * <p>Attributes: {@code Path=/; HttpOnly; SameSite=Lax}, {@code Max-Age} of the session's idle
  * limit (sent again whenever the session's last-seen time is written, so an active user's cookie
- * lives on), and {@code Secure} when the request came over HTTPS — directly, or as told by
- * {@code X-Forwarded-Proto: https} under {@code --proxy-mode} only.
+ * lives on), and {@code Secure} when the request came over HTTPS ({@link KilnRequest#secure}) —
+ * directly, or as told by {@code X-Forwarded-Proto: https} under {@code --proxy-mode} only. The
+ * request's cookie is read by {@link KilnRequest#sessionCookie}.
  */
 record SessionCookie(String db, String token) {
 
     static final String NAME = "session_id";
-
-    /** The request's session cookie, or null when it has none Kiln could have made. */
-    static SessionCookie of(Request request) {
-        List<HttpCookie> cookies = Request.getCookies(request);
-        if (cookies == null) {
-            return null;
-        }
-        for (HttpCookie cookie : cookies) {
-            if (cookie.getName().equals(NAME)) {
-                SessionCookie parsed = parse(cookie.getValue());
-                if (parsed != null) {
-                    return parsed;
-                }
-            }
-        }
-        return null;
-    }
 
     static SessionCookie parse(String value) {
         int dot = value == null ? -1 : value.lastIndexOf('.');
@@ -69,21 +49,5 @@ record SessionCookie(String db, String token) {
     /** {@code Set-Cookie} value removing the cookie. */
     static String clear(boolean secure) {
         return NAME + "=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax" + (secure ? "; Secure" : "");
-    }
-
-    /** Whether the client reached us over HTTPS (the proxy's word for it only with proxy mode). */
-    static boolean secure(Request request, boolean proxyMode) {
-        if (request.isSecure()) {
-            return true;
-        }
-        if (!proxyMode) {
-            return false;
-        }
-        String proto = request.getHeaders().get(HttpHeader.X_FORWARDED_PROTO);
-        if (proto == null) {
-            return false;
-        }
-        int comma = proto.lastIndexOf(',');
-        return proto.substring(comma + 1).strip().equalsIgnoreCase("https");
     }
 }

@@ -1,13 +1,16 @@
 package dev.kiln.http;
 
 import dev.kiln.KilnException;
+import dev.kiln.api.Response;
 import dev.kiln.auth.Sessions;
 import dev.kiln.auth.LoginThrottle;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
+import dev.kiln.http.BuiltInRoute.Claim;
 import dev.kiln.logging.AccessRefusals;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,7 +20,8 @@ import tools.jackson.databind.JsonNode;
  * Kiln's built-in session routes, JSON-RPC as Odoo's: {@code POST /web/session/authenticate}
  * (params {@code db}, {@code login}, {@code password}) opens a session and answers a subset of
  * Odoo's session info; {@code POST /web/session/logout} ends it. They are part of the server, not
- * of an addon, because they choose the database themselves and set the session cookie.
+ * of an addon, because they choose the database themselves and set the session cookie; they are
+ * {@link BuiltInRoute}s of the router. Knows nothing of Jetty.
  *
  * <p>A refused login answers "Access Denied" whatever the reason (unknown database, unknown login,
  * wrong password, inactive user), each after one password check, so neither the answer nor its
@@ -43,8 +47,39 @@ final class SessionRoutes {
         this.refusals = refusals;
     }
 
-    static boolean handles(String path) {
-        return AUTHENTICATE.equals(path) || LOGOUT.equals(path);
+    /**
+     * Login and logout (JSON-RPC POSTs only, Kiln's whatever an addon registers), and the login
+     * page, which an addon's own {@code /web/login} replaces.
+     */
+    List<BuiltInRoute> routes() {
+        return List.of(
+                new BuiltInRoute(AUTHENTICATE, Claim.PATH, List.of("POST"), Failures.Format.JSON_RPC, this::serveJson),
+                new BuiltInRoute(LOGOUT, Claim.PATH, List.of("POST"), Failures.Format.JSON_RPC, this::serveJson),
+                new BuiltInRoute(LOGIN, Claim.FALLBACK, List.of("GET", "POST"), Failures.Format.PAGE, this::serveLoginPage));
+    }
+
+    private Outcome serveJson(KilnRequest request) {
+        if (!request.isJson()) {
+            // a cross-site form cannot send application/json: this keeps logout and login free of CSRF
+            return Outcome.json(415, JsonRpc.notJson());
+        }
+        byte[] body = request.body();      // 400/413: answered in JSON by Failures
+        SessionCookie cookie = request.sessionCookie();
+        Answer answer = serve(request.path(), body, request.host(), chosen(request, cookie), cookie, request.secure(),
+                request.remoteAddress());
+        Outcome outcome = Outcome.json(answer.json()).withHeader("Cache-Control", "no-store");
+        return answer.setCookie() == null ? outcome : outcome.withHeader("Set-Cookie", answer.setCookie());
+    }
+
+    private Outcome serveLoginPage(KilnRequest request) {
+        SessionCookie cookie = request.sessionCookie();
+        return Outcome.reply(loginPage(request, request.host(), chosen(request, cookie), cookie, request.secure()));
+    }
+
+    /** The database the request would use without a {@code db} parameter, or null. */
+    private String chosen(KilnRequest request, SessionCookie cookie) {
+        return databases.selector().select(request.host(), cookie == null ? null : cookie.db(), request.wantedDatabase())
+                .orElse(null);
     }
 
     /**
@@ -104,7 +139,7 @@ final class SessionRoutes {
      * {@code redirect} (a path of this site only, else {@code /}); a bad one sees the form again
      * with Odoo's "Wrong login/password".
      */
-    dev.kiln.api.Response loginPage(KilnRequest request, String host, String chosen, SessionCookie cookie, boolean secure) {
+    Response loginPage(KilnRequest request, String host, String chosen, SessionCookie cookie, boolean secure) {
         String redirect = localPath(request.param("redirect").orElse("/"));
         String db = request.param("db").filter(d -> !d.isEmpty()).orElse(chosen);
         if (!"POST".equals(request.method())) {
@@ -128,11 +163,11 @@ final class SessionRoutes {
         if (loggedIn.opened() == null) {
             return form(db, redirect, loggedIn.cooldown() ? LoginThrottle.MESSAGE : "Wrong login/password", secure);
         }
-        return dev.kiln.api.Response.redirect(redirect).header("Set-Cookie", SessionCookie.set(db, loggedIn.opened().token(), secure));
+        return Response.redirect(redirect).header("Set-Cookie", SessionCookie.set(db, loggedIn.opened().token(), secure));
     }
 
     /** The login form with a new CSRF token, in the form and in its cookie. */
-    private static dev.kiln.api.Response form(String db, String redirect, String error, boolean secure) {
+    private static Response form(String db, String redirect, String error, boolean secure) {
         String token = Sessions.randomToken();
         return LoginPage.form(db, redirect, error, token).header("Set-Cookie", SessionCookie.loginCsrf(token, secure));
     }

@@ -13,12 +13,14 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.eclipse.jetty.http.MimeTypes;
 
 /**
- * The static files of loaded addons, at {@code /<addon>/static/<file>} as in Odoo.
+ * The static files of loaded addons, at {@code /<addon>/static/<file>} as in Odoo: a built-in
+ * route answering {@code GET} and {@code HEAD} with the file, 304 when the client's copy is
+ * current ({@code If-None-Match}, else {@code If-Modified-Since}), 404 for anything else.
  *
  * <p>Works on the raw (still percent-encoded) path so that no decoding step can smuggle a {@code ..}
  * past the checks: encoded dots, slashes and backslashes, empty or dot segments, and files whose real
@@ -27,9 +29,10 @@ import org.eclipse.jetty.http.MimeTypes;
 final class StaticFiles {
 
     /** A file that may be served, with its validators. */
-    record Found(Path file, long size, Instant modified, String etag, String contentType) { }
+    record Found(Path file, long size, Instant modified, String etag) { }
 
     private static final String MARK = "/static/";
+    private static final String ALLOW = "GET, HEAD";
     private static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.RFC_1123_DATE_TIME;
 
     private final Map<String, Path> folders = new HashMap<>();
@@ -45,6 +48,20 @@ final class StaticFiles {
                 realFolders.put(addon, absolute);
             }
         });
+    }
+
+    /** The answer to a request for {@code rawPath}, under the static folder of {@code addon}. */
+    Outcome serve(KilnRequest request, String addon) {
+        boolean head = "HEAD".equals(request.method());
+        if (!head && !"GET".equals(request.method())) {
+            return Outcome.notAllowed(ALLOW);
+        }
+        Found found = find(addon, request.rawPath());
+        if (found == null) {
+            return Outcome.page(404);
+        }
+        boolean current = notModified(found, request.headerValue("If-None-Match"), request.headerValue("If-Modified-Since"));
+        return new Outcome.File(found, current, head, List.of());
     }
 
     /** The addon name when {@code rawPath} is under {@code /<addon>/static/} of a loaded addon, else null. */
@@ -90,7 +107,7 @@ final class StaticFiles {
             long size = attributes.size();
             long millis = attributes.lastModifiedTime().toMillis();
             String etag = "\"" + Long.toHexString(size) + "-" + Long.toHexString(millis) + "\"";
-            return new Found(real, size, Instant.ofEpochMilli(millis / 1000 * 1000), etag, contentType(real));
+            return new Found(real, size, Instant.ofEpochMilli(millis / 1000 * 1000), etag);
         } catch (IOException e) {
             return null;
         }
@@ -141,18 +158,5 @@ final class StaticFiles {
 
     static String httpDate(Instant instant) {
         return HTTP_DATE.format(instant.atZone(ZoneOffset.UTC));
-    }
-
-    private static String contentType(Path file) {
-        String name = file.getFileName().toString();
-        String type = MimeTypes.DEFAULTS.getMimeByExtension(name);
-        if (type == null) {
-            return "application/octet-stream";
-        }
-        if (type.startsWith("text/") || type.equals("application/javascript") || type.equals("application/json")
-                || type.equals("image/svg+xml")) {
-            return type.indexOf(';') < 0 ? type + "; charset=utf-8" : type;
-        }
-        return type;
     }
 }

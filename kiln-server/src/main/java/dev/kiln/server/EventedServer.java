@@ -2,8 +2,8 @@ package dev.kiln.server;
 
 import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
-import dev.kiln.http.KilnApplication;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
 import org.slf4j.Logger;
@@ -33,13 +33,13 @@ public final class EventedServer extends CommonServer {
     private static final Logger LOG = LoggerFactory.getLogger(EventedServer.class);
     private static final Duration TICK = Duration.ofSeconds(1);
 
-    private final KilnApplication application;
+    private final HttpFrontDoor application;
     private final Runnable endLongPolls;
     private final Set<Long> abandoned = new HashSet<>();
     private HttpService http;
 
     /** @param endLongPolls stops the bus: pending long polls answer at once, so a stop does not wait for them */
-    public EventedServer(Config config, KilnApplication application, Runnable endLongPolls) {
+    public EventedServer(Config config, HttpFrontDoor application, Runnable endLongPolls) {
         super(config);
         this.application = application;
         this.endLongPolls = endLongPolls;

@@ -4,7 +4,7 @@ import dev.kiln.os.ListenSocket;
 import dev.kiln.os.OsException;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.http.BusSockets;
-import dev.kiln.http.KilnApplication;
+import dev.kiln.http.HttpFrontDoor;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.PreEncodedHttpField;
@@ -74,12 +74,12 @@ final class HttpService {
     private final Accepted accepted = new Accepted();
     /** Acceptor threads inside an accept: once the accept channel is closed and this is 0, nothing more comes. */
     private final AtomicInteger accepting = new AtomicInteger();
-    private final KilnApplication application;
+    private final HttpFrontDoor application;
     /** worker_connections, when capped: it turns accepting back on as connections close, so a stop removes it first. */
     private final NetworkConnectionLimit limit;
     private volatile boolean draining;
 
-    HttpService(ListenSocket socket, KilnApplication application) throws Exception {
+    HttpService(ListenSocket socket, HttpFrontDoor application) throws Exception {
         this(socket, application, 0);
     }
 
@@ -93,7 +93,7 @@ final class HttpService {
      * @param maxConnections connections served at once, 0 for no cap: past it Jetty stops accepting
      *                       and the kernel queues the next ones (gunicorn's worker_connections)
      */
-    HttpService(ListenSocket socket, KilnApplication application, int maxConnections) throws Exception {
+    HttpService(ListenSocket socket, HttpFrontDoor application, int maxConnections) throws Exception {
         this.application = application;
         VirtualThreadPool threads = new VirtualThreadPool();
         threads.setName("kiln-http");
@@ -103,7 +103,7 @@ final class HttpService {
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
-        KilnApplication.configure(http);
+        HttpFrontDoor.configure(http);
         connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http)) {
             @Override
             public void accept(int acceptorID) throws IOException {
@@ -138,7 +138,7 @@ final class HttpService {
      * {@code application} behind Jetty's websocket upgrade for {@code /websocket} (the bus), when it
      * serves databases; every other request only pays one string comparison.
      */
-    private static Handler withBusSockets(Server server, KilnApplication application) {
+    private static Handler withBusSockets(Server server, HttpFrontDoor application) {
         BusSockets sockets = application.busSockets();
         if (sockets == null) {
             return application;

@@ -2,8 +2,8 @@ package dev.kiln.server;
 
 import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
-import dev.kiln.http.KilnApplication;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
 import dev.kiln.logging.ThreadStacks;
@@ -34,7 +34,7 @@ public final class HttpWorker extends PreforkWorker {
 
     private final Runnable endLongPolls;
     private final boolean evented;
-    private final KilnApplication application;
+    private final HttpFrontDoor application;
     private final long requestLimit;
     private final java.util.Set<Long> overTime = new java.util.HashSet<>();
     private final java.util.Set<Long> overCpu = new java.util.HashSet<>();
@@ -49,7 +49,7 @@ public final class HttpWorker extends PreforkWorker {
      * @param evented the evented worker (Odoo's gevent process) on gevent_port: its connections are
      *                long-lived (long polls, websockets), so only the memory limits apply to it
      */
-    public HttpWorker(Config config, KilnApplication application, WorkerChannel.Link toMaster, Runnable endLongPolls,
+    public HttpWorker(Config config, HttpFrontDoor application, WorkerChannel.Link toMaster, Runnable endLongPolls,
                       boolean evented) {
         super(config, toMaster);
         this.application = application;

@@ -15,8 +15,8 @@ import dev.kiln.db.Postgres;
 import dev.kiln.http.DatabaseManagerRoutes;
 import dev.kiln.http.DatabaseSelector;
 import dev.kiln.http.Databases;
+import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.HttpOptions;
-import dev.kiln.http.KilnApplication;
 import dev.kiln.os.OsException;
 import dev.kiln.registry.DatabaseService;
 import dev.kiln.registry.Registries;
@@ -152,7 +152,7 @@ public final class Kiln {
      */
     private record Parts(Postgres postgres, ConnectionPools pools, Notifications notifications, BusDispatcher bus,
                          DatabaseManager manager, Registries registries, Supplier<List<String>> databases,
-                         KilnApplication application) {
+                         HttpFrontDoor application) {
 
         /** @param abortable let limit_time_cpu answer a request in its handler's stead */
         static Parts of(Config config, boolean abortable) {
@@ -170,8 +170,8 @@ public final class Kiln {
             DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databases);
             DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
                     new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(),
-                    config.dev("debug"), config.dev("access"), selector::visible, config.proxyMode());
-            KilnApplication application = new KilnApplication(serverWide, httpOptions(config).withAbortable(abortable),
+                    config.dev("debug"), config.dev("access"), selector::visible);
+            HttpFrontDoor application = HttpFrontDoor.withDatabases(serverWide, httpOptions(config).withAbortable(abortable),
                     new Databases(pools, registries, selector, bus), registries.staticFolders(), databaseManager);
             return new Parts(postgres, pools, notifications, bus, manager, registries, databases, application);
         }

@@ -3,8 +3,8 @@ package dev.kiln.server;
 import dev.kiln.KilnException;
 import dev.kiln.config.Config;
 import dev.kiln.cron.CronService;
+import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
-import dev.kiln.http.KilnApplication;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
 
@@ -30,7 +30,7 @@ public final class ThreadedServer extends CommonServer {
     /** Odoo's SLEEP_INTERVAL: how long a limit waits for the other requests before reloading anyway. */
     private static final Duration LIMIT_GRACE = Duration.ofSeconds(60);
 
-    private final KilnApplication application;
+    private final HttpFrontDoor application;
     private final Set<Long> overLimit = new HashSet<>();
     private long limitReachedNanos = -1;
     private HttpService http;
@@ -45,7 +45,7 @@ public final class ThreadedServer extends CommonServer {
      * @param endLongPolls stops the bus: pending long polls answer at once with no message, so the
      *                     graceful stop does not wait for them
      */
-    public ThreadedServer(Config config, KilnApplication application, java.util.function.IntSupplier preload,
+    public ThreadedServer(Config config, HttpFrontDoor application, java.util.function.IntSupplier preload,
                           CronService cron, Runnable endLongPolls) {
         super(config);
         this.application = application;

@@ -12,7 +12,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * {@link KilnApplication#abort}: the server answers a request in its handler's stead, and the
+ * {@link HttpFrontDoor#abort}: the server answers a request in its handler's stead, and the
  * handler's own response, when it comes, is dropped; exactly one of them writes.
  */
 class AbortRequestTest {

@@ -70,4 +70,46 @@ class RouterTest {
         assertThatThrownBy(() -> new Router(List.of(route("/x/<float:f>"))))
                 .isInstanceOf(KilnException.class).hasMessageContaining("float").hasMessageContaining("'test'");
     }
+
+    private static BuiltInRoute builtIn(String path, BuiltInRoute.Claim claim, String... methods) {
+        return new BuiltInRoute(path, claim, List.of(methods), Failures.Format.JSON_RPC, request -> Outcome.page(204));
+    }
+
+    private static boolean isBuiltIn(Router.Result result) {
+        return result.match().route().handler() instanceof BuiltInRoute.Handler;
+    }
+
+    @Test
+    void aBuiltInPathIsKilnsWhateverAnAddonRegistersThere() {
+        Router withBuiltIns = new Router(List.of(builtIn("/jsonrpc", BuiltInRoute.Claim.PATH, "POST")),
+                List.of(route("/jsonrpc", "GET", "POST"), route("/<name>", "GET")));
+        assertThat(isBuiltIn(withBuiltIns.resolve("/jsonrpc", "POST"))).isTrue();
+        Router.Result get = withBuiltIns.resolve("/jsonrpc", "GET");
+        assertThat(get.match()).as("neither the addon's route on the path nor its pattern").isNull();
+        assertThat(get.allow()).isEqualTo("POST");
+    }
+
+    @Test
+    void aBuiltInPrefixOwnsEveryPathUnderIt() {
+        Router withBuiltIns = new Router(List.of(builtIn("/web/database/", BuiltInRoute.Claim.PREFIX)),
+                List.of(route("/web/database/list", "GET"), route("/web/<page>", "GET")));
+        assertThat(isBuiltIn(withBuiltIns.resolve("/web/database/list", "GET"))).isTrue();
+        assertThat(isBuiltIn(withBuiltIns.resolve("/web/database/anything/else", "DELETE"))).isTrue();
+        assertThat(isBuiltIn(withBuiltIns.resolve("/web/databases", "GET"))).isFalse();
+    }
+
+    @Test
+    void aFallbackBuiltInYieldsToAnAddonsRouteOnItsPath() {
+        BuiltInRoute login = builtIn("/web/login", BuiltInRoute.Claim.FALLBACK, "GET", "POST");
+        assertThat(isBuiltIn(new Router(List.of(login), List.of()).resolve("/web/login", "GET"))).isTrue();
+        assertThat(new Router(List.of(login), List.of()).resolve("/web/login", "PUT").allow()).isEqualTo("GET, HEAD, POST");
+        assertThat(isBuiltIn(new Router(List.of(login), List.of(route("/web/login", "GET"))).resolve("/web/login", "GET")))
+                .isFalse();
+    }
+
+    @Test
+    void anExactPathIsFoundWithoutAllocatingAResult() {
+        assertThat(router.resolve("/hello", "GET")).isSameAs(router.resolve("/hello", "GET"));
+        assertThat(router.resolve("/hello", "HEAD")).isSameAs(router.resolve("/hello", "GET"));
+    }
 }

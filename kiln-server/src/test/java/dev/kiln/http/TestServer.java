@@ -18,20 +18,20 @@ import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.VirtualThreadPool;
 
-/** A real Jetty server on 127.0.0.1, port 0, running a {@link KilnApplication}; closing stops it. */
+/** A real Jetty server on 127.0.0.1, port 0, running an {@link HttpFrontDoor} without databases; closing stops it. */
 final class TestServer implements AutoCloseable {
 
     final Server server;
-    final KilnApplication application;
+    final HttpFrontDoor application;
     final int port;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     TestServer(LoadedAddons addons, HttpOptions options) {
-        application = new KilnApplication(addons, options);
+        application = HttpFrontDoor.withoutDatabases(addons, options);
         VirtualThreadPool pool = new VirtualThreadPool();
         server = new Server(pool);
         HttpConfiguration config = new HttpConfiguration();
-        KilnApplication.configure(config);
+        HttpFrontDoor.configure(config);
         ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(config));
         connector.setHost("127.0.0.1");
         connector.setPort(0);
