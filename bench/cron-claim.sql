@@ -1,5 +1,5 @@
 -- pgbench script of `bench/cron`: one call of one due job with the SQL that Kiln's cron runner
--- sends for it (dev.kiln.cron.CronStore: ACQUIRE, START, COMPLETE, RESCHEDULE), as prepared
+-- sends for it (dev.kiln.cron.store.CronStore: ACQUIRE, START, COMPLETE, RESCHEDULE), as prepared
 -- statements (-M prepared), with the same commits. It measures what PostgreSQL alone can do with
 -- that SQL, without a JVM: tps = jobs/s, the ceiling of the Kiln figures.
 --

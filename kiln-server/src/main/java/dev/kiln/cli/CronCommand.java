@@ -9,7 +9,7 @@ import dev.kiln.addons.AddonLoader;
 import dev.kiln.config.Config;
 import dev.kiln.config.ConfigLoader;
 import dev.kiln.cron.CronManual;
-import dev.kiln.cron.CronStore;
+import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.Notifications;
 import dev.kiln.logging.Logging;
 import dev.kiln.registry.Registries;

@@ -3,6 +3,7 @@ package dev.kiln.cron;
 import dev.kiln.addons.CronSpec;
 import dev.kiln.addons.LoadedAddon;
 import dev.kiln.api.CronContext;
+import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.SqlErrors;
 import dev.kiln.db.Transactions;

@@ -1,6 +1,7 @@
 package dev.kiln.cron;
 
 import dev.kiln.KilnException;
+import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.SqlErrors;

@@ -1,5 +1,6 @@
 package dev.kiln.cron;
 
+import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.DatabaseException;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Notifications;

@@ -1,12 +1,14 @@
 package dev.kiln.cron;
 
 import dev.kiln.config.Config;
+import dev.kiln.cron.store.CronSignals;
+import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Notifications;
 import dev.kiln.db.SqlErrors;
-import dev.kiln.registry.Registries;
 import dev.kiln.logging.ThreadStacks;
+import dev.kiln.registry.Registries;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,7 +1,7 @@
 package dev.kiln.registry;
 
 import dev.kiln.bus.BusStore;
-import dev.kiln.cron.CronStore;
+import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.Tables;
 
 import java.sql.Connection;

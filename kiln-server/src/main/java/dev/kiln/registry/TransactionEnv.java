@@ -3,8 +3,8 @@ package dev.kiln.registry;
 import dev.kiln.api.Bus;
 import dev.kiln.bus.BusDispatcher;
 import dev.kiln.bus.TransactionBus;
-import dev.kiln.cron.CronSignals;
-import dev.kiln.cron.CronStore;
+import dev.kiln.cron.store.CronSignals;
+import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.ConnectionPools;
 
 import java.sql.Connection;

@@ -1,4 +1,4 @@
-package dev.kiln.cron;
+package dev.kiln.cron.store;
 
 import dev.kiln.api.CronJob.Unit;
 import org.junit.jupiter.api.Test;

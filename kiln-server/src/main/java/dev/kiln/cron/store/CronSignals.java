@@ -1,4 +1,4 @@
-package dev.kiln.cron;
+package dev.kiln.cron.store;
 
 import dev.kiln.db.ConnectionPools;
 import org.slf4j.Logger;
@@ -15,7 +15,7 @@ import java.sql.SQLException;
  */
 public final class CronSignals {
 
-    static final String CHANNEL = "kiln_cron";
+    public static final String CHANNEL = "kiln_cron";
     private static final Logger LOG = LoggerFactory.getLogger(CronSignals.class);
 
     private CronSignals() { }

@@ -1,4 +1,4 @@
-package dev.kiln.cron;
+package dev.kiln.cron.store;
 
 import dev.kiln.addons.CronSpec;
 import dev.kiln.api.CronJob;
@@ -144,22 +144,22 @@ public final class CronStore {
                           WHERE c.active))""";
 
     /** Odoo's deactivation rule: at least this many failures in a row, over at least {@link #FAILING_FOR}. */
-    static final int MAX_FAILURES = 5;
-    static final Duration FAILING_FOR = Duration.ofDays(7);
+    public static final int MAX_FAILURES = 5;
+    public static final Duration FAILING_FOR = Duration.ofDays(7);
     /** Calls started but never ended (killed, abandoned) before a job is failed without running it. */
-    static final int MAX_TIMED_OUT = 3;
+    public static final int MAX_TIMED_OUT = 3;
 
     private CronStore() { }
 
     /** A job as claimed by a runner: locked by the runner's transaction until it commits. */
-    record Claimed(long id, String name, String code, Schedule schedule, Instant nextcall, int failureCount,
+    public record Claimed(long id, String name, String code, Schedule schedule, Instant nextcall, int failureCount,
                    Instant firstFailure, Instant now) { }
 
     /**
      * What the short start transaction found: the call's number among unfinished ones, and a
      * completion left behind with the progress that call reported.
      */
-    record Start(int timedOutCounter, Instant completedAt, int done, int remaining) {
+    public record Start(int timedOutCounter, Instant completedAt, int done, int remaining) {
 
         Start(int timedOutCounter, Instant completedAt) {
             this(timedOutCounter, completedAt, 0, 0);
@@ -172,7 +172,7 @@ public final class CronStore {
     }
 
     /** The ids of the ready jobs of this database, in Odoo's order (failures, priority, id). */
-    static List<Long> readyIds(Connection connection) throws SQLException {
+    public static List<Long> readyIds(Connection connection) throws SQLException {
         List<Long> ids = new ArrayList<>();
         try (PreparedStatement query = connection.prepareStatement(LIST_READY);
              ResultSet rows = query.executeQuery()) {
@@ -184,7 +184,7 @@ public final class CronStore {
     }
 
     /** When the next job of this database falls due (null: none), to sleep until then. */
-    static Instant nextDue(Connection connection) throws SQLException {
+    public static Instant nextDue(Connection connection) throws SQLException {
         try (PreparedStatement query = connection.prepareStatement(NEXT_DUE);
              ResultSet row = query.executeQuery()) {
             row.next();
@@ -196,7 +196,7 @@ public final class CronStore {
      * Locks the first job of {@code ids} that is still ready and not locked by another runner, in
      * the runner's open transaction; null when none is.
      */
-    static Claimed acquire(Connection connection, List<Long> ids) throws SQLException {
+    public static Claimed acquire(Connection connection, List<Long> ids) throws SQLException {
         try (PreparedStatement query = connection.prepareStatement(ACQUIRE)) {
             Array array = connection.createArrayOf("bigint", ids.toArray());
             query.setArray(1, array);
@@ -211,7 +211,7 @@ public final class CronStore {
      * is still due (another runner may have run it between the runner's snapshot and its lock).
      * Runs and commits on {@code connection}; null when the job is no longer due.
      */
-    static Start start(Connection connection, Claimed job) throws SQLException {
+    public static Start start(Connection connection, Claimed job) throws SQLException {
         connection.setAutoCommit(true);
         try (PreparedStatement statement = connection.prepareStatement(START)) {
             statement.setLong(1, job.id());
@@ -231,12 +231,12 @@ public final class CronStore {
     }
 
     /** Marks the call done in the job's own transaction, so its effect and its completion commit together. */
-    static void complete(Connection connection, Claimed job, int done, int remaining) throws SQLException {
+    public static void complete(Connection connection, Claimed job, int done, int remaining) throws SQLException {
         complete(connection, job, done, remaining, false);
     }
 
     /** {@link #complete}, then the commit of the job's transaction, in one round trip. */
-    static void completeAndCommit(Connection connection, Claimed job, int done, int remaining) throws SQLException {
+    public static void completeAndCommit(Connection connection, Claimed job, int done, int remaining) throws SQLException {
         complete(connection, job, done, remaining, true);
         connection.commit();
     }
@@ -262,13 +262,13 @@ public final class CronStore {
      * @param again    whether to call it again at once (a batch with work left)
      * @return false when the job was deactivated by this failure
      */
-    static boolean finish(Connection connection, Claimed job, Instant as, boolean failed, boolean again)
+    public static boolean finish(Connection connection, Claimed job, Instant as, boolean failed, boolean again)
             throws SQLException {
         return finish(connection, job, as, failed, again, false);
     }
 
     /** {@link #finish}, then the commit of the runner's transaction (releasing the claim), in one round trip. */
-    static boolean finishAndCommit(Connection connection, Claimed job, Instant as, boolean failed, boolean again)
+    public static boolean finishAndCommit(Connection connection, Claimed job, Instant as, boolean failed, boolean again)
             throws SQLException {
         boolean active = finish(connection, job, as, failed, again, true);
         connection.commit();
@@ -276,7 +276,7 @@ public final class CronStore {
     }
 
     /** What {@link #finishAndAcquire} did: whether the job is still active, and the next job claimed (or null). */
-    record Finished(boolean active, Claimed next) { }
+    public record Finished(boolean active, Claimed next) { }
 
     /**
      * {@link #finishAndCommit}, then a new transaction claiming the next job of {@code window}, all
@@ -284,7 +284,7 @@ public final class CronStore {
      * none of {@code window} can be claimed the new transaction is rolled back; an empty window
      * claims nothing.
      */
-    static Finished finishAndAcquire(Connection connection, Claimed job, Instant as, boolean failed, boolean again,
+    public static Finished finishAndAcquire(Connection connection, Claimed job, Instant as, boolean failed, boolean again,
                                      List<Long> window) throws SQLException {
         if (window.isEmpty()) {
             return new Finished(finishAndCommit(connection, job, as, failed, again), null);
@@ -350,7 +350,7 @@ public final class CronStore {
                          Instant nextcall, Instant lastcall, int failureCount) { }
 
     /** Every job of the database, by name. */
-    static List<Listed> list(Connection connection) throws SQLException {
+    public static List<Listed> list(Connection connection) throws SQLException {
         List<Listed> jobs = new ArrayList<>();
         try (PreparedStatement query = connection.prepareStatement("""
                 SELECT name, code, interval_number, interval_type, priority, active, nextcall, lastcall, failure_count
@@ -368,7 +368,7 @@ public final class CronStore {
      * Locks the job named {@code name} for a call asked by hand, Odoo's {@code _try_lock}: whether due
      * or not, active or not, but never while a runner holds it (SQLSTATE 55P03 then). Null: no such job.
      */
-    static Claimed claimNamed(Connection connection, String name) throws SQLException {
+    public static Claimed claimNamed(Connection connection, String name) throws SQLException {
         try (PreparedStatement query = connection.prepareStatement(CLAIMED + "WHERE c.name = ? FOR NO KEY UPDATE NOWAIT")) {
             query.setString(1, name);
             try (ResultSet row = query.executeQuery()) {
@@ -378,7 +378,7 @@ public final class CronStore {
     }
 
     /** After a call asked by hand: its time recorded, its schedule untouched (as Odoo's method_direct_trigger). */
-    static void finishManual(Connection connection, Claimed job) throws SQLException {
+    public static void finishManual(Connection connection, Claimed job) throws SQLException {
         try (PreparedStatement statement = connection.prepareStatement("""
                 UPDATE kiln_cron SET lastcall = ? WHERE id = ?;
                 UPDATE kiln_cron_progress SET completed_at = NULL, updated_at = now() WHERE cron_id = ?""")) {
@@ -439,7 +439,7 @@ public final class CronStore {
     }
 
     /** Ends the backends {@code pids} (an abandoned call's): PostgreSQL rolls their transactions back. */
-    static void terminate(Connection connection, int[] pids) throws SQLException {
+    public static void terminate(Connection connection, int[] pids) throws SQLException {
         try (PreparedStatement statement = connection.prepareStatement(
                 "SELECT pg_terminate_backend(pid) FROM unnest(?::int[]) AS pid")) {
             statement.setArray(1, connection.createArrayOf("int4", Arrays.stream(pids).boxed().toArray()));
@@ -453,11 +453,11 @@ public final class CronStore {
                 instant(row, 8), row.getInt(9), instant(row, 10), instant(row, 11));
     }
 
-    static OffsetDateTime timestamp(Instant instant) {
+    public static OffsetDateTime timestamp(Instant instant) {
         return instant.atOffset(ZoneOffset.UTC);
     }
 
-    static Instant instant(ResultSet row, int column) throws SQLException {
+    public static Instant instant(ResultSet row, int column) throws SQLException {
         OffsetDateTime value = row.getObject(column, OffsetDateTime.class);
         return value == null ? null : value.toInstant();
     }

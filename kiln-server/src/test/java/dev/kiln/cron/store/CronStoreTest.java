@@ -1,9 +1,9 @@
-package dev.kiln.cron;
+package dev.kiln.cron.store;
 
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.addons.CronSpec;
-import dev.kiln.api.CronJob;
 import dev.kiln.api.CronJob.Unit;
+import dev.kiln.api.CronJob;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Isolation;
