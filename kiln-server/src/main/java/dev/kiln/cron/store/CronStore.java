@@ -166,7 +166,7 @@ public final class CronStore {
         }
 
         /** Whether the call left behind was a batch with work left, to be called again at once. */
-        boolean moreToDo() {
+        public boolean moreToDo() {
             return completedAt != null && done > 0 && remaining > 0;
         }
     }
