@@ -5,16 +5,12 @@ import dev.kiln.addons.LoadedAddon;
 import dev.kiln.api.CronContext;
 import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.ConnectionPools;
-import dev.kiln.db.SqlErrors;
-import dev.kiln.db.Transactions;
 import dev.kiln.registry.Registry;
 import dev.kiln.registry.TransactionEnv;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import dev.kiln.registry.UnitOfWork;
 
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -26,8 +22,6 @@ import java.util.function.Supplier;
  * meanwhile). Shared by the runners and {@code kiln cron run}.
  */
 final class CronCall {
-
-    private static final Logger LOG = LoggerFactory.getLogger(CronCall.class);
 
     /** How a call ended: its last progress report, or the failure. */
     record Result(boolean ok, int done, int remaining, Throwable failure) {
@@ -57,52 +51,23 @@ final class CronCall {
                     + "' is not among this database's addons (is its addon installed?)"));
         }
         ClassLoader loader = registry.addons().get(spec.addon()).map(LoadedAddon::classLoader).orElse(null);
-        Thread thread = Thread.currentThread();
-        ClassLoader previous = thread.getContextClassLoader();
+        CronSpec found = spec;
         try {
-            if (loader != null) {
-                thread.setContextClassLoader(loader);
+            return UnitOfWork.asAddon(loader, () -> UnitOfWork.onConnection(work, db, db + ": cron job '" + job.name() + "'",
+                    () -> !interrupted.get() && mayRetry.getAsBoolean(),
+                    scope -> {
+                        Context context = scope.enter(new Context(pools, db, scope.connection(), job));
+                        found.job().task().run(context);
+                        return new Result(true, context.done, context.remaining, null);
+                    },
+                    (connection, result) -> CronStore.completeAndCommit(connection, job, result.done(), result.remaining())));
+        } catch (Throwable e) {
+            if (interrupted.get()) {
+                return Result.failed(new IllegalStateException("stopped at limit_time_real_cron (" + limitSeconds + " s)", e));
             }
-            for (int tryNo = 1; ; tryNo++) {
-                Context context = new Context(pools, db, work, job);
-                try {
-                    spec.job().task().run(context);
-                    context.beforeCommit();
-                    CronStore.completeAndCommit(work, job, context.done, context.remaining);
-                    context.afterCommit();
-                    return new Result(true, context.done, context.remaining, null);
-                } catch (Throwable e) {
-                    rollback(work);
-                    if (interrupted.get()) {
-                        return Result.failed(new IllegalStateException(
-                                "stopped at limit_time_real_cron (" + limitSeconds + " s)", e));
-                    }
-                    SQLException sql = SqlErrors.rootSqlException(e);
-                    if (sql == null || !SqlErrors.isConcurrencyFailure(sql) || tryNo >= Transactions.MAX_TRIES
-                            || !mayRetry.getAsBoolean()) {
-                        return Result.failed(e);
-                    }
-                    long wait = (long) (ThreadLocalRandom.current().nextDouble() * (1L << tryNo) * 1000);
-                    LOG.info("{}: cron job '{}': {} (SQLSTATE {}), try {} of {} again in {} ms", db, job.name(),
-                            SqlErrors.firstLine(sql), sql.getSQLState(), tryNo + 1, Transactions.MAX_TRIES, wait);
-                    try {
-                        Thread.sleep(wait);
-                    } catch (InterruptedException stop) {
-                        return Result.failed(stop);
-                    }
-                }
-            }
+            return Result.failed(e);
         } finally {
             Thread.interrupted();     // an interruption meant for the job ends with it
-            thread.setContextClassLoader(previous);
-        }
-    }
-
-    private static void rollback(Connection connection) {
-        try {
-            connection.rollback();
-        } catch (SQLException ignored) {
-            // a broken connection is dropped by the pool when it comes back
         }
     }
 

@@ -8,6 +8,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.BooleanSupplier;
 
 /**
  * Runs work in one database transaction, Odoo's way: commit when the work returns, roll back when it
@@ -66,39 +67,67 @@ public final class Transactions {
     }
 
     private <T> T run(ConnectionPools pools, String database, Isolation isolation, Work<T> work, boolean releasable) {
+        try {
+            return retrying(database, "database '" + database + "'", () -> true, () -> {
+                try (Connection connection = releasable ? ReleasableConnection.open(pools, database, isolation)
+                        : pools.connection(database, isolation)) {
+                    try {
+                        T result = work.run(connection);
+                        connection.commit();
+                        return result;
+                    } catch (SQLException | RuntimeException | Error e) {
+                        rollbackQuietly(connection);
+                        throw e;
+                    }
+                }
+            });
+        } catch (SQLException e) {
+            throw SqlErrors.statementFailure(e, database);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("a transaction's work threw " + e, e);   // Work throws SQLException only
+        }
+    }
+
+    /** One try of a unit of work: it opens (or reuses), commits or rolls back its transaction itself. */
+    @FunctionalInterface
+    public interface Attempt<T> {
+        T run() throws Exception;
+    }
+
+    /**
+     * Runs {@code attempt} until it returns, again after a concurrency failure (in the exception or
+     * its causes) while {@code mayRetry} says so, up to this policy's tries: the retry loop of every
+     * transaction Kiln runs, requests and cron calls alike. {@code what} names the work in the log
+     * line of each retry. Any other failure is thrown as it came; running out of tries throws a
+     * {@link DatabaseException} of reason {@code CONCURRENCY}.
+     */
+    public <T> T retrying(String database, String what, BooleanSupplier mayRetry, Attempt<T> attempt) throws Exception {
         for (int tryNo = 1; ; tryNo++) {
             SQLException failure;
-            try (Connection connection = releasable ? ReleasableConnection.open(pools, database, isolation)
-                    : pools.connection(database, isolation)) {
-                try {
-                    T result = work.run(connection);
-                    connection.commit();
-                    return result;
-                } catch (SQLException | RuntimeException | Error e) {
-                    rollbackQuietly(connection);
+            try {
+                return attempt.run();
+            } catch (Exception e) {
+                failure = SqlErrors.rootSqlException(e);
+                if (failure == null || !SqlErrors.isConcurrencyFailure(failure) || !mayRetry.getAsBoolean()) {
                     throw e;
                 }
-            } catch (SQLException e) {
-                failure = e;
-            } catch (RuntimeException e) {
-                SQLException cause = SqlErrors.rootSqlException(e);
-                if (cause == null || !SqlErrors.isConcurrencyFailure(cause)) {
-                    throw e;
-                }
-                failure = cause;
-            }
-            if (!SqlErrors.isConcurrencyFailure(failure)) {
-                throw SqlErrors.statementFailure(failure, database);
             }
             if (tryNo >= maxTries) {
                 throw new DatabaseException(Reason.CONCURRENCY, "database '" + database + "': gave up after "
                         + tryNo + " tries: " + SqlErrors.firstLine(failure), failure);
             }
             long waitMillis = (long) (ThreadLocalRandom.current().nextDouble() * (1L << tryNo) * backoffUnit.toMillis());
-            LOG.info("database '{}': {} (SQLSTATE {}), try {} of {} again in {} ms", database,
+            LOG.info("{}: {} (SQLSTATE {}), try {} of {} again in {} ms", what,
                     SqlErrors.firstLine(failure), failure.getSQLState(), tryNo + 1, maxTries, waitMillis);
             pause(waitMillis, database);
         }
+    }
+
+    /** Odoo's policy: {@value #MAX_TRIES} tries, up to 2^try seconds apart. */
+    public static Transactions odoo() {
+        return ODOO;
     }
 
     private static void rollbackQuietly(Connection connection) {

@@ -5,6 +5,7 @@ import dev.kiln.api.Response;
 import dev.kiln.api.Route;
 import dev.kiln.http.Failures.HandlerFailure;
 import dev.kiln.logging.AccessRefusals;
+import dev.kiln.registry.UnitOfWork;
 
 /**
  * Calls an addon route's handler, with or without a database: with its addon's class loader as the
@@ -25,18 +26,8 @@ final class AddonCalls {
      * @param db     the database the route runs in, null for an {@code auth=none} route
      */
     Outcome call(RouteSpec route, KilnRequest request, ClassLoader loader, String db) {
-        Thread thread = Thread.currentThread();
-        ClassLoader previous = thread.getContextClassLoader();
-        if (loader != null && loader != previous) {
-            thread.setContextClassLoader(loader);
-        }
-        try {
-            return route.type() == Route.Type.JSON ? callJson(route, request, db) : callHttp(route, request);
-        } finally {
-            if (thread.getContextClassLoader() != previous) {
-                thread.setContextClassLoader(previous);
-            }
-        }
+        return UnitOfWork.asAddon(loader,
+                () -> route.type() == Route.Type.JSON ? callJson(route, request, db) : callHttp(route, request));
     }
 
     private Outcome callJson(RouteSpec route, KilnRequest request, String db) {

@@ -12,6 +12,7 @@ import dev.kiln.http.Failures.HandlerFailure;
 import dev.kiln.logging.AccessRefusals;
 import dev.kiln.registry.Registry;
 import dev.kiln.registry.TransactionEnv;
+import dev.kiln.registry.UnitOfWork;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -68,26 +69,18 @@ final class InDatabases implements DatabaseRoutes {
         Outcome outcome;
         try {
             databases.registries().prepare(db);
-            outcome = Transactions.inRequest(databases.pools(), db, connection -> {
-                Outcome produced = runIn(db, token, connection, request);
-                if (request.lastEnv() instanceof TransactionEnv env && env.of(connection)) {
-                    env.beforeCommit();
-                }
-                request.claimResponse();   // before the commit: an aborted request's work rolls back
-                return produced;
-            });
+            outcome = UnitOfWork.inRequest(databases.pools(), db, scope -> runIn(db, token, scope, request),
+                    request::claimResponse);    // before the commit: an aborted request's work rolls back
         } catch (HandlerFailure failure) {
             return failures.inDatabase(db, request, failure);
         } catch (KilnException failed) {
             return failures.databaseFailed(db, request, failed);
         }
-        if (request.lastEnv() instanceof TransactionEnv env) {
-            env.afterCommit();
-        }
         return keepSessionAlive(db, token, request, outcome);
     }
 
-    private Outcome runIn(String db, String token, Connection connection, KilnRequest request) throws SQLException {
+    private Outcome runIn(String db, String token, UnitOfWork.Scope scope, KilnRequest request) throws SQLException {
+        Connection connection = scope.connection();
         RegistryRoutes routes = routesOf(databases.registries().get(db, connection));
         Router.Result found = routes.router().resolve(request.path(), request.method());
         if (found.match() == null) {
@@ -105,7 +98,7 @@ final class InDatabases implements DatabaseRoutes {
             return Outcome.page(400, "Session expired (invalid CSRF token)");
         }
         request.route(found.match().params())
-                .withEnv(new TransactionEnv(databases.pools(), databases.bus(), db, connection, request.remoteAddress()));
+                .withEnv(scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, request.remoteAddress())));
         return calls.call(route, request, routes.loaders().get(route.addon()), db);
     }
 

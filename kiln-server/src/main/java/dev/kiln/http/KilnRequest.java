@@ -117,11 +117,6 @@ abstract class KilnRequest implements Request {
         return session;
     }
 
-    /** The env the last try ran with, or null when no route ran. */
-    Env lastEnv() {
-        return env;
-    }
-
     /**
      * Odoo's JSON media types ({@code application/json}, {@code application/json-rpc}), parameters
      * allowed. A JSON route refuses anything else: an HTML form can post {@code text/plain} across

@@ -1,14 +1,20 @@
 package dev.kiln.http;
 
 import dev.kiln.KilnException;
+import dev.kiln.addons.LoadedAddon;
 import dev.kiln.addons.ServerVersion;
+import dev.kiln.addons.ServiceSpec;
 import dev.kiln.api.HttpException;
+import dev.kiln.api.RpcCall;
 import dev.kiln.api.RpcFault;
+import dev.kiln.auth.LoginThrottle;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Transactions;
 import dev.kiln.http.BuiltInRoute.Claim;
 import dev.kiln.logging.AccessRefusals;
+import dev.kiln.registry.Registry;
 import dev.kiln.registry.TransactionEnv;
+import dev.kiln.registry.UnitOfWork;
 import dev.kiln.rpc.XmlRpc;
 import dev.kiln.rpc.XmlRpcException;
 import org.slf4j.Logger;
@@ -16,6 +22,8 @@ import org.slf4j.LoggerFactory;
 import tools.jackson.databind.JsonNode;
 
 import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -209,45 +217,37 @@ final class RpcRoutes {
             throw RpcFault.accessDenied("Access Denied");
         }
         databases.registries().prepare(db);
-        TransactionEnv[] last = new TransactionEnv[1];
         Object result;
         try {
-            result = Transactions.inTransaction(databases.pools(), db, connection -> {
+            result = UnitOfWork.inTransaction(databases.pools(), db, scope -> {
+                Connection connection = scope.connection();
                 String refused = Users.check(connection, db, uid, password, caller.client());
                 if (refused != null) {
                     refusals.refused("external API object.{}: uid {} refused for database '{}': {}", method, uid, db,
-                            refused.equals(dev.kiln.auth.LoginThrottle.MESSAGE) ? "login cooldown (repeated failures)"
+                            refused.equals(LoginThrottle.MESSAGE) ? "login cooldown (repeated failures)"
                                     : "no active user with this id, or a wrong password");
                     throw RpcFault.accessDenied(refused);
                 }
-                dev.kiln.registry.Registry registry = databases.registries().get(db, connection);
-                dev.kiln.addons.ServiceSpec spec = registry.addons().services().get(model);
+                Registry registry = databases.registries().get(db, connection);
+                ServiceSpec spec = registry.addons().services().get(model);
                 if (spec == null) {
                     throw RpcFault.userError("Object " + model + " doesn't exist");
                 }
-                dev.kiln.addons.ServiceSpec.Method callable = spec.methods().get(name);
+                ServiceSpec.Method callable = spec.methods().get(name);
                 if (callable == null) {
                     throw RpcFault.userError("The method '" + name + "' does not exist on the model '" + model + "'");
                 }
-                last[0] = new TransactionEnv(databases.pools(), databases.bus(), db, connection, caller.client());
-                // the addon's own class loader while its method runs, as for its routes and cron jobs
-                ClassLoader loader = registry.addons().get(spec.addon()).map(dev.kiln.addons.LoadedAddon::classLoader).orElse(null);
-                Thread thread = Thread.currentThread();
-                ClassLoader previous = thread.getContextClassLoader();
-                if (loader != null) {
-                    thread.setContextClassLoader(loader);
-                }
-                try {
-                    Object answer = callable.call(new dev.kiln.api.RpcCall(last[0], uid, positional, named));
-                    last[0].beforeCommit();
-                    return answer;
-                } catch (java.sql.SQLException | RuntimeException | Error e) {
-                    throw e;
-                } catch (Throwable checked) {
-                    throw new ServiceFailure(spec.where() + "." + name, checked);
-                } finally {
-                    thread.setContextClassLoader(previous);
-                }
+                TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, caller.client()));
+                ClassLoader loader = registry.addons().get(spec.addon()).map(LoadedAddon::classLoader).orElse(null);
+                return UnitOfWork.asAddon(loader, () -> {
+                    try {
+                        return callable.call(new RpcCall(env, uid, positional, named));
+                    } catch (SQLException | RuntimeException | Error e) {
+                        throw e;
+                    } catch (Throwable checked) {
+                        throw new ServiceFailure(spec.where() + "." + name, checked);
+                    }
+                });
             });
         } catch (RpcFault fault) {
             throw fault;                 // the service's own answer, not a failure to log
@@ -259,9 +259,6 @@ final class RpcRoutes {
         } catch (RuntimeException failure) {
             LOG.error("{}: {}.{} failed", db, model, name, failure);
             throw RpcFault.userError(failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage());
-        }
-        if (last[0] != null) {
-            last[0].afterCommit();
         }
         return result;
     }
