@@ -34,6 +34,12 @@ final class KilnProcess implements AutoCloseable {
     private static final Pattern LISTENING = Pattern.compile(
             "(?:service \\(Jetty\\) running(?: through socket activation)?|Prefork master) on [^\\s]*:(\\d+)");
 
+    /**
+     * How long a wait for the server's next step may take before the test fails: a JVM booting on two
+     * cores shared by parallel test JVMs and a CPU hog can take tens of seconds. Not a measure of speed.
+     */
+    static final Duration PATIENCE = Duration.ofSeconds(90);
+
     final Path dir;
     final Path log;
     final Path pidfile;
@@ -136,14 +142,14 @@ final class KilnProcess implements AutoCloseable {
     int port() {
         if (port == 0) {
             try {
-                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> {
+                await().atMost(PATIENCE).pollInterval(Duration.ofMillis(50)).until(() -> {
                     if (!process.isAlive() && !LISTENING.matcher(ownLog()).find()) {
                         throw new AssertionError("kiln exited (" + process.exitValue() + ") before it listened:\n" + log());
                     }
                     return LISTENING.matcher(ownLog()).find();
                 });
             } catch (org.awaitility.core.ConditionTimeoutException e) {
-                throw new AssertionError("kiln announced no listening address within 30 s:\n" + log(), e);
+                throw new AssertionError("kiln announced no listening address within " + PATIENCE + ":\n" + log(), e);
             }
             Matcher listening = LISTENING.matcher(ownLog());
             listening.find();
@@ -195,7 +201,7 @@ final class KilnProcess implements AutoCloseable {
      * timeout fails with the end of the log, which says why.
      */
     void awaitLog(String regex, int times) {
-        awaitLog(regex, times, Duration.ofSeconds(30));
+        awaitLog(regex, times, PATIENCE);
     }
 
     /** {@link #awaitLog(String, int)} for something that takes long on a saturated machine (a JVM booting beside load clients). */
