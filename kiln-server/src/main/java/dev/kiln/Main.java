@@ -1,5 +1,6 @@
 package dev.kiln;
 
+import dev.kiln.cli.KilnCommand;
 import dev.kiln.logging.Logging;
 
 /** The {@code kiln} command. */
@@ -8,7 +9,7 @@ public final class Main {
     private Main() { }
 
     public static void main(String[] args) {
-        int code = dev.kiln.cli.KilnCommand.run(args);
+        int code = KilnCommand.run(args);
         Logging.shutdown();
         System.exit(code);
     }

@@ -3,6 +3,7 @@ package dev.kiln.addons;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.MalformedURLException;
+import java.net.URISyntaxException;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.file.Files;
@@ -79,7 +80,7 @@ final class AddonClassLoader extends URLClassLoader {
         for (URL url : getURLs()) {
             try {
                 paths.add(Path.of(url.toURI()));
-            } catch (java.net.URISyntaxException e) {
+            } catch (URISyntaxException e) {
                 throw new IllegalArgumentException(e);
             }
         }

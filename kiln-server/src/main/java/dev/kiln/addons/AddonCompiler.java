@@ -2,6 +2,7 @@ package dev.kiln.addons;
 
 import dev.kiln.KilnException;
 import dev.kiln.api.Addon;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -375,7 +376,7 @@ final class AddonCompiler {
     }
 
     private static String relative(Path root, Path file) {
-        return root.relativize(file).toString().replace(java.io.File.separatorChar, '/');
+        return root.relativize(file).toString().replace(File.separatorChar, '/');
     }
 
     private static MessageDigest sha256() {

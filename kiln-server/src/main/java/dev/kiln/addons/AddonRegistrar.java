@@ -6,6 +6,7 @@ import dev.kiln.api.CronJob;
 import dev.kiln.api.Request;
 import dev.kiln.api.Response;
 import dev.kiln.api.Route;
+import dev.kiln.api.RpcCall;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
@@ -15,8 +16,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /** The {@link AddonContext} one addon registers through; collects its routes and cron jobs. */
 final class AddonRegistrar implements AddonContext {
@@ -91,12 +94,12 @@ final class AddonRegistrar implements AddonContext {
         if (services.stream().anyMatch(s -> s.name().equals(name))) {
             throw refuse("service '" + name + "' is offered twice");
         }
-        java.util.Map<String, ServiceSpec.Method> callable = new java.util.LinkedHashMap<>();
+        Map<String, ServiceSpec.Method> callable = new LinkedHashMap<>();
         String where = service.getClass().getName();
         for (Method method : service.getClass().getMethods()) {
             if (method.getDeclaringClass() == Object.class || Modifier.isStatic(method.getModifiers())
                     || method.getName().startsWith("_") || method.getParameterCount() != 1
-                    || method.getParameterTypes()[0] != dev.kiln.api.RpcCall.class) {
+                    || method.getParameterTypes()[0] != RpcCall.class) {
                 continue;
             }
             if (callable.containsKey(method.getName())) {
@@ -106,7 +109,7 @@ final class AddonRegistrar implements AddonContext {
             try {
                 method.setAccessible(true);
                 handle = MethodHandles.lookup().unreflect(method).bindTo(service)
-                        .asType(MethodType.methodType(Object.class, dev.kiln.api.RpcCall.class));
+                        .asType(MethodType.methodType(Object.class, RpcCall.class));
             } catch (IllegalAccessException | RuntimeException e) {
                 throw refuse(where + "." + method.getName() + " cannot be called: " + e.getMessage());
             }

@@ -1,8 +1,10 @@
 package dev.kiln.addons;
 
+import dev.kiln.KilnException;
 import java.io.IOException;
 import java.net.URLClassLoader;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,7 +20,7 @@ public record LoadedAddons(List<LoadedAddon> addons, List<RouteSpec> routes, Map
     public LoadedAddons {
         addons = List.copyOf(addons);
         routes = List.copyOf(routes);
-        staticFolders = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(staticFolders));
+        staticFolders = Collections.unmodifiableMap(new LinkedHashMap<>(staticFolders));
     }
 
     public List<String> names() {
@@ -45,7 +47,7 @@ public record LoadedAddons(List<LoadedAddon> addons, List<RouteSpec> routes, Map
             for (ServiceSpec service : addon.services()) {
                 ServiceSpec other = services.putIfAbsent(service.name(), service);
                 if (other != null) {
-                    throw dev.kiln.KilnException.failure("service '" + service.name() + "' is offered by both addon '"
+                    throw KilnException.failure("service '" + service.name() + "' is offered by both addon '"
                             + other.addon() + "' and addon '" + service.addon() + "'");
                 }
             }

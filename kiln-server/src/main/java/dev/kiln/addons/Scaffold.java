@@ -2,6 +2,8 @@ package dev.kiln.addons;
 
 import dev.kiln.KilnException;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,6 +11,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import javax.lang.model.SourceVersion;
@@ -64,7 +67,7 @@ public final class Scaffold {
                 Files.writeString(path, file.getValue());
             }
             Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
-        } catch (FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
+        } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
             throw KilnException.usage(target + " already exists: choose another name or folder (nothing was written)");
         } catch (IOException e) {
             throw KilnException.failure("cannot write the addon " + target + " (" + e.getClass().getSimpleName() + ": "
@@ -97,7 +100,7 @@ public final class Scaffold {
             throw KilnException.usage("addon name '" + name + "' is not valid: it is a Java keyword, which cannot name the"
                     + " addon's Java package");
         }
-        if (java.util.Set.of("java", "javax", "jdk", "sun", "com", "org").contains(name)) {
+        if (Set.of("java", "javax", "jdk", "sun", "com", "org").contains(name)) {
             throw KilnException.usage("addon name '" + name + "' is not valid: a package named " + name
                     + " belongs to the JDK or clashes with library packages; choose another name");
         }
@@ -131,7 +134,7 @@ public final class Scaffold {
     private static void deleteTree(Path root) {
         try {
             AddonCompiler.deleteTreeOrThrow(root);
-        } catch (IOException | java.io.UncheckedIOException e) {
+        } catch (IOException | UncheckedIOException e) {
             // a stray hidden folder beside the addon is harmless; the failure itself was reported
         }
     }

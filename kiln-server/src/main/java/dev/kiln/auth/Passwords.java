@@ -5,8 +5,10 @@ import javax.crypto.spec.PBEKeySpec;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.Base64;
+import java.util.concurrent.Semaphore;
 
 /**
  * Password hashes in passlib's {@code pbkdf2_sha512} format, the one Odoo writes for users and for
@@ -39,9 +41,9 @@ public final class Passwords {
     /** SHA-256 of {@code password}, Base64: how a verified password is remembered without keeping it. */
     public static String digest(String password) {
         try {
-            return java.util.Base64.getEncoder().encodeToString(MessageDigest.getInstance("SHA-256")
-                    .digest(password.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return Base64.getEncoder().encodeToString(MessageDigest.getInstance("SHA-256")
+                    .digest(password.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("the JDK has no SHA-256", e);
         }
     }
@@ -75,8 +77,8 @@ public final class Passwords {
      * about half a second of CPU) queues here, and slows logins, instead of taking every core from
      * the requests being served.
      */
-    private static final java.util.concurrent.Semaphore CHECKS =
-            new java.util.concurrent.Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors() / 2), true);
+    private static final Semaphore CHECKS =
+            new Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors() / 2), true);
 
     private static byte[] derive(String password, byte[] salt, int rounds) {
         PBEKeySpec spec = new PBEKeySpec(password.toCharArray(), salt, rounds, KEY_BITS);

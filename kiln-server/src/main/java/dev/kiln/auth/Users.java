@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The users of a database ({@code res_users}, created by the {@code base} addon): creating one and
@@ -100,7 +101,7 @@ public final class Users {
     }
 
     private static final int VERIFIED_KEPT = 10_000;
-    private static final java.util.concurrent.ConcurrentHashMap<Verified, Boolean> VERIFIED = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final ConcurrentHashMap<Verified, Boolean> VERIFIED = new ConcurrentHashMap<>();
 
     /**
      * A login checked: the user's id, or why it was refused. The reason is for the log of

@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,7 +39,7 @@ final class ServerCommand {
 
     private static CommandLine commandLine(String name, String synopsis, String... intro) {
         CommandSpec spec = CommandSpec.create().name(name);
-        java.util.List<String> description = new java.util.ArrayList<>(List.of(intro));
+        List<String> description = new ArrayList<>(List.of(intro));
         description.addAll(List.of("each may also come from KILN_<KEY> in the environment or from <key> in the",
                 "[options] section of the config file. Precedence: command line, environment,",
                 "config file, default."));

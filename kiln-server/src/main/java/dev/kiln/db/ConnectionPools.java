@@ -7,13 +7,17 @@ import dev.kiln.db.DatabaseException.Reason;
 import org.postgresql.ds.PGSimpleDataSource;
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import javax.sql.DataSource;
 
 /**
  * The connection pools of one process: one HikariCP pool per database, made on first use and kept
@@ -120,7 +124,7 @@ public final class ConnectionPools implements AutoCloseable {
      */
     public void notifyServer(String channel, String payload) throws SQLException {
         try (Connection connection = connection(MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
-             java.sql.PreparedStatement notify = connection.prepareStatement("SELECT pg_notify(?, ?)")) {
+             PreparedStatement notify = connection.prepareStatement("SELECT pg_notify(?, ?)")) {
             notify.setString(1, channel);
             notify.setString(2, payload);
             notify.execute();
@@ -205,7 +209,7 @@ public final class ConnectionPools implements AutoCloseable {
         } catch (SQLException e) {
             throw new DatabaseException(Reason.FAILED, "database '" + database + "': " + e.getMessage(), e);
         }
-        javax.sql.DataSource guarded = limit.guard(driver, () -> makeRoom(database));
+        DataSource guarded = limit.guard(driver, () -> makeRoom(database));
         // Connect once before making the pool: HikariCP's own first check sleeps a second after a failure.
         try (Connection probe = guarded.getConnection()) {
             probe.isValid(1);
@@ -235,8 +239,8 @@ public final class ConnectionPools implements AutoCloseable {
      * would run with every right on the server and its host.
      */
     private static void refuseSuperuser(Connection probe, PgAddress server) throws SQLException {
-        try (java.sql.Statement statement = probe.createStatement();
-             java.sql.ResultSet row = statement.executeQuery("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")) {
+        try (Statement statement = probe.createStatement();
+             ResultSet row = statement.executeQuery("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")) {
             if (row.next() && row.getBoolean(1)) {
                 throw new DatabaseException(Reason.AUTHENTICATION, "PostgreSQL at " + server.hostAndPort() + " logs Kiln in as '"
                         + server.effectiveUser() + "', a superuser: refused, as any SQL reaching the server could then run"
@@ -280,10 +284,10 @@ public final class ConnectionPools implements AutoCloseable {
 
     private static final class Pool {
         final HikariDataSource dataSource;
-        final javax.sql.DataSource guarded;
+        final DataSource guarded;
         volatile long lastUsed = System.nanoTime();
 
-        Pool(HikariDataSource dataSource, javax.sql.DataSource guarded) {
+        Pool(HikariDataSource dataSource, DataSource guarded) {
             this.dataSource = dataSource;
             this.guarded = guarded;
         }

@@ -4,6 +4,7 @@ import dev.kiln.db.DatabaseException.Reason;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -280,7 +281,7 @@ public final class DatabaseManager {
                 "--dbname=dbname=" + conninfoQuote(database)));
         command.addAll(List.of(arguments));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         Map<String, String> environment = builder.environment();
         environment.put("PGSSLMODE", server.sslmode());
         environment.put("PGCONNECT_TIMEOUT", "5");

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -25,6 +26,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The embedded PostgreSQL of one data dir: {@code <data_dir>/postgres-15} holds the cluster (made by
@@ -63,7 +65,7 @@ final class EmbeddedServer implements AutoCloseable {
     private final FileLock lock;
     private final EmbeddedPostgres started;
     private final PostmasterSupervisor supervisor;
-    private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean closing = new AtomicBoolean();
 
     private EmbeddedServer(Path pgData, int port, boolean owner, Path lockPath, FileChannel lockChannel,
                            FileLock lock, EmbeddedPostgres started, PostmasterSupervisor supervisor) {
@@ -372,7 +374,7 @@ final class EmbeddedServer implements AutoCloseable {
     /** The library leaves its unpack folder world-writable; nobody else should be able to swap binaries there. */
     private static void restrictToOwner(Path folder) {
         try {
-            Files.setPosixFilePermissions(folder, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(folder, PosixFilePermissions.fromString("rwxr-xr-x"));
         } catch (IOException | RuntimeException e) {
             LOG.warn("cannot restrict {} to its owner: {}", folder, e.toString());
         }

@@ -1,5 +1,7 @@
 package dev.kiln.db;
 
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.Properties;
 
 /**
@@ -32,7 +34,7 @@ public record PgAddress(String host, int port, String user, String password, Str
 
     String jdbcUrl(String database) {
         return "jdbc:postgresql://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port + "/"
-                + java.net.URLEncoder.encode(database, java.nio.charset.StandardCharsets.UTF_8);
+                + URLEncoder.encode(database, StandardCharsets.UTF_8);
     }
 
     /** Driver properties: bounded connect and login times so that nothing waits on a dead host. */

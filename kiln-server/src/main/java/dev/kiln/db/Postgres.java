@@ -1,5 +1,6 @@
 package dev.kiln.db;
 
+import dev.kiln.KilnException;
 import dev.kiln.config.Config;
 import dev.kiln.db.DatabaseException.Reason;
 import org.slf4j.Logger;
@@ -9,7 +10,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The PostgreSQL server of this process: an external one ({@code db_host} set) or the embedded one
@@ -32,8 +35,8 @@ public final class Postgres implements AutoCloseable {
     private volatile EmbeddedServer embedded;
     /** Whether connections go as {@link KilnRole} (a server's) rather than as the embedded superuser (tools, tests). */
     private volatile boolean asKilnRole;
-    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
-    private final java.util.concurrent.atomic.AtomicBoolean starting = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicBoolean starting = new AtomicBoolean();
 
     private Postgres(Path dataDir) {
         this.dataDir = dataDir;
@@ -85,7 +88,7 @@ public final class Postgres implements AutoCloseable {
             return start(config);
         }
         if (config.dataDir() == null) {
-            throw dev.kiln.KilnException.usage("data_dir must be set to use the embedded PostgreSQL (or set db_host)");
+            throw KilnException.usage("data_dir must be set to use the embedded PostgreSQL (or set db_host)");
         }
         Postgres postgres = embedded(config.dataDir());
         postgres.asKilnRole = true;
@@ -114,7 +117,7 @@ public final class Postgres implements AutoCloseable {
     public PgAddress await(Duration timeout) {
         startInBackground();
         try {
-            return ready.get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            return ready.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             throw e.getCause() instanceof DatabaseException d ? d
                     : new DatabaseException(Reason.UNREACHABLE, "PostgreSQL did not start: " + e.getCause(), e.getCause());
@@ -156,7 +159,7 @@ public final class Postgres implements AutoCloseable {
             }
         }
         try {
-            ready.get(START_TIMEOUT.toMillis() + 1_000, java.util.concurrent.TimeUnit.MILLISECONDS);
+            ready.get(START_TIMEOUT.toMillis() + 1_000, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             // A failed start left nothing running.
         }

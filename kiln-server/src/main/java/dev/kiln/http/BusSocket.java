@@ -10,6 +10,7 @@ import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
+import java.nio.ByteBuffer;
 import java.sql.SQLException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -17,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -80,7 +82,7 @@ public final class BusSocket implements Session.Listener.AutoDemanding {
     }
 
     @Override
-    public void onWebSocketPong(java.nio.ByteBuffer payload) {
+    public void onWebSocketPong(ByteBuffer payload) {
         heardNanos = System.nanoTime();
     }
 
@@ -216,7 +218,7 @@ public final class BusSocket implements Session.Listener.AutoDemanding {
     }
 
     static boolean allowed(String channel, Optional<Long> uid) {
-        return Bus.mayReceive(channel, uid.map(java.util.OptionalLong::of).orElse(java.util.OptionalLong.empty()));
+        return Bus.mayReceive(channel, uid.map(OptionalLong::of).orElse(OptionalLong.empty()));
     }
 
     /** The dispatcher's callback: one pushing thread at a time, which reads again when woken meanwhile. */

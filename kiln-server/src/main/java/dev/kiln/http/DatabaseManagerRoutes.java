@@ -1,7 +1,9 @@
 package dev.kiln.http;
 
 import dev.kiln.KilnException;
+import dev.kiln.addons.ServerVersion;
 import dev.kiln.api.HttpException;
+import dev.kiln.api.RpcFault;
 import dev.kiln.auth.Passwords;
 import dev.kiln.db.DatabaseException;
 import dev.kiln.http.BuiltInRoute.Claim;
@@ -9,16 +11,22 @@ import dev.kiln.logging.AccessRefusals;
 import dev.kiln.registry.DatabaseService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import tools.jackson.core.Base64Variants;
 import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
 import tools.jackson.databind.JsonNode;
 
 import java.io.ByteArrayInputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -137,7 +145,7 @@ public final class DatabaseManagerRoutes {
      * {@code dump} and {@code restore} take the master password first and need {@code list_db}
      * too; {@code db_exist}, {@code server_version} and {@code list_lang} answer anyone.
      *
-     * @throws dev.kiln.api.RpcFault access denied (3) for a refusal, application error (1) otherwise
+     * @throws RpcFault access denied (3) for a refusal, application error (1) otherwise
      */
     Object rpc(String method, List<Object> args) {
         switch (method) {
@@ -145,27 +153,27 @@ public final class DatabaseManagerRoutes {
                 return args.size() > 0 && args.get(0) instanceof String name && service.list().contains(name);
             }
             case "server_version" -> {
-                return dev.kiln.addons.ServerVersion.current();
+                return ServerVersion.current();
             }
             case "list_lang" -> {
                 return List.of(List.of("en_US", "English (US)"));
             }
             case "list", "create_database", "drop", "duplicate_database", "dump", "restore" -> { }
-            default -> throw dev.kiln.api.RpcFault.userError("unknown method 'db." + method + "'");
+            default -> throw RpcFault.userError("unknown method 'db." + method + "'");
         }
         if (!listDb) {
             refusals.refused("external API db.{}: database manager refused: list_db = False", method);
-            throw dev.kiln.api.RpcFault.accessDenied("the database list and manager are disabled (list_db = False)");
+            throw RpcFault.accessDenied("the database list and manager are disabled (list_db = False)");
         }
         if (method.equals("list")) {
             return service.list();
         }
-        Map<String, Object> params = new java.util.HashMap<>();
+        Map<String, Object> params = new HashMap<>();
         params.put("master_pwd", args.isEmpty() ? null : args.get(0));
         try {
             authorize(params, "external API db." + method);
         } catch (Refused refused) {
-            throw dev.kiln.api.RpcFault.accessDenied(refused.getMessage());
+            throw RpcFault.accessDenied(refused.getMessage());
         }
         // Odoo's positional arguments after the master password
         String action = switch (method) {
@@ -280,42 +288,42 @@ public final class DatabaseManagerRoutes {
     private Outcome restoreStreamed(KilnRequest request, String path) {
         Path archive = null;
         try (InputStream in = new LimitedInput(request.rawBodyStream(), MAX_ARCHIVE_BYTES);
-             tools.jackson.core.JsonParser parser = JsonRpc.JSON.createParser(in)) {
+             JsonParser parser = JsonRpc.JSON.createParser(in)) {
             String name = null;
             boolean authorized = false;
-            if (parser.nextToken() != tools.jackson.core.JsonToken.START_OBJECT) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
                 throw new IllegalArgumentException("the body must be a JSON-RPC call (an object)");
             }
-            while (parser.nextToken() == tools.jackson.core.JsonToken.PROPERTY_NAME) {
+            while (parser.nextToken() == JsonToken.PROPERTY_NAME) {
                 String field = parser.currentName();
                 parser.nextToken();
                 if (!field.equals("params")) {
                     parser.skipChildren();
                     continue;
                 }
-                if (parser.currentToken() != tools.jackson.core.JsonToken.START_OBJECT) {
+                if (parser.currentToken() != JsonToken.START_OBJECT) {
                     throw new IllegalArgumentException("params must be an object");
                 }
-                while (parser.nextToken() == tools.jackson.core.JsonToken.PROPERTY_NAME) {
+                while (parser.nextToken() == JsonToken.PROPERTY_NAME) {
                     String param = parser.currentName();
-                    tools.jackson.core.JsonToken value = parser.nextToken();
+                    JsonToken value = parser.nextToken();
                     switch (param) {
                         case "master_pwd" -> {
-                            authorize(java.util.Collections.singletonMap("master_pwd",
-                                    value == tools.jackson.core.JsonToken.VALUE_STRING ? parser.getString() : null), path);
+                            authorize(Collections.singletonMap("master_pwd",
+                                    value == JsonToken.VALUE_STRING ? parser.getString() : null), path);
                             authorized = true;
                         }
-                        case "name" -> name = value == tools.jackson.core.JsonToken.VALUE_STRING ? parser.getString() : null;
+                        case "name" -> name = value == JsonToken.VALUE_STRING ? parser.getString() : null;
                         case "backup_file" -> {
                             if (!authorized) {
                                 throw new IllegalArgumentException("send master_pwd before backup_file");
                             }
-                            if (value != tools.jackson.core.JsonToken.VALUE_STRING) {
+                            if (value != JsonToken.VALUE_STRING) {
                                 throw new IllegalArgumentException("backup_file must be the backup zip in base64");
                             }
                             archive = Files.createTempFile("kiln-restore", ".zip");
                             try (OutputStream out = Files.newOutputStream(archive)) {
-                                parser.readBinaryValue(tools.jackson.core.Base64Variants.MIME, out);
+                                parser.readBinaryValue(Base64Variants.MIME, out);
                             }
                         }
                         default -> parser.skipChildren();
@@ -350,7 +358,7 @@ public final class DatabaseManagerRoutes {
     }
 
     /** An input stream that fails once more than {@code limit} bytes were read from it. */
-    private static final class LimitedInput extends java.io.FilterInputStream {
+    private static final class LimitedInput extends FilterInputStream {
 
         static final class TooLarge extends IOException {
             TooLarge() {

@@ -1,5 +1,7 @@
 package dev.kiln.http;
 
+import java.util.List;
+
 /**
  * What the HTTP application needs from the configuration; the server maps its {@code Config} here so
  * that {@code http/} does not depend on how options are read.
@@ -16,7 +18,7 @@ package dev.kiln.http;
  *                           reason ({@link dev.kiln.logging.AccessRefusals})
  */
 public record HttpOptions(boolean debug, boolean proxyMode, boolean accessLog, int maxBodyBytes, int staticMaxAgeSeconds,
-                          boolean abortable, boolean refusals, java.util.List<String> websocketOrigins) {
+                          boolean abortable, boolean refusals, List<String> websocketOrigins) {
 
     public static final int DEFAULT_MAX_BODY = 16 * 1024 * 1024;
     public static final int DEFAULT_STATIC_MAX_AGE = 7 * 24 * 3600;
@@ -28,11 +30,11 @@ public record HttpOptions(boolean debug, boolean proxyMode, boolean accessLog, i
         if (staticMaxAgeSeconds < 0) {
             throw new IllegalArgumentException("staticMaxAgeSeconds must not be negative: " + staticMaxAgeSeconds);
         }
-        websocketOrigins = java.util.List.copyOf(websocketOrigins);
+        websocketOrigins = List.copyOf(websocketOrigins);
     }
 
     public static HttpOptions defaults() {
-        return new HttpOptions(false, false, true, DEFAULT_MAX_BODY, DEFAULT_STATIC_MAX_AGE, false, false, java.util.List.of());
+        return new HttpOptions(false, false, true, DEFAULT_MAX_BODY, DEFAULT_STATIC_MAX_AGE, false, false, List.of());
     }
 
     public HttpOptions withDebug(boolean on) {
@@ -60,7 +62,7 @@ public record HttpOptions(boolean debug, boolean proxyMode, boolean accessLog, i
     }
 
     /** Origins besides the request's own host whose pages may open the bus websocket with the user's cookie. */
-    public HttpOptions withWebsocketOrigins(java.util.List<String> origins) {
+    public HttpOptions withWebsocketOrigins(List<String> origins) {
         return new HttpOptions(debug, proxyMode, accessLog, maxBodyBytes, staticMaxAgeSeconds, abortable, refusals, origins);
     }
 }

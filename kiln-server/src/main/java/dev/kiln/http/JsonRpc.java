@@ -79,7 +79,7 @@ final class JsonRpc {
     /** The error for a call that could not be read. */
     /** A client error on a JSON route, in the route's own format: a JSON-RPC error carrying the HTTP status. */
     static byte[] clientError(int status, String detail) {
-        return error(null, status, status + ": " + ErrorPages.reason(status), dev.kiln.api.HttpException.class.getName(),
+        return error(null, status, status + ": " + ErrorPages.reason(status), HttpException.class.getName(),
                 detail, null);
     }
 

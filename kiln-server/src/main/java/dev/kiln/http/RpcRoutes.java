@@ -27,6 +27,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -306,7 +307,7 @@ final class RpcRoutes {
             info.add(i < parts.length && !parts[i].isEmpty() && parts[i].chars().allMatch(Character::isDigit)
                     ? Integer.parseInt(parts[i]) : 0);
         }
-        info.addAll(List.of(version.toUpperCase(java.util.Locale.ROOT).contains("SNAPSHOT") ? "alpha" : "final", 0, ""));
+        info.addAll(List.of(version.toUpperCase(Locale.ROOT).contains("SNAPSHOT") ? "alpha" : "final", 0, ""));
         Map<String, Object> answer = new LinkedHashMap<>();
         answer.put("server_version", version);
         answer.put("server_version_info", info);

@@ -9,6 +9,8 @@ import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
 import dev.kiln.http.BuiltInRoute.Claim;
 import dev.kiln.logging.AccessRefusals;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -176,8 +178,8 @@ final class SessionRoutes {
     private static boolean csrfMatches(KilnRequest request) {
         String sent = request.param("csrf_token").orElse(null);
         String expected = request.cookie(SessionCookie.LOGIN_CSRF).orElse(null);
-        return sent != null && expected != null && java.security.MessageDigest.isEqual(
-                sent.getBytes(java.nio.charset.StandardCharsets.UTF_8), expected.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return sent != null && expected != null && MessageDigest.isEqual(
+                sent.getBytes(StandardCharsets.UTF_8), expected.getBytes(StandardCharsets.UTF_8));
     }
 
     /** {@code path} when it stays on this site ({@code /x}, not {@code //host} or {@code /\host}), else {@code /}. */

@@ -10,6 +10,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 import java.util.List;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -283,7 +284,7 @@ public final class Libc {
         MemorySegment symbol = LIBC.find(name).orElseThrow(() -> new OsException("libc has no " + name, 0));
         Linker.Option[] all = options;
         if (errno) {
-            all = java.util.Arrays.copyOf(options, options.length + 1);
+            all = Arrays.copyOf(options, options.length + 1);
             all[options.length] = Linker.Option.captureCallState("errno");
         }
         return LINKER.downcallHandle(symbol, descriptor, all);

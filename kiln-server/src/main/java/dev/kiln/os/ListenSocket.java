@@ -10,6 +10,7 @@ import java.net.StandardProtocolFamily;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.spi.SelectorProvider;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The one listening socket of a Kiln process, kept on fd 0 for the life of the process, of its
@@ -107,7 +108,7 @@ public final class ListenSocket {
      * then puts the listening socket of this process back. Only the thread that starts processes
      * may call it.
      */
-    public static <T> T onFd0While(int fd, java.util.function.Supplier<T> action) {
+    public static <T> T onFd0While(int fd, Supplier<T> action) {
         int saved = Libc.fcntl(0, Libc.F_DUPFD_CLOEXEC, 3);
         try {
             Libc.dup2(fd, 0);

@@ -24,6 +24,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Installs and updates addons in one database, as Odoo's {@code -i} and {@code -u}. Each addon is
@@ -39,7 +40,7 @@ public final class AddonInstaller {
     private final AddonLoader catalog;
     private final ConnectionPools pools;
     /** Databases whose Kiln tables this process has checked. */
-    private final Set<String> prepared = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<String> prepared = ConcurrentHashMap.newKeySet();
 
     public AddonInstaller(AddonLoader catalog, ConnectionPools pools) {
         this.catalog = catalog;

@@ -8,6 +8,7 @@ import dev.kiln.db.Notifications;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -17,6 +18,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -51,8 +53,8 @@ public final class Registries {
     }
 
     /** Every addon's static folder, whether installed anywhere or not (Odoo serves them all). */
-    public Map<String, java.nio.file.Path> staticFolders() {
-        Map<String, java.nio.file.Path> folders = new java.util.TreeMap<>();
+    public Map<String, Path> staticFolders() {
+        Map<String, Path> folders = new TreeMap<>();
         catalog.available().forEach((name, manifest) -> manifest.staticFolder().ifPresent(folder -> folders.put(name, folder)));
         return folders;
     }

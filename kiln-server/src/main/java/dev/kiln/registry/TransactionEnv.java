@@ -1,6 +1,7 @@
 package dev.kiln.registry;
 
 import dev.kiln.api.Bus;
+import dev.kiln.api.Env;
 import dev.kiln.bus.BusDispatcher;
 import dev.kiln.bus.TransactionBus;
 import dev.kiln.cron.store.CronSignals;
@@ -18,7 +19,7 @@ import java.time.Instant;
  * bus messages are written, then announced, and the cron runners woken. A try that rolls back is
  * dropped with its env: nothing announced.
  */
-public class TransactionEnv implements dev.kiln.api.Env {
+public class TransactionEnv implements Env {
 
     private final ConnectionPools pools;
     private final String database;

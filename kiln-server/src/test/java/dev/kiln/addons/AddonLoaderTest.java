@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kiln.KilnException;
+import dev.kiln.api.Addon;
 import dev.kiln.api.Route;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +15,7 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
 
 class AddonLoaderTest {
 
@@ -182,8 +184,8 @@ class AddonLoaderTest {
             assertThatThrownBy(() -> hello.loadClass("org.eclipse.jetty.server.Server")).isInstanceOf(ClassNotFoundException.class);
             assertThatThrownBy(() -> hello.loadClass("tools.jackson.databind.ObjectMapper")).isInstanceOf(ClassNotFoundException.class);
             assertThatThrownBy(() -> hello.loadClass("dev.kiln.addons.AddonLoader")).isInstanceOf(ClassNotFoundException.class);
-            assertThat(hello.loadClass("dev.kiln.api.Addon")).isSameAs(dev.kiln.api.Addon.class);
-            assertThat(hello.loadClass("org.slf4j.Logger")).isSameAs(org.slf4j.Logger.class);
+            assertThat(hello.loadClass("dev.kiln.api.Addon")).isSameAs(Addon.class);
+            assertThat(hello.loadClass("org.slf4j.Logger")).isSameAs(Logger.class);
             assertThat(hello.loadClass("java.sql.Connection")).isNotNull();
         }
     }

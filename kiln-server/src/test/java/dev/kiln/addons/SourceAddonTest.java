@@ -8,12 +8,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.kiln.KilnException;
+import dev.kiln.api.Addon;
 import dev.kiln.api.Response;
 import java.io.IOException;
+import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -228,9 +231,9 @@ class SourceAddonTest {
         greeter("world");
         try (LoadedAddons loaded = AddonLoader.loadServerWide(List.of(root), List.of("greeter"))) {
             assertThat(answer(loaded, "/greeter")).endsWith("world");
-            Path classes = Path.of(((java.net.URLClassLoader) loaded.get("greeter").orElseThrow().classLoader()).getURLs()[0].toURI());
+            Path classes = Path.of(((URLClassLoader) loaded.get("greeter").orElseThrow().classLoader()).getURLs()[0].toURI());
             assertThat(classes.getParent().getFileName().toString()).startsWith("kiln-addons-cache-");
-            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(classes.getParent())))
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(classes.getParent())))
                     .isEqualTo("rwx------");
         }
         assertThat(cacheEntries()).isEmpty();
@@ -238,7 +241,7 @@ class SourceAddonTest {
 
     @Test
     void theApiIsFoundWhereverItWasLoadedFrom() {
-        Path api = AddonCompiler.codeOf(dev.kiln.api.Addon.class);
+        Path api = AddonCompiler.codeOf(Addon.class);
         assertThat(Files.isDirectory(api) || api.toString().endsWith(".jar")).isTrue();
         assertThat(api.toString()).contains("kiln-api");
     }

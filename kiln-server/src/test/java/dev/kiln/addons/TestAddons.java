@@ -1,5 +1,6 @@
 package dev.kiln.addons;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -77,7 +78,7 @@ public final class TestAddons {
             files.add(file.toString());
         }
         StringBuilder classPath = new StringBuilder(System.getProperty("java.class.path"));
-        extraClassPath.forEach(p -> classPath.append(java.io.File.pathSeparator).append(p));
+        extraClassPath.forEach(p -> classPath.append(File.pathSeparator).append(p));
         List<String> args = new ArrayList<>(List.of("-d", classes.toString(), "-cp", classPath.toString(), "-parameters", "-nowarn"));
         args.addAll(files);
         JavaCompiler compiler = ToolProvider.getSystemJavaCompiler();

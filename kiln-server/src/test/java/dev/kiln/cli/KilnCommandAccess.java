@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import java.io.PrintStream;
 import java.util.List;
 import java.util.Map;
 
@@ -10,7 +11,7 @@ public final class KilnCommandAccess {
 
     private KilnCommandAccess() { }
 
-    public static int run(List<String> args, Map<String, String> env, java.io.PrintStream out, java.io.PrintStream err) {
+    public static int run(List<String> args, Map<String, String> env, PrintStream out, PrintStream err) {
         return KilnCommand.run(args.toArray(String[]::new), env, out, err);
     }
 

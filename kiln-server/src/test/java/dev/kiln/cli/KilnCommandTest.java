@@ -120,7 +120,7 @@ class KilnCommandTest {
         Outcome evented = run("evented", "--help");
         assertThat(evented.code()).isZero();
         assertThat(evented.out()).startsWith("Usage: kiln evented [OPTIONS]").contains("--gevent-port", "--worker-connections");
-        for (String command : java.util.List.of("db", "cron", "status", "scaffold")) {
+        for (String command : List.of("db", "cron", "status", "scaffold")) {
             Outcome help = run(command, "--help");
             assertThat(help.code()).as(command).isZero();
             assertThat(help.out()).as(command).contains("kiln " + command);

@@ -23,6 +23,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.kiln.KilnException;
+import dev.kiln.auth.Passwords;
 
 class ConfigLoaderTest {
 
@@ -301,7 +302,7 @@ class ConfigLoaderTest {
         String file = Files.readString(f);
         assertThat(file).doesNotContain("s3cret").contains("admin_passwd = $pbkdf2-sha512$");
         Config reloaded = load("config", f);
-        assertThat(dev.kiln.auth.Passwords.verify("s3cret master", reloaded.adminPasswd())).isTrue();
+        assertThat(Passwords.verify("s3cret master", reloaded.adminPasswd())).isTrue();
     }
 
     @Test

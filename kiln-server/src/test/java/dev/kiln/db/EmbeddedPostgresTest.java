@@ -3,6 +3,9 @@ package dev.kiln.db;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -10,6 +13,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -65,7 +70,7 @@ class EmbeddedPostgresTest {
     void aServerLeftRunningByAKilledKilnIsAdoptedAndStoppedByTheNext() throws Exception {
         Process child = childJvm("hold");
         try {
-            String line = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream())).readLine();
+            String line = new BufferedReader(new InputStreamReader(child.getInputStream())).readLine();
             assertThat(line).startsWith("port=").endsWith("owner=true");
             int port = Integer.parseInt(line.substring(5, line.indexOf(' ')));
             child.destroyForcibly().waitFor();
@@ -82,12 +87,12 @@ class EmbeddedPostgresTest {
         }
     }
 
-    private Process childJvm(String... extra) throws java.io.IOException {
-        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
+    private Process childJvm(String... extra) throws IOException {
+        List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), "--enable-native-access=ALL-UNNAMED",
                 AttachMain.class.getName(), dataDir.toString()));
-        command.addAll(java.util.List.of(extra));
+        command.addAll(List.of(extra));
         return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
     }
 

@@ -3,6 +3,8 @@ package dev.kiln.db;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -62,7 +64,7 @@ class PostmasterSupervisorTest {
                 "-cp", System.getProperty("java.class.path"), "--enable-native-access=ALL-UNNAMED",
                 AttachMain.class.getName(), dataDir.toString(), "hold").redirectError(ProcessBuilder.Redirect.DISCARD).start();
         try {
-            String line = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream())).readLine();
+            String line = new BufferedReader(new InputStreamReader(child.getInputStream())).readLine();
             assertThat(line).endsWith("owner=true");
             child.destroyForcibly().waitFor();
             try (Postgres adopting = Postgres.startEmbedded(dataDir)) {

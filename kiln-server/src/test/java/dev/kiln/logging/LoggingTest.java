@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.LoggingEvent;
 import dev.kiln.KilnException;
@@ -40,7 +41,7 @@ class LoggingTest {
         return KilnCommandAccess.config(List.of(args), Map.of("HOME", home.toString()));
     }
 
-    private static String layout(ch.qos.logback.classic.Logger logger, Level level, String message) {
+    private static String layout(Logger logger, Level level, String message) {
         LoggingEvent event = new LoggingEvent(LoggingTest.class.getName(), logger, level, message, null, null);
         OdooLayout layout = new OdooLayout();
         layout.start();
@@ -57,7 +58,7 @@ class LoggingTest {
 
     @Test
     void aLineHasOdoosShape() {
-        var logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("dev.kiln.http");
+        var logger = (Logger) LoggerFactory.getLogger("dev.kiln.http");
         assertThat(layout(logger, Level.INFO, "hello"))
                 .matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} " + PID + " INFO \\? dev.kiln.http: hello\\n");
         assertThat(layout(logger, Level.WARN, "careful")).contains(" " + PID + " WARNING ? dev.kiln.http: careful\n");
@@ -65,7 +66,7 @@ class LoggingTest {
 
     @Test
     void theDatabaseComesFromTheMdc() {
-        var logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("dev.kiln.cron");
+        var logger = (Logger) LoggerFactory.getLogger("dev.kiln.cron");
         MDC.put("db", "prod");
         assertThat(layout(logger, Level.ERROR, "boom")).endsWith(" " + PID + " ERROR prod dev.kiln.cron: boom\n");
     }

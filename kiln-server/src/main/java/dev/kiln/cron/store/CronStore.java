@@ -9,11 +9,13 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Types;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -338,9 +340,9 @@ public final class CronStore {
         statement.setObject(6, timestamp(job.schedule().next(job.nextcall(), as)));
         statement.setObject(7, timestamp(as));
         statement.setInt(8, failures);
-        statement.setObject(9, firstFailure == null ? null : timestamp(firstFailure), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
+        statement.setObject(9, firstFailure == null ? null : timestamp(firstFailure), Types.TIMESTAMP_WITH_TIMEZONE);
         statement.setBoolean(10, active);
-        statement.setObject(11, job.schedule().wallTimeOf(job.nextcall()), java.sql.Types.TIME);
+        statement.setObject(11, job.schedule().wallTimeOf(job.nextcall()), Types.TIME);
         statement.setLong(12, job.id());
         return active;
     }
@@ -396,7 +398,7 @@ public final class CronStore {
     public static void trigger(Connection connection, String name, Instant at) throws SQLException {
         try (PreparedStatement statement = connection.prepareStatement(
                 "INSERT INTO kiln_cron_trigger (cron_id, call_at) SELECT id, coalesce(?, now()) FROM kiln_cron WHERE name = ?")) {
-            statement.setObject(1, at == null ? null : timestamp(at), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
+            statement.setObject(1, at == null ? null : timestamp(at), Types.TIMESTAMP_WITH_TIMEZONE);
             statement.setString(2, name);
             if (statement.executeUpdate() == 0) {
                 throw new IllegalArgumentException("no cron job named '" + name + "' in this database");
@@ -425,7 +427,7 @@ public final class CronStore {
                 upsert.setString(6, job.zone().getId());
                 upsert.setInt(7, job.priority());
                 upsert.setBoolean(8, job.active());
-                upsert.setObject(9, job.firstCall() == null ? null : timestamp(job.firstCall()), java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
+                upsert.setObject(9, job.firstCall() == null ? null : timestamp(job.firstCall()), Types.TIMESTAMP_WITH_TIMEZONE);
                 upsert.addBatch();
             }
             upsert.executeBatch();
@@ -467,6 +469,6 @@ public final class CronStore {
         return instant == null ? "-" : UTC.format(instant);
     }
 
-    private static final java.time.format.DateTimeFormatter UTC =
-            java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter UTC =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneOffset.UTC);
 }

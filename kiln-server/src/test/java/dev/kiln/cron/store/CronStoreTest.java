@@ -19,6 +19,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Timestamp;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneId;
@@ -737,7 +738,7 @@ class CronStoreTest {
         try (PreparedStatement query = prepare(connection, sql, parameters); ResultSet rows = query.executeQuery()) {
             while (rows.next()) {
                 Object value = rows.getObject(1);
-                values.add(value instanceof java.sql.Timestamp ? rows.getObject(1, OffsetDateTime.class).toInstant() : value);
+                values.add(value instanceof Timestamp ? rows.getObject(1, OffsetDateTime.class).toInstant() : value);
             }
         }
         return values;

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.time.DateTimeException;
+import java.time.DayOfWeek;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
@@ -244,6 +245,6 @@ class ScheduleTest {
                 .isFalse();
         assertThat(BRUSSELS.getRules().getValidOffsets(LocalDateTime.parse("2026-03-29T02:30"))).isEmpty();
         assertThat(BRUSSELS.getRules().getValidOffsets(LocalDateTime.parse("2026-10-25T02:30"))).hasSize(2);
-        assertThat(LocalDate.parse("2026-03-29").getDayOfWeek()).isEqualTo(java.time.DayOfWeek.SUNDAY);
+        assertThat(LocalDate.parse("2026-03-29").getDayOfWeek()).isEqualTo(DayOfWeek.SUNDAY);
     }
 }
