@@ -8,6 +8,8 @@ import org.slf4j.LoggerFactory;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryUsage;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** What every server mode shares: its configuration, the signal queue, the phoenix flag, statistics. */
 public abstract class CommonServer {
@@ -24,7 +26,7 @@ public abstract class CommonServer {
     protected volatile boolean stopping;
     /** Set to end {@link #loop}. */
     protected volatile boolean quit;
-    private final java.util.concurrent.atomic.AtomicInteger stopSignals = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger stopSignals = new AtomicInteger();
 
     protected CommonServer(Config config) {
         this.config = config;
@@ -51,28 +53,15 @@ public abstract class CommonServer {
     }
 
     /**
-     * The loop of a one-process server (threaded, evented): until {@link #quit}, it acts on the
-     * queued signals and checks the limits, waking at least every {@code tick}. A failure of the
-     * loop itself is logged and ends it, so that the server still stops gracefully.
+     * Runs this process's {@link ServerLoop} until {@link #quit}: each queued signal goes to
+     * {@link #handle}, then {@code steps} run in order, at least every {@code tick}.
      */
-    protected final void loop(Duration tick) {
-        try {
-            while (!quit) {
-                String signal = signals.poll(tick);
-                if (signal != null) {
-                    handle(signal);
-                }
-                processLimits();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            LOG.error("Server loop failed; stopping", e);
-        }
+    protected final void loop(Duration tick, List<ServerLoop.Step> steps) {
+        new ServerLoop(getClass().getSimpleName(), signals, tick, this::handle, steps).run(() -> quit);
     }
 
     /**
-     * A queued signal (or a wake-up), for {@link #loop}: what a one-process server (threaded,
+     * A queued signal, for {@link #loop}: what a one-process server (threaded,
      * evented) does with it. INT/TERM stop gracefully, HUP and an addon change ({@code --dev=reload})
      * restart in place, USR1 logs {@link #statistics}.
      */
@@ -101,9 +90,6 @@ public abstract class CommonServer {
         logStatistics(0, 0);
     }
 
-    /** The limits, checked by {@link #loop} at every tick. */
-    protected void processLimits() { }
-
     public boolean phoenix() {
         return phoenix;
     }
@@ -115,7 +101,7 @@ public abstract class CommonServer {
 
     /** How long a graceful stop waits for requests: no request may legitimately outlive limit_time_real. */
     protected Duration stopTimeout() {
-        return Duration.ofSeconds(config.limitTimeReal() > 0 ? config.limitTimeReal() : 120);
+        return Limits.stopTimeout(config);
     }
 
     protected void logStatistics(long served, int inFlight) {

@@ -9,7 +9,8 @@ import dev.kiln.server.WorkerMessage.State;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.time.Duration;
+
+import static dev.kiln.server.ServerLoop.step;
 
 /**
  * One cron worker of the prefork server, Odoo's {@code WorkerCron}: a JVM the master started that
@@ -20,7 +21,6 @@ import java.time.Duration;
 public final class CronWorker extends PreforkWorker {
 
     private static final Logger LOG = LoggerFactory.getLogger(CronWorker.class);
-    private static final Duration TICK = Duration.ofSeconds(1);
 
     private final CronService cron;
 
@@ -38,24 +38,20 @@ public final class CronWorker extends PreforkWorker {
         ListenSocket.release();
         cron.start();
         tell(new Ready(0));
-        try {
-            while (!quit) {
-                String signal = signals.poll(TICK);
-                if ("INT".equals(signal) || "TERM".equals(signal)) {
-                    quit = true;
-                } else if ("USR1".equals(signal)) {
-                    logStatistics(0, 0);
-                }
-                if (masterGone()) {
-                    quit = true;
-                }
-                tell(new State(0, 0, Proc.rss(), 0, ""));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        loop(step("state report", () -> tell(new State(0, 0, Proc.rss(), 0, ""))));
         boolean clean = cron.stop(stopTimeout());
         LOG.info(clean ? "Cron worker stopped" : "Cron worker stopped; a job was cut short");
         return 0;
     }
+
+    /** INT/TERM stop, USR1 logs statistics. A cron worker checks no limit itself: the master watches its RSS and heartbeat. */
+    @Override
+    protected void handle(String signal) {
+        switch (signal) {
+            case "INT", "TERM" -> quit = true;
+            case "USR1" -> logStatistics(0, 0);
+            default -> LOG.debug("Cron worker: ignoring SIG{}", signal);
+        }
+    }
+
 }

@@ -6,13 +6,18 @@ import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
+import dev.kiln.server.Limits.Limit;
+import dev.kiln.server.Limits.Usage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
+
+import static dev.kiln.server.ServerLoop.step;
 
 /**
  * {@code kiln evented}, Odoo's {@code GeventServer} on its own: one process serving long-lived
@@ -34,6 +39,7 @@ public final class EventedServer extends CommonServer {
     private static final Duration TICK = Duration.ofSeconds(1);
 
     private final HttpFrontDoor application;
+    private final Limits limits;
     private final Runnable endLongPolls;
     private final Set<Long> abandoned = new HashSet<>();
     private HttpService http;
@@ -42,6 +48,7 @@ public final class EventedServer extends CommonServer {
     public EventedServer(Config config, HttpFrontDoor application, Runnable endLongPolls) {
         super(config);
         this.application = application;
+        this.limits = Limits.evented(config);
         this.endLongPolls = endLongPolls;
     }
 
@@ -50,7 +57,7 @@ public final class EventedServer extends CommonServer {
         signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1");
         listen();
         PidFile.write(config.pidfile());
-        loop(TICK);
+        loop(TICK, List.of(step("limits", this::processLimits)));
         stop();
         return 0;
     }
@@ -88,22 +95,19 @@ public final class EventedServer extends CommonServer {
         LOG.info("Statistics: {} websockets open", application.busSockets() == null ? 0 : application.busSockets().openSockets());
     }
 
-    /**
-     * The memory limits, as RSS. A process that has served nothing yet is not restarted for
-     * memory: the new image would start as big, and restart forever.
-     */
-    @Override
-    protected void processLimits() {
+    /** The memory limits: over limit_memory_hard at once, abandoning the requests in flight; over the soft one, gracefully. */
+    private void processLimits() {
         long rss = Proc.rss();
-        boolean served = application.requestsServed() > 0
-                || (application.busSockets() != null && application.busSockets().openSockets() > 0);
-        if (config.limitMemoryHard() > 0 && rss > config.limitMemoryHard()) {
-            LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss, config.limitMemoryHard());
+        long sockets = application.busSockets() == null ? 0 : application.busSockets().openSockets();
+        Set<Limit> reached = limits.reached(Usage.ofProcess(application.requestsServed(), sockets, rss));
+        if (reached.contains(Limit.MEMORY_HARD)) {
+            LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss,
+                    limits.threshold(Limit.MEMORY_HARD));
             application.inFlight().stream().map(InFlightRequest::id).forEach(abandoned::add);
             restartInPlace("limit_memory_hard");
-        } else if (config.limitMemorySoft() > 0 && rss > config.limitMemorySoft() && served) {
+        } else if (reached.contains(Limit.MEMORY_SOFT)) {
             LOG.warn("Limit limit_memory_soft reached: RSS {} bytes > {} bytes; restarting in place",
-                    rss, config.limitMemorySoft());
+                    rss, limits.threshold(Limit.MEMORY_SOFT));
             restartInPlace("limit_memory_soft");
         }
     }

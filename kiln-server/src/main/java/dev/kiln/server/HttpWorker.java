@@ -5,8 +5,10 @@ import dev.kiln.config.Config;
 import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.os.ListenSocket;
-import dev.kiln.os.Proc;
 import dev.kiln.logging.ThreadStacks;
+import dev.kiln.os.Proc;
+import dev.kiln.server.Limits.Limit;
+import dev.kiln.server.Limits.Usage;
 import dev.kiln.server.WorkerMessage.Ready;
 import dev.kiln.server.WorkerMessage.Recycle;
 import dev.kiln.server.WorkerMessage.State;
@@ -14,7 +16,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+
+import static dev.kiln.server.ServerLoop.step;
 
 /**
  * One HTTP worker of the prefork server, Odoo's {@code WorkerHTTP}: a JVM the master started with
@@ -30,22 +39,21 @@ public final class HttpWorker extends PreforkWorker {
     public static final int BOOT_FAILURE = 3;
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpWorker.class);
-    private static final Duration TICK = Duration.ofSeconds(1);
 
     private final Runnable endLongPolls;
     private final boolean evented;
     private final HttpFrontDoor application;
-    private final long requestLimit;
-    private final java.util.Set<Long> overTime = new java.util.HashSet<>();
-    private final java.util.Set<Long> overCpu = new java.util.HashSet<>();
+    private final Limits limits;
+    private final Set<Long> overTime = new HashSet<>();
+    private final Set<Long> overCpu = new HashSet<>();
     /** limit_time_cpu's estimate: nanoseconds each request in flight was found running, and when it was last looked at. */
-    private final java.util.Map<Long, Long> runningNanos = new java.util.HashMap<>();
+    private final Map<Long, Long> runningNanos = new HashMap<>();
     private long sampledNanos = System.nanoTime();
     private volatile boolean serverStops;
     private boolean recycling;
 
-    /** @param endLongPolls stops the bus: pending long polls answer at once, so the stop does not wait for them */
     /**
+     * @param endLongPolls stops the bus: pending long polls answer at once, so the stop does not wait for them
      * @param evented the evented worker (Odoo's gevent process) on gevent_port: its connections are
      *                long-lived (long polls, websockets), so only the memory limits apply to it
      */
@@ -55,9 +63,7 @@ public final class HttpWorker extends PreforkWorker {
         this.application = application;
         this.endLongPolls = endLongPolls;
         this.evented = evented;
-        // Odoo's limit_request, with a jitter of up to a tenth so that workers do not all go together
-        this.requestLimit = config.limitRequest()
-                + java.util.concurrent.ThreadLocalRandom.current().nextLong(config.limitRequest() / 10 + 1);
+        this.limits = Limits.worker(config, evented);
     }
 
     @Override
@@ -88,23 +94,9 @@ public final class HttpWorker extends PreforkWorker {
             throw new KilnException(BOOT_FAILURE, "worker " + ProcessHandle.current().pid() + " could not boot: " + e, e);
         }
         tell(new Ready(socket.address().getPort()));
-        try {
-            while (!quit) {
-                String signal = signals.poll(TICK);
-                if (signal != null) {
-                    handle(signal);
-                }
-                if (masterGone()) {
-                    quit = true;
-                }
-                processLimits();
-                reportState();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        loop(step("limits", this::processLimits), step("state report", this::reportState));
         endLongPolls.run();
-        Set<Long> abandoned = new java.util.HashSet<>(overTime);
+        Set<Long> abandoned = new HashSet<>(overTime);
         abandoned.addAll(overCpu);
         boolean clean = http.drain(stopTimeout(), abandoned, () -> serverStops);
         LOG.info(clean ? "Worker stopped" : "Worker stopped; requests were cut short");
@@ -114,31 +106,27 @@ public final class HttpWorker extends PreforkWorker {
     /**
      * Odoo's limits for a worker, checked once a second. A limit reached asks the master for a
      * replacement (the worker serves on until the master retires it). limit_memory_hard is the
-     * master's: it kills the worker as soon as the RSS it reports is over it. Memory is RSS, not address space; CPU time is the request's thread's, sampled.
+     * master's: it kills the worker as soon as the RSS it reports is over it. CPU time is the
+     * request's thread's, sampled.
      */
-    @Override
-    protected void processLimits() {
+    private void processLimits() {
         long rss = Proc.rss();
         long served = application.requestsServed();
-        // not for a worker that has served nothing yet (its replacement would start as big): websockets count
-        boolean inUse = served > 0 || (application.busSockets() != null && application.busSockets().openSockets() > 0);
-        if (config.limitMemorySoft() > 0 && rss > config.limitMemorySoft() && inUse) {
-            recycle("limit_memory_soft", "RSS " + rss + " bytes > " + config.limitMemorySoft() + " bytes");
+        long sockets = application.busSockets() == null ? 0 : application.busSockets().openSockets();
+        Set<Limit> reached = limits.reached(Usage.ofProcess(served, sockets, rss));
+        if (reached.contains(Limit.MEMORY_SOFT)) {
+            recycle("limit_memory_soft", "RSS " + rss + " bytes > " + limits.threshold(Limit.MEMORY_SOFT) + " bytes");
         }
-        if (evented) {
-            return;                    // long polls and websockets: no request count or time limits
+        if (reached.contains(Limit.REQUEST)) {
+            recycle("limit_request", served + " requests served >= " + limits.threshold(Limit.REQUEST));
         }
-        if (served >= requestLimit) {
-            recycle("limit_request", served + " requests served >= " + requestLimit);
-        }
-        if (config.limitTimeReal() > 0) {
-            for (InFlightRequest request : application.inFlight()) {
-                if (request.elapsedMillis() > config.limitTimeReal() * 1000L && overTime.add(request.id())) {
-                    LOG.warn("Worker {}: limit limit_time_real reached: request {} {} on {} running {} s > {} s; its stack:\n{}",
-                            ProcessHandle.current().pid(), request.method(), request.path(), request.thread(),
-                            request.elapsedMillis() / 1000, config.limitTimeReal(), ThreadStacks.of(request.thread()));
-                    recycle("limit_time_real", request.method() + " " + request.path());
-                }
+        for (InFlightRequest request : application.inFlight()) {
+            long age = Duration.ofMillis(request.elapsedMillis()).toNanos();
+            if (limits.reached(Usage.ofRequest(0, age)).contains(Limit.TIME_REAL) && overTime.add(request.id())) {
+                LOG.warn("Worker {}: limit limit_time_real reached: request {} {} on {} running {} s > {} s; its stack:\n{}",
+                        ProcessHandle.current().pid(), request.method(), request.path(), request.thread(),
+                        request.elapsedMillis() / 1000, limits.threshold(Limit.TIME_REAL), ThreadStacks.of(request.thread()));
+                recycle("limit_time_real", request.method() + " " + request.path());
             }
         }
         processCpuLimit();
@@ -156,18 +144,17 @@ public final class HttpWorker extends PreforkWorker {
         long now = System.nanoTime();
         long since = sampledNanos;
         sampledNanos = now;
-        if (config.limitTimeCpu() <= 0) {
+        if (!limits.enforces(Limit.TIME_CPU)) {
             return;
         }
-        long limitNanos = config.limitTimeCpu() * 1_000_000_000L;
-        java.util.Map<Long, Long> still = new java.util.HashMap<>();
+        Map<Long, Long> still = new HashMap<>();
         for (InFlightRequest request : application.inFlight()) {
             long used = runningNanos.getOrDefault(request.id(), 0L);
             if (request.thread().getState() == Thread.State.RUNNABLE) {
                 used += now - Math.max(since, request.startNanos());
             }
             still.put(request.id(), used);
-            if (used > limitNanos && overCpu.add(request.id())) {
+            if (limits.reached(Usage.ofRequest(used, 0)).contains(Limit.TIME_CPU) && overCpu.add(request.id())) {
                 abortOverCpu(request, used);
             }
         }
@@ -187,14 +174,14 @@ public final class HttpWorker extends PreforkWorker {
         boolean asked = askForReplacement("limit_time_cpu");
         LOG.warn("Worker {}: limit limit_time_cpu reached: request {} {} on {} ran {} s on the CPU (sampled) > {} s; {}{}; its stack:\n{}",
                 ProcessHandle.current().pid(), request.method(), request.path(), request.thread(),
-                String.format(java.util.Locale.ROOT, "%.1f", usedNanos / 1e9), config.limitTimeCpu(),
+                String.format(Locale.ROOT, "%.1f", usedNanos / 1e9), limits.threshold(Limit.TIME_CPU),
                 answered ? "answered 500 and its thread interrupted" : "its response had begun: left to finish",
                 asked ? "; a replacement is asked for" : "", stack);
     }
 
     private void reportState() {
         InFlightRequest oldest = application.inFlight().stream()
-                .max(java.util.Comparator.comparingLong(InFlightRequest::elapsedMillis)).orElse(null);
+                .max(Comparator.comparingLong(InFlightRequest::elapsedMillis)).orElse(null);
         tell(new State(application.requestsServed(), application.requestsInFlight(), Proc.rss(),
                 oldest == null ? 0 : oldest.elapsedMillis(), oldest == null ? "" : oldest.method() + " " + oldest.path()));
     }

@@ -5,38 +5,40 @@ import dev.kiln.config.Config;
 import dev.kiln.os.Libc;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
+import dev.kiln.server.Limits.Limit;
+import dev.kiln.server.Limits.Usage;
 import dev.kiln.server.WorkerChannel.Heard;
 import dev.kiln.server.WorkerMessage.Hello;
 import dev.kiln.server.WorkerMessage.Ready;
 import dev.kiln.server.WorkerMessage.Recycle;
 import dev.kiln.server.WorkerMessage.State;
+import dev.kiln.server.WorkerProcess.Kind;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
+
+import static dev.kiln.server.ServerLoop.step;
 
 /**
  * The prefork mode ({@code --workers N > 0}), Odoo's {@code PreforkServer} and gunicorn's arbiter:
  * a master that never serves requests holds the listening socket on fd 0 and keeps N HTTP worker
  * JVMs ({@code kiln worker http}) accepting from it, and {@code --max-cron-threads} cron worker JVMs
  * ({@code kiln worker cron}, one runner each). Workers report on a {@link WorkerChannel}; their
- * standard output is only logged. Its loop: act on queued signals, act on the workers' messages,
- * reap dead workers, advance a reload, kill workers that stopped reporting, spawn to the target
- * count, sleep at most a second (a worker that becomes ready, asks to be replaced or exits wakes
- * it). TERM/INT stop the workers gracefully (a second one kills them), HUP replaces them with a new
+ * standard output is only logged. Its {@link ServerLoop}: act on a queued signal, then hear the
+ * workers' messages, reap dead workers, advance a reload ({@link Reload}), kill workers over a
+ * limit or silent ({@link Limits#watchdog}), replace those that asked, spawn to the target count,
+ * sleep at most a second (a worker that becomes ready, asks to be replaced or exits wakes it).
+ * TERM/INT stop the workers gracefully (a second one kills them), HUP replaces them with a new
  * generation (new ones first, each old one retired once a new one is ready; new ones that cannot
  * boot are given up and the old ones serve on), TTIN/TTOU add or retire one. A worker that cannot
  * boot at start (exit code 3) stops the master with that code instead of a respawn loop; workers
@@ -51,22 +53,16 @@ public final class PreforkServer extends CommonServer {
     private static final Duration RESPAWN_PAUSE = Duration.ofSeconds(1);
     /** How long past its stop timeout a retiring worker may take to exit before it is killed. */
     private static final Duration RETIRE_GRACE = Duration.ofSeconds(10);
-    /** A worker JVM's initial heap; it grows up to --worker-heap. */
-    private static final long INITIAL_HEAP = 64L * 1024 * 1024;
 
     private final IntSupplier preload;
-    private final List<Worker> workers = new CopyOnWriteArrayList<>();
+    private final Limits limits;
+    private final List<WorkerProcess> workers = new CopyOnWriteArrayList<>();
     private final AtomicInteger quitSignals = new AtomicInteger();
     private final AtomicInteger nextId = new AtomicInteger();
     private int target;
     private final int cronTarget;
-    private int generation = 1;
-    /** The new generation's workers while a reload is in progress (empty otherwise), and its deadline. */
-    private List<Worker> reloading = List.of();
-    /** The cron and evented workers of the reload, started once one of its HTTP workers is ready. */
-    private List<Kind> deferred = List.of();
-    private long reloadDeadline;
-    private boolean reloadAgain;
+    /** Written by the loop only; volatile for {@code kiln status}, which prints its generation. */
+    private volatile Reload<WorkerProcess> reload = Reload.first();
     private long lastDeathNanos;
     private int bootFailure;
     /** The evented worker's listening socket (gevent_port), kept by the master off fd 0; -1 when none. */
@@ -75,56 +71,11 @@ public final class PreforkServer extends CommonServer {
     private int geventPort;
     private WorkerChannel channel;
 
-    /** What a worker does: serve HTTP, or run one cron runner. */
-    private enum Kind { HTTP, CRON, EVENTED }
-
-    /** One worker JVM, as the master sees it. */
-    private static final class Worker {
-        final int id;
-        final Kind kind;
-        final int generation;
-        final Process process;
-        final long startedNanos = System.nanoTime();
-        /** Set by the loop when the worker said it is ready; read by {@code kiln status} too. */
-        volatile boolean ready;
-        volatile boolean retiring;
-        long retiredNanos;
-        /** When the last message the loop took from the worker arrived (ready, its state): its heartbeat. */
-        long heardNanos = System.nanoTime();
-        /** For a worker of a reload: whether it has taken an old worker's place yet. */
-        boolean tookOver;
-        /** Set when the worker reached a limit and asked to be replaced. */
-        String recycle;
-        Worker replacement;
-        /** The last state the worker reported: served, in flight, RSS, and its oldest request. */
-        volatile long served;
-        volatile long rss;
-        volatile String current = "-";
-
-        Worker(int id, Kind kind, int generation, Process process) {
-            this.id = id;
-            this.kind = kind;
-            this.generation = generation;
-            this.process = process;
-        }
-
-        String name() {
-            return nameOf(kind, id);
-        }
-
-        long pid() {
-            return process.pid();
-        }
-    }
-
-    private static String nameOf(Kind kind, int id) {
-        return (kind == Kind.CRON ? "Cron worker " : kind == Kind.EVENTED ? "Evented worker " : "Worker ") + id;
-    }
-
     /** @param preload creates and loads the {@code -d} databases before any worker starts */
     public PreforkServer(Config config, IntSupplier preload) {
         super(config);
         this.preload = preload;
+        this.limits = Limits.watchdog(config);
         this.target = config.workers();
         this.cronTarget = config.maxCronThreads();
     }
@@ -166,29 +117,13 @@ public final class PreforkServer extends CommonServer {
         LOG.info("Prefork master on {}:{}: {} HTTP worker{}, {} cron worker{}, the evented worker on port {}",
                 socket.address().getHostString(), socket.address().getPort(), target, target == 1 ? "" : "s", cronTarget,
                 cronTarget == 1 ? "" : "s", geventPort);
-        try {
-            while (!quit) {
-                String signal = signals.poll(TICK);
-                if (signal != null && !signal.equals(SignalQueue.WAKE)) {
-                    handle(signal);
-                }
-                try {
-                    hear();
-                    reap();
-                    if (bootFailure != 0) {
-                        break;
-                    }
-                    advanceReload();
-                    killSilent();
-                    replaceRecycled();
-                    spawnMissing();
-                } catch (RuntimeException e) {
-                    LOG.error("Prefork master: {}; going on", e.toString(), e);
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        loop(TICK, List.of(
+                step("hear", this::hear),
+                step("reap", this::reap),
+                step("reload", this::advanceReload),
+                step("watchdog", this::killOverLimit),
+                step("recycle", this::replaceRecycled),
+                step("spawn", this::spawnMissing)));
         // the workers are now the sockets' only holders: the last to stop serves what the kernel queued
         ListenSocket.release();
         if (geventFd >= 0) {
@@ -217,35 +152,43 @@ public final class PreforkServer extends CommonServer {
     @Override
     protected void handle(String signal) {
         switch (signal) {
-            case "INT", "TERM" -> {
-                LOG.info("Initiating shutdown (SIG{}): stopping the workers gracefully; send it again to force it", signal);
-                quit = true;
-            }
+            case "INT", "TERM" -> handleTerm(signal);
             case "HUP", SignalQueue.ADDONS_CHANGED -> reload();
-            case "TTIN" -> {
-                target++;
-                LOG.info("SIGTTIN: {} HTTP workers wanted", target);
-            }
-            case "TTOU" -> {
-                if (target > 1) {
-                    target--;
-                    LOG.info("SIGTTOU: {} HTTP workers wanted", target);
-                    active(Kind.HTTP).stream().min(Comparator.comparingLong(w -> w.startedNanos))
-                            .ifPresent(w -> retire(w, "SIGTTOU"));
-                } else {
-                    LOG.info("SIGTTOU: already down to one worker");
-                }
-            }
-            case "USR1" -> {
-                logStatistics(0, 0);
-                workers.forEach(w -> signal(w, "USR1"));
-            }
+            case "TTIN" -> handleTtin();
+            case "TTOU" -> handleTtou();
+            case "USR1" -> handleUsr1();
             default -> LOG.debug("Ignoring SIG{}", signal);
         }
     }
 
+    private void handleTerm(String signal) {
+        LOG.info("Initiating shutdown (SIG{}): stopping the workers gracefully; send it again to force it", signal);
+        quit = true;
+    }
+
+    private void handleTtin() {
+        target++;
+        LOG.info("SIGTTIN: {} HTTP workers wanted", target);
+    }
+
+    private void handleTtou() {
+        if (target > 1) {
+            target--;
+            LOG.info("SIGTTOU: {} HTTP workers wanted", target);
+            active(Kind.HTTP).stream().min(Comparator.comparingLong(w -> w.startedNanos))
+                    .ifPresent(w -> retire(w, "SIGTTOU"));
+        } else {
+            LOG.info("SIGTTOU: already down to one worker");
+        }
+    }
+
+    private void handleUsr1() {
+        logStatistics(0, 0);
+        workers.forEach(w -> w.signal("USR1"));
+    }
+
     /** Workers of {@code kind} serving or booting, not being retired. */
-    private List<Worker> active(Kind kind) {
+    private List<WorkerProcess> active(Kind kind) {
         return workers.stream().filter(w -> w.kind == kind && !w.retiring).toList();
     }
 
@@ -265,29 +208,27 @@ public final class PreforkServer extends CommonServer {
      * goes on meanwhile. A HUP during a reload starts another after it.
      */
     private void reload() {
-        if (!reloading.isEmpty()) {
-            reloadAgain = true;
-            LOG.info("SIGHUP: generation {} is still starting; another reload follows it", generation);
+        if (reload.inProgress()) {
+            reload = reload.followedByAnother();
+            LOG.info("SIGHUP: generation {} is still starting; another reload follows it", reload.generation());
             return;
         }
-        generation++;
+        int next = reload.nextGeneration();
         LOG.info("SIGHUP: reloading: starting {} HTTP, {} cron and {} evented workers of generation {}, then retiring the old ones",
-                target, cronTarget, targetOf(Kind.EVENTED), generation);
+                target, cronTarget, targetOf(Kind.EVENTED), next);
         // the HTTP workers first, alone on the CPUs: the new code serves sooner (the others follow, see advanceReload)
-        List<Worker> fresh = new ArrayList<>();
+        List<WorkerProcess> fresh = new ArrayList<>();
         List<Kind> later = new ArrayList<>();
         for (Kind kind : Kind.values()) {
             for (int i = 0; i < targetOf(kind); i++) {
                 if (kind == Kind.HTTP) {
-                    fresh.add(spawn(kind));
+                    fresh.add(spawn(kind, next));
                 } else {
                     later.add(kind);
                 }
             }
         }
-        reloading = fresh;
-        deferred = later;
-        reloadDeadline = System.nanoTime() + BOOT_TIMEOUT.toNanos();
+        reload = reload.begin(fresh, later, System.nanoTime() + BOOT_TIMEOUT.toNanos());
     }
 
     /**
@@ -296,25 +237,22 @@ public final class PreforkServer extends CommonServer {
      * not yet ready are stopped, and the old ones they were to replace serve on.
      */
     private void advanceReload() {
-        if (reloading.isEmpty()) {
+        if (!reload.inProgress()) {
             return;
         }
-        if (!deferred.isEmpty() && reloading.stream().anyMatch(w -> w.ready)) {
-            List<Worker> all = new ArrayList<>(reloading);
-            deferred.forEach(kind -> all.add(spawn(kind)));
-            reloading = all;
-            deferred = List.of();
-            reloadDeadline = Math.max(reloadDeadline, System.nanoTime() + BOOT_TIMEOUT.toNanos());
+        if (!reload.deferred().isEmpty() && reload.pending().stream().anyMatch(w -> w.ready)) {
+            List<WorkerProcess> started = reload.deferred().stream().map(this::spawn).toList();
+            reload = reload.joinedBy(started, System.nanoTime() + BOOT_TIMEOUT.toNanos());
         }
-        boolean allReady = deferred.isEmpty();
-        for (Worker w : reloading) {
+        boolean allReady = reload.deferred().isEmpty();
+        for (WorkerProcess w : reload.pending()) {
             if (w.ready) {
                 if (!w.tookOver) {
                     w.tookOver = true;
                     workers.stream().filter(old -> old.kind == w.kind && old.generation < w.generation && !old.retiring)
                             .findFirst().ifPresent(old -> retire(old, "reload"));
                 }
-            } else if (!w.process.isAlive() || System.nanoTime() > reloadDeadline) {
+            } else if (!w.process.isAlive() || reload.overdue(System.nanoTime())) {
                 abandonReload(w);
                 return;
             } else {
@@ -324,57 +262,64 @@ public final class PreforkServer extends CommonServer {
         if (!allReady) {
             return;
         }
+        int generation = reload.generation();
         workers.stream().filter(old -> old.generation < generation && !old.retiring).forEach(old -> retire(old, "reload"));
         LOG.info("SIGHUP: generation {} serving", generation);
-        reloading = List.of();
-        if (reloadAgain) {
-            reloadAgain = false;
+        boolean again = reload.again();
+        reload = reload.finished();
+        if (again) {
             reload();
         }
     }
 
-    private void abandonReload(Worker failed) {
-        List<Worker> unready = reloading.stream().filter(w -> !w.ready).toList();
-        long serving = workers.stream().filter(w -> w.generation < generation && !w.retiring).count();
+    private void abandonReload(WorkerProcess failed) {
+        List<WorkerProcess> unready = reload.pending().stream().filter(w -> !w.ready).toList();
+        long serving = workers.stream().filter(w -> w.generation < reload.generation() && !w.retiring).count();
         LOG.error("SIGHUP: {} (pid {}) of generation {} did not become ready ({}); the reload is given up and {} old worker{} serve on",
-                failed.name(), failed.pid(), generation,
+                failed.name(), failed.pid(), reload.generation(),
                 failed.process.isAlive() ? "timed out" : "exit code " + failed.process.exitValue() + "; its log says why",
                 serving, serving == 1 ? "" : "s");
-        for (Worker w : unready) {
+        for (WorkerProcess w : unready) {
             workers.remove(w);
             w.process.destroyForcibly();
         }
-        if (unready.size() == reloading.size()) {
-            generation--;
-        }
-        reloading = List.of();
-        deferred = List.of();
-        reloadAgain = false;
+        reload = reload.abandoned(unready.size() < reload.pending().size());
     }
 
     /**
-     * The master's watchdog: a worker reports its state every second, even while its requests run;
-     * one silent for longer than the stop timeout (limit_time_real, or 120 s without it) is frozen
-     * (stopped, or its JVM stuck), and is killed. So is a retiring worker still there that long
-     * after its stop timeout.
+     * The master's watchdog ({@link Limits#watchdog}): a worker whose reported RSS is over
+     * limit_memory_hard is killed; so is one silent for longer than the stop timeout (a worker
+     * reports its state every second, even while its requests run: a silent one is frozen, stopped
+     * or its JVM stuck), and a retiring worker still there that long after its stop timeout.
      */
-    private void killSilent() {
-        long limit = stopTimeout().toNanos();
+    private void killOverLimit() {
         long now = System.nanoTime();
-        for (Worker w : workers) {
-            if (!w.ready || !w.process.isAlive()) {
+        for (WorkerProcess w : workers) {
+            if (w.killed || !w.ready || !w.process.isAlive()) {
                 continue;
             }
-            if (now - w.heardNanos > limit) {
+            long silentNanos = now - w.heardNanos;
+            Set<Limit> reached = limits.reached(Usage.ofSilence(w.rss, silentNanos));
+            if (reached.contains(Limit.MEMORY_HARD)) {
+                LOG.error("{} (pid {}): limit limit_memory_hard reached: RSS {} bytes > {} bytes; killed",
+                        w.name(), w.pid(), w.rss, limits.threshold(Limit.MEMORY_HARD));
+                kill(w);
+            } else if (reached.contains(Limit.TIME_REAL)) {
                 LOG.error("{} (pid {}): limit limit_time_real reached: no heartbeat for {} s (> {} s); killed",
-                        w.name(), w.pid(), Duration.ofNanos(now - w.heardNanos).toSeconds(), stopTimeout().toSeconds());
-                w.process.destroyForcibly();
-            } else if (w.retiring && now - w.retiredNanos > limit + RETIRE_GRACE.toNanos()) {
+                        w.name(), w.pid(), Duration.ofNanos(silentNanos).toSeconds(), limits.threshold(Limit.TIME_REAL));
+                kill(w);
+            } else if (w.retiring && now - w.retiredNanos > stopTimeout().plus(RETIRE_GRACE).toNanos()) {
                 LOG.error("{} (pid {}) still running {} s after it was retired; killed", w.name(), w.pid(),
                         Duration.ofNanos(now - w.retiredNanos).toSeconds());
-                w.process.destroyForcibly();
+                kill(w);
             }
         }
+    }
+
+    /** SIGKILL, once: the worker stays in the list until {@link #reap} sees it gone. */
+    private static void kill(WorkerProcess worker) {
+        worker.killed = true;
+        worker.process.destroyForcibly();
     }
 
     /**
@@ -382,7 +327,7 @@ public final class PreforkServer extends CommonServer {
      * worker is retired (it finishes its requests), so the count of serving workers never dips.
      */
     private void replaceRecycled() {
-        for (Worker w : workers) {
+        for (WorkerProcess w : workers) {
             if (w.recycle == null || w.retiring) {
                 continue;
             }
@@ -395,15 +340,15 @@ public final class PreforkServer extends CommonServer {
         }
     }
 
-    private void retire(Worker worker, String why) {
+    private void retire(WorkerProcess worker, String why) {
         worker.retiring = true;
         worker.retiredNanos = System.nanoTime();
         LOG.info("Retiring {} (pid {}, {}): it finishes its work and exits", worker.name(), worker.pid(), why);
-        signal(worker, "TERM");
+        worker.signal("TERM");
     }
 
     private void reap() {
-        for (Worker w : workers) {
+        for (WorkerProcess w : workers) {
             if (w.process.isAlive()) {
                 continue;
             }
@@ -412,12 +357,13 @@ public final class PreforkServer extends CommonServer {
             int code = w.process.exitValue();
             if (w.retiring && code == 0) {
                 LOG.info("{} (pid {}) retired", w.name(), w.pid());
-            } else if (reloading.contains(w)) {
+            } else if (reload.pending().contains(w)) {
                 LOG.warn("{} (pid {}) of generation {} exited while starting (exit code {})", w.name(), w.pid(), w.generation, code);
             } else if (code == HttpWorker.BOOT_FAILURE && !w.ready) {
                 LOG.error("{} (pid {}) could not boot (exit code {}; its log says why): stopping the master",
                         w.name(), w.pid(), code);
                 bootFailure = HttpWorker.BOOT_FAILURE;
+                quit = true;
             } else {
                 LOG.warn("{} (pid {}) died (exit code {}); a new one replaces it", w.name(), w.pid(), code);
                 lastDeathNanos = System.nanoTime();
@@ -436,97 +382,35 @@ public final class PreforkServer extends CommonServer {
         }
     }
 
-    /** Starts a worker JVM: the master's JVM options, {@code worker http|cron} and its server options, fd 0 inherited. */
-    private Worker spawn(Kind kind) {
+    private WorkerProcess spawn(Kind kind) {
+        return spawn(kind, reload.generation());
+    }
+
+    /** Starts a worker JVM of {@code generation}; the loop wakes when it exits. */
+    private WorkerProcess spawn(Kind kind, int generation) {
         int id = nextId.incrementAndGet();
-        List<String> command = new ArrayList<>();
-        command.add(Proc.executable());
-        List<String> argv = Proc.commandLine();
-        int main = argv.indexOf(Phoenix.MAIN_CLASS);
-        command.addAll(argv.subList(1, main));
-        command.add("-Xmx" + config.workerHeap());          // the last -Xmx wins over the master's own
-        // a small start: the JVM's default initial heap (1/64 of the machine's memory) sizes a young
-        // generation whose touched pages stay in RSS, 200 MB for a worker serving only /hello
-        command.add("-Xms" + Math.min(INITIAL_HEAP, config.workerHeap()));
-        command.add(Phoenix.MAIN_CLASS);
-        command.add("worker");
-        command.add(kind.name().toLowerCase(Locale.ROOT));
-        List<String> options = Phoenix.withoutOneShotOptions(argv);
-        command.addAll(options.subList(main + 1, options.size()));
-        ProcessBuilder builder = new ProcessBuilder(command)
-                .redirectInput(ProcessBuilder.Redirect.INHERIT)      // fd 0: the listening socket
-                .redirectError(ProcessBuilder.Redirect.INHERIT)
-                .redirectOutput(ProcessBuilder.Redirect.PIPE);       // what it prints: logged by the master
-        Map<String, String> env = builder.environment();
-        env.remove("LISTEN_FDS");
-        env.remove("LISTEN_PID");
-        env.remove("LISTEN_FDNAMES");
-        env.put(ListenSocket.INHERITED_FD_ENV, "0");
-        env.put("KILN_WORKER_ID", Integer.toString(id));
-        env.putAll(channel.admit(id, nameOf(kind, id)));
-        Process process = kind == Kind.EVENTED
-                ? ListenSocket.onFd0While(geventFd, () -> start(builder))   // the evented worker's fd 0: gevent_port
-                : start(builder);
-        Worker worker = new Worker(id, kind, generation, process);
+        WorkerProcess worker = WorkerProcess.start(kind, id, generation, config,
+                channel.admit(id, WorkerProcess.nameOf(kind, id)), geventFd);
         workers.add(worker);
-        process.onExit().thenRun(signals::wake);
-        Thread.ofPlatform().daemon().name("kiln-worker-" + id + "-output").start(() -> forwardOutput(worker));
+        worker.process.onExit().thenRun(signals::wake);
         LOG.info("{} (pid {}, generation {}) started", worker.name(), worker.pid(), generation);
         return worker;
     }
 
-    private static Process start(ProcessBuilder builder) {
-        try {
-            return builder.start();
-        } catch (IOException e) {
-            throw new KilnException(KilnException.FAILURE, "cannot start a worker: " + e.getMessage(), e);
-        }
-    }
-
     /** What {@code kiln status} prints: the master, then each worker. */
     private String status() {
-        StringBuilder text = new StringBuilder(String.format("%-8s %-8s %4s %10s %10s %8s  %s%n",
-                "PID", "KIND", "GEN", "AGE", "SERVED", "RSS", "CURRENT REQUEST"));
-        text.append(String.format("%-8d %-8s %4d %10s %10s %8s  %s%n", ProcessHandle.current().pid(), "master",
-                generation, age(startNanos), "-", mib(Proc.rss()), "-"));
-        for (Worker w : workers) {
-            text.append(String.format("%-8d %-8s %4d %10s %10s %8s  %s%n", w.pid(),
-                    w.kind.name().toLowerCase(Locale.ROOT) + (w.retiring ? "*" : w.ready ? "" : "?"),
-                    w.generation, age(w.startedNanos), w.kind != Kind.CRON ? Long.toString(w.served) : "-",
-                    mib(w.rss), w.current));
-        }
+        StringBuilder text = new StringBuilder(WorkerProcess.STATUS_HEADER);
+        text.append(WorkerProcess.statusLine(ProcessHandle.current().pid(), "master", reload.generation(), startNanos,
+                "-", Proc.rss(), "-"));
+        workers.forEach(w -> text.append(w.statusLine()));
         return text.append("(* retiring, ? starting)\n").toString();
-    }
-
-    private static String age(long sinceNanos) {
-        long seconds = Duration.ofNanos(System.nanoTime() - sinceNanos).toSeconds();
-        return String.format("%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60);
-    }
-
-    private static String mib(long bytes) {
-        return bytes <= 0 ? "-" : (bytes / (1024 * 1024)) + "M";
-    }
-
-    /**
-     * Logs what a worker prints on its standard output (an addon's {@code System.out}, say) until it
-     * exits: only lines to log, never messages to the master.
-     */
-    private void forwardOutput(Worker worker) {
-        try (BufferedReader output = new BufferedReader(
-                new InputStreamReader(worker.process.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line; (line = output.readLine()) != null; ) {
-                LOG.info("{}: {}", worker.name(), line);
-            }
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("Worker {}: its output ended: {}", worker.id, e.toString());
-        }
     }
 
     /** Acts on every message the workers sent since the last tick, in the order they came. */
     private void hear() {
         for (Heard heard; (heard = channel.poll()) != null; ) {
             int id = heard.worker();
-            Worker worker = workers.stream().filter(w -> w.id == id).findFirst().orElse(null);
+            WorkerProcess worker = workers.stream().filter(w -> w.id == id).findFirst().orElse(null);
             if (worker != null) {
                 worker.heardNanos = Math.max(worker.heardNanos, heard.nanos());
                 hear(worker, heard.message());
@@ -534,8 +418,8 @@ public final class PreforkServer extends CommonServer {
         }
     }
 
-    /** One message of a worker: its readiness, its state (checked against limit_memory_hard), a recycle request. */
-    private void hear(Worker worker, WorkerMessage message) {
+    /** One message of a worker: its readiness, its state (which the watchdog checks), a recycle request. */
+    private void hear(WorkerProcess worker, WorkerMessage message) {
         switch (message) {
             case Ready ready -> {
                 worker.ready = true;
@@ -546,11 +430,6 @@ public final class PreforkServer extends CommonServer {
                 worker.served = state.served();
                 worker.rss = state.rss();
                 worker.current = state.oldest().isEmpty() ? "-" : state.oldest() + " (" + state.oldestMillis() + " ms)";
-                if (config.limitMemoryHard() > 0 && worker.rss > config.limitMemoryHard() && worker.process.isAlive()) {
-                    LOG.error("{} (pid {}): limit limit_memory_hard reached: RSS {} bytes > {} bytes; killed",
-                            worker.name(), worker.pid(), worker.rss, config.limitMemoryHard());
-                    worker.process.destroyForcibly();
-                }
             }
             case Recycle recycle -> worker.recycle = recycle.limit();
             case Hello hello -> LOG.warn("{} (pid {}): a second hello, ignored", worker.name(), worker.pid());
@@ -562,9 +441,9 @@ public final class PreforkServer extends CommonServer {
      * go of the socket what the kernel queued), then up to the stop timeout; SIGKILL for what is left.
      */
     private void stopWorkers() {
-        workers.forEach(w -> signal(w, "INT"));
+        workers.forEach(w -> w.signal("INT"));
         long deadline = System.nanoTime() + stopTimeout().toNanos();
-        for (Worker w : workers) {
+        for (WorkerProcess w : workers) {
             try {
                 long left = Math.max(1, deadline - System.nanoTime());
                 if (!w.process.waitFor(left, TimeUnit.NANOSECONDS)) {
@@ -577,13 +456,5 @@ public final class PreforkServer extends CommonServer {
             }
         }
         LOG.info("Prefork master: every worker stopped");
-    }
-
-    private static void signal(Worker worker, String name) {
-        try {
-            Libc.kill((int) worker.pid(), new sun.misc.Signal(name).getNumber());
-        } catch (RuntimeException e) {
-            LOG.debug("Worker {}: SIG{} not sent: {}", worker.id, name, e.toString());
-        }
     }
 }

@@ -4,13 +4,20 @@ import dev.kiln.config.Config;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * What the prefork workers share: the {@link WorkerChannel} on which they talk to their master
- * (ready, their state every second, a request to be replaced), and noticing that the master is gone.
+ * (ready, their state every second, a request to be replaced), their loop, and noticing that the
+ * master is gone.
  */
 abstract class PreforkWorker extends CommonServer {
 
     private static final Logger LOG = LoggerFactory.getLogger(PreforkWorker.class);
+
+    private static final Duration TICK = Duration.ofSeconds(1);
 
     private final WorkerChannel.Link toMaster;
     private final long master = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
@@ -18,6 +25,17 @@ abstract class PreforkWorker extends CommonServer {
     PreforkWorker(Config config, WorkerChannel.Link toMaster) {
         super(config);
         this.toMaster = toMaster;
+    }
+
+    /**
+     * The worker's loop: once a second, after the signal, it checks that the master is still
+     * there, then runs {@code steps} (its limits, its state report: the master's heartbeat).
+     */
+    final void loop(ServerLoop.Step... steps) {
+        List<ServerLoop.Step> all = new ArrayList<>();
+        all.add(ServerLoop.step("master check", () -> quit |= masterGone()));
+        all.addAll(List.of(steps));
+        loop(TICK, all);
     }
 
     /** Sends one message to the master. */

@@ -6,6 +6,7 @@ import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
 import dev.kiln.os.Libc;
+import dev.kiln.os.OsException;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -135,8 +137,8 @@ final class SignalQueue {
      */
     void reclaimInterrupt() {
         try {
-            dev.kiln.os.Libc.defaultDisposition(2);
-        } catch (dev.kiln.os.OsException e) {
+            Libc.defaultDisposition(2);
+        } catch (OsException e) {
             LOG.warn("SIGINT cannot be taken back ({}): the server's stop reaches this worker as a retire", e.getMessage());
         }
     }
@@ -170,9 +172,9 @@ final class SignalQueue {
      */
     private static final class SignalReceiver {
 
-        private final java.util.concurrent.CountDownLatch unblocked = new java.util.concurrent.CountDownLatch(1);
-        private final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-        private final java.util.concurrent.CountDownLatch blocked = new java.util.concurrent.CountDownLatch(1);
+        private final CountDownLatch unblocked = new CountDownLatch(1);
+        private final CountDownLatch release = new CountDownLatch(1);
+        private final CountDownLatch blocked = new CountDownLatch(1);
 
         static SignalReceiver start(int[] numbers) {
             SignalReceiver receiver = new SignalReceiver();
@@ -201,7 +203,7 @@ final class SignalQueue {
             awaitUninterruptibly(blocked);
         }
 
-        private static void awaitUninterruptibly(java.util.concurrent.CountDownLatch latch) {
+        private static void awaitUninterruptibly(CountDownLatch latch) {
             boolean interrupted = false;
             while (true) {
                 try {

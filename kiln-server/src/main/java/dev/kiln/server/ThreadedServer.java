@@ -6,16 +6,21 @@ import dev.kiln.cron.CronService;
 import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.os.ListenSocket;
-import dev.kiln.os.Proc;
-
 import dev.kiln.logging.ThreadStacks;
+import dev.kiln.os.Proc;
+import dev.kiln.server.Limits.Limit;
+import dev.kiln.server.Limits.Usage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
+import java.util.function.IntSupplier;
+
+import static dev.kiln.server.ServerLoop.step;
 
 /**
  * The default mode ({@code --workers 0}), Odoo's {@code ThreadedServer}: one process serves HTTP on
@@ -31,11 +36,12 @@ public final class ThreadedServer extends CommonServer {
     private static final Duration LIMIT_GRACE = Duration.ofSeconds(60);
 
     private final HttpFrontDoor application;
+    private final Limits limits;
     private final Set<Long> overLimit = new HashSet<>();
     private long limitReachedNanos = -1;
     private HttpService http;
 
-    private final java.util.function.IntSupplier preload;
+    private final IntSupplier preload;
     private final CronService cron;
     private final Runnable endLongPolls;
 
@@ -45,10 +51,11 @@ public final class ThreadedServer extends CommonServer {
      * @param endLongPolls stops the bus: pending long polls answer at once with no message, so the
      *                     graceful stop does not wait for them
      */
-    public ThreadedServer(Config config, HttpFrontDoor application, java.util.function.IntSupplier preload,
+    public ThreadedServer(Config config, HttpFrontDoor application, IntSupplier preload,
                           CronService cron, Runnable endLongPolls) {
         super(config);
         this.application = application;
+        this.limits = Limits.threaded(config);
         this.preload = preload;
         this.cron = cron;
         this.endLongPolls = endLongPolls;
@@ -69,7 +76,7 @@ public final class ThreadedServer extends CommonServer {
             return preloaded;
         }
         cron.start();
-        loop(TICK);
+        loop(TICK, List.of(step("limits", this::processLimits)));
         stop();
         return 0;
     }
@@ -120,35 +127,31 @@ public final class ThreadedServer extends CommonServer {
     /**
      * Odoo's process_limit for the threaded mode: RSS over limit_memory_soft, or a request over
      * limit_time_real, asks for a restart once no other request runs (or after a minute).
-     * RSS over limit_memory_hard restarts at once. Memory is RSS, not Odoo's address space: a JVM
-     * reserves gigabytes it never touches.
+     * RSS over limit_memory_hard restarts at once.
      */
-    @Override
-    protected void processLimits() {
+    private void processLimits() {
         long rss = Proc.rss();
-        if (config.limitMemoryHard() > 0 && rss > config.limitMemoryHard()) {
-            LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss, config.limitMemoryHard());
+        Set<Limit> reached = limits.reached(Usage.ofProcess(application.requestsServed(), 0, rss));
+        if (reached.contains(Limit.MEMORY_HARD)) {
+            LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss,
+                    limits.threshold(Limit.MEMORY_HARD));
             application.inFlight().forEach(r -> overLimit.add(r.id()));
             restartInPlace("limit_memory_hard");
             return;
         }
-        // A process that has served nothing since it started is not recycled for memory: the new
-        // image would start as big, and restart forever.
-        if (limitReachedNanos < 0 && config.limitMemorySoft() > 0 && rss > config.limitMemorySoft()
-                && application.requestsServed() > 0) {
+        if (limitReachedNanos < 0 && reached.contains(Limit.MEMORY_SOFT)) {
             LOG.warn("Limit limit_memory_soft reached: RSS {} bytes > {} bytes; restarting once the requests in flight are done",
-                    rss, config.limitMemorySoft());
+                    rss, limits.threshold(Limit.MEMORY_SOFT));
             limitReachedNanos = System.nanoTime();
         }
-        if (config.limitTimeReal() > 0) {
-            for (InFlightRequest request : application.inFlight()) {
-                if (request.elapsedMillis() > config.limitTimeReal() * 1000L && overLimit.add(request.id())) {
-                    LOG.warn("Limit limit_time_real reached: request {} on {} running {} s > {} s; its stack:\n{}",
-                            request.method() + " " + request.path(), request.thread(), request.elapsedMillis() / 1000,
-                            config.limitTimeReal(), ThreadStacks.of(request.thread()));
-                    if (limitReachedNanos < 0) {
-                        limitReachedNanos = System.nanoTime();
-                    }
+        for (InFlightRequest request : application.inFlight()) {
+            long age = Duration.ofMillis(request.elapsedMillis()).toNanos();
+            if (limits.reached(Usage.ofRequest(0, age)).contains(Limit.TIME_REAL) && overLimit.add(request.id())) {
+                LOG.warn("Limit limit_time_real reached: request {} on {} running {} s > {} s; its stack:\n{}",
+                        request.method() + " " + request.path(), request.thread(), request.elapsedMillis() / 1000,
+                        limits.threshold(Limit.TIME_REAL), ThreadStacks.of(request.thread()));
+                if (limitReachedNanos < 0) {
+                    limitReachedNanos = System.nanoTime();
                 }
             }
         }
@@ -159,7 +162,6 @@ public final class ThreadedServer extends CommonServer {
             }
         }
     }
-
 
     private void stop() {
         stopping = true;
