@@ -7,7 +7,7 @@ import java.util.Set;
 /**
  * The pre-flight of an autoreload ({@code --dev=reload}): whether the addons now on disk would load,
  * asked before the running code is replaced, so that a half-made change does not take the server
- * down. It throws {@link dev.kiln.KilnException} with the one line a failed start would print; the
+ * down. It throws {@link dev.kiln.failure.KilnException} with the one line a failed start would print; the
  * server then serves on with the code it has.
  */
 @FunctionalInterface

@@ -1,7 +1,7 @@
 package dev.kiln.addons;
 
-import dev.kiln.KilnException;
 import dev.kiln.api.Addon;
+import dev.kiln.failure.KilnException;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;

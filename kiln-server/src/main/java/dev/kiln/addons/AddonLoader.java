@@ -1,7 +1,7 @@
 package dev.kiln.addons;
 
-import dev.kiln.KilnException;
 import dev.kiln.api.Addon;
+import dev.kiln.failure.KilnException;
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.net.URL;

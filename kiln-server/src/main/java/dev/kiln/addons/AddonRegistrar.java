@@ -1,12 +1,12 @@
 package dev.kiln.addons;
 
-import dev.kiln.KilnException;
 import dev.kiln.api.AddonContext;
 import dev.kiln.api.CronJob;
 import dev.kiln.api.Request;
 import dev.kiln.api.Response;
 import dev.kiln.api.Route;
 import dev.kiln.api.RpcCall;
+import dev.kiln.failure.KilnException;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;

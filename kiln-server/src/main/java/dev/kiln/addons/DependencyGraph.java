@@ -1,6 +1,6 @@
 package dev.kiln.addons;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;

@@ -1,6 +1,6 @@
 package dev.kiln.addons;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 import java.io.IOException;
 import java.net.URLClassLoader;
 import java.nio.file.Path;
@@ -39,7 +39,7 @@ public record LoadedAddons(List<LoadedAddon> addons, List<RouteSpec> routes, Map
     /**
      * The external API's services of every addon, by name.
      *
-     * @throws dev.kiln.KilnException when two addons offer the same name
+     * @throws dev.kiln.failure.KilnException when two addons offer the same name
      */
     public Map<String, ServiceSpec> services() {
         Map<String, ServiceSpec> services = new LinkedHashMap<>();

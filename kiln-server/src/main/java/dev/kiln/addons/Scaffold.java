@@ -1,6 +1,6 @@
 package dev.kiln.addons;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryNotEmptyException;

@@ -5,10 +5,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 
-import dev.kiln.KilnException;
 import dev.kiln.config.Config;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Postgres;
+import dev.kiln.failure.KilnException;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;

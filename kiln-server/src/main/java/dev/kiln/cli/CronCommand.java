@@ -4,13 +4,13 @@ import java.io.PrintStream;
 import java.util.List;
 import java.util.Map;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.config.Config;
 import dev.kiln.config.ConfigLoader;
 import dev.kiln.cron.CronManual;
 import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.Notifications;
+import dev.kiln.failure.KilnException;
 import dev.kiln.logging.Logging;
 import dev.kiln.registry.Registries;
 import picocli.CommandLine;

@@ -6,12 +6,12 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.config.Config;
 import dev.kiln.config.ConfigLoader;
 import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Notifications;
+import dev.kiln.failure.KilnException;
 import dev.kiln.logging.Logging;
 import dev.kiln.registry.DatabaseService;
 import dev.kiln.registry.Registries;

@@ -8,13 +8,13 @@ import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.ServerVersion;
 import dev.kiln.config.Config;
 import dev.kiln.config.ConfigLoader;
 import dev.kiln.config.Option;
 import dev.kiln.config.Options;
 import dev.kiln.config.OptionsReference;
+import dev.kiln.failure.KilnException;
 import dev.kiln.logging.Logging;
 import dev.kiln.server.Kiln;
 import picocli.CommandLine;

@@ -4,8 +4,8 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.Scaffold;
+import dev.kiln.failure.KilnException;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;

@@ -11,8 +11,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.failure.KilnException;
 import dev.kiln.server.StatusSocket;
 
 /**

@@ -3,8 +3,8 @@ package dev.kiln.cli;
 import java.util.List;
 import java.util.Map;
 
-import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.failure.KilnException;
 import dev.kiln.logging.Logging;
 import dev.kiln.server.HttpWorker;
 import dev.kiln.server.Kiln;

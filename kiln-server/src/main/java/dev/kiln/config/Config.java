@@ -4,7 +4,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 
 /**
  * The effective configuration: immutable, validated when built (usually by {@link ConfigLoader},

@@ -10,7 +10,7 @@ import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 
 /**
  * Builds the effective {@link Config} from the four sources, each option independently:

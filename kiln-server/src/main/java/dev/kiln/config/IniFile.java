@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 
 /**
  * Odoo's config file: INI as Python's RawConfigParser reads it. Options live in {@code [options]};

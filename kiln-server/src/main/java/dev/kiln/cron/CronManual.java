@@ -1,10 +1,10 @@
 package dev.kiln.cron;
 
-import dev.kiln.KilnException;
 import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.SqlErrors;
+import dev.kiln.failure.KilnException;
 import dev.kiln.registry.Registries;
 import dev.kiln.registry.Registry;
 import org.slf4j.Logger;

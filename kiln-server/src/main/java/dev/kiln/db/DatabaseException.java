@@ -1,6 +1,6 @@
 package dev.kiln.db;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 
 /**
  * A failure of the database layer. The message is one line naming the database, user or server and

@@ -1,8 +1,8 @@
 package dev.kiln.db;
 
-import dev.kiln.KilnException;
 import dev.kiln.config.Config;
 import dev.kiln.db.DatabaseException.Reason;
+import dev.kiln.failure.KilnException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,11 +1,11 @@
 package dev.kiln.http;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.ServerVersion;
 import dev.kiln.api.HttpException;
 import dev.kiln.api.RpcFault;
 import dev.kiln.auth.Passwords;
 import dev.kiln.db.DatabaseException;
+import dev.kiln.failure.KilnException;
 import dev.kiln.http.BuiltInRoute.Claim;
 import dev.kiln.logging.AccessRefusals;
 import dev.kiln.registry.DatabaseService;

@@ -1,11 +1,11 @@
 package dev.kiln.http;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.HttpException;
 import dev.kiln.api.RpcFault;
 import dev.kiln.db.DatabaseException;
 import dev.kiln.db.SqlErrors;
+import dev.kiln.failure.KilnException;
 import dev.kiln.logging.ClientErrors;
 import dev.kiln.rpc.XmlRpc;
 import java.sql.SQLException;

@@ -1,6 +1,5 @@
 package dev.kiln.http;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.LoadedAddon;
 import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.Response;
@@ -8,6 +7,7 @@ import dev.kiln.api.Route;
 import dev.kiln.auth.Sessions;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
+import dev.kiln.failure.KilnException;
 import dev.kiln.http.Failures.HandlerFailure;
 import dev.kiln.logging.AccessRefusals;
 import dev.kiln.registry.Registry;

@@ -1,7 +1,7 @@
 package dev.kiln.http;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.RouteSpec;
+import dev.kiln.failure.KilnException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;

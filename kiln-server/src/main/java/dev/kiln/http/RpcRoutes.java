@@ -1,6 +1,5 @@
 package dev.kiln.http;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.LoadedAddon;
 import dev.kiln.addons.ServerVersion;
 import dev.kiln.addons.ServiceSpec;
@@ -10,6 +9,7 @@ import dev.kiln.api.RpcFault;
 import dev.kiln.auth.LoginThrottle;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Transactions;
+import dev.kiln.failure.KilnException;
 import dev.kiln.http.BuiltInRoute.Claim;
 import dev.kiln.logging.AccessRefusals;
 import dev.kiln.registry.Registry;

@@ -1,12 +1,12 @@
 package dev.kiln.http;
 
-import dev.kiln.KilnException;
 import dev.kiln.api.Response;
-import dev.kiln.auth.Sessions;
 import dev.kiln.auth.LoginThrottle;
+import dev.kiln.auth.Sessions;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
+import dev.kiln.failure.KilnException;
 import dev.kiln.http.BuiltInRoute.Claim;
 import dev.kiln.logging.AccessRefusals;
 import java.nio.charset.StandardCharsets;

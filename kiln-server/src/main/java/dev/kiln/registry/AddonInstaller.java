@@ -1,6 +1,5 @@
 package dev.kiln.registry;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.addons.LoadedAddon;
 import dev.kiln.addons.LoadedAddons;
@@ -9,6 +8,7 @@ import dev.kiln.api.InstallContext;
 import dev.kiln.cron.store.CronSignals;
 import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.ConnectionPools;
+import dev.kiln.failure.KilnException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

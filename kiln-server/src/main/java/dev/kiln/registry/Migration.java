@@ -1,6 +1,6 @@
 package dev.kiln.registry;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 
 import java.io.IOException;
 import java.math.BigInteger;

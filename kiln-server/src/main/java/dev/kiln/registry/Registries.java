@@ -1,10 +1,10 @@
 package dev.kiln.registry;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.addons.LoadedAddons;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Notifications;
+import dev.kiln.failure.KilnException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,7 +1,7 @@
 package dev.kiln.server;
 
-import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.failure.KilnException;
 import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.os.ListenSocket;

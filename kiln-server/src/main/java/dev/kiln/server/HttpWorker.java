@@ -1,11 +1,11 @@
 package dev.kiln.server;
 
-import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.failure.KilnException;
 import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
-import dev.kiln.os.ListenSocket;
 import dev.kiln.logging.ThreadStacks;
+import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
 import dev.kiln.server.Limits.Limit;
 import dev.kiln.server.Limits.Usage;

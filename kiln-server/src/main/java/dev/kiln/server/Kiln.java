@@ -1,6 +1,5 @@
 package dev.kiln.server;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.AddonCheck;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.addons.AddonWatcher;
@@ -12,6 +11,7 @@ import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Notifications;
 import dev.kiln.db.Postgres;
+import dev.kiln.failure.KilnException;
 import dev.kiln.http.DatabaseManagerRoutes;
 import dev.kiln.http.DatabaseSelector;
 import dev.kiln.http.Databases;
@@ -184,7 +184,7 @@ public final class Kiln {
     private static void refuseSuperuserByName(Config config) {
         if (config.dbHost() != null && !config.dbHost().isBlank() && "postgres".equals(config.dbUser())
                 && !config.dbAllowSuperuser()) {
-            throw dev.kiln.KilnException.usage("db_user 'postgres' is a superuser: Kiln refuses to run as it, as any SQL"
+            throw dev.kiln.failure.KilnException.usage("db_user 'postgres' is a superuser: Kiln refuses to run as it, as any SQL"
                     + " reaching the server could then run programs on its host; give db_user a role that owns Kiln's"
                     + " databases and may create them (CREATE ROLE ... LOGIN CREATEDB), or pass --db-allow-superuser");
         }

@@ -1,6 +1,6 @@
 package dev.kiln.server;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 import dev.kiln.os.Libc;
 
 import java.io.IOException;

@@ -1,13 +1,13 @@
 package dev.kiln.server;
 
-import dev.kiln.KilnException;
-import dev.kiln.config.Config;
 import dev.kiln.auth.Users;
+import dev.kiln.config.Config;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Notifications;
-import dev.kiln.db.Transactions;
 import dev.kiln.db.Postgres;
+import dev.kiln.db.Transactions;
+import dev.kiln.failure.KilnException;
 import dev.kiln.registry.Registries;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

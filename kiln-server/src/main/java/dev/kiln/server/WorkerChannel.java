@@ -1,6 +1,6 @@
 package dev.kiln.server;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 import dev.kiln.server.WorkerCodec.Malformed;
 import dev.kiln.server.WorkerMessage.Hello;
 import dev.kiln.server.WorkerMessage.State;

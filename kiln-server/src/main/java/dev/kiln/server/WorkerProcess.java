@@ -1,7 +1,7 @@
 package dev.kiln.server;
 
-import dev.kiln.KilnException;
 import dev.kiln.config.Config;
+import dev.kiln.failure.KilnException;
 import dev.kiln.os.Libc;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;

@@ -5,9 +5,9 @@ import static dev.kiln.addons.TestAddons.manifest;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.kiln.KilnException;
 import dev.kiln.api.Addon;
 import dev.kiln.api.Route;
+import dev.kiln.failure.KilnException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -3,7 +3,7 @@ package dev.kiln.addons;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

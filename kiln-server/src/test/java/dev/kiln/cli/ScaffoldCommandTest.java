@@ -2,11 +2,11 @@ package dev.kiln.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.addons.CronSpec;
 import dev.kiln.addons.LoadedAddons;
 import dev.kiln.addons.RouteSpec;
+import dev.kiln.failure.KilnException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;

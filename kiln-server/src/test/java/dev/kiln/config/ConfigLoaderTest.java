@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import dev.kiln.KilnException;
 import dev.kiln.auth.Passwords;
+import dev.kiln.failure.KilnException;
 
 class ConfigLoaderTest {
 

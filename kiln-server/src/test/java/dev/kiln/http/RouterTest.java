@@ -3,9 +3,9 @@ package dev.kiln.http;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.kiln.KilnException;
 import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.Route;
+import dev.kiln.failure.KilnException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -19,10 +19,10 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.LoggingEvent;
-import dev.kiln.KilnException;
 import dev.kiln.cli.KilnCommandAccess;
 import dev.kiln.config.Config;
 import dev.kiln.config.LogLevelNames;
+import dev.kiln.failure.KilnException;
 
 class LoggingTest {
 

@@ -1,6 +1,6 @@
 package dev.kiln.registry;
 
-import dev.kiln.KilnException;
+import dev.kiln.failure.KilnException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

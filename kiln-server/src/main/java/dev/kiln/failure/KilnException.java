@@ -1,4 +1,4 @@
-package dev.kiln;
+package dev.kiln.failure;
 
 /**
  * Kiln's own failures that end a command: the message is the one line the user sees (what, which
