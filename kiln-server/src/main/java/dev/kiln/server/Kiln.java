@@ -40,13 +40,17 @@ public final class Kiln {
         if (config.dbName().isEmpty() && (!config.init().isEmpty() || !config.update().isEmpty())) {
             throw KilnException.usage("-i/--init and -u/--update need -d/--database: which databases?");
         }
-        Parts parts = Parts.of(config, false);
+        Parts parts = Parts.of(config);
         Preload preload = new Preload(config, parts.postgres, parts.pools, parts.manager, parts.registries, parts.notifications);
-        CommonServer server = config.workers() > 0
-                ? new PreforkServer(config, preload::run)
-                : new ThreadedServer(config, parts.application, preload::run,
-                        new CronService(config, parts.pools, parts.registries, parts.databases, parts.notifications),
-                        parts.bus::stop);
+        CommonServer server;
+        if (config.workers() > 0) {
+            server = new PreforkServer(config, preload::run);      // its workers serve HTTP; the master does not
+        } else {
+            Http http = parts.http(false);
+            server = new ThreadedServer(config, http.application, preload::run,
+                    new CronService(config, parts.pools, parts.registries, parts.databases, parts.notifications),
+                    http.bus::stop);
+        }
         return serve(server, parts, watchAddons(config, server, config.workers() > 0 ? "prefork" : "threaded"),
                 config.httpEnable());
     }
@@ -61,10 +65,11 @@ public final class Kiln {
             throw KilnException.usage("kiln evented serves websockets and long polls only: install or update with"
                     + " kiln server -d DB -i/-u, not with kiln evented");
         }
-        Parts parts = Parts.of(config, false);
+        Parts parts = Parts.of(config);
+        Http http = parts.http(false);
         parts.postgres.startInBackground();
         parts.notifications.start();
-        EventedServer server = new EventedServer(config, parts.application, parts.bus::stop);
+        EventedServer server = new EventedServer(config, http.application, http.bus::stop);
         return serve(server, parts, watchAddons(config, server, "evented"), true);
     }
 
@@ -123,9 +128,11 @@ public final class Kiln {
         } catch (KilnException e) {
             throw new KilnException(HttpWorker.BOOT_FAILURE, e.getMessage(), e);
         }
+        Http http;
         try {
-            // Odoo enforces limit_time_cpu in prefork HTTP workers only
-            parts = Parts.of(config, kind.equals("http") && config.limitTimeCpu() > 0);
+            parts = Parts.of(config);
+            // Odoo enforces limit_time_cpu in prefork HTTP workers only; a cron worker serves no HTTP
+            http = kind.equals("cron") ? null : parts.http(kind.equals("http") && config.limitTimeCpu() > 0);
         } catch (KilnException e) {
             toMaster.close();
             throw new KilnException(HttpWorker.BOOT_FAILURE, e.getMessage(), e);
@@ -137,7 +144,7 @@ public final class Kiln {
             CommonServer worker = kind.equals("cron")
                     ? new CronWorker(config, new CronService(config, 1, parts.pools, parts.registries, parts.databases,
                             parts.notifications), toMaster)
-                    : new HttpWorker(config, parts.application, toMaster, parts.bus::stop, kind.equals("evented"));
+                    : new HttpWorker(config, http.application, toMaster, http.bus::stop, kind.equals("evented"));
             return worker.run();
         } finally {
             parts.notifications.close();
@@ -148,34 +155,49 @@ public final class Kiln {
 
     /**
      * What every mode is made of: one of each per process. The notification listener starts once
-     * PostgreSQL may be up (the preload, or a worker's start) and closes before the pools.
+     * PostgreSQL may be up (the preload, or a worker's start) and closes before the pools. The
+     * server-wide addons are loaded in every process, so that one that cannot load stops the start
+     * (the prefork master's too) with its reason.
      */
-    private record Parts(Postgres postgres, ConnectionPools pools, Notifications notifications, BusDispatcher bus,
-                         DatabaseManager manager, Registries registries, Supplier<List<String>> databases,
-                         HttpFrontDoor application) {
+    private record Parts(Config config, AddonLoader catalog, LoadedAddons serverWide, Postgres postgres,
+                         ConnectionPools pools, Notifications notifications, DatabaseManager manager,
+                         Registries registries, Supplier<List<String>> databases) {
 
-        /** @param abortable let limit_time_cpu answer a request in its handler's stead */
-        static Parts of(Config config, boolean abortable) {
+        static Parts of(Config config) {
             AddonLoader catalog = AddonLoader.discover(config.addonsPath(), config.dataDir());
             LoadedAddons serverWide = catalog.load(config.serverWideModules());
             refuseSuperuserByName(config);
             Postgres postgres = Postgres.of(config);
             ConnectionPools pools = ConnectionPools.of(postgres, config);
             Notifications notifications = new Notifications(pools);
-            BusDispatcher bus = new BusDispatcher(pools, notifications,
-                    new BusDispatcher.Limits(config.busMaxPollsPerClient(), config.busMaxPollsPerDb()));
             DatabaseManager manager = new DatabaseManager(pools, config.dbTemplate());
             Registries registries = new Registries(catalog, config.serverWideModules(), pools, notifications);
-            Supplier<List<String>> databases = databaseList(config, manager);
+            return new Parts(config, catalog, serverWide, postgres, pools, notifications, manager, registries,
+                    databaseList(config, manager));
+        }
+
+        /**
+         * The HTTP side: the bus and the application. Built only by a process that serves HTTP (the
+         * threaded and evented servers, prefork HTTP and evented workers), never by the prefork
+         * master or a cron worker.
+         *
+         * @param abortable let limit_time_cpu answer a request in its handler's stead
+         */
+        Http http(boolean abortable) {
+            BusDispatcher bus = new BusDispatcher(pools, notifications,
+                    new BusDispatcher.Limits(config.busMaxPollsPerClient(), config.busMaxPollsPerDb()));
             DatabaseSelector selector = new DatabaseSelector(config.dbfilter(), databases);
             DatabaseManagerRoutes databaseManager = new DatabaseManagerRoutes(
                     new DatabaseService(manager, registries, catalog, pools), config.adminPasswd(), config.listDb(),
                     config.dev("debug"), config.dev("access"), selector::visible);
             HttpFrontDoor application = HttpFrontDoor.withDatabases(serverWide, httpOptions(config).withAbortable(abortable),
                     new Databases(pools, registries, selector, bus), registries.staticFolders(), databaseManager);
-            return new Parts(postgres, pools, notifications, bus, manager, registries, databases, application);
+            return new Http(bus, application);
         }
     }
+
+    /** What serves HTTP in a process: the bus of its long polls and websockets, and the application. */
+    private record Http(BusDispatcher bus, HttpFrontDoor application) { }
 
     /**
      * Odoo's start-up check: {@code db_user} {@code postgres} is refused at once, before any
@@ -184,7 +206,7 @@ public final class Kiln {
     private static void refuseSuperuserByName(Config config) {
         if (config.dbHost() != null && !config.dbHost().isBlank() && "postgres".equals(config.dbUser())
                 && !config.dbAllowSuperuser()) {
-            throw dev.kiln.failure.KilnException.usage("db_user 'postgres' is a superuser: Kiln refuses to run as it, as any SQL"
+            throw KilnException.usage("db_user 'postgres' is a superuser: Kiln refuses to run as it, as any SQL"
                     + " reaching the server could then run programs on its host; give db_user a role that owns Kiln's"
                     + " databases and may create them (CREATE ROLE ... LOGIN CREATEDB), or pass --db-allow-superuser");
         }
