@@ -43,6 +43,11 @@ import static dev.kiln.server.ServerLoop.step;
  * boot are given up and the old ones serve on), TTIN/TTOU add or retire one. A worker that cannot
  * boot at start (exit code 3) stops the master with that code instead of a respawn loop; workers
  * that keep dying are respawned no faster than once a second.
+ *
+ * <p>At about 460 lines it is the master's whole lifecycle on one page of methods, as gunicorn's
+ * arbiter is: the worker's own side lives in {@link WorkerProcess}, the limits in {@link Limits},
+ * the reload's state in {@link Reload}; splitting the handlers further would scatter one loop's
+ * state across classes.
  */
 public final class PreforkServer extends CommonServer {
 
