@@ -113,16 +113,17 @@ public final class UnitOfWork {
                                      Body<T> body, Commit<T> commit) throws Exception {
         return Transactions.odoo().retrying(db, what, mayRetry, () -> {
             Scope scope = new Scope(connection);
+            T produced;
             try {
-                T produced = body.run(scope);
+                produced = body.run(scope);
                 scope.beforeCommit();
                 commit.commit(connection, produced);
-                scope.afterCommit();
-                return produced;
             } catch (Exception | Error e) {
                 rollbackQuietly(connection);
                 throw e;
             }
+            scope.afterCommit();      // committed: nothing after this point may roll it back or run it again
+            return produced;
         });
     }
 
