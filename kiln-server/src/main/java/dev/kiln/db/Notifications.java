@@ -76,6 +76,8 @@ public final class Notifications implements AutoCloseable {
     private volatile boolean recovery;
     private volatile boolean running = true;
     private volatile Set<String> listened = Set.of();
+    /** Whether {@link #listened} holds every channel subscribed to; written under this object's lock. */
+    private volatile boolean complete = true;
     private Thread thread;
 
     public Notifications(ConnectionPools pools) {
@@ -91,7 +93,12 @@ public final class Notifications implements AutoCloseable {
             throw new IllegalArgumentException("notification channel '" + channel + "': lower-case letters, digits and _ only");
         }
         pending.add(subscriber);
-        subscribers.computeIfAbsent(channel, c -> new CopyOnWriteArrayList<>()).add(subscriber);
+        synchronized (this) {
+            subscribers.computeIfAbsent(channel, c -> new CopyOnWriteArrayList<>()).add(subscriber);
+            if (!listened.contains(channel)) {
+                complete = false;
+            }
+        }
     }
 
     /** Starts listening; a second call does nothing. */
@@ -103,7 +110,7 @@ public final class Notifications implements AutoCloseable {
 
     /** True while every channel subscribed to is listened to: nothing notified from now on is missed. */
     public boolean listening() {
-        return connected && listened.containsAll(subscribers.keySet());
+        return connected && complete;        // asked on every request: no set comparison here
     }
 
     /** True while PostgreSQL is in recovery (a hot standby: read only, no {@code LISTEN}). */
@@ -210,7 +217,10 @@ public final class Notifications implements AutoCloseable {
                 }
             }
         }
-        listened = now;
+        synchronized (this) {
+            listened = now;
+            complete = now.containsAll(subscribers.keySet());
+        }
         connected = true;
     }
 

@@ -68,7 +68,7 @@ public final class Transactions {
 
     private <T> T run(ConnectionPools pools, String database, Isolation isolation, Work<T> work, boolean releasable) {
         try {
-            return retrying(database, "database '" + database + "'", () -> true, () -> {
+            return retrying(database, null, () -> true, () -> {
                 try (Connection connection = releasable ? ReleasableConnection.open(pools, database, isolation)
                         : pools.connection(database, isolation)) {
                     try {
@@ -100,7 +100,7 @@ public final class Transactions {
      * Runs {@code attempt} until it returns, again after a concurrency failure (in the exception or
      * its causes) while {@code mayRetry} says so, up to this policy's tries: the retry loop of every
      * transaction Kiln runs, requests and cron calls alike. {@code what} names the work in the log
-     * line of each retry. Any other failure is thrown as it came; running out of tries throws a
+     * line of each retry (null: the database). Any other failure is thrown as it came; running out of tries throws a
      * {@link DatabaseException} of reason {@code CONCURRENCY}.
      */
     public <T> T retrying(String database, String what, BooleanSupplier mayRetry, Attempt<T> attempt) throws Exception {
@@ -119,7 +119,7 @@ public final class Transactions {
                         + tryNo + " tries: " + SqlErrors.firstLine(failure), failure);
             }
             long waitMillis = (long) (ThreadLocalRandom.current().nextDouble() * (1L << tryNo) * backoffUnit.toMillis());
-            LOG.info("{}: {} (SQLSTATE {}), try {} of {} again in {} ms", what,
+            LOG.info("{}: {} (SQLSTATE {}), try {} of {} again in {} ms", what == null ? "database '" + database + "'" : what,
                     SqlErrors.firstLine(failure), failure.getSQLState(), tryNo + 1, maxTries, waitMillis);
             pause(waitMillis, database);
         }

@@ -128,7 +128,8 @@ final class Dispatcher {
         }
     }
 
-    private static Map<String, ClassLoader> loadersOf(LoadedAddons addons) {
+    /** The class loader of each addon that has one of its own, by name. */
+    static Map<String, ClassLoader> loadersOf(LoadedAddons addons) {
         Map<String, ClassLoader> loaders = new HashMap<>();
         for (LoadedAddon addon : addons.addons()) {
             if (addon.classLoader() != null) {

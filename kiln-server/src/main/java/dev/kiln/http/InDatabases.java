@@ -1,6 +1,5 @@
 package dev.kiln.http;
 
-import dev.kiln.addons.LoadedAddon;
 import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.Response;
 import dev.kiln.api.Route;
@@ -150,13 +149,8 @@ final class InDatabases implements DatabaseRoutes {
         if (current != null && current.registry() == registry) {
             return current;
         }
-        Map<String, ClassLoader> addonLoaders = new HashMap<>();
-        for (LoadedAddon addon : registry.addons().addons()) {
-            if (addon.classLoader() != null) {
-                addonLoaders.put(addon.name(), addon.classLoader());
-            }
-        }
-        RegistryRoutes built = new RegistryRoutes(registry, new Router(registry.addons().routes()), Map.copyOf(addonLoaders));
+        RegistryRoutes built = new RegistryRoutes(registry, new Router(registry.addons().routes()),
+                Dispatcher.loadersOf(registry.addons()));
         registryRoutes.put(registry.database(), built);
         return built;
     }
