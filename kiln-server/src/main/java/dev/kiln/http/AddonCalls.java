@@ -33,7 +33,7 @@ final class AddonCalls {
     private Outcome callJson(RouteSpec route, KilnRequest request, String db) {
         if (!request.isJson()) {
             refuseNotJson(route, request, db);
-            return Outcome.json(415, JsonRpc.notJson());
+            return Outcome.notJson();
         }
         JsonRpc.Call call;
         try {

@@ -105,7 +105,7 @@ public final class DatabaseManagerRoutes {
             return Outcome.notAllowed("POST");
         }
         if (!request.isJson()) {
-            return Outcome.json(415, JsonRpc.notJson());
+            return Outcome.notJson();
         }
         if (action.equals("restore")) {
             return restoreStreamed(request, path);

@@ -99,6 +99,15 @@ sealed interface Outcome {
         return new Bytes(status, MediaType.JSON, body, List.of());
     }
 
+    /**
+     * The 415 of a JSON route to a body not sent as JSON. The body is left unread, so the connection
+     * closes after the answer and says so: a client that reused it would otherwise send its next
+     * request into a connection the server is closing, and get no answer at all.
+     */
+    static Outcome notJson() {
+        return json(415, JsonRpc.notJson()).withHeader("Connection", "close");
+    }
+
     static Outcome xml(byte[] body) {
         return new Bytes(200, MediaType.XML, body, List.of());
     }

@@ -92,7 +92,7 @@ final class RpcRoutes {
             return Outcome.text(405, POST_ONLY).withHeader("Allow", "POST");
         }
         if (path.equals(JSONRPC) && !request.isJson()) {
-            return Outcome.json(415, JsonRpc.notJson());
+            return Outcome.notJson();
         }
         Caller caller = new Caller(request.host(), request.remoteAddress());
         byte[] body;

@@ -63,7 +63,7 @@ final class SessionRoutes {
     private Outcome serveJson(KilnRequest request) {
         if (!request.isJson()) {
             // a cross-site form cannot send application/json: this keeps logout and login free of CSRF
-            return Outcome.json(415, JsonRpc.notJson());
+            return Outcome.notJson();
         }
         byte[] body = request.body();      // 400/413: answered in JSON by Failures
         SessionCookie cookie = request.sessionCookie();
