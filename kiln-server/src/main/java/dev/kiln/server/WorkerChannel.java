@@ -156,14 +156,23 @@ final class WorkerChannel implements AutoCloseable {
     }
 
     private void accept() {
+        boolean failing = false;
         while (server.isOpen()) {
             try {
                 SocketChannel connection = server.accept();
                 connections.add(connection);
+                if (!server.isOpen()) {
+                    connection.close();       // accepted while close() ended the others: ended here
+                    break;
+                }
                 Thread.ofPlatform().daemon().name("kiln-worker-channel-reader").start(() -> read(connection));
+                failing = false;
             } catch (IOException | RuntimeException e) {
                 if (server.isOpen()) {
-                    LOG.warn("Worker channel: accepting a worker's connection failed ({}); accepting on", e.toString());
+                    if (!failing) {           // once per outage (out of fds, say), not ten lines a second
+                        LOG.warn("Worker channel: accepting a worker's connection failed ({}); accepting on", e.toString());
+                        failing = true;
+                    }
                     pause();
                 }
             }
