@@ -2,6 +2,8 @@ package dev.kiln.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.db.SharedPostgres;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -29,7 +31,6 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("process")
 class DbCommandTest {
 
-    private static final Path DATA = Path.of(System.getProperty("kiln.test.data", "target/kiln-test-data"));
 
     @TempDir
     Path home;
@@ -39,7 +40,7 @@ class DbCommandTest {
     private Outcome db(Map<String, String> extraEnv, String... args) {
         List<String> all = new ArrayList<>(List.of("db"));
         all.addAll(List.of(args));
-        all.addAll(List.of("--data-dir=" + DATA, "--log-level=warn"));
+        all.addAll(List.of("--data-dir=" + SharedPostgres.dataDir(), "--log-level=warn"));
         Map<String, String> env = new HashMap<>(Map.of("HOME", home.toString()));
         env.putAll(extraEnv);
         ByteArrayOutputStream out = new ByteArrayOutputStream();

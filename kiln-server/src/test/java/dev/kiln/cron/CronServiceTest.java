@@ -7,6 +7,7 @@ import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Notifications;
 import dev.kiln.db.Postgres;
+import dev.kiln.db.SharedPostgres;
 import dev.kiln.registry.AddonInstaller;
 import dev.kiln.registry.Registries;
 import org.junit.jupiter.api.AfterAll;
@@ -39,7 +40,7 @@ class CronServiceTest {
 
     @BeforeAll
     static void createDatabase() {
-        postgres = Postgres.startEmbedded(Path.of(System.getProperty("kiln.test.data", "target/kiln-test-data")));
+        postgres = SharedPostgres.attach();
         pools = new ConnectionPools(postgres, 10);
         manager = new DatabaseManager(pools, "template0");
         db = "cronservice_" + UUID.randomUUID().toString().substring(0, 8);

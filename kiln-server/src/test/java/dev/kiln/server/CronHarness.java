@@ -1,5 +1,7 @@
 package dev.kiln.server;
 
+import dev.kiln.db.SharedPostgres;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -93,7 +95,7 @@ final class CronHarness implements AutoCloseable {
     /** The port of the shared embedded server, from the port file its owner writes. */
     static int sharedPort() {
         try {
-            Path portFile = Path.of(System.getProperty("kiln.test.data"), "postgres-15.port");
+            Path portFile = SharedPostgres.dataDir().resolve("postgres-15.port");
             return Integer.parseInt(Files.readAllLines(portFile).stream().filter(line -> line.startsWith("port="))
                     .findFirst().orElseThrow().substring(5).strip());
         } catch (java.io.IOException e) {

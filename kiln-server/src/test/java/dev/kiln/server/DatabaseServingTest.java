@@ -1,6 +1,7 @@
 package dev.kiln.server;
 
 import dev.kiln.addons.TestAddons;
+import dev.kiln.db.SharedPostgres;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -159,7 +160,7 @@ class DatabaseServingTest {
 
     /** One value read straight from {@code db} on the embedded server the kiln processes share. */
     private static String query(String db, String sql) throws Exception {
-        Path portFile = Path.of(System.getProperty("kiln.test.data"), "postgres-15.port");
+        Path portFile = SharedPostgres.dataDir().resolve("postgres-15.port");
         String port = Files.readAllLines(portFile).stream().filter(line -> line.startsWith("port="))
                 .findFirst().orElseThrow().substring(5);
         try (java.sql.Connection connection = java.sql.DriverManager.getConnection(

@@ -2,6 +2,7 @@ package dev.kiln.server;
 
 import dev.kiln.addons.TestAddons;
 import dev.kiln.cli.KilnCommandAccess;
+import dev.kiln.db.SharedPostgres;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,7 +27,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Tag("process")
 class KilnCronCommandTest {
 
-    private static final Path DATA = Path.of(System.getProperty("kiln.test.data", "target/kiln-test-data"));
 
     private static final String ADDON = """
             package clijob;
@@ -59,7 +59,7 @@ class KilnCronCommandTest {
 
     private Outcome kiln(String... args) {
         List<String> all = new ArrayList<>(List.of(args));
-        all.addAll(List.of("--data-dir=" + DATA, "--addons-path=" + dir.resolve("addons"), "--log-level=warn"));
+        all.addAll(List.of("--data-dir=" + SharedPostgres.dataDir(), "--addons-path=" + dir.resolve("addons"), "--log-level=warn"));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = KilnCommandAccess.run(all, Map.of("HOME", dir.toString()),

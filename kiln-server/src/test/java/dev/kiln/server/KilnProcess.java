@@ -1,5 +1,7 @@
 package dev.kiln.server;
 
+import dev.kiln.db.SharedPostgres;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -104,7 +106,7 @@ final class KilnProcess implements AutoCloseable {
             command.add("--http-port=" + port);
         }
         command.addAll(List.of("--load=base,web,hello", "--pidfile=" + dir.resolve("kiln.pid"),
-                "--data-dir=" + System.getProperty("kiln.test.data", dir.resolve("data").toString())));
+                "--data-dir=" + SharedPostgres.dataDir()));
         if (!evented && Arrays.stream(args).noneMatch(a -> a.startsWith("--gevent-port"))) {
             command.add("--gevent-port=0");     // the prefork master's evented worker: never the default 8072
         }

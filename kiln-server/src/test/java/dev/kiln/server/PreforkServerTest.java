@@ -1,6 +1,7 @@
 package dev.kiln.server;
 
 import dev.kiln.addons.TestAddons;
+import dev.kiln.db.SharedPostgres;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -351,7 +352,7 @@ class PreforkServerTest {
     private static String status(KilnProcess kiln) {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        int code = dev.kiln.cli.KilnCommandAccess.run(List.of("status", "--data-dir=" + System.getProperty("kiln.test.data"),
+        int code = dev.kiln.cli.KilnCommandAccess.run(List.of("status", "--data-dir=" + SharedPostgres.dataDir(),
                         "--http-port=" + kiln.port()), Map.of("HOME", kiln.dir.toString()),
                 new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8),
                 new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));

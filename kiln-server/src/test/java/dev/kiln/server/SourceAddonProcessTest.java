@@ -1,6 +1,7 @@
 package dev.kiln.server;
 
 import dev.kiln.addons.TestAddons;
+import dev.kiln.db.SharedPostgres;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,7 +75,7 @@ class SourceAddonProcessTest {
         Path addons = greeter();
         Path kiln = Path.of(System.getProperty("kiln.dist")).resolveSibling("bin").resolve("kiln");
         Process process = new ProcessBuilder("sh", kiln.toString(), "--addons-path=" + addons, "--load=base,web,greeter",
-                "--stop-after-init", "--http-port=0", "--max-cron-threads=0", "--data-dir=" + System.getProperty("kiln.test.data"))
+                "--stop-after-init", "--http-port=0", "--max-cron-threads=0", "--data-dir=" + SharedPostgres.dataDir())
                 .redirectErrorStream(true).start();
         String said = output(process);
         assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();

@@ -8,6 +8,7 @@ import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Postgres;
+import dev.kiln.db.SharedPostgres;
 import dev.kiln.registry.AddonInstaller;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -54,7 +55,7 @@ class CronStoreTest {
 
     @BeforeAll
     static void createDatabase() throws SQLException {
-        postgres = Postgres.startEmbedded(Path.of(System.getProperty("kiln.test.data", "target/kiln-test-data")));
+        postgres = SharedPostgres.attach();
         pools = new ConnectionPools(postgres, 10);
         manager = new DatabaseManager(pools, "template0");
         db = "cronstore_" + UUID.randomUUID().toString().substring(0, 8);
