@@ -138,6 +138,10 @@ final class KilnProcess implements AutoCloseable {
             command.addAll(List.of("-XX:AOTCache=" + dist.resolve("kiln.aot"), "-Xlog:aot=off", "-Xlog:cds=off"));
         }
         command.addAll(JVM_FLAGS);
+        String more = System.getenv("KILN_JAVA_OPTS");     // as bin/kiln takes them
+        if (more != null && !more.isBlank()) {
+            command.addAll(List.of(more.strip().split("\\s+")));
+        }
         command.add("-Dkiln.dist=" + dist);
         command.add("-cp");
         command.add(fromDist ? dist.resolve("lib") + "/*" : System.getProperty("java.class.path"));
