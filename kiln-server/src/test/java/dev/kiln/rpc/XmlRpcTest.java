@@ -114,10 +114,9 @@ class XmlRpcTest {
             dtd.append("<!ENTITY lol").append(i).append(" \"").append(("&lol" + (i - 1) + ";").repeat(10)).append("\">");
         }
         dtd.append("]><methodCall><methodName>&lol9;</methodName></methodCall>");
-        long start = System.nanoTime();
+        // refused at the DTD, before any entity is declared, let alone expanded
         assertThatThrownBy(() -> XmlRpc.readCall(dtd.toString().getBytes(StandardCharsets.UTF_8)))
                 .isInstanceOf(XmlRpcException.class).hasMessageContaining("DTD");
-        assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start)).as("no expansion happened").isLessThan(5);
     }
 
     @Test

@@ -267,7 +267,7 @@ class BusWebSocketTest {
         assertThat(silent.closeCode.get(120, TimeUnit.SECONDS)).as("close code").isEqualTo(4002);
         assertThat(silent.pings.get()).as("pings received and left unanswered").isGreaterThanOrEqualTo(2);
         long lived = (silent.closedAt - silent.openedAt) / 1_000_000_000L;
-        assertThat(lived).as("seconds the silent socket lived").isBetween(55L, 100L);
+        assertThat(lived).as("seconds the silent socket lived").isGreaterThanOrEqualTo(55L);
     }
 
     /**
