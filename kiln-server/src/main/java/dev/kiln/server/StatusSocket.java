@@ -44,7 +44,12 @@ public final class StatusSocket implements AutoCloseable {
     }
 
     private static Path pathOf(Config config, int port) {
-        Path dataDir = config.dataDir().toAbsolutePath().normalize();
+        return pathOf(config.dataDir(), port);
+    }
+
+    /** The socket's path for the server on {@code port} with {@code dataDir}. */
+    static Path pathOf(Path dataDir, int port) {
+        dataDir = dataDir.toAbsolutePath().normalize();
         Path path = dataDir.resolve("run").resolve("kiln-" + port + ".sock");
         if (path.toString().length() <= MAX_PATH) {
             return path;

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -273,6 +274,82 @@ final class KilnProcess implements AutoCloseable {
         } catch (org.awaitility.core.ConditionTimeoutException e) {
             List<String> lines = log().lines().toList();
             throw new AssertionError("/" + regex + "/ logged " + count(regex) + " times of " + times + " within " + within + "; the log ends:\n"
+                    + String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size())), e);
+        }
+    }
+
+    /** One worker as the prefork master's status socket shows it ({@code kiln status}). */
+    record Worker(long pid, String kind, int generation, boolean ready, boolean retiring) {
+
+        /** Ready, not retiring: serving the socket with the master's blessing. */
+        boolean serving() {
+            return ready && !retiring;
+        }
+    }
+
+    /**
+     * The workers of this prefork master (on the shared data dir), read from its status socket ({@code <data_dir>/run/kiln-<port>.sock},
+     * what {@code kiln status} reads): each row is the master's own view, not a log line.
+     */
+    List<Worker> workers() throws IOException {
+        Path socket = StatusSocket.pathOf(SharedPostgres.dataDir(), port());
+        String text;
+        try (java.nio.channels.SocketChannel channel = java.nio.channels.SocketChannel.open(
+                java.net.UnixDomainSocketAddress.of(socket))) {
+            text = new String(java.nio.channels.Channels.newInputStream(channel).readAllBytes(), StandardCharsets.UTF_8);
+        }
+        List<Worker> workers = new ArrayList<>();
+        for (String line : text.lines().skip(1).toList()) {
+            String[] columns = line.strip().split("\\s+");
+            if (columns.length < 3 || !columns[0].chars().allMatch(Character::isDigit) || columns[1].startsWith("master")) {
+                continue;
+            }
+            String kind = columns[1].replaceAll("[*?]$", "");
+            workers.add(new Worker(Long.parseLong(columns[0]), kind, Integer.parseInt(columns[2]),
+                    !columns[1].endsWith("?"), columns[1].endsWith("*")));
+        }
+        return workers;
+    }
+
+    /** The HTTP workers serving now (ready, not retiring). */
+    List<Worker> servingHttpWorkers() throws IOException {
+        return workers().stream().filter(w -> w.kind().equals("http") && w.serving()).toList();
+    }
+
+    /**
+     * Waits until the master shows exactly {@code count} HTTP workers, every one serving and of
+     * generation {@code generation} or later: the state a spawn, a reload, TTIN/TTOU or a
+     * replacement ends in.
+     */
+    void awaitHttpWorkers(int count, int generation) {
+        awaitHttpWorkers(count, generation, PATIENCE);
+    }
+
+    /** {@link #awaitHttpWorkers(int, int)} within {@code within}. */
+    void awaitHttpWorkers(int count, int generation, Duration within) {
+        awaitWorkers(count + " HTTP workers of generation " + generation + "+ serving", within, workers -> {
+            List<Worker> http = workers.stream().filter(w -> w.kind().equals("http")).toList();
+            return http.size() == count && http.stream().allMatch(w -> w.serving() && w.generation() >= generation);
+        });
+    }
+
+    /**
+     * Waits until the master's workers are in {@code state} ({@code what}); a timeout fails with the
+     * last status read and the end of the log.
+     */
+    void awaitWorkers(String what, Duration within, java.util.function.Predicate<List<Worker>> state) {
+        AtomicReference<List<Worker>> last = new AtomicReference<>(List.of());
+        try {
+            await().atMost(within).pollInterval(Duration.ofMillis(50)).ignoreExceptionsInstanceOf(IOException.class).until(() -> {
+                if (!process.isAlive()) {
+                    throw new AssertionError("kiln exited (" + process.exitValue() + ") while waiting for " + what + ":\n" + log());
+                }
+                last.set(workers());
+                return state.test(last.get());
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            List<String> lines = log().lines().toList();
+            throw new AssertionError("not " + what + " within " + within + ": " + last.get() + "; the log ends:\n"
                     + String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size())), e);
         }
     }

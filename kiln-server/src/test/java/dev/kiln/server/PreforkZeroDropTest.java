@@ -28,7 +28,6 @@ import static org.awaitility.Awaitility.await;
 class PreforkZeroDropTest {
 
     private static final int CLIENTS = 4;
-    private static final String READY = "Worker \\d+ \\(pid \\d+\\) ready";
     private static final String RETIRED = "Worker \\d+ \\(pid \\d+\\) retired";
     /** How long a worker JVM may take to boot while the harsh clients keep both cores busy (measured: 12 s per reload). */
     private static final Duration UNDER_LOAD = Duration.ofSeconds(120);
@@ -39,16 +38,14 @@ class PreforkZeroDropTest {
     @Test
     void threeRollingReloadsFailNoRequest() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0")) {
-            kiln.awaitLog(READY, 2);
+            kiln.awaitHttpWorkers(2, 1);
             Set<Long> first = workerPids(kiln);
             Tally tally;
             try (LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 for (int generation = 2; generation <= 4; generation++) {
                     kiln.signal("HUP");
-                    kiln.awaitLog("SIGHUP: generation " + generation + " serving", 1, UNDER_LOAD);
-                    int retired = 2 * (generation - 1);
-                    await().atMost(UNDER_LOAD).until(() -> kiln.count(RETIRED) >= retired);
+                    kiln.awaitHttpWorkers(2, generation, UNDER_LOAD);       // the older generation gone
                 }
                 load.awaitRequests(20, Duration.ofSeconds(10));      // served by the last generation
                 tally = load.stop();
@@ -63,7 +60,7 @@ class PreforkZeroDropTest {
         long seed = System.nanoTime();
         java.util.Random random = new java.util.Random(seed);
         KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0");
-        kiln.awaitLog(READY, 2);
+        kiln.awaitHttpWorkers(2, 1);
         try (kiln; LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
             load.awaitRequests(50, Duration.ofSeconds(10));
             for (int i = 0; i < 4; i++) {
@@ -91,7 +88,7 @@ class PreforkZeroDropTest {
     void limitRequestRecyclingFailsNoRequest() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0",
                 "--limit-request=100", "--worker-heap=256M")) {
-            kiln.awaitLog(READY, 2);
+            kiln.awaitHttpWorkers(2, 1);
             assertThat(PreforkServerTest.commandLine(workerPids(kiln).iterator().next()))
                     .contains(" -Xmx268435456 -Xms67108864 dev.kiln.Main worker http ");
             Tally tally = underLoad(kiln, () -> kiln.count(RETIRED) >= 4);
@@ -105,7 +102,7 @@ class PreforkZeroDropTest {
         // below any JVM's RSS: every worker asks to be replaced once it has served a request
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0",
                 "--limit-memory-soft=32M")) {
-            kiln.awaitLog(READY, 2);
+            kiln.awaitHttpWorkers(2, 1);
             Tally tally = underLoad(kiln, () -> kiln.count(RETIRED) >= 3);
             assertNoFailure(tally, kiln);
             assertThat(kiln.log()).containsPattern("Worker \\d+: limit limit_memory_soft reached \\(RSS \\d+ bytes > 33554432 bytes\\)")
@@ -116,22 +113,18 @@ class PreforkZeroDropTest {
     @Test
     void ttinAndTtouFailNoRequest() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0")) {
-            kiln.awaitLog(READY, 2);
+            kiln.awaitHttpWorkers(2, 1);
             Tally tally;
             try (LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 kiln.signal("TTIN");
                 kiln.signal("TTIN");
-                kiln.awaitLog(READY, 4, UNDER_LOAD);
-                // the workers themselves, not the log: a worker replaced meanwhile also logs that it is ready
-                await().atMost(UNDER_LOAD).untilAsserted(() -> assertThat(workerPids(kiln)).as("workers after two TTIN%n%s",
-                        kiln.log()).hasSize(4));
+                kiln.awaitHttpWorkers(4, 1, UNDER_LOAD);
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 kiln.signal("TTOU");
                 kiln.signal("TTOU");
                 kiln.signal("TTOU");
-                kiln.awaitLog(RETIRED, 3, UNDER_LOAD);
-                await().atMost(UNDER_LOAD).until(() -> workerPids(kiln).size() == 1);
+                kiln.awaitHttpWorkers(1, 1, UNDER_LOAD);
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 tally = load.stop();
             }
@@ -142,7 +135,7 @@ class PreforkZeroDropTest {
     @Test
     void termServesEveryRequestAcceptedBeforeIt() throws Exception {
         KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0");
-        kiln.awaitLog(READY, 2);
+        kiln.awaitHttpWorkers(2, 1);
         try (kiln; LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
             load.awaitRequests(50, Duration.ofSeconds(10));
             long term = System.nanoTime();
@@ -160,14 +153,14 @@ class PreforkZeroDropTest {
     @Test
     void killingOneWorkerFailsOnlyTheRequestsItHeld() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0")) {
-            kiln.awaitLog(READY, 2);
+            kiln.awaitHttpWorkers(2, 1);
             Tally tally;
             try (LoadClients load = LoadClients.start(kiln.port(), "/hello", CLIENTS)) {
                 load.awaitRequests(50, Duration.ofSeconds(10));
                 long victim = workerPids(kiln).iterator().next();
                 ProcessHandle.of(victim).orElseThrow().destroyForcibly();
-                kiln.awaitLog("Worker \\d+ \\(pid " + victim + "\\) died", 1);
-                kiln.awaitLog(READY, 3);
+                kiln.awaitWorkers("the dead worker replaced", UNDER_LOAD, workers -> workers.stream().noneMatch(w -> w.pid() == victim)
+                        && workers.stream().filter(w -> w.kind().equals("http") && w.serving()).count() == 2);
                 load.awaitRequests(50, Duration.ofSeconds(10));
                 tally = load.stop();
             }
