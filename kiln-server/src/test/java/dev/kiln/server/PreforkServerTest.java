@@ -41,7 +41,7 @@ class PreforkServerTest {
         // a script's background job: its shell ignores INT, and so would the workers, which get INT for the server's stop
         List<String> ignoringInt = List.of("sh", "-c", "trap '' INT; exec \"$@\"", "sh");
         try (KilnProcess kiln = KilnProcess.launch(dir, ignoringInt, "--workers=2", "--max-cron-threads=1")) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            kiln.awaitHttpWorkers(2, 1);
             kiln.awaitLog("Cron worker \\d+ \\(pid \\d+\\) ready", 1);
             Set<Long> workers = workerPids(kiln);
 
@@ -57,7 +57,7 @@ class PreforkServerTest {
     void workersServeTheMastersSocketAndTermStopsThemAll() throws Exception {
         KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2");
         try (kiln) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            kiln.awaitHttpWorkers(2, 1);
             Set<Long> workers = workerPids(kiln);
             assertThat(workers).hasSize(2);
             assertThat(commandLine(workers.iterator().next())).as("the default worker heap, 512 MiB")
@@ -110,7 +110,7 @@ class PreforkServerTest {
                 """));
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0",
                 "--addons-path=" + addons, "--load=base,web,hello,chatty")) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            kiln.awaitHttpWorkers(1, 1);
             long worker = workerPids(kiln).iterator().next();
             assertThat(kiln.get("/chatty")).startsWith("HTTP/1.1 200").endsWith("said");
             for (int i = 0; i < 20; i++) {
@@ -129,11 +129,12 @@ class PreforkServerTest {
     @Test
     void aDeadWorkerIsReplacedAndNoWorkerOutlivesAKilledMaster() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2")) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            kiln.awaitHttpWorkers(2, 1);
             long victim = workerPids(kiln).iterator().next();
             ProcessHandle.of(victim).orElseThrow().destroyForcibly();
             kiln.awaitLog("Worker \\d+ \\(pid " + victim + "\\) died \\(exit code 137\\); a new one replaces it", 1);
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 3);
+            kiln.awaitWorkers("the dead worker replaced", KilnProcess.PATIENCE, w -> w.stream().noneMatch(x -> x.pid() == victim)
+                    && w.stream().filter(x -> x.kind().equals("http") && x.serving()).count() == 2);
             assertThat(workerPids(kiln)).hasSize(2).doesNotContain(victim);
             assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
 
@@ -190,7 +191,7 @@ class PreforkServerTest {
                 """.formatted(marker)));
         try (KilnProcess kiln = KilnProcess.launch(Files.createDirectories(dir.resolve("run")), List.of(), "--workers=2",
                 "--max-cron-threads=0", "--addons-path=" + addons, "--load=base,web,hello,reloadboom")) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            kiln.awaitHttpWorkers(2, 1);
             Set<Long> old = workerPids(kiln);
             Files.writeString(marker, "");
             dev.kiln.bench.LoadClients.Tally tally;
@@ -217,11 +218,12 @@ class PreforkServerTest {
     @Test
     void theMasterKillsAWorkerThatStoppedReporting() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0", "--limit-time-real=3")) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            kiln.awaitHttpWorkers(1, 1);
             long frozen = workerPids(kiln).iterator().next();
             new ProcessBuilder("kill", "-STOP", Long.toString(frozen)).inheritIO().start().waitFor();
             kiln.awaitLog("Worker \\d+ \\(pid " + frozen + "\\): limit limit_time_real reached: no heartbeat for \\d+ s \\(> 3 s\\); killed", 1);
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            kiln.awaitWorkers("the frozen worker replaced", KilnProcess.PATIENCE, w -> w.stream().noneMatch(x -> x.pid() == frozen)
+                    && w.stream().filter(x -> x.kind().equals("http") && x.serving()).count() == 1);
             assertThat(ProcessHandle.of(frozen).map(ProcessHandle::isAlive).orElse(false)).isFalse();
             assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
         }
@@ -318,7 +320,7 @@ class PreforkServerTest {
     @Test
     void aRequestOverLimitTimeRealIsTheOnlyOneCutWhenItsWorkerIsReplaced() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0", "--limit-time-real=2")) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            kiln.awaitHttpWorkers(1, 1);
             long first = workerPids(kiln).iterator().next();
             java.util.concurrent.CompletableFuture<String> slow = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
                 try {
