@@ -8,7 +8,10 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.UnixDomainSocketAddress;
 import java.net.Socket;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +21,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -281,22 +285,21 @@ final class KilnProcess implements AutoCloseable {
     /** One worker as the prefork master's status socket shows it ({@code kiln status}). */
     record Worker(long pid, String kind, int generation, boolean ready, boolean retiring) {
 
-        /** Ready, not retiring: serving the socket with the master's blessing. */
-        boolean serving() {
-            return ready && !retiring;
+        /** An HTTP worker, ready, not retiring: serving the socket with the master's blessing. */
+        boolean servingHttp() {
+            return kind.equals("http") && ready && !retiring;
         }
     }
 
     /**
-     * The workers of this prefork master (on the shared data dir), read from its status socket ({@code <data_dir>/run/kiln-<port>.sock},
-     * what {@code kiln status} reads): each row is the master's own view, not a log line.
+     * The workers of this prefork master (on the shared data dir), read from its status socket, which
+     * {@code kiln status} reads: each row is the master's own view, not a log line.
      */
     List<Worker> workers() throws IOException {
         Path socket = StatusSocket.pathOf(SharedPostgres.dataDir(), port());
         String text;
-        try (java.nio.channels.SocketChannel channel = java.nio.channels.SocketChannel.open(
-                java.net.UnixDomainSocketAddress.of(socket))) {
-            text = new String(java.nio.channels.Channels.newInputStream(channel).readAllBytes(), StandardCharsets.UTF_8);
+        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            text = new String(Channels.newInputStream(channel).readAllBytes(), StandardCharsets.UTF_8);
         }
         List<Worker> workers = new ArrayList<>();
         for (String line : text.lines().skip(1).toList()) {
@@ -309,11 +312,6 @@ final class KilnProcess implements AutoCloseable {
                     !columns[1].endsWith("?"), columns[1].endsWith("*")));
         }
         return workers;
-    }
-
-    /** The HTTP workers serving now (ready, not retiring). */
-    List<Worker> servingHttpWorkers() throws IOException {
-        return workers().stream().filter(w -> w.kind().equals("http") && w.serving()).toList();
     }
 
     /**
@@ -329,7 +327,7 @@ final class KilnProcess implements AutoCloseable {
     void awaitHttpWorkers(int count, int generation, Duration within) {
         awaitWorkers(count + " HTTP workers of generation " + generation + "+ serving", within, workers -> {
             List<Worker> http = workers.stream().filter(w -> w.kind().equals("http")).toList();
-            return http.size() == count && http.stream().allMatch(w -> w.serving() && w.generation() >= generation);
+            return http.size() == count && http.stream().allMatch(w -> w.servingHttp() && w.generation() >= generation);
         });
     }
 
@@ -337,7 +335,7 @@ final class KilnProcess implements AutoCloseable {
      * Waits until the master's workers are in {@code state} ({@code what}); a timeout fails with the
      * last status read and the end of the log.
      */
-    void awaitWorkers(String what, Duration within, java.util.function.Predicate<List<Worker>> state) {
+    void awaitWorkers(String what, Duration within, Predicate<List<Worker>> state) {
         AtomicReference<List<Worker>> last = new AtomicReference<>(List.of());
         try {
             await().atMost(within).pollInterval(Duration.ofMillis(50)).ignoreExceptionsInstanceOf(IOException.class).until(() -> {

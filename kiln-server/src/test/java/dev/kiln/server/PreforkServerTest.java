@@ -134,7 +134,7 @@ class PreforkServerTest {
             ProcessHandle.of(victim).orElseThrow().destroyForcibly();
             kiln.awaitLog("Worker \\d+ \\(pid " + victim + "\\) died \\(exit code 137\\); a new one replaces it", 1);
             kiln.awaitWorkers("the dead worker replaced", KilnProcess.PATIENCE, w -> w.stream().noneMatch(x -> x.pid() == victim)
-                    && w.stream().filter(x -> x.kind().equals("http") && x.serving()).count() == 2);
+                    && w.stream().filter(KilnProcess.Worker::servingHttp).count() == 2);
             assertThat(workerPids(kiln)).hasSize(2).doesNotContain(victim);
             assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
 
@@ -223,7 +223,7 @@ class PreforkServerTest {
             new ProcessBuilder("kill", "-STOP", Long.toString(frozen)).inheritIO().start().waitFor();
             kiln.awaitLog("Worker \\d+ \\(pid " + frozen + "\\): limit limit_time_real reached: no heartbeat for \\d+ s \\(> 3 s\\); killed", 1);
             kiln.awaitWorkers("the frozen worker replaced", KilnProcess.PATIENCE, w -> w.stream().noneMatch(x -> x.pid() == frozen)
-                    && w.stream().filter(x -> x.kind().equals("http") && x.serving()).count() == 1);
+                    && w.stream().filter(KilnProcess.Worker::servingHttp).count() == 1);
             assertThat(ProcessHandle.of(frozen).map(ProcessHandle::isAlive).orElse(false)).isFalse();
             assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
         }

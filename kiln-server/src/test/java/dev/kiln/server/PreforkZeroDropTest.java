@@ -160,7 +160,7 @@ class PreforkZeroDropTest {
                 long victim = workerPids(kiln).iterator().next();
                 ProcessHandle.of(victim).orElseThrow().destroyForcibly();
                 kiln.awaitWorkers("the dead worker replaced", UNDER_LOAD, workers -> workers.stream().noneMatch(w -> w.pid() == victim)
-                        && workers.stream().filter(w -> w.kind().equals("http") && w.serving()).count() == 2);
+                        && workers.stream().filter(KilnProcess.Worker::servingHttp).count() == 2);
                 load.awaitRequests(50, Duration.ofSeconds(10));
                 tally = load.stop();
             }
