@@ -31,7 +31,6 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("process")
 class DbCommandTest {
 
-
     @TempDir
     Path home;
 

@@ -31,6 +31,12 @@ public final class SharedPostgres {
         return dir;
     }
 
+    /** The port the shared server listens on (localhost, superuser {@code postgres}). */
+    public static int port() {
+        dataDir();
+        return server.await().port();
+    }
+
     /** A handle on the shared server, attached (its close stops nothing); the caller closes it. */
     public static Postgres attach() {
         return Postgres.startEmbedded(dataDir());

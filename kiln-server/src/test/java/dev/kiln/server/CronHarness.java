@@ -92,15 +92,9 @@ final class CronHarness implements AutoCloseable {
         return prefix + "_" + UUID.randomUUID().toString().substring(0, 8);
     }
 
-    /** The port of the shared embedded server, from the port file its owner writes. */
+    /** The port of the shared embedded server. */
     static int sharedPort() {
-        try {
-            Path portFile = SharedPostgres.dataDir().resolve("postgres-15.port");
-            return Integer.parseInt(Files.readAllLines(portFile).stream().filter(line -> line.startsWith("port="))
-                    .findFirst().orElseThrow().substring(5).strip());
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        return SharedPostgres.port();
     }
 
     private void init(String install) throws Exception {

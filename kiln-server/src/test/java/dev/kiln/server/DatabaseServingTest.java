@@ -160,11 +160,8 @@ class DatabaseServingTest {
 
     /** One value read straight from {@code db} on the embedded server the kiln processes share. */
     private static String query(String db, String sql) throws Exception {
-        Path portFile = SharedPostgres.dataDir().resolve("postgres-15.port");
-        String port = Files.readAllLines(portFile).stream().filter(line -> line.startsWith("port="))
-                .findFirst().orElseThrow().substring(5);
         try (java.sql.Connection connection = java.sql.DriverManager.getConnection(
-                "jdbc:postgresql://localhost:" + port + "/" + db, "postgres", "");
+                "jdbc:postgresql://localhost:" + SharedPostgres.port() + "/" + db, "postgres", "");
              java.sql.Statement statement = connection.createStatement();
              java.sql.ResultSet row = statement.executeQuery(sql)) {
             row.next();

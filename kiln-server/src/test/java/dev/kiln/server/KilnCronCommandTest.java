@@ -27,7 +27,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Tag("process")
 class KilnCronCommandTest {
 
-
     private static final String ADDON = """
             package clijob;
 

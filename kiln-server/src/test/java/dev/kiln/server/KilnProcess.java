@@ -276,9 +276,8 @@ final class KilnProcess implements AutoCloseable {
                 return count(regex) >= times;
             });
         } catch (org.awaitility.core.ConditionTimeoutException e) {
-            List<String> lines = log().lines().toList();
-            throw new AssertionError("/" + regex + "/ logged " + count(regex) + " times of " + times + " within " + within + "; the log ends:\n"
-                    + String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size())), e);
+            throw new AssertionError("/" + regex + "/ logged " + count(regex) + " times of " + times + " within " + within
+                    + "; the log ends:\n" + logTail(), e);
         }
     }
 
@@ -346,10 +345,14 @@ final class KilnProcess implements AutoCloseable {
                 return state.test(last.get());
             });
         } catch (org.awaitility.core.ConditionTimeoutException e) {
-            List<String> lines = log().lines().toList();
-            throw new AssertionError("not " + what + " within " + within + ": " + last.get() + "; the log ends:\n"
-                    + String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size())), e);
+            throw new AssertionError("not " + what + " within " + within + ": " + last.get() + "; the log ends:\n" + logTail(), e);
         }
+    }
+
+    /** The log's last 80 lines: what a failed wait shows of why. */
+    private String logTail() {
+        List<String> lines = log().lines().toList();
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size()));
     }
 
     int awaitExit(Duration timeout) throws InterruptedException {
