@@ -304,11 +304,15 @@ final class AddonCompiler {
     /**
      * The cache folder. Without a data dir, a new private folder (mode 0700) for this process: a
      * folder shared under /tmp would let another local user plant classes that Kiln then loads.
+     * The JVM removes it when it exits.
      */
     private synchronized Path cache(Manifest manifest) {
         if (cache == null) {
             try {
-                cache = Files.createTempDirectory("kiln-" + CACHE_FOLDER + "-");
+                Path folder = Files.createTempDirectory("kiln-" + CACHE_FOLDER + "-");
+                Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("kiln-addons-cache-removal").unstarted(
+                        () -> deleteTree(folder)));
+                cache = folder;
             } catch (IOException e) {
                 throw KilnException.failure("addon '" + manifest.name() + "': cannot create a temporary addons cache: " + e);
             }

@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.jar.JarEntry;
@@ -26,7 +27,7 @@ public final class TestAddons {
             Path dir = Files.createDirectories(root.resolve(name));
             Files.writeString(dir.resolve("manifest.json"), manifest);
             if (!sources.isEmpty()) {
-                jar(compile(sources, List.of()), dir.resolve(name + ".jar"));
+                jar(sources, List.of(), dir.resolve(name + ".jar"));
             }
             return dir;
         } catch (IOException e) {
@@ -66,30 +67,47 @@ public final class TestAddons {
         return json.append('}').toString();
     }
 
-    /** Compiles {@code sources} against the test class path plus {@code extraClassPath}; returns the classes folder. */
-    public static Path compile(Map<String, String> sources, List<Path> extraClassPath) throws IOException {
-        Path src = Files.createTempDirectory("kiln-addon-src");
-        Path classes = Files.createTempDirectory("kiln-addon-classes");
-        List<String> files = new ArrayList<>();
-        for (Map.Entry<String, String> source : sources.entrySet()) {
-            Path file = src.resolve(source.getKey().replace('.', '/') + ".java");
-            Files.createDirectories(file.getParent());
-            Files.writeString(file, source.getValue());
-            files.add(file.toString());
+    /**
+     * Compiles {@code sources} (class name → code) against the test class path plus
+     * {@code extraClassPath} into {@code jar}; the sources and classes are written to temporary
+     * folders that are removed before this returns.
+     */
+    public static void jar(Map<String, String> sources, List<Path> extraClassPath, Path jar) throws IOException {
+        Path work = Files.createTempDirectory("kiln-addon-build");
+        try {
+            Path src = Files.createDirectories(work.resolve("src"));
+            Path classes = Files.createDirectories(work.resolve("classes"));
+            List<String> files = new ArrayList<>();
+            for (Map.Entry<String, String> source : sources.entrySet()) {
+                Path file = src.resolve(source.getKey().replace('.', '/') + ".java");
+                Files.createDirectories(file.getParent());
+                Files.writeString(file, source.getValue());
+                files.add(file.toString());
+            }
+            StringBuilder classPath = new StringBuilder(System.getProperty("java.class.path"));
+            extraClassPath.forEach(p -> classPath.append(File.pathSeparator).append(p));
+            List<String> args = new ArrayList<>(List.of("-d", classes.toString(), "-cp", classPath.toString(), "-parameters", "-nowarn"));
+            args.addAll(files);
+            JavaCompiler compiler = ToolProvider.getSystemJavaCompiler();
+            int status = compiler.run(null, null, null, args.toArray(String[]::new));
+            if (status != 0) {
+                throw new IllegalStateException("test addon did not compile: " + sources.keySet());
+            }
+            jar(classes, jar);
+        } finally {
+            deleteTree(work);
         }
-        StringBuilder classPath = new StringBuilder(System.getProperty("java.class.path"));
-        extraClassPath.forEach(p -> classPath.append(File.pathSeparator).append(p));
-        List<String> args = new ArrayList<>(List.of("-d", classes.toString(), "-cp", classPath.toString(), "-parameters", "-nowarn"));
-        args.addAll(files);
-        JavaCompiler compiler = ToolProvider.getSystemJavaCompiler();
-        int status = compiler.run(null, null, null, args.toArray(String[]::new));
-        if (status != 0) {
-            throw new IllegalStateException("test addon did not compile: " + sources.keySet());
-        }
-        return classes;
     }
 
-    public static void jar(Path classes, Path jar) throws IOException {
+    private static void deleteTree(Path root) throws IOException {
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path path : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(path);
+            }
+        }
+    }
+
+    private static void jar(Path classes, Path jar) throws IOException {
         try (OutputStream file = Files.newOutputStream(jar); JarOutputStream out = new JarOutputStream(file);
              Stream<Path> walk = Files.walk(classes)) {
             for (Path path : walk.filter(Files::isRegularFile).sorted().toList()) {

@@ -248,7 +248,8 @@ class AutoreloadTest {
 
     /** The greet addon's jar: GET /greet answers {@code text}. */
     private Path greetJar(String text) throws IOException {
-        Path classes = TestAddons.compile(Map.of("greet.Greet", """
+        Path jar = dir.resolve("greet-" + text + ".jar");
+        TestAddons.jar(Map.of("greet.Greet", """
                 package greet;
 
                 import dev.kiln.api.*;
@@ -259,9 +260,7 @@ class AutoreloadTest {
                     @Route(value = "/greet", auth = Route.Auth.NONE, methods = "GET")
                     public Response greet(Request request) { return Response.text("%s"); }
                 }
-                """.formatted(text)), List.of());
-        Path jar = dir.resolve("greet-" + text + ".jar");
-        TestAddons.jar(classes, jar);
+                """.formatted(text)), List.of(), jar);
         return jar;
     }
 

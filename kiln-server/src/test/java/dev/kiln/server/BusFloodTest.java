@@ -5,6 +5,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -36,13 +37,13 @@ class BusFloodTest {
     private static final int ADDRESSES = 5;
     private static final int PER_ADDRESS = 100;
 
+    @TempDir
     private static Path dir;
     private static CronHarness bus;
     private static KilnProcess kiln;
 
     @BeforeAll
     static void startOneProcessWithEightConnections() throws Exception {
-        dir = Files.createTempDirectory("kiln-bus-flood");
         Path addons = Files.createDirectories(dir.resolve("addons"));
         TestAddons.addon(addons, "bustest", TestAddons.manifest("bustest.BusTest", "base", "bus"),
                 Map.of("bustest.BusTest", BusLongPollingTest.SENDER));

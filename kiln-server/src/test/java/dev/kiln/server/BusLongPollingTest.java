@@ -6,6 +6,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -76,6 +77,7 @@ class BusLongPollingTest {
             }
             """;
 
+    @TempDir
     private static Path dir;
     private static CronHarness bus;
     private static KilnProcess one;
@@ -83,7 +85,6 @@ class BusLongPollingTest {
 
     @BeforeAll
     static void startTwoProcessesOnOneDatabase() throws Exception {
-        dir = Files.createTempDirectory("kiln-bus-test");
         Path addons = Files.createDirectories(dir.resolve("addons"));
         TestAddons.addon(addons, "bustest", TestAddons.manifest("bustest.BusTest", "base", "bus"),
                 Map.of("bustest.BusTest", SENDER));

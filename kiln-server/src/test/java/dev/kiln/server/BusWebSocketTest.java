@@ -6,6 +6,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
 
 import java.net.URI;
@@ -33,6 +34,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 @org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class BusWebSocketTest {
 
+    @TempDir
+    static Path dir;
     private static CronHarness bus;
     private static KilnProcess one;
     private static KilnProcess two;
@@ -41,7 +44,6 @@ class BusWebSocketTest {
 
     @BeforeAll
     static void startTwoProcessesOnOneDatabase() throws Exception {
-        Path dir = Files.createTempDirectory("kiln-ws-test");
         Path addons = Files.createDirectories(dir.resolve("addons"));
         TestAddons.addon(addons, "bustest", TestAddons.manifest("bustest.BusTest", "base", "bus"),
                 Map.of("bustest.BusTest", BusLongPollingTest.SENDER));

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.net.URI;
 import java.net.http.WebSocket;
@@ -31,13 +32,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class EventedServerTest {
 
+    @TempDir
+    static Path dir;
     private static CronHarness bus;
     private static KilnProcess http;
     private static KilnProcess evented;
 
     @BeforeAll
     static void startAnHttpServerAndAnEventedServerOnOneDatabase() throws Exception {
-        Path dir = Files.createTempDirectory("kiln-evented-test");
         Path addons = Files.createDirectories(dir.resolve("addons"));
         TestAddons.addon(addons, "bustest", TestAddons.manifest("bustest.BusTest", "base", "bus"),
                 Map.of("bustest.BusTest", BusLongPollingTest.SENDER));
