@@ -38,6 +38,10 @@ import java.util.concurrent.atomic.LongAdder;
  * connection closed by the server before any byte of the answer is sent again once on a new
  * connection, as HTTP clients and proxies do for idempotent requests (RFC 9110, 9.2.2); such
  * retries are counted apart, and the retried request is classified by its second attempt.
+ *
+ * <p>Unpaced, the clients take whatever CPU the server leaves them. Paced, each client waits a
+ * fixed pause after each request, so the load is steady and bounded and leaves CPU to whatever
+ * else runs on the machine (the other forks of a test run).
  */
 public final class LoadClients implements AutoCloseable {
 
@@ -96,6 +100,8 @@ public final class LoadClients implements AutoCloseable {
     private final byte[] closingRequest;
     private final byte[] keepAliveRequest;
     private final Duration timeout;
+    /** How long each client waits after each request; zero: not at all. */
+    private final Duration pause;
     private final Map<Outcome, LongAdder> counts = new EnumMap<>(Outcome.class);
     private final LongAdder retried = new LongAdder();
     private final ConcurrentLinkedQueue<Failure> failures = new ConcurrentLinkedQueue<>();
@@ -105,9 +111,10 @@ public final class LoadClients implements AutoCloseable {
     private final List<AtomicInteger> latencyCounts = new ArrayList<>();
     private volatile boolean stopped;
 
-    private LoadClients(InetSocketAddress address, String path, Duration timeout) {
+    private LoadClients(InetSocketAddress address, String path, Duration timeout, Duration pause) {
         this.address = address;
         this.timeout = timeout;
+        this.pause = pause;
         String head = "GET " + path + " HTTP/1.1\r\nHost: " + address.getHostString() + ":" + address.getPort()
                 + "\r\nUser-Agent: kiln-load-clients\r\n";
         this.closingRequest = (head + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
@@ -123,7 +130,12 @@ public final class LoadClients implements AutoCloseable {
      * connect and again to answer.
      */
     public static LoadClients start(int port, String path, List<Kind> clients, Duration timeout) {
-        LoadClients load = new LoadClients(new InetSocketAddress("127.0.0.1", port), path, timeout);
+        return start(port, path, clients, timeout, Duration.ZERO);
+    }
+
+    /** As {@link #start(int, String, List, Duration)}, each client waiting {@code pause} after each request. */
+    public static LoadClients start(int port, String path, List<Kind> clients, Duration timeout, Duration pause) {
+        LoadClients load = new LoadClients(new InetSocketAddress("127.0.0.1", port), path, timeout, pause);
         for (int i = 0; i < clients.size(); i++) {
             Kind kind = clients.get(i);
             long[] ring = new long[LATENCIES_KEPT];
@@ -151,10 +163,15 @@ public final class LoadClients implements AutoCloseable {
      * 4 {@link Kind#KEEP_ALIVE}, with a 10 s timeout.
      */
     public static LoadClients harsh(int port, String path) {
+        return harsh(port, path, Duration.ZERO);
+    }
+
+    /** {@link #harsh(int, String)}'s mix, each client waiting {@code pause} after each request. */
+    public static LoadClients harsh(int port, String path, Duration pause) {
         List<Kind> kinds = new ArrayList<>(java.util.Collections.nCopies(8, Kind.FRESH));
         kinds.addAll(java.util.Collections.nCopies(4, Kind.DELAYED));
         kinds.addAll(java.util.Collections.nCopies(4, Kind.KEEP_ALIVE));
-        return start(port, path, kinds, Duration.ofSeconds(10));
+        return start(port, path, kinds, Duration.ofSeconds(10), pause);
     }
 
     /** The counts so far; the clients go on. */
@@ -223,6 +240,14 @@ public final class LoadClients implements AutoCloseable {
                         attempt.detail));
             }
             connection = attempt.open;
+            if (pause.isPositive() && !stopped) {
+                try {
+                    Thread.sleep(pause);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
         }
         closeQuietly(connection);
     }
@@ -375,19 +400,22 @@ public final class LoadClients implements AutoCloseable {
     }
 
     /**
-     * {@code LoadClients PORT PATH CLIENTS SECONDS [keep-alive]}: runs the clients for that long
-     * (or until standard input closes, when SECONDS is 0) and prints the tally on one line.
-     * CLIENTS {@code harsh} runs {@link #harsh}'s mix.
+     * {@code LoadClients PORT PATH CLIENTS SECONDS [keep-alive] [pause-ms=N]}: runs the clients for
+     * that long (or until standard input closes, when SECONDS is 0) and prints the tally on one
+     * line. CLIENTS {@code harsh} runs {@link #harsh}'s mix.
      */
     public static void main(String[] args) throws Exception {
         if (args.length < 4) {
-            System.err.println("usage: LoadClients PORT PATH CLIENTS|harsh SECONDS [keep-alive]");
+            System.err.println("usage: LoadClients PORT PATH CLIENTS|harsh SECONDS [keep-alive] [pause-ms=N]");
             System.exit(2);
         }
         boolean keepAlive = Arrays.asList(args).contains("keep-alive");
+        Duration pause = Arrays.stream(args).filter(a -> a.startsWith("pause-ms=")).findFirst()
+                .map(a -> Duration.ofMillis(Long.parseLong(a.substring("pause-ms=".length())))).orElse(Duration.ZERO);
         int port = Integer.parseInt(args[0]);
-        LoadClients load = args[2].equals("harsh") ? harsh(port, args[1])
-                : start(port, args[1], Integer.parseInt(args[2]), keepAlive, Duration.ofSeconds(10));
+        LoadClients load = args[2].equals("harsh") ? harsh(port, args[1], pause)
+                : start(port, args[1], java.util.Collections.nCopies(Integer.parseInt(args[2]),
+                        keepAlive ? Kind.KEEP_ALIVE : Kind.FRESH), Duration.ofSeconds(10), pause);
         int seconds = Integer.parseInt(args[3]);
         if (seconds > 0) {
             Thread.sleep(Duration.ofSeconds(seconds));

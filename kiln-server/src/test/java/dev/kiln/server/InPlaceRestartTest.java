@@ -17,8 +17,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * The in-place restart (threaded and {@code kiln evented}) under {@link LoadClients#harsh}: fresh
- * connections as fast as they come, requests sent a few milliseconds after the connect, keep-alive
- * clients; and signals sent at every point of the restart, the new image's boot included.
+ * connections, requests sent a few milliseconds after the connect, keep-alive clients, about 600
+ * requests a second in all ({@link PreforkZeroDropTest#harshLoad}); and signals sent at every point of the restart, the new image's boot included.
  */
 @Tag("process")
 @Tag("slow")
@@ -34,7 +34,7 @@ class InPlaceRestartTest {
     void tenHupsAtRandomGapsLeaveTheSamePidServingAndFailNoRequest() throws Exception {
         long seed = System.nanoTime();
         Random random = new Random(seed);
-        try (KilnProcess kiln = KilnProcess.start(dir); LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
+        try (KilnProcess kiln = KilnProcess.start(dir); LoadClients load = PreforkZeroDropTest.harshLoad(kiln.port())) {
             load.awaitRequests(50, Duration.ofSeconds(10));
             for (int i = 0; i < 10; i++) {
                 kiln.signal("HUP");
@@ -55,7 +55,7 @@ class InPlaceRestartTest {
 
     @Test
     void aHupDuringTheNewImagesBootRestartsItAgainOnceItIsReady() throws Exception {
-        try (KilnProcess kiln = KilnProcess.start(dir); LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
+        try (KilnProcess kiln = KilnProcess.start(dir); LoadClients load = PreforkZeroDropTest.harshLoad(kiln.port())) {
             hupAndAwaitTheNewImagesBoot(kiln, load);
             kiln.signal("HUP");                                 // before the new image has its handlers
 
@@ -85,7 +85,7 @@ class InPlaceRestartTest {
 
     @Test
     void aTermDuringTheNewImagesBootStopsItOnceItIsReady() throws Exception {
-        try (KilnProcess kiln = KilnProcess.start(dir); LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
+        try (KilnProcess kiln = KilnProcess.start(dir); LoadClients load = PreforkZeroDropTest.harshLoad(kiln.port())) {
             hupAndAwaitTheNewImagesBoot(kiln, load);
             terminate(kiln, load);
             // acted on by the new image once it served, not lost, and not the default action's death
@@ -96,7 +96,7 @@ class InPlaceRestartTest {
 
     @Test
     void aTermRightAfterAHupStopsTheServer() throws Exception {
-        try (KilnProcess kiln = KilnProcess.start(dir); LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
+        try (KilnProcess kiln = KilnProcess.start(dir); LoadClients load = PreforkZeroDropTest.harshLoad(kiln.port())) {
             load.awaitRequests(50, Duration.ofSeconds(10));
             kiln.signal("HUP");
             terminate(kiln, load);
@@ -105,7 +105,7 @@ class InPlaceRestartTest {
 
     @Test
     void theEventedServerRestartsThreeTimesUnderLoadFailingNoRequest() throws Exception {
-        try (KilnProcess kiln = KilnProcess.startEvented(dir); LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
+        try (KilnProcess kiln = KilnProcess.startEvented(dir); LoadClients load = PreforkZeroDropTest.harshLoad(kiln.port())) {
             load.awaitRequests(50, Duration.ofSeconds(10));
             for (int restart = 1; restart <= 3; restart++) {
                 kiln.signal("HUP");

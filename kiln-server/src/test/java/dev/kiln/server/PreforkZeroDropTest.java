@@ -19,8 +19,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * Zero-drop in prefork mode, shown with concurrent clients ({@link LoadClients#harsh}: fresh
- * connections as fast as they come, requests sent a few milliseconds after the connect, keep-alive
- * clients) that sort every request into success, empty, reset, refused, timeout or 5xx while the
+ * connections, requests sent a few milliseconds after the connect, keep-alive clients; about 600
+ * requests a second in all) that sort every request into success, empty, reset, refused, timeout or 5xx while the
  * workers are reloaded, recycled, added, retired, stopped or killed.
  */
 @Tag("process")
@@ -31,6 +31,11 @@ class PreforkZeroDropTest {
     private static final String RETIRED = "Worker \\d+ \\(pid \\d+\\) retired";
     /** How long a worker JVM may take to boot while the harsh clients keep both cores busy (measured: 12 s per reload). */
     private static final Duration UNDER_LOAD = Duration.ofSeconds(120);
+    /**
+     * The pause of each harsh client after each request: about 600 requests a second in all, half
+     * of what this machine serves flat out, so that the test run's other forks keep their CPU.
+     */
+    private static final Duration PACE = Duration.ofMillis(25);
 
     @TempDir
     Path dir;
@@ -41,7 +46,7 @@ class PreforkZeroDropTest {
             kiln.awaitHttpWorkers(2, 1);
             Set<Long> first = workerPids(kiln);
             Tally tally;
-            try (LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
+            try (LoadClients load = harshLoad(kiln.port())) {
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 for (int generation = 2; generation <= 4; generation++) {
                     kiln.signal("HUP");
@@ -61,7 +66,7 @@ class PreforkZeroDropTest {
         java.util.Random random = new java.util.Random(seed);
         KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0");
         kiln.awaitHttpWorkers(2, 1);
-        try (kiln; LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
+        try (kiln; LoadClients load = harshLoad(kiln.port())) {
             load.awaitRequests(50, Duration.ofSeconds(10));
             for (int i = 0; i < 4; i++) {
                 kiln.signal("HUP");
@@ -115,7 +120,7 @@ class PreforkZeroDropTest {
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0")) {
             kiln.awaitHttpWorkers(2, 1);
             Tally tally;
-            try (LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
+            try (LoadClients load = harshLoad(kiln.port())) {
                 load.awaitRequests(20, Duration.ofSeconds(10));
                 kiln.signal("TTIN");
                 kiln.signal("TTIN");
@@ -136,7 +141,7 @@ class PreforkZeroDropTest {
     void termServesEveryRequestAcceptedBeforeIt() throws Exception {
         KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0");
         kiln.awaitHttpWorkers(2, 1);
-        try (kiln; LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
+        try (kiln; LoadClients load = harshLoad(kiln.port())) {
             load.awaitRequests(50, Duration.ofSeconds(10));
             long term = System.nanoTime();
             kiln.signal("TERM");
@@ -172,11 +177,16 @@ class PreforkZeroDropTest {
 
     /** Runs the clients until {@code done} (at most 90 s) and a few more requests after it. */
     private static Tally underLoad(KilnProcess kiln, BooleanSupplier done) throws Exception {
-        try (LoadClients load = LoadClients.harsh(kiln.port(), "/hello")) {
+        try (LoadClients load = harshLoad(kiln.port())) {
             await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100)).until(done::getAsBoolean);
             load.awaitRequests(20, Duration.ofSeconds(10));
             return load.stop();
         }
+    }
+
+    /** {@link LoadClients#harsh}'s mix of clients on {@code GET /hello}, paced. */
+    static LoadClients harshLoad(int port) {
+        return LoadClients.harsh(port, "/hello", PACE);
     }
 
     private static void assertNoFailure(Tally tally, KilnProcess kiln) {
