@@ -21,6 +21,7 @@ public record Config(
         String httpInterface,
         int httpPort,
         int geventPort,
+        int metricsPort,
         boolean httpEnable,
         boolean proxyMode,
         List<String> websocketAllowedOrigins,
@@ -76,6 +77,15 @@ public record Config(
             throw contradiction("http_port", httpPort, "gevent_port", geventPort,
                     "in prefork mode (workers > 0) both servers listen, so the ports must differ");
         }
+        if (metricsPort != 0 && (metricsPort == httpPort || metricsPort == geventPort)) {
+            throw contradiction("metrics_port", metricsPort, metricsPort == httpPort ? "http_port" : "gevent_port",
+                    metricsPort, "the metrics are served apart from the application, on a port of their own");
+        }
+    }
+
+    /** Whether processes record metrics: some process serves them on {@code metrics_port}. */
+    public boolean metrics() {
+        return metricsPort > 0;
     }
 
     /** Whether {@code --dev} includes {@code mode} (reload, debug, access). */

@@ -166,6 +166,7 @@ public final class ConfigLoader {
                 value(Options.HTTP_INTERFACE),
                 value(Options.HTTP_PORT),
                 value(Options.GEVENT_PORT),
+                value(Options.METRICS_PORT),
                 value(Options.HTTP_ENABLE),
                 value(Options.PROXY_MODE),
                 value(Options.WEBSOCKET_ALLOWED_ORIGINS),

@@ -56,6 +56,10 @@ public final class Options {
             "port of the evented server: kiln evented, or the evented worker of prefork mode (websockets, long polling)",
             ValueType.port(false), "8072", "--gevent-port");
 
+    public static final Option<Integer> METRICS_PORT = TABLE.value("metrics_port",
+            "port of GET /metrics (Prometheus and OpenMetrics text), on http_interface; 0 = no metrics",
+            ValueType.port(false), "0", "--metrics-port");
+
     public static final Option<Boolean> HTTP_ENABLE = TABLE.negatingFlag("http_enable",
             "do not start the HTTP server", "True", "--no-http");
 

@@ -81,6 +81,7 @@ final class Dispatcher {
         if (hasStatics) {
             String addon = statics.addonOf(request.rawPath());
             if (addon != null) {
+                request.staticFile();
                 return statics.serve(request, addon);
             }
         }
@@ -95,8 +96,8 @@ final class Dispatcher {
         if (match == null || match.route().auth() != Route.Auth.NONE) {
             return databases.serve(request, found);
         }
-        request.route(match.params());
         RouteSpec route = match.route();
+        request.route(route, match.params());
         if (route.handler() instanceof BuiltInRoute.Handler builtIn) {
             return serveBuiltIn(route, builtIn, request);
         }

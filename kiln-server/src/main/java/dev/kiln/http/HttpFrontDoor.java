@@ -3,6 +3,7 @@ package dev.kiln.http;
 import dev.kiln.addons.LoadedAddons;
 import dev.kiln.logging.AccessLog;
 import dev.kiln.logging.AccessRefusals;
+import dev.kiln.metrics.KilnMetrics;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.EnumSet;
@@ -124,6 +125,7 @@ public final class HttpFrontDoor extends Handler.Abstract {
         String method = converted.method();
         String rawPath = converted.rawPath();
         inFlight.put(id, new InFlightRequest(id, method, rawPath, start, thread, abortable));
+        KilnMetrics.requestStarted();
         long bytes = 0;
         try {
             bytes = answer(converted, response, callback, abortable);
@@ -132,6 +134,8 @@ public final class HttpFrontDoor extends Handler.Abstract {
         } finally {
             inFlight.remove(id);
             served.increment();
+            KilnMetrics.requestEnded(converted.routePattern(), method, response.getStatus(), System.nanoTime() - start,
+                    request.getLength(), bytes);
             if (abortable != null) {
                 abortable.finish();
             }

@@ -86,6 +86,7 @@ final class InDatabases implements DatabaseRoutes {
             return found.allow() == null ? Outcome.page(404) : Outcome.notAllowed(found.allow());
         }
         RouteSpec route = found.match().route();
+        request.route(route, found.match().params());
         Sessions.Session session = token == null ? null : Sessions.find(connection, db, token).orElse(null);
         request.session(session);
         if (route.auth() == Route.Auth.USER && session == null) {
@@ -96,8 +97,7 @@ final class InDatabases implements DatabaseRoutes {
             refuseCsrf(db, token, request);
             return Outcome.page(400, "Session expired (invalid CSRF token)");
         }
-        request.route(found.match().params())
-                .withEnv(scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, request.remoteAddress())));
+        request.withEnv(scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, request.remoteAddress())));
         return calls.call(route, request, routes.loaders().get(route.addon()), db);
     }
 

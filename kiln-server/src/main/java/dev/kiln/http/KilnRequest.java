@@ -1,5 +1,6 @@
 package dev.kiln.http;
 
+import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.Env;
 import dev.kiln.api.HttpException;
 import dev.kiln.api.Request;
@@ -28,6 +29,8 @@ abstract class KilnRequest implements Request {
     private final String path;
     private final int maxBodyBytes;
     private Map<String, String> pathParams = Map.of();
+    /** What the metrics count the request by: its route's pattern once one matched. */
+    private String routePattern = "unmatched";
     private Map<String, Object> jsonParams = Map.of();
     private byte[] body;
     private Env env;
@@ -96,10 +99,21 @@ abstract class KilnRequest implements Request {
         this.jsonParams = params;
     }
 
-    /** The path parameters of the route matched (set again on each try of a retried transaction). */
-    KilnRequest route(Map<String, String> params) {
+    /** The route matched and its path parameters (set again on each try of a retried transaction). */
+    KilnRequest route(RouteSpec route, Map<String, String> params) {
         this.pathParams = params;
+        this.routePattern = route.path();
         return this;
+    }
+
+    /** The request is for a static file. */
+    void staticFile() {
+        this.routePattern = "static";
+    }
+
+    /** The pattern of the route that matched, {@code static}, or {@code unmatched}: never the raw path. */
+    String routePattern() {
+        return routePattern;
     }
 
     KilnRequest withEnv(Env env) {

@@ -1,6 +1,7 @@
 package dev.kiln.server;
 
 import dev.kiln.config.Config;
+import dev.kiln.metrics.KilnMetrics;
 import dev.kiln.os.Proc;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -97,6 +98,15 @@ public abstract class CommonServer {
     /** {@code --dev=reload}: the addons changed; the loop reloads them as on HUP. Any thread may call it. */
     public void addonsChanged() {
         signals.addonsChanged();
+    }
+
+    /**
+     * Serves this process's own metrics on {@code metrics_port} until the returned server is closed
+     * (before a re-exec: the new image listens again); null when metrics are off.
+     */
+    protected MetricsServer serveOwnMetrics() {
+        KilnMetrics metrics = KilnMetrics.get();
+        return metrics == null ? null : MetricsServer.start(config, metrics.registry()::scrape);
     }
 
     /** How long a graceful stop waits for requests: no request may legitimately outlive limit_time_real. */

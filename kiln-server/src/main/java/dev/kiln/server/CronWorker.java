@@ -40,6 +40,7 @@ public final class CronWorker extends PreforkWorker {
         tell(new Ready(0));
         loop(step("state report", () -> tell(new State(0, 0, Proc.rss(), 0, ""))));
         boolean clean = cron.stop(stopTimeout());
+        reportMetrics();
         LOG.info(clean ? "Cron worker stopped" : "Cron worker stopped; a job was cut short");
         return 0;
     }

@@ -4,6 +4,7 @@ import dev.kiln.config.Config;
 import dev.kiln.failure.KilnException;
 import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
+import dev.kiln.metrics.KilnMetrics;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
 import dev.kiln.server.Limits.Limit;
@@ -57,8 +58,10 @@ public final class EventedServer extends CommonServer {
         signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1");
         listen();
         PidFile.write(config.pidfile());
-        loop(TICK, List.of(step("limits", this::processLimits)));
-        stop();
+        try (MetricsServer metrics = serveOwnMetrics()) {
+            loop(TICK, List.of(step("limits", this::processLimits)));
+            stop();
+        }
         return 0;
     }
 
@@ -104,10 +107,12 @@ public final class EventedServer extends CommonServer {
             LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss,
                     limits.threshold(Limit.MEMORY_HARD));
             application.inFlight().stream().map(InFlightRequest::id).forEach(abandoned::add);
+            KilnMetrics.limitReached("limit_memory_hard");
             restartInPlace("limit_memory_hard");
         } else if (reached.contains(Limit.MEMORY_SOFT)) {
             LOG.warn("Limit limit_memory_soft reached: RSS {} bytes > {} bytes; restarting in place",
                     rss, limits.threshold(Limit.MEMORY_SOFT));
+            KilnMetrics.limitReached("limit_memory_soft");
             restartInPlace("limit_memory_soft");
         }
     }

@@ -5,6 +5,7 @@ import dev.kiln.failure.KilnException;
 import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.logging.ThreadStacks;
+import dev.kiln.metrics.KilnMetrics;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
 import dev.kiln.server.Limits.Limit;
@@ -99,6 +100,7 @@ public final class HttpWorker extends PreforkWorker {
         Set<Long> abandoned = new HashSet<>(overTime);
         abandoned.addAll(overCpu);
         boolean clean = http.drain(stopTimeout(), abandoned, () -> serverStops);
+        reportMetrics();
         LOG.info(clean ? "Worker stopped" : "Worker stopped; requests were cut short");
         return 0;
     }
@@ -200,6 +202,7 @@ public final class HttpWorker extends PreforkWorker {
             return false;
         }
         recycling = true;
+        KilnMetrics.limitReached(limit);
         // the master starts a replacement, and retires this worker (TERM) once it is ready: capacity never dips
         tell(new Recycle(limit));
         return true;

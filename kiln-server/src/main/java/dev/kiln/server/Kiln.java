@@ -12,6 +12,7 @@ import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Notifications;
 import dev.kiln.db.Postgres;
 import dev.kiln.failure.KilnException;
+import dev.kiln.metrics.KilnMetrics;
 import dev.kiln.http.DatabaseManagerRoutes;
 import dev.kiln.http.DatabaseSelector;
 import dev.kiln.http.Databases;
@@ -164,6 +165,9 @@ public final class Kiln {
                          Registries registries, Supplier<List<String>> databases) {
 
         static Parts of(Config config) {
+            if (config.metrics()) {
+                KilnMetrics.enable();       // before anything records: every process of a server with metrics_port
+            }
             AddonLoader catalog = AddonLoader.discover(config.addonsPath(), config.dataDir());
             LoadedAddons serverWide = catalog.load(config.serverWideModules());
             refuseSuperuserByName(config);

@@ -2,6 +2,8 @@ package dev.kiln.server;
 
 import dev.kiln.config.Config;
 import dev.kiln.failure.KilnException;
+import dev.kiln.metrics.KilnMetrics;
+import dev.kiln.metrics.MergedMetrics;
 import dev.kiln.os.Libc;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
@@ -9,6 +11,7 @@ import dev.kiln.server.Limits.Limit;
 import dev.kiln.server.Limits.Usage;
 import dev.kiln.server.WorkerChannel.Heard;
 import dev.kiln.server.WorkerMessage.Hello;
+import dev.kiln.server.WorkerMessage.Metrics;
 import dev.kiln.server.WorkerMessage.Ready;
 import dev.kiln.server.WorkerMessage.Recycle;
 import dev.kiln.server.WorkerMessage.State;
@@ -21,11 +24,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
+import java.util.stream.Collectors;
 
 import static dev.kiln.server.ServerLoop.step;
 
@@ -44,7 +49,7 @@ import static dev.kiln.server.ServerLoop.step;
  * boot at start (exit code 3) stops the master with that code instead of a respawn loop; workers
  * that keep dying are respawned no faster than once a second.
  *
- * <p>At about 460 lines it is the master's whole lifecycle on one page of methods, as gunicorn's
+ * <p>At about 490 lines it is the master's whole lifecycle on one page of methods, as gunicorn's
  * arbiter is: the worker's own side lives in {@link WorkerProcess}, the limits in {@link Limits},
  * the reload's state in {@link Reload}; splitting the handlers further would scatter one loop's
  * state across classes.
@@ -75,6 +80,8 @@ public final class PreforkServer extends CommonServer {
     /** The port of {@link #geventFd}: gevent_port, or the kernel's choice when that is 0. */
     private int geventPort;
     private WorkerChannel channel;
+    /** The whole server's metrics, the workers' merged in; null when metrics are off. */
+    private MergedMetrics metrics;
 
     /** @param preload creates and loads the {@code -d} databases before any worker starts */
     public PreforkServer(Config config, IntSupplier preload) {
@@ -113,8 +120,14 @@ public final class PreforkServer extends CommonServer {
             PidFile.remove(config.pidfile());
             return preloaded;
         }
+        KilnMetrics own = KilnMetrics.get();
+        if (own != null) {
+            metrics = new MergedMetrics(own.registry()::scrape);
+            own.countWorkers(() -> workers.stream().collect(Collectors.groupingBy(
+                    w -> List.of(w.kind.name().toLowerCase(Locale.ROOT), String.valueOf(w.generation)), Collectors.counting())));
+        }
         try {
-            channel = WorkerChannel.open(signals::wake);
+            channel = WorkerChannel.open(signals::wake, metrics);
         } catch (IOException e) {
             throw KilnException.failure("prefork master: cannot open the workers' channel in "
                     + System.getProperty("java.io.tmpdir") + " (" + e.getMessage() + ")");
@@ -122,6 +135,7 @@ public final class PreforkServer extends CommonServer {
         LOG.info("Prefork master on {}:{}: {} HTTP worker{}, {} cron worker{}, the evented worker on port {}",
                 socket.address().getHostString(), socket.address().getPort(), target, target == 1 ? "" : "s", cronTarget,
                 cronTarget == 1 ? "" : "s", geventPort);
+        MetricsServer metricsServer = metrics == null ? null : MetricsServer.start(config, metrics::collect);
         loop(TICK, List.of(
                 step("hear", this::hear),
                 step("reap", this::reap),
@@ -136,6 +150,9 @@ public final class PreforkServer extends CommonServer {
         }
         stopWorkers();
         channel.close();
+        if (metricsServer != null) {
+            metricsServer.close();
+        }
         if (status != null) {
             status.close();
         }
@@ -270,6 +287,7 @@ public final class PreforkServer extends CommonServer {
         int generation = reload.generation();
         workers.stream().filter(old -> old.generation < generation && !old.retiring).forEach(old -> retire(old, "reload"));
         LOG.info("SIGHUP: generation {} serving", generation);
+        KilnMetrics.reloaded(System.nanoTime() - reload.pending().stream().mapToLong(w -> w.startedNanos).min().orElseThrow());
         boolean again = reload.again();
         reload = reload.finished();
         if (again) {
@@ -308,10 +326,12 @@ public final class PreforkServer extends CommonServer {
             if (reached.contains(Limit.MEMORY_HARD)) {
                 LOG.error("{} (pid {}): limit limit_memory_hard reached: RSS {} bytes > {} bytes; killed",
                         w.name(), w.pid(), w.rss, limits.threshold(Limit.MEMORY_HARD));
+                KilnMetrics.limitReached("limit_memory_hard");
                 kill(w);
             } else if (reached.contains(Limit.TIME_REAL)) {
                 LOG.error("{} (pid {}): limit limit_time_real reached: no heartbeat for {} s (> {} s); killed",
                         w.name(), w.pid(), Duration.ofNanos(silentNanos).toSeconds(), limits.threshold(Limit.TIME_REAL));
+                KilnMetrics.limitReached("limit_time_real");
                 kill(w);
             } else if (w.retiring && now - w.retiredNanos > stopTimeout().plus(RETIRE_GRACE).toNanos()) {
                 LOG.error("{} (pid {}) still running {} s after it was retired; killed", w.name(), w.pid(),
@@ -360,6 +380,8 @@ public final class PreforkServer extends CommonServer {
             workers.remove(w);
             channel.forget(w.id);
             int code = w.process.exitValue();
+            KilnMetrics.workerExited(w.kind.name(), w.killed ? "killed" : w.retiring && code == 0 ? "retired"
+                    : !w.ready ? "boot_failed" : code == 0 ? "exited" : "died");
             if (w.retiring && code == 0) {
                 LOG.info("{} (pid {}) retired", w.name(), w.pid());
             } else if (reload.pending().contains(w)) {
@@ -394,6 +416,10 @@ public final class PreforkServer extends CommonServer {
     /** Starts a worker JVM of {@code generation}; the loop wakes when it exits. */
     private WorkerProcess spawn(Kind kind, int generation) {
         int id = nextId.incrementAndGet();
+        if (metrics != null) {
+            metrics.admit(id, kind.name().toLowerCase(Locale.ROOT), generation);     // before it can report
+        }
+        KilnMetrics.workerSpawned(kind.name());
         WorkerProcess worker = WorkerProcess.start(kind, id, generation, config,
                 channel.admit(id, WorkerProcess.nameOf(kind, id)), geventFd);
         workers.add(worker);
@@ -438,6 +464,7 @@ public final class PreforkServer extends CommonServer {
             }
             case Recycle recycle -> worker.recycle = recycle.limit();
             case Hello hello -> LOG.warn("{} (pid {}): a second hello, ignored", worker.name(), worker.pid());
+            case Metrics metrics -> { }     // the channel hands them to the merged metrics, never to the loop
         }
     }
 

@@ -1,6 +1,8 @@
 package dev.kiln.server;
 
 import dev.kiln.config.Config;
+import dev.kiln.metrics.KilnMetrics;
+import dev.kiln.metrics.MetricFamily;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -10,8 +12,8 @@ import java.util.List;
 
 /**
  * What the prefork workers share: the {@link WorkerChannel} on which they talk to their master
- * (ready, their state every second, a request to be replaced), their loop, and noticing that the
- * master is gone.
+ * (ready, their state and their metrics every second, a request to be replaced), their loop, and
+ * noticing that the master is gone.
  */
 abstract class PreforkWorker extends CommonServer {
 
@@ -35,7 +37,24 @@ abstract class PreforkWorker extends CommonServer {
         List<ServerLoop.Step> all = new ArrayList<>();
         all.add(ServerLoop.step("master check", () -> quit |= masterGone()));
         all.addAll(List.of(steps));
+        if (KilnMetrics.get() != null) {
+            all.add(ServerLoop.step("metrics report", this::reportMetrics));
+        }
         loop(TICK, all);
+    }
+
+    /**
+     * Sends the master the latest value of every metric of this process; each worker calls it once
+     * more when it has stopped serving, so a worker that exits normally takes no count with it.
+     */
+    final void reportMetrics() {
+        KilnMetrics metrics = KilnMetrics.get();
+        if (metrics == null) {
+            return;
+        }
+        for (MetricFamily family : MetricFamily.of(metrics.registry().scrape())) {
+            WorkerCodec.split(family).forEach(this::tell);
+        }
     }
 
     /** Sends one message to the master. */

@@ -6,6 +6,7 @@ import dev.kiln.failure.KilnException;
 import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.logging.ThreadStacks;
+import dev.kiln.metrics.KilnMetrics;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
 import dev.kiln.server.Limits.Limit;
@@ -76,8 +77,10 @@ public final class ThreadedServer extends CommonServer {
             return preloaded;
         }
         cron.start();
-        loop(TICK, List.of(step("limits", this::processLimits)));
-        stop();
+        try (MetricsServer metrics = serveOwnMetrics()) {
+            loop(TICK, List.of(step("limits", this::processLimits)));
+            stop();
+        }
         return 0;
     }
 
@@ -136,6 +139,7 @@ public final class ThreadedServer extends CommonServer {
             LOG.error("Limit limit_memory_hard reached: RSS {} bytes > {} bytes; restarting now", rss,
                     limits.threshold(Limit.MEMORY_HARD));
             application.inFlight().forEach(r -> overLimit.add(r.id()));
+            KilnMetrics.limitReached("limit_memory_hard");
             restartInPlace("limit_memory_hard");
             return;
         }
@@ -143,6 +147,7 @@ public final class ThreadedServer extends CommonServer {
             LOG.warn("Limit limit_memory_soft reached: RSS {} bytes > {} bytes; restarting once the requests in flight are done",
                     rss, limits.threshold(Limit.MEMORY_SOFT));
             limitReachedNanos = System.nanoTime();
+            KilnMetrics.limitReached("limit_memory_soft");
         }
         for (InFlightRequest request : application.inFlight()) {
             long age = Duration.ofMillis(request.elapsedMillis()).toNanos();
@@ -150,6 +155,7 @@ public final class ThreadedServer extends CommonServer {
                 LOG.warn("Limit limit_time_real reached: request {} on {} running {} s > {} s; its stack:\n{}",
                         request.method() + " " + request.path(), request.thread(), request.elapsedMillis() / 1000,
                         limits.threshold(Limit.TIME_REAL), ThreadStacks.of(request.thread()));
+                KilnMetrics.limitReached("limit_time_real");
                 if (limitReachedNanos < 0) {
                     limitReachedNanos = System.nanoTime();
                 }

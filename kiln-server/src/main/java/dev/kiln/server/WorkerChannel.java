@@ -1,8 +1,10 @@
 package dev.kiln.server;
 
 import dev.kiln.failure.KilnException;
+import dev.kiln.metrics.MergedMetrics;
 import dev.kiln.server.WorkerCodec.Malformed;
 import dev.kiln.server.WorkerMessage.Hello;
+import dev.kiln.server.WorkerMessage.Metrics;
 import dev.kiln.server.WorkerMessage.State;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,7 +52,9 @@ import java.util.concurrent.LinkedBlockingQueue;
  * arrived ({@link #poll}); the master's loop takes every decision. A message that cannot be read is
  * logged (one warning, no stack) and dropped, and the reader reads on; it ends only with its
  * connection. The queue is unbounded: each worker sends about one message a second and the
- * master's loop empties it at least as often.
+ * master's loop empties it at least as often. Metric reports are the exception: the reader hands
+ * them straight to the {@link MergedMetrics} (nothing for the loop to decide), and tells it the
+ * worker is gone once its connection ended, after the last report was read.
  */
 final class WorkerChannel implements AutoCloseable {
 
@@ -75,20 +79,25 @@ final class WorkerChannel implements AutoCloseable {
     private final Map<String, Admitted> tokens = new ConcurrentHashMap<>();
     private final Set<SocketChannel> connections = ConcurrentHashMap.newKeySet();
     private final LinkedBlockingQueue<Heard> heard = new LinkedBlockingQueue<>();
+    /** Where the workers' metric reports go; null when metrics are off. */
+    private final MergedMetrics metrics;
 
-    private WorkerChannel(Path dir, Path path, ServerSocketChannel server, Runnable wake) {
+    private WorkerChannel(Path dir, Path path, ServerSocketChannel server, Runnable wake, MergedMetrics metrics) {
         this.dir = dir;
         this.path = path;
         this.server = server;
         this.wake = wake;
+        this.metrics = metrics;
         Thread.ofPlatform().daemon().name("kiln-worker-channel").start(this::accept);
     }
 
     /**
      * Listens in a new private directory. {@code wake} is called when a message other than a
      * state report arrives, so that the master's loop acts on it at once rather than at its next tick.
+     *
+     * @param metrics where metric reports go; null when metrics are off (reports are then dropped)
      */
-    static WorkerChannel open(Runnable wake) throws IOException {
+    static WorkerChannel open(Runnable wake, MergedMetrics metrics) throws IOException {
         Path parent = Path.of(System.getProperty("java.io.tmpdir"));
         if (parent.toAbsolutePath().toString().length() > MAX_PATH - 40) {
             parent = Path.of("/tmp");
@@ -105,7 +114,7 @@ final class WorkerChannel implements AutoCloseable {
             Files.deleteIfExists(dir);
             throw e;
         }
-        return new WorkerChannel(dir, path, server, wake);
+        return new WorkerChannel(dir, path, server, wake, metrics);
     }
 
     /**
@@ -145,9 +154,15 @@ final class WorkerChannel implements AutoCloseable {
         return Map.of(PATH_ENV, path.toString(), TOKEN_ENV, token);
     }
 
-    /** Takes back the token of worker {@code id} if it never used it (it died while booting). */
+    /**
+     * Takes back the token of worker {@code id} if it never used it (it died while booting); such a
+     * worker never reported, so it is gone for the metrics too. A worker that connected is gone for
+     * them once its connection ends.
+     */
     void forget(int id) {
-        tokens.values().removeIf(admitted -> admitted.id() == id);
+        if (tokens.values().removeIf(admitted -> admitted.id() == id) && metrics != null) {
+            metrics.gone(id);
+        }
     }
 
     /** The oldest message not yet taken, or null. */
@@ -181,8 +196,9 @@ final class WorkerChannel implements AutoCloseable {
 
     /** Reads one worker's messages until its connection ends. */
     private void read(SocketChannel connection) {
+        Admitted worker = null;
         try (connection; InputStream in = new BufferedInputStream(Channels.newInputStream(connection))) {
-            Admitted worker = identify(in);
+            worker = identify(in);
             if (worker == null) {
                 return;
             }
@@ -191,6 +207,12 @@ final class WorkerChannel implements AutoCloseable {
                 long now = System.nanoTime();
                 try {
                     WorkerMessage message = WorkerCodec.decode(frame);
+                    if (message instanceof Metrics(var family)) {
+                        if (metrics != null) {
+                            metrics.report(worker.id(), family);
+                        }
+                        continue;
+                    }
                     heard.add(new Heard(worker.id(), message, now));
                     if (!(message instanceof State)) {
                         wake.run();
@@ -204,6 +226,9 @@ final class WorkerChannel implements AutoCloseable {
             LOG.debug("Worker channel: a connection ended: {}", e.toString());
         } finally {
             connections.remove(connection);
+            if (worker != null && metrics != null) {
+                metrics.gone(worker.id());
+            }
         }
     }
 

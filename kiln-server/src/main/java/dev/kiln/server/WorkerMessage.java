@@ -1,5 +1,7 @@
 package dev.kiln.server;
 
+import dev.kiln.metrics.MetricFamily;
+
 /**
  * What a prefork worker tells its master on the {@link WorkerChannel}, one record per kind of
  * message; {@link WorkerCodec} alone turns them into bytes and back. The constructors refuse values
@@ -7,7 +9,7 @@ package dev.kiln.server;
  * may act on as it stands.
  */
 sealed interface WorkerMessage permits WorkerMessage.Hello, WorkerMessage.Ready, WorkerMessage.State,
-        WorkerMessage.Recycle {
+        WorkerMessage.Recycle, WorkerMessage.Metrics {
 
     /** The first message of a connection: the one-time token the master gave this worker in its environment. */
     record Hello(String token) implements WorkerMessage {
@@ -45,6 +47,18 @@ sealed interface WorkerMessage permits WorkerMessage.Hello, WorkerMessage.Ready,
         public Recycle {
             if (limit == null || limit.isBlank()) {
                 throw new IllegalArgumentException("a recycle without its limit");
+            }
+        }
+    }
+
+    /**
+     * The worker's latest values of one metric family (all of them, or a part when the family does
+     * not fit one frame), sent every second and once more as the worker stops.
+     */
+    record Metrics(MetricFamily family) implements WorkerMessage {
+        public Metrics {
+            if (family == null) {
+                throw new IllegalArgumentException("metrics without a family");
             }
         }
     }

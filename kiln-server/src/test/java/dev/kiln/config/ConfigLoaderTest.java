@@ -283,7 +283,7 @@ class ConfigLoaderTest {
         assertThat(Files.list(f.getParent())).as("no temporary file left").containsExactly(f);
         Config reloaded = load("config", f);
         assertThat(reloaded).isEqualTo(new Config(saved.configFile(), false, saved.addonsPath(),
-                saved.serverWideModules(), saved.httpInterface(), saved.httpPort(), saved.geventPort(),
+                saved.serverWideModules(), saved.httpInterface(), saved.httpPort(), saved.geventPort(), saved.metricsPort(),
                 saved.httpEnable(), saved.proxyMode(), saved.websocketAllowedOrigins(), saved.dbName(), saved.init(), saved.update(),
                 saved.stopAfterInit(), saved.workers(), saved.maxCronThreads(), saved.limitMemorySoft(),
                 saved.limitMemoryHard(), saved.limitTimeCpu(), saved.limitTimeReal(), saved.limitTimeRealCron(),

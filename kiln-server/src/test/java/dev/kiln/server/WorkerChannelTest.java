@@ -35,7 +35,7 @@ class WorkerChannelTest {
 
     @BeforeEach
     void open() throws IOException {
-        channel = WorkerChannel.open(wakes::incrementAndGet);
+        channel = WorkerChannel.open(wakes::incrementAndGet, null);
     }
 
     @AfterEach
@@ -127,7 +127,7 @@ class WorkerChannelTest {
         Path left = Files.createDirectory(mine.resolveSibling("kiln-channel-" + gone.pid() + "-1"));
         Files.createFile(left.resolve("workers.sock"));
 
-        try (WorkerChannel next = WorkerChannel.open(() -> { })) {
+        try (WorkerChannel next = WorkerChannel.open(() -> { }, null)) {
             assertThat(left).doesNotExist();
             assertThat(mine).as("a live master's").exists();
         }

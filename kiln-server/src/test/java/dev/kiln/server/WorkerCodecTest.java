@@ -1,7 +1,10 @@
 package dev.kiln.server;
 
+import dev.kiln.metrics.MetricFamily;
+import dev.kiln.metrics.MetricFamily.Point;
 import dev.kiln.server.WorkerCodec.Malformed;
 import dev.kiln.server.WorkerMessage.Hello;
+import dev.kiln.server.WorkerMessage.Metrics;
 import dev.kiln.server.WorkerMessage.Ready;
 import dev.kiln.server.WorkerMessage.Recycle;
 import dev.kiln.server.WorkerMessage.State;
@@ -28,7 +31,11 @@ class WorkerCodecTest {
             new Ready(0),
             new State(123_456_789_012L, 3, 104_857_600L, 2_500, "POST /web/dataset/call_kw/ré.sumé"),
             new State(0, 0, -1, 0, ""),
-            new Recycle("limit_memory_soft"));
+            new Recycle("limit_memory_soft"),
+            new Metrics(new MetricFamily("kiln_http_requests", MetricFamily.Type.COUNTER, "HTTP requests", null, List.of(
+                    new Point(List.of("route", "/hello", "method", "GET"), 42, 0, new double[0], new long[0])))),
+            new Metrics(new MetricFamily("kiln_http_request_duration_seconds", MetricFamily.Type.HISTOGRAM, "", "seconds",
+                    List.of(new Point(List.of(), 1.5, 3, new double[] {0.1, 1, Double.POSITIVE_INFINITY}, new long[] {1, 1, 1})))));
 
     @Test
     void everyKindOfMessageComesBackAsItWasSent() throws Exception {
@@ -36,6 +43,29 @@ class WorkerCodecTest {
             byte[] frame = WorkerCodec.encode(message);
             assertThat(WorkerCodec.decode(WorkerCodec.readFrame(new ByteArrayInputStream(frame)))).isEqualTo(message);
         }
+    }
+
+    @Test
+    void aMetricFamilyTooLargeForOneFrameTravelsInPartsThatTogetherHoldEveryPoint() throws Exception {
+        List<Point> points = new ArrayList<>();
+        for (int i = 0; i < 3_000; i++) {
+            points.add(new Point(List.of("route", "/route/number/" + i, "method", "GET"), i, i, new double[] {0.1, 1},
+                    new long[] {i, 0}));
+        }
+        MetricFamily family = new MetricFamily("kiln_big", MetricFamily.Type.HISTOGRAM, "many routes", null, points);
+
+        List<Metrics> parts = WorkerCodec.split(family);
+
+        assertThat(parts).hasSizeGreaterThan(1);
+        List<Point> read = new ArrayList<>();
+        for (Metrics part : parts) {
+            byte[] frame = WorkerCodec.encode(part);
+            assertThat(frame.length).isLessThanOrEqualTo(2 + WorkerCodec.MAX_BODY);
+            read.addAll(((Metrics) WorkerCodec.decode(WorkerCodec.readFrame(new ByteArrayInputStream(frame)))).family().points());
+        }
+        assertThat(read).isEqualTo(points);
+        assertThatThrownBy(() -> WorkerCodec.encode(new Metrics(family))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("split");
     }
 
     @Test

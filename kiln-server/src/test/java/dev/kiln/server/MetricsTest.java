@@ -1,0 +1,211 @@
+package dev.kiln.server;
+
+import dev.kiln.bench.LoadClients;
+import dev.kiln.bench.LoadClients.Tally;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * {@code GET /metrics} on {@code --metrics-port}: what a scraper reads, in the threaded mode and from
+ * a prefork master that merges its workers, whose counters must stay monotonic and match what the
+ * clients counted through reloads, recycling, TTIN/TTOU and a worker killed.
+ */
+@Tag("process")
+class MetricsTest {
+
+    private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    /** One sample line: name, labels, value. */
+    private static final Pattern SAMPLE = Pattern.compile("(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*})? (\\S+)$");
+    private static final String HELLO = "kiln_http_requests_total{method=\"GET\",route=\"/hello\",status=\"2xx\"}";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theThreadedServerCountsRequestsByRoutePatternNeverByTheRawPath() throws Exception {
+        int metricsPort = KilnProcess.freePort();
+        try (KilnProcess kiln = KilnProcess.start(dir, "--metrics-port=" + metricsPort)) {
+            for (int i = 0; i < 7; i++) {
+                assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
+            }
+            for (int i = 0; i < 3; i++) {
+                assertThat(kiln.get("/no/such/page/" + i + "?x=" + "y".repeat(100))).startsWith("HTTP/1.1 404");
+            }
+            HttpResponse<String> scrape = scrape(metricsPort, null);
+            assertThat(scrape.statusCode()).isEqualTo(200);
+            assertThat(scrape.headers().firstValue("Content-Type")).hasValueSatisfying(type -> assertThat(type)
+                    .startsWith("text/plain; version=0.0.4"));
+            Map<String, Double> samples = samples(scrape.body());
+            assertThat(samples).containsEntry(HELLO, 7.0)
+                    .containsEntry("kiln_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"4xx\"}", 3.0)
+                    .containsEntry("kiln_http_request_duration_seconds_count{method=\"GET\",route=\"/hello\"}", 7.0)
+                    .containsKey("process_cpu_seconds_total")
+                    .containsKey("jvm_memory_used_bytes{area=\"heap\"}");
+            assertThat(scrape.body()).doesNotContain("/no/such/page");
+        }
+    }
+
+    @Test
+    void theEndpointSpeaksOpenMetricsWhenAskedAndAnswersNothingElse() throws Exception {
+        int metricsPort = KilnProcess.freePort();
+        try (KilnProcess kiln = KilnProcess.start(dir, "--metrics-port=" + metricsPort)) {
+            kiln.get("/hello");
+            HttpResponse<String> open = scrape(metricsPort, "application/openmetrics-text;version=1.0.0,text/plain;q=0.5");
+            assertThat(open.headers().firstValue("Content-Type")).hasValueSatisfying(type -> assertThat(type)
+                    .startsWith("application/openmetrics-text"));
+            assertThat(open.body()).contains("# TYPE kiln_http_requests counter").endsWith("# EOF\n");
+
+            HttpResponse<String> post = CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
+                    .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(post.statusCode()).isEqualTo(405);
+            assertThat(post.headers().firstValue("Allow")).hasValue("GET, HEAD");
+            HttpResponse<String> other = CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + "/admin"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(other.statusCode()).isEqualTo(404);
+            // the application's port does not serve them
+            assertThat(kiln.get("/metrics")).startsWith("HTTP/1.1 404");
+        }
+    }
+
+    @Test
+    void aPreforkMastersCountersStayMonotonicAndMatchTheClientsThroughReloadsRecyclingTtinTtouAndAKill() throws Exception {
+        int metricsPort = KilnProcess.freePort();
+        try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0",
+                "--limit-request=1500", "--metrics-port=" + metricsPort)) {
+            kiln.awaitHttpWorkers(2, 1);
+            Watcher watcher = new Watcher(metricsPort);
+            long counted;
+            try (watcher; LoadClients load = PreforkZeroDropTest.harshLoad(kiln.port())) {
+                load.awaitRequests(200, Duration.ofSeconds(30));
+                for (int generation = 2; generation <= 4; generation++) {
+                    kiln.signal("HUP");
+                    kiln.awaitHttpWorkers(2, generation, Duration.ofSeconds(120));
+                }
+                kiln.signal("TTIN");
+                kiln.awaitHttpWorkers(3, 4, Duration.ofSeconds(120));
+                kiln.signal("TTOU");
+                kiln.awaitHttpWorkers(2, 4, Duration.ofSeconds(120));
+                await().atMost(Duration.ofSeconds(120)).until(() -> samples(scrape(metricsPort, null).body())
+                        .getOrDefault("kiln_worker_exits_total{kind=\"http\",reason=\"retired\"}", 0.0) >= 8);
+                counted = load.stop().count(LoadClients.Outcome.SUCCESS);
+            }
+            // every worker that left did so gracefully: it reported before exiting, so nothing is lost
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(samples(scrape(metricsPort, null).body()).get(HELLO)).isEqualTo((double) counted));
+            assertThat(watcher.decreases).as("series that went down between two scrapes").isEmpty();
+            Map<String, Double> after = samples(scrape(metricsPort, null).body());
+            assertThat(after.get("kiln_worker_exits_total{kind=\"http\",reason=\"retired\"}")).isGreaterThanOrEqualTo(8.0);
+            assertThat(after.get("kiln_reload_duration_seconds_count")).isEqualTo(3.0);
+            assertThat(after.get("kiln_limit_events_total{limit=\"limit_request\"}")).isGreaterThanOrEqualTo(1.0);
+
+            // a worker killed outright loses at most what it served since its last report (one second)
+            long victim = PreforkServerTest.workerPids(kiln).iterator().next();
+            Tally tally;
+            long started = System.nanoTime();
+            try (LoadClients load = PreforkZeroDropTest.harshLoad(kiln.port())) {
+                load.awaitRequests(300, Duration.ofSeconds(30));
+                ProcessHandle.of(victim).orElseThrow().destroyForcibly();
+                kiln.awaitWorkers("the killed worker replaced", Duration.ofSeconds(120), workers -> workers.stream()
+                        .noneMatch(w -> w.pid() == victim) && workers.stream().filter(KilnProcess.Worker::servingHttp).count() == 2);
+                load.awaitRequests(300, Duration.ofSeconds(30));
+                tally = load.stop();
+            }
+            double perSecond = tally.count(LoadClients.Outcome.SUCCESS) / ((System.nanoTime() - started) / 1e9);
+            long total = counted + tally.count(LoadClients.Outcome.SUCCESS);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                double reported = samples(scrape(metricsPort, null).body()).get(HELLO);
+                assertThat(reported).as("served %d, %.0f a second", total, perSecond)
+                        .isLessThanOrEqualTo(total).isGreaterThanOrEqualTo(total - perSecond * 2);
+            });
+            assertThat(samples(scrape(metricsPort, null).body()).get(HELLO)).isGreaterThanOrEqualTo(counted);
+            assertThat(samples(scrape(metricsPort, null).body()).get("kiln_worker_exits_total{kind=\"http\",reason=\"died\"}"))
+                    .isEqualTo(1.0);
+        }
+    }
+
+    /** Scrapes every 200 ms and keeps every counter (a {@code _total}, {@code _count}, {@code _sum} or {@code _bucket}) that went down. */
+    private static final class Watcher implements AutoCloseable {
+
+        final List<String> decreases = new CopyOnWriteArrayList<>();
+        private final AtomicBoolean stop = new AtomicBoolean();
+        private final Thread thread;
+
+        Watcher(int port) {
+            thread = Thread.ofPlatform().daemon().name("metrics-watcher").start(() -> {
+                Map<String, Double> last = new HashMap<>();
+                while (!stop.get()) {
+                    try {
+                        Map<String, Double> now = samples(scrape(port, null).body());
+                        now.forEach((series, value) -> {
+                            Double before = last.get(series);
+                            if (monotonic(series) && before != null && value < before) {
+                                decreases.add(series + ": " + before + " -> " + value);
+                            }
+                        });
+                        last.putAll(now);
+                        Thread.sleep(200);
+                    } catch (InterruptedException e) {
+                        return;
+                    } catch (IOException e) {
+                        decreases.add("a scrape failed: " + e);
+                    }
+                }
+            });
+        }
+
+        private static boolean monotonic(String series) {
+            String name = series.contains("{") ? series.substring(0, series.indexOf('{')) : series;
+            return name.startsWith("kiln_") && (name.endsWith("_total") || name.endsWith("_count") || name.endsWith("_bucket")
+                    || name.endsWith("_sum"));
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop.set(true);
+            thread.join();
+        }
+    }
+
+    static HttpResponse<String> scrape(int port, String accept) throws IOException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                .timeout(Duration.ofSeconds(30));
+        if (accept != null) {
+            request.header("Accept", accept);
+        }
+        try {
+            return CLIENT.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+
+    /** Every sample of a text exposition, by series (name and labels as written). */
+    static Map<String, Double> samples(String exposition) {
+        Map<String, Double> samples = new HashMap<>();
+        Matcher sample = SAMPLE.matcher(exposition);
+        while (sample.find()) {
+            samples.put(sample.group(1) + (sample.group(2) == null ? "" : sample.group(2)), Double.parseDouble(sample.group(3)));
+        }
+        return samples;
+    }
+}
