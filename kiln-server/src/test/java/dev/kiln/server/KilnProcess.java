@@ -202,7 +202,7 @@ final class KilnProcess implements AutoCloseable {
     static int freePort() throws IOException {
         int low = 32_768;
         try {
-            low = Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().split("\\s+")[0]);
+            low = Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).getFirst().trim().split("\\s+")[0]);
         } catch (IOException | RuntimeException e) {
             // the usual range's start
         }
