@@ -7,6 +7,7 @@ import dev.kiln.db.DatabaseException;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Notifications;
 import dev.kiln.db.SqlErrors;
+import dev.kiln.metrics.KilnMetrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -110,6 +111,7 @@ public final class BusDispatcher implements Notifications.Subscriber {
         }
         admit(db, client);
         Subscriber subscriber = new Subscriber(db, Set.copyOf(channels), null);
+        KilnMetrics.longPoll(1);
         try {
             follow(db);
             subscribers.add(subscriber);
@@ -121,6 +123,9 @@ public final class BusDispatcher implements Notifications.Subscriber {
                 subscriber.clear();
                 List<Bus.Message> messages = read(db, channels, lastId);
                 if (!messages.isEmpty() || stopped) {
+                    if (!stopped) {
+                        KilnMetrics.busDelivered("longpoll", messages.size());
+                    }
                     return stopped ? List.of() : messages;
                 }
                 long left = deadline - System.nanoTime();
@@ -131,6 +136,7 @@ public final class BusDispatcher implements Notifications.Subscriber {
         } finally {
             subscribers.remove(subscriber);
             leave(db, client);
+            KilnMetrics.longPoll(-1);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.kiln.bus;
 import dev.kiln.api.Bus;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.ReleasableConnection;
+import dev.kiln.metrics.KilnMetrics;
 
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -34,6 +35,8 @@ public final class TransactionBus implements Bus {
     private final String client;
     private final List<String[]> pending = new ArrayList<>();
     private final Set<String> sent = new LinkedHashSet<>();
+    /** Messages written by this transaction, counted once it committed. */
+    private int written;
 
     /**
      * @param dispatcher the process's bus, which polls wait on; null for a cron call, which may not
@@ -93,6 +96,7 @@ public final class TransactionBus implements Bus {
         for (String[] message : pending) {
             sent.add(message[0]);
         }
+        written += pending.size();
         pending.clear();
     }
 
@@ -100,6 +104,7 @@ public final class TransactionBus implements Bus {
     public void afterCommit() {
         if (!sent.isEmpty()) {
             BusSignals.notifyCommitted(pools, db, sent);
+            KilnMetrics.busSent(written);
         }
     }
 }

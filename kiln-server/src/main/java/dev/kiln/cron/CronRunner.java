@@ -5,6 +5,7 @@ import dev.kiln.db.DatabaseException;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Notifications;
 import dev.kiln.db.SqlErrors;
+import dev.kiln.metrics.KilnMetrics;
 import dev.kiln.registry.Registry;
 import org.postgresql.PGConnection;
 import org.slf4j.Logger;
@@ -334,7 +335,15 @@ final class CronRunner implements Runnable {
             return Step.ended(true);
         }
         long started = System.nanoTime();
-        CronCall.Result result = execute(db, registry, work, job, pids);
+        KilnMetrics.cronStarted(Duration.between(job.nextcall(), job.now()).toNanos());
+        CronCall.Result result;
+        String outcome = "failed";
+        try {
+            result = execute(db, registry, work, job, pids);
+            outcome = abandoned ? "abandoned" : stopped && !result.ok() ? "stopped" : result.ok() ? "ok" : "failed";
+        } finally {
+            KilnMetrics.cronEnded(db, job.name(), outcome, System.nanoTime() - started);
+        }
         if (abandoned) {
             return Step.ended(false);  // the watchdog ended its transactions; the claim is gone
         }

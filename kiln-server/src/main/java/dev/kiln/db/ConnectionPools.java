@@ -2,8 +2,11 @@ package dev.kiln.db;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.metrics.IMetricsTracker;
+import com.zaxxer.hikari.metrics.PoolStats;
 import dev.kiln.config.Config;
 import dev.kiln.db.DatabaseException.Reason;
+import dev.kiln.metrics.KilnMetrics;
 import org.postgresql.ds.PGSimpleDataSource;
 
 import java.sql.Connection;
@@ -230,7 +233,53 @@ public final class ConnectionPools implements AutoCloseable {
         config.setInitializationFailTimeout(-1);
         config.setAutoCommit(false);
         config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
+        if (KilnMetrics.get() != null) {
+            config.setMetricsTrackerFactory((name, stats) -> new PoolMetrics(database, stats));
+        }
         return new Pool(new HikariDataSource(config), guarded);
+    }
+
+    /** HikariCP's hook, feeding a pool's acquire times, timeouts and sizes to the process's metrics. */
+    private static final class PoolMetrics implements IMetricsTracker, KilnMetrics.PoolView {
+
+        private final String database;
+        private final PoolStats stats;
+
+        PoolMetrics(String database, PoolStats stats) {
+            this.database = database;
+            this.stats = stats;
+            KilnMetrics.pool(database, this);
+        }
+
+        @Override
+        public void recordConnectionAcquiredNanos(long nanos) {
+            KilnMetrics.connectionAcquired(database, nanos);
+        }
+
+        @Override
+        public void recordConnectionTimeout() {
+            KilnMetrics.connectionTimedOut(database);
+        }
+
+        @Override
+        public void close() {
+            KilnMetrics.pool(database, null);
+        }
+
+        @Override
+        public int active() {
+            return stats.getActiveConnections();
+        }
+
+        @Override
+        public int idle() {
+            return stats.getIdleConnections();
+        }
+
+        @Override
+        public int waiting() {
+            return stats.getPendingThreads();
+        }
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.kiln.db;
 
 import dev.kiln.db.DatabaseException.Reason;
+import dev.kiln.metrics.KilnMetrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -118,6 +119,7 @@ public final class Transactions {
                 throw new DatabaseException(Reason.CONCURRENCY, "database '" + database + "': gave up after "
                         + tryNo + " tries: " + SqlErrors.firstLine(failure), failure);
             }
+            KilnMetrics.transactionRetried(database);
             long waitMillis = (long) (ThreadLocalRandom.current().nextDouble() * (1L << tryNo) * backoffUnit.toMillis());
             LOG.info("{}: {} (SQLSTATE {}), try {} of {} again in {} ms", what == null ? "database '" + database + "'" : what,
                     SqlErrors.firstLine(failure), failure.getSQLState(), tryNo + 1, maxTries, waitMillis);

@@ -3,6 +3,7 @@ package dev.kiln.http;
 import dev.kiln.api.Bus;
 import dev.kiln.bus.BusDispatcher;
 import dev.kiln.logging.AccessRefusals;
+import dev.kiln.metrics.KilnMetrics;
 import org.eclipse.jetty.websocket.api.Session;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -264,6 +265,7 @@ public final class BusSocket implements Session.Listener.AutoDemanding {
             last = messages.getLast().id();
             // sent under the lock, so a later push cannot overtake it (Jetty queues the frames in order)
             open.sendText(JSON.writeValueAsString(encode(messages)), BusSockets.logFailure("push"));
+            KilnMetrics.busDelivered("websocket", messages.size());
         }
     }
 

@@ -4,6 +4,7 @@ import dev.kiln.auth.Sessions;
 import dev.kiln.bus.BusDispatcher;
 import dev.kiln.db.Isolation;
 import dev.kiln.logging.AccessRefusals;
+import dev.kiln.metrics.KilnMetrics;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.server.ServerUpgradeRequest;
@@ -108,11 +109,15 @@ public final class BusSockets {
     }
 
     void opened(BusSocket socket) {
-        open.add(socket);
+        if (open.add(socket)) {
+            KilnMetrics.websocket(1);
+        }
     }
 
     void closed(BusSocket socket) {
-        open.remove(socket);
+        if (open.remove(socket)) {
+            KilnMetrics.websocket(-1);
+        }
     }
 
     /** The session's user, empty when the session is gone; throws on a database failure. */

@@ -12,8 +12,8 @@ import io.prometheus.metrics.model.snapshots.Unit;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
 /**
@@ -35,10 +35,15 @@ public final class KilnMetrics {
 
     /** Upper bounds of the request duration histogram, in seconds: Prometheus's defaults, then up to limit_time_real's default. */
     private static final double[] DURATION_BOUNDS = {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120};
+    /** Upper bounds of the connection acquire histogram, in seconds: most take microseconds, a starved pool seconds. */
+    private static final double[] ACQUIRE_BOUNDS = {.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5, 10, 30};
+    /** Upper bounds of the cron call duration and lag histograms, in seconds. */
+    private static final double[] CRON_BOUNDS = {.01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600};
     /** Upper bounds of the reload duration histogram, in seconds. */
     private static final double[] RELOAD_BOUNDS = {.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60};
-    private static final Set<String> METHODS = Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
-            "CONNECT", "TRACE");
+    /** The methods HTTP defines, counted by name; any other is {@code other}, the last index. */
+    private static final List<String> METHODS = List.of("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
+            "CONNECT", "TRACE", "other");
     private static final String[] STATUS_CLASSES = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
     private static volatile KilnMetrics current;
@@ -55,8 +60,8 @@ public final class KilnMetrics {
             .help("Bytes of response bodies sent").unit(Unit.BYTES).register(registry);
     private final Counter httpRequestBytes = Counter.builder().name("kiln_http_request_bytes_total")
             .help("Bytes of request bodies announced by Content-Length").unit(Unit.BYTES).register(registry);
-    private final Gauge httpInFlight = Gauge.builder().name("kiln_http_requests_in_flight")
-            .help("HTTP requests being handled now").register(registry);
+    /** Requests in flight: an adder, not the library's gauge, whose compare-and-set every request would contend on. */
+    private final LongAdder httpInFlight = new LongAdder();
     private final Counter limits = Counter.builder().name("kiln_limit_events_total")
             .help("Times a process reached one of its limits, by limit").labelNames("limit").register(registry);
     private final Counter spawns = Counter.builder().name("kiln_worker_spawns_total")
@@ -66,8 +71,51 @@ public final class KilnMetrics {
     private final Histogram reloads = Histogram.builder().name("kiln_reload_duration_seconds")
             .help("Time from SIGHUP to every worker of the new generation ready").unit(Unit.SECONDS)
             .classicOnly().classicUpperBounds(RELOAD_BOUNDS).register(registry);
-    /** The data points of each (route, method) pair met so far: a request looks them up once, not by label list. */
-    private final ConcurrentHashMap<String, RoutePoints> routes = new ConcurrentHashMap<>();
+    private final Histogram poolAcquire = Histogram.builder().name("kiln_db_pool_acquire_seconds")
+            .help("Time to take a connection from a database's pool").unit(Unit.SECONDS).labelNames("database")
+            .classicOnly().classicUpperBounds(ACQUIRE_BOUNDS).register(registry);
+    private final Counter poolTimeouts = Counter.builder().name("kiln_db_pool_timeouts_total")
+            .help("Connections asked of a database's pool that did not come in time").labelNames("database").register(registry);
+    private final Counter retries = Counter.builder().name("kiln_db_transactions_retried_total")
+            .help("Transactions run again after a serialization failure or a deadlock").labelNames("database")
+            .register(registry);
+    /** The pools open in this process, by database, read at each scrape. */
+    private final Map<String, PoolView> pools = new ConcurrentHashMap<>();
+    private final Counter cronCalls = Counter.builder().name("kiln_cron_calls_total")
+            .help("Cron job calls, by database, job and outcome (ok, failed, stopped, abandoned)").labelNames("database", "job", "outcome")
+            .register(registry);
+    private final Histogram cronDuration = Histogram.builder().name("kiln_cron_call_duration_seconds")
+            .help("Time a cron job's call ran").unit(Unit.SECONDS).labelNames("database", "job")
+            .classicOnly().classicUpperBounds(CRON_BOUNDS).register(registry);
+    private final Histogram cronLag = Histogram.builder().name("kiln_cron_lag_seconds")
+            .help("Time from a cron job falling due to a runner claiming it").unit(Unit.SECONDS)
+            .classicOnly().classicUpperBounds(CRON_BOUNDS).register(registry);
+    private final Gauge cronBusy = Gauge.builder().name("kiln_cron_runners_busy")
+            .help("Cron runners running a job now").register(registry);
+    private final Counter busSent = Counter.builder().name("kiln_bus_messages_sent_total")
+            .help("Bus messages written by committed transactions").register(registry);
+    private final Counter busDelivered = Counter.builder().name("kiln_bus_messages_delivered_total")
+            .help("Bus messages handed to clients, by transport (websocket, longpoll)").labelNames("transport")
+            .register(registry);
+    private final Gauge websockets = Gauge.builder().name("kiln_bus_websockets_open")
+            .help("Bus websockets open now").register(registry);
+    private final Gauge longPolls = Gauge.builder().name("kiln_bus_long_polls_waiting")
+            .help("Long polls waiting for a message now").register(registry);
+    private final Counter registryLoads = Counter.builder().name("kiln_registry_loads_total")
+            .help("Registries loaded (at start, and again after another process changed a database)")
+            .labelNames("database").register(registry);
+
+    /** A database's pool as a scrape reads it. */
+    public interface PoolView {
+        int active();
+
+        int idle();
+
+        int waiting();
+    }
+
+    /** The data points of each route met so far, by method index: a request finds its own without building a key. */
+    private final ConcurrentHashMap<String, RoutePoints[]> routes = new ConcurrentHashMap<>();
 
     /**
      * One route and method's series: a count per status class (each made at its first request, so
@@ -88,6 +136,17 @@ public final class KilnMetrics {
 
     private KilnMetrics() {
         JvmMetrics.builder().register(registry);
+        GaugeWithCallback.builder().name("kiln_http_requests_in_flight").help("HTTP requests being handled now")
+                .callback(callback -> callback.call(httpInFlight.sum())).register(registry);
+        GaugeWithCallback.builder().name("kiln_db_pool_connections")
+                .help("Connections of a database's pool, by state (active: lent out, idle: ready)")
+                .labelNames("database", "state").callback(callback -> pools.forEach((db, pool) -> {
+                    callback.call(pool.active(), db, "active");
+                    callback.call(pool.idle(), db, "idle");
+                })).register(registry);
+        GaugeWithCallback.builder().name("kiln_db_pool_waiting").help("Threads waiting for a connection of a database's pool")
+                .labelNames("database").callback(callback -> pools.forEach((db, pool) -> callback.call(pool.waiting(), db)))
+                .register(registry);
     }
 
     /** Turns metrics on for this process (idempotent) and returns them. */
@@ -111,7 +170,7 @@ public final class KilnMetrics {
     public static void requestStarted() {
         KilnMetrics metrics = current;
         if (metrics != null) {
-            metrics.httpInFlight.inc();
+            metrics.httpInFlight.increment();
         }
     }
 
@@ -126,9 +185,8 @@ public final class KilnMetrics {
         if (metrics == null) {
             return;
         }
-        metrics.httpInFlight.dec();
-        String name = METHODS.contains(method) ? method : "other";
-        RoutePoints points = metrics.routes.computeIfAbsent(route + ' ' + name, key -> metrics.pointsOf(route, name));
+        metrics.httpInFlight.decrement();
+        RoutePoints points = metrics.pointsOf(route, method);
         points.count(metrics.httpRequests, status).inc();
         points.duration.observe(nanos / 1e9);
         if (responseBytes > 0) {
@@ -140,7 +198,18 @@ public final class KilnMetrics {
     }
 
     private RoutePoints pointsOf(String route, String method) {
-        return new RoutePoints(route, method, new CounterDataPoint[STATUS_CLASSES.length], httpDuration.labelValues(route, method));
+        RoutePoints[] byMethod = routes.computeIfAbsent(route, key -> new RoutePoints[METHODS.size()]);
+        int index = METHODS.indexOf(method);
+        if (index < 0) {
+            index = METHODS.size() - 1;
+        }
+        RoutePoints points = byMethod[index];
+        if (points == null) {             // a race makes it twice: the library gives the same data points both times
+            String name = METHODS.get(index);
+            points = new RoutePoints(route, name, new CounterDataPoint[STATUS_CLASSES.length], httpDuration.labelValues(route, name));
+            byMethod[index] = points;
+        }
+        return points;
     }
 
     /** A process reached {@code limit} (Odoo's option name: limit_request, limit_memory_soft, ...). */
@@ -175,6 +244,101 @@ public final class KilnMetrics {
         KilnMetrics metrics = current;
         if (metrics != null) {
             metrics.exits.labelValues(kind.toLowerCase(Locale.ROOT), reason).inc();
+        }
+    }
+
+    /** The pool of {@code database} is open (null {@code pool}: closed), for the pool gauges. */
+    public static void pool(String database, PoolView pool) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            if (pool == null) {
+                metrics.pools.remove(database);
+            } else {
+                metrics.pools.put(database, pool);
+            }
+        }
+    }
+
+    /** A connection of {@code database}'s pool was taken after {@code nanos}. */
+    public static void connectionAcquired(String database, long nanos) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.poolAcquire.labelValues(database).observe(nanos / 1e9);
+        }
+    }
+
+    /** A connection of {@code database}'s pool did not come in time. */
+    public static void connectionTimedOut(String database) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.poolTimeouts.labelValues(database).inc();
+        }
+    }
+
+    /** A transaction of {@code database} runs again after a concurrency failure. */
+    public static void transactionRetried(String database) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.retries.labelValues(database).inc();
+        }
+    }
+
+    /** A cron runner starts a job's call, {@code lagNanos} after it fell due. */
+    public static void cronStarted(long lagNanos) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.cronBusy.inc();
+            metrics.cronLag.observe(Math.max(0, lagNanos) / 1e9);
+        }
+    }
+
+    /** A cron job's call ended: {@code ok}, {@code failed}, {@code stopped} (cut short by a stop) or {@code abandoned} (over its time limit). */
+    public static void cronEnded(String database, String job, String outcome, long nanos) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.cronBusy.dec();
+            metrics.cronCalls.labelValues(database, job, outcome).inc();
+            metrics.cronDuration.labelValues(database, job).observe(nanos / 1e9);
+        }
+    }
+
+    /** A transaction that wrote {@code count} bus messages committed. */
+    public static void busSent(int count) {
+        KilnMetrics metrics = current;
+        if (metrics != null && count > 0) {
+            metrics.busSent.inc(count);
+        }
+    }
+
+    /** {@code count} bus messages went to a client over {@code transport} (websocket, longpoll). */
+    public static void busDelivered(String transport, int count) {
+        KilnMetrics metrics = current;
+        if (metrics != null && count > 0) {
+            metrics.busDelivered.labelValues(transport).inc(count);
+        }
+    }
+
+    /** A bus websocket opened ({@code +1}) or closed ({@code -1}). */
+    public static void websocket(int change) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.websockets.inc(change);
+        }
+    }
+
+    /** A long poll began waiting ({@code +1}) or stopped ({@code -1}). */
+    public static void longPoll(int change) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.longPolls.inc(change);
+        }
+    }
+
+    /** The registry of {@code database} was loaded. */
+    public static void registryLoaded(String database) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.registryLoads.labelValues(database).inc();
         }
     }
 

@@ -50,7 +50,8 @@ public final class MergedMetrics {
 
     private static final Logger LOG = LoggerFactory.getLogger(MergedMetrics.class);
     /** Gauges whose sum over the processes is the server's own figure. */
-    static final Set<String> SUMMED_GAUGES = Set.of("kiln_http_requests_in_flight");
+    static final Set<String> SUMMED_GAUGES = Set.of("kiln_http_requests_in_flight", "kiln_cron_runners_busy",
+            "kiln_bus_websockets_open", "kiln_bus_long_polls_waiting", "kiln_db_pool_connections", "kiln_db_pool_waiting");
 
     /** A live worker: who it is, and its latest value of each series, by family then labels. */
     private record Source(String worker, String kind, String generation, Map<String, Family> families) { }

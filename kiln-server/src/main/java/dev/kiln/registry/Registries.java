@@ -5,6 +5,7 @@ import dev.kiln.addons.LoadedAddons;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Notifications;
 import dev.kiln.failure.KilnException;
+import dev.kiln.metrics.KilnMetrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -124,6 +125,7 @@ public final class Registries {
         }
         LoadedAddons addons = catalog.load(new ArrayList<>(names));
         LOG.info("{}: registry loaded with {} addons: {}", db, addons.addons().size(), String.join(", ", addons.names()));
+        KilnMetrics.registryLoaded(db);
         return new Registry(db, addons, sequence);
     }
 
