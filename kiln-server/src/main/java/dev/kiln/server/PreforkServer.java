@@ -112,6 +112,14 @@ public final class PreforkServer extends CommonServer {
         }
         PidFile.write(config.pidfile());
         StatusSocket status = StatusSocket.open(config, socket.address().getPort(), this::status);
+        KilnMetrics own = config.stopAfterInit() ? null : KilnMetrics.get();
+        MetricsServer metricsServer = null;
+        if (own != null) {
+            metrics = new MergedMetrics(own.registry()::scrape);
+            own.countWorkers(() -> workers.stream().collect(Collectors.groupingBy(
+                    w -> List.of(w.kind.name().toLowerCase(Locale.ROOT), String.valueOf(w.generation)), Collectors.counting())));
+            metricsServer = MetricsServer.start(config, metrics::collect);      // from before the registries load
+        }
         int preloaded = preload.getAsInt();
         if (config.stopAfterInit()) {
             if (status != null) {
@@ -119,12 +127,6 @@ public final class PreforkServer extends CommonServer {
             }
             PidFile.remove(config.pidfile());
             return preloaded;
-        }
-        KilnMetrics own = KilnMetrics.get();
-        if (own != null) {
-            metrics = new MergedMetrics(own.registry()::scrape);
-            own.countWorkers(() -> workers.stream().collect(Collectors.groupingBy(
-                    w -> List.of(w.kind.name().toLowerCase(Locale.ROOT), String.valueOf(w.generation)), Collectors.counting())));
         }
         try {
             channel = WorkerChannel.open(signals::wake, metrics);
@@ -135,7 +137,6 @@ public final class PreforkServer extends CommonServer {
         LOG.info("Prefork master on {}:{}: {} HTTP worker{}, {} cron worker{}, the evented worker on port {}",
                 socket.address().getHostString(), socket.address().getPort(), target, target == 1 ? "" : "s", cronTarget,
                 cronTarget == 1 ? "" : "s", geventPort);
-        MetricsServer metricsServer = metrics == null ? null : MetricsServer.start(config, metrics::collect);
         loop(TICK, List.of(
                 step("hear", this::hear),
                 step("reap", this::reap),

@@ -71,13 +71,14 @@ public final class ThreadedServer extends CommonServer {
             httpSpawn();
         }
         PidFile.write(config.pidfile());
-        int preloaded = preload.getAsInt();
-        if (config.stopAfterInit()) {
-            stop();
-            return preloaded;
-        }
-        cron.start();
-        try (MetricsServer metrics = serveOwnMetrics()) {
+        // served from before the registries load: a long load is something to watch
+        try (MetricsServer metrics = config.stopAfterInit() ? null : serveOwnMetrics()) {
+            int preloaded = preload.getAsInt();
+            if (config.stopAfterInit()) {
+                stop();
+                return preloaded;
+            }
+            cron.start();
             loop(TICK, List.of(step("limits", this::processLimits)));
             stop();
         }

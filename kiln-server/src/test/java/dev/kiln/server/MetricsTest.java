@@ -1,5 +1,6 @@
 package dev.kiln.server;
 
+import dev.kiln.addons.TestAddons;
 import dev.kiln.bench.LoadClients;
 import dev.kiln.bench.LoadClients.Tally;
 import org.junit.jupiter.api.Tag;
@@ -11,6 +12,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -83,6 +85,51 @@ class MetricsTest {
             assertThat(other.statusCode()).isEqualTo(404);
             // the application's port does not serve them
             assertThat(kiln.get("/metrics")).startsWith("HTTP/1.1 404");
+        }
+    }
+
+    @Test
+    void aServerWithADatabaseCountsItsPoolTransactionsCronCallsBusMessagesAndRegistryLoads() throws Exception {
+        Path addons = Files.createDirectories(dir.resolve("addons"));
+        TestAddons.addon(addons, "bustest", TestAddons.manifest("bustest.BusTest", "base", "bus"),
+                Map.of("bustest.BusTest", BusLongPollingTest.SENDER));
+        TestAddons.addon(addons, "ticker", TestAddons.manifest("ticker.Ticker", "base", "bus"), Map.of("ticker.Ticker", """
+                package ticker;
+
+                import dev.kiln.api.*;
+
+                public final class Ticker implements Addon {
+                    @Override public void register(AddonContext context) {
+                        context.cron(CronJob.every(1, CronJob.Unit.DAYS, "tick", job -> job.bus().send("ticks", "tick", "once")));
+                    }
+                }
+                """));
+        int metricsPort = KilnProcess.freePort();
+        try (CronHarness harness = CronHarness.shared(dir, "metrics", addons, "bus,bustest,ticker")) {
+            KilnProcess kiln = harness.serve("--max-cron-threads=1", "--metrics-port=" + metricsPort);
+            String db = harness.db;
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> samples(scrape(metricsPort, null).body())
+                    .getOrDefault("kiln_cron_calls_total{database=\"" + db + "\",job=\"ticker.tick\",outcome=\"ok\"}", 0.0) == 1);
+            for (int i = 0; i < 3; i++) {
+                assertThat(kiln.get("/bustest/send?db=" + db + "&channel=orders&text=n" + i)).startsWith("HTTP/1.1 200");
+            }
+            assertThat(BusLongPollingTest.poll(kiln, List.of("orders"), 0, 5)).hasSize(3);
+
+            Map<String, Double> samples = samples(scrape(metricsPort, null).body());
+            assertThat(samples.get("kiln_bus_messages_sent_total")).as("the cron job's one and the route's three").isEqualTo(4.0);
+            assertThat(samples.get("kiln_bus_messages_delivered_total{transport=\"longpoll\"}")).isEqualTo(3.0);
+            assertThat(samples.get("kiln_bus_long_polls_waiting")).isZero();
+            assertThat(samples.get("kiln_cron_call_duration_seconds_count{database=\"" + db + "\",job=\"ticker.tick\"}"))
+                    .isEqualTo(1.0);
+            assertThat(samples.get("kiln_cron_lag_seconds_count")).isGreaterThanOrEqualTo(1.0);
+            assertThat(samples.get("kiln_cron_runners_busy")).isZero();
+            assertThat(samples.get("kiln_registry_loads_total{database=\"" + db + "\"}")).isGreaterThanOrEqualTo(1.0);
+            assertThat(samples.get("kiln_db_pool_acquire_seconds_count{database=\"" + db + "\"}")).isGreaterThanOrEqualTo(4.0);
+            assertThat(samples).containsKeys("kiln_db_pool_connections{database=\"" + db + "\",state=\"idle\"}",
+                    "kiln_db_pool_connections{database=\"" + db + "\",state=\"active\"}",
+                    "kiln_db_pool_waiting{database=\"" + db + "\"}");
+            assertThat(samples.get("kiln_http_requests_total{method=\"GET\",route=\"/bustest/send\",status=\"2xx\"}"))
+                    .isEqualTo(3.0);
         }
     }
 
