@@ -34,6 +34,7 @@ public record Config(
         long limitMemorySoft,
         long limitMemoryHard,
         int limitTimeCpu,
+        int shutdownDelay,
         int limitTimeReal,
         int limitTimeRealCron,
         int limitRequest,

@@ -179,6 +179,7 @@ public final class ConfigLoader {
                 value(Options.LIMIT_MEMORY_SOFT),
                 value(Options.LIMIT_MEMORY_HARD),
                 value(Options.LIMIT_TIME_CPU),
+                value(Options.SHUTDOWN_DELAY),
                 value(Options.LIMIT_TIME_REAL),
                 value(Options.LIMIT_TIME_REAL_CRON),
                 value(Options.LIMIT_REQUEST),

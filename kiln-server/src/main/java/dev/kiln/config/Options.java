@@ -108,6 +108,11 @@ public final class Options {
             "CPU seconds one request may use in a prefork HTTP worker; 0 = no limit",
             ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "60", "--limit-time-cpu");
 
+    public static final Option<Integer> SHUTDOWN_DELAY = TABLE.value("shutdown_delay",
+            "seconds to go on serving after SIGTERM/SIGINT, /web/health/ready answering 503 meanwhile, "
+                    + "before the graceful stop (time for a load balancer to take the server out)",
+            ValueType.integer(0, 3600, "seconds"), "0", "--shutdown-delay");
+
     public static final Option<Integer> LIMIT_TIME_REAL = TABLE.value("limit_time_real",
             "seconds one request may take; 0 = no limit",
             ValueType.integer(0, Integer.MAX_VALUE, "seconds"), "120", "--limit-time-real");

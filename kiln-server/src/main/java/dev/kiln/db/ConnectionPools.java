@@ -135,6 +135,18 @@ public final class ConnectionPools implements AutoCloseable {
         }
     }
 
+    /** Whether PostgreSQL answers a {@code SELECT 1} in the maintenance database now (within the connection timeout). */
+    public boolean serverAnswers() {
+        try (Connection connection = connection(MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
+             Statement statement = connection.createStatement()) {
+            statement.execute("SELECT 1");
+            connection.commit();
+            return true;
+        } catch (SQLException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Closes the pool of {@code database}, ending its connections (before a drop, say). No pool: nothing. */
     public void closePool(String database) {
         Pool pool = pools.remove(database);

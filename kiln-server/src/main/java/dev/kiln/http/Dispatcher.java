@@ -48,8 +48,9 @@ final class Dispatcher {
     }
 
     /** Kiln without databases: the addons' static files and {@code auth=none} routes, and the external API's {@code common}. */
-    static Dispatcher withoutDatabases(LoadedAddons addons, HttpOptions options, AccessRefusals refusals) {
-        List<BuiltInRoute> builtIns = RpcRoutes.withoutDatabases(options, refusals).routes();
+    static Dispatcher withoutDatabases(LoadedAddons addons, HttpOptions options, AccessRefusals refusals, Health health) {
+        List<BuiltInRoute> builtIns = new ArrayList<>(health.routes());
+        builtIns.addAll(RpcRoutes.withoutDatabases(options, refusals).routes());
         return new Dispatcher(addons, builtIns, addons.staticFolders(), new DatabaseRoutes.None(),
                 new AddonCalls(refusals), new Failures(options.debug()));
     }
@@ -62,8 +63,9 @@ final class Dispatcher {
      *                      Odoo serves the static files of every module it can see)
      */
     static Dispatcher withDatabases(LoadedAddons serverWide, HttpOptions options, AccessRefusals refusals, Databases databases,
-                                    Map<String, Path> staticFolders, DatabaseManagerRoutes manager) {
-        List<BuiltInRoute> builtIns = new ArrayList<>(new SessionRoutes(databases, refusals).routes());
+                                    Map<String, Path> staticFolders, DatabaseManagerRoutes manager, Health health) {
+        List<BuiltInRoute> builtIns = new ArrayList<>(health.routes());
+        builtIns.addAll(new SessionRoutes(databases, refusals).routes());
         builtIns.addAll(RpcRoutes.withDatabases(databases, manager, options, refusals).routes());
         builtIns.add(manager.route(databases.selector()));
         AddonCalls calls = new AddonCalls(refusals);

@@ -43,21 +43,24 @@ public final class HttpFrontDoor extends Handler.Abstract {
     private final OutcomeWriter writer;
     /** The bus websockets; null without databases. */
     private final BusSockets busSockets;
+    private final Health health;
     private final AtomicLong ids = new AtomicLong();
     private final ConcurrentHashMap<Long, InFlightRequest> inFlight = new ConcurrentHashMap<>();
     private final LongAdder served = new LongAdder();
 
-    private HttpFrontDoor(HttpOptions options, Dispatcher dispatcher, BusSockets busSockets) {
+    private HttpFrontDoor(HttpOptions options, Dispatcher dispatcher, BusSockets busSockets, Health health) {
         this.options = options;
         this.dispatcher = dispatcher;
         this.writer = new OutcomeWriter(options);
         this.busSockets = busSockets;
+        this.health = health;
     }
 
     /** Kiln serving no database: the static files and {@code auth=none} routes of {@code addons}, and the external API's {@code common}. */
     public static HttpFrontDoor withoutDatabases(LoadedAddons addons, HttpOptions options) {
         AccessRefusals refusals = new AccessRefusals(options.refusals());
-        return new HttpFrontDoor(options, Dispatcher.withoutDatabases(addons, options, refusals), null);
+        Health health = new Health(null, () -> 0);
+        return new HttpFrontDoor(options, Dispatcher.withoutDatabases(addons, options, refusals, health), null, health);
     }
 
     /**
@@ -70,8 +73,10 @@ public final class HttpFrontDoor extends Handler.Abstract {
     public static HttpFrontDoor withDatabases(LoadedAddons serverWide, HttpOptions options, Databases databases,
                                               Map<String, Path> staticFolders, DatabaseManagerRoutes databaseManager) {
         AccessRefusals refusals = new AccessRefusals(options.refusals());
-        Dispatcher dispatcher = Dispatcher.withDatabases(serverWide, options, refusals, databases, staticFolders, databaseManager);
-        return new HttpFrontDoor(options, dispatcher, new BusSockets(databases, options, refusals));
+        Health health = new Health(databases.pools()::serverAnswers, databases.registries()::loading);
+        Dispatcher dispatcher = Dispatcher.withDatabases(serverWide, options, refusals, databases, staticFolders, databaseManager,
+                health);
+        return new HttpFrontDoor(options, dispatcher, new BusSockets(databases, options, refusals), health);
     }
 
     /**
@@ -95,6 +100,11 @@ public final class HttpFrontDoor extends Handler.Abstract {
     /** The bus websockets ({@code /websocket}) the server mounts beside this door; null without databases. */
     public BusSockets busSockets() {
         return busSockets;
+    }
+
+    /** What the health probes answer; the server keeps it current. */
+    public Health health() {
+        return health;
     }
 
     /** The requests being handled now (a snapshot). */

@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One {@link Registry} per database, as Odoo's {@code Registry} registry: built on first use,
@@ -37,6 +38,7 @@ public final class Registries {
     private final ConnectionPools pools;
     private final AddonInstaller installer;
     private final Map<String, Registry> registries = new ConcurrentHashMap<>();
+    private final AtomicInteger loading = new AtomicInteger();
     /** Databases whose cached registry must be checked against the sequence before it is used. */
     private final Set<String> unverified = ConcurrentHashMap.newKeySet();
     private final RegistrySignals signals;
@@ -115,8 +117,22 @@ public final class Registries {
         installer.forget(db);
     }
 
+    /** Registries being built now: the readiness probe is not ready while one is. */
+    public int loading() {
+        return loading.get();
+    }
+
     /** Builds on the caller's {@code connection}: see {@link AddonInstaller#installedNames(String, Connection)}. */
     private Registry build(String db, long sequence, Connection connection) {
+        loading.incrementAndGet();
+        try {
+            return buildNow(db, sequence, connection);
+        } finally {
+            loading.decrementAndGet();
+        }
+    }
+
+    private Registry buildNow(String db, long sequence, Connection connection) {
         Set<String> names = new LinkedHashSet<>(serverWide);
         try {
             names.addAll(installer.installedNames(db, connection));

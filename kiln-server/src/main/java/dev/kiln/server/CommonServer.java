@@ -1,6 +1,7 @@
 package dev.kiln.server;
 
 import dev.kiln.config.Config;
+import dev.kiln.http.Health;
 import dev.kiln.metrics.KilnMetrics;
 import dev.kiln.os.Proc;
 import org.slf4j.Logger;
@@ -9,6 +10,7 @@ import org.slf4j.LoggerFactory;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryUsage;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -28,6 +30,9 @@ public abstract class CommonServer {
     /** Set to end {@link #loop}. */
     protected volatile boolean quit;
     private final AtomicInteger stopSignals = new AtomicInteger();
+    /** Whether TERM/INT began a shutdown delay, and when it ends ({@link System#nanoTime}). */
+    private boolean delayingStop;
+    private long stopAtNanos;
 
     protected CommonServer(Config config) {
         this.config = config;
@@ -58,7 +63,56 @@ public abstract class CommonServer {
      * {@link #handle}, then {@code steps} run in order, at least every {@code tick}.
      */
     protected final void loop(Duration tick, List<ServerLoop.Step> steps) {
-        new ServerLoop(getClass().getSimpleName(), signals, tick, this::handle, steps).run(() -> quit);
+        List<ServerLoop.Step> all = new ArrayList<>();
+        all.add(ServerLoop.step("health", this::beatAndAwaitStop));
+        all.addAll(steps);
+        new ServerLoop(getClass().getSimpleName(), signals, tick, this::handle, all).run(() -> quit);
+    }
+
+    /** What the probes answer about this process; null where no front door answers them (the prefork master). */
+    protected Health health() {
+        return null;
+    }
+
+    /** The loop's first step: the liveness probe's heartbeat, and the end of shutdown_delay. */
+    private void beatAndAwaitStop() {
+        Health health = health();
+        if (health != null) {
+            health.beat();
+        }
+        if (delayingStop && System.nanoTime() - stopAtNanos >= 0) {
+            LOG.info("Shutdown delay over: stopping");
+            quit = true;
+        }
+    }
+
+    /**
+     * TERM/INT: not ready from now on, then the graceful stop, at once or after
+     * {@code shutdown_delay} seconds of serving on (a load balancer polling the readiness probe takes
+     * the server out meanwhile, so its clients never meet a closed port).
+     */
+    protected void beginStop(String signal) {
+        announceDraining();
+        int delay = config.shutdownDelay();
+        if (delay > 0) {
+            if (!delayingStop) {
+                LOG.info("Initiating shutdown (SIG{}): not ready from now, serving {} s more (--shutdown-delay); send it again"
+                        + " to force the shutdown", signal, delay);
+                delayingStop = true;
+                stopAtNanos = System.nanoTime() + Duration.ofSeconds(delay).toNanos();
+            }
+            return;
+        }
+        LOG.info("Initiating shutdown (SIG{}); send it again to force the shutdown", signal);
+        quit = true;
+    }
+
+    /** Says this process is draining: its readiness probe answers 503 from now on. */
+    protected void announceDraining() {
+        Health health = health();
+        if (health != null) {
+            health.draining();
+        }
     }
 
     /**
@@ -68,10 +122,7 @@ public abstract class CommonServer {
      */
     protected void handle(String signal) {
         switch (signal) {
-            case "INT", "TERM" -> {
-                LOG.info("Initiating shutdown (SIG{}); send it again to force the shutdown", signal);
-                quit = true;
-            }
+            case "INT", "TERM" -> beginStop(signal);
             case "HUP" -> restartInPlace("SIGHUP");
             case SignalQueue.ADDONS_CHANGED -> restartInPlace("--dev=reload: addons changed");
             case "USR1" -> statistics();
@@ -81,6 +132,7 @@ public abstract class CommonServer {
 
     /** Ends {@link #loop} for a graceful stop followed by an exec of the same command line (phoenix). */
     protected void restartInPlace(String why) {
+        announceDraining();
         LOG.info("Restarting in place ({}): graceful stop, then re-exec", why);
         phoenix = true;
         quit = true;

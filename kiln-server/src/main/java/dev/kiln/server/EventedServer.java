@@ -2,6 +2,7 @@ package dev.kiln.server;
 
 import dev.kiln.config.Config;
 import dev.kiln.failure.KilnException;
+import dev.kiln.http.Health;
 import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.metrics.KilnMetrics;
@@ -57,6 +58,7 @@ public final class EventedServer extends CommonServer {
     public int run() {
         signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1");
         listen();
+        application.health().started();
         PidFile.write(config.pidfile());
         try (MetricsServer metrics = serveOwnMetrics()) {
             loop(TICK, List.of(step("limits", this::processLimits)));
@@ -90,6 +92,11 @@ public final class EventedServer extends CommonServer {
             forceOnSecondStop(signal);
         }
         return false;
+    }
+
+    @Override
+    protected Health health() {
+        return application.health();
     }
 
     @Override

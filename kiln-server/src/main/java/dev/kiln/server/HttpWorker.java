@@ -78,7 +78,7 @@ public final class HttpWorker extends PreforkWorker {
                 serverStops = true;
             }
             return false;
-        }, "INT", "TERM", "HUP", "USR1");
+        }, "INT", "TERM", "HUP", "USR1", "WINCH");
         HttpService http;
         ListenSocket socket;
         try {
@@ -94,6 +94,7 @@ public final class HttpWorker extends PreforkWorker {
         } catch (Exception e) {
             throw new KilnException(BOOT_FAILURE, "worker " + ProcessHandle.current().pid() + " could not boot: " + e, e);
         }
+        application.health().started();
         tell(new Ready(socket.address().getPort()));
         loop(step("limits", this::processLimits), step("state report", this::reportState));
         endLongPolls.run();
@@ -212,7 +213,12 @@ public final class HttpWorker extends PreforkWorker {
     @Override
     protected void handle(String signal) {
         switch (signal) {
-            case "INT", "TERM" -> quit = true;
+            case "INT" -> {
+                application.health().draining();
+                quit = true;
+            }
+            case "TERM" -> quit = true;       // retired alone: the server is as ready as ever
+            case "WINCH" -> application.health().draining();      // the master's shutdown delay began
             case "USR1" -> logStatistics(application.requestsServed(), application.requestsInFlight());
             default -> LOG.debug("Worker: ignoring SIG{}", signal);
         }

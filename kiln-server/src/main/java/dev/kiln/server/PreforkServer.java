@@ -185,8 +185,18 @@ public final class PreforkServer extends CommonServer {
     }
 
     private void handleTerm(String signal) {
+        if (config.shutdownDelay() > 0) {
+            beginStop(signal);
+            return;
+        }
         LOG.info("Initiating shutdown (SIG{}): stopping the workers gracefully; send it again to force it", signal);
         quit = true;
+    }
+
+    /** The workers that answer probes (HTTP and evented) answer not ready from now: SIGWINCH tells them. */
+    @Override
+    protected void announceDraining() {
+        workers.stream().filter(w -> w.kind != Kind.CRON).forEach(w -> w.signal("WINCH"));
     }
 
     private void handleTtin() {

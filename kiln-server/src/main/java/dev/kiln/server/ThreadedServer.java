@@ -3,6 +3,7 @@ package dev.kiln.server;
 import dev.kiln.config.Config;
 import dev.kiln.cron.CronService;
 import dev.kiln.failure.KilnException;
+import dev.kiln.http.Health;
 import dev.kiln.http.HttpFrontDoor;
 import dev.kiln.http.InFlightRequest;
 import dev.kiln.logging.ThreadStacks;
@@ -79,6 +80,7 @@ public final class ThreadedServer extends CommonServer {
                 return preloaded;
             }
             cron.start();
+            application.health().started();
             loop(TICK, List.of(step("limits", this::processLimits)));
             stop();
         }
@@ -121,6 +123,11 @@ public final class ThreadedServer extends CommonServer {
                 return false;
             }
         }
+    }
+
+    @Override
+    protected Health health() {
+        return application.health();
     }
 
     @Override

@@ -130,7 +130,7 @@ class AddonLoaderTest {
         addon(root, "middle", manifest("middle.Entry", "base"), Map.of("middle.Entry", controller("middle", "/middle")));
         try (LoadedAddons loaded = AddonLoader.loadServerWide(List.of(root), List.of("top"))) {
             assertThat(loaded.names()).containsExactly("base", "middle", "top");
-            assertThat(loaded.routes()).extracting(RouteSpec::path).contains("/middle", "/top", "/web/health");
+            assertThat(loaded.routes()).extracting(RouteSpec::path).contains("/middle", "/top", "/web/webclient/version_info");
             assertThat(loaded.routes()).filteredOn(r -> r.path().equals("/top")).singleElement()
                     .satisfies(r -> assertThat(r.auth()).isEqualTo(Route.Auth.NONE));
         }

@@ -286,7 +286,7 @@ class ConfigLoaderTest {
                 saved.serverWideModules(), saved.httpInterface(), saved.httpPort(), saved.geventPort(), saved.metricsPort(),
                 saved.httpEnable(), saved.proxyMode(), saved.websocketAllowedOrigins(), saved.dbName(), saved.init(), saved.update(),
                 saved.stopAfterInit(), saved.workers(), saved.maxCronThreads(), saved.limitMemorySoft(),
-                saved.limitMemoryHard(), saved.limitTimeCpu(), saved.limitTimeReal(), saved.limitTimeRealCron(),
+                saved.limitMemoryHard(), saved.limitTimeCpu(), saved.shutdownDelay(), saved.limitTimeReal(), saved.limitTimeRealCron(),
                 saved.limitRequest(), saved.limitTimeWorkerCron(), saved.workerHeap(), saved.workerConnections(),
                 saved.busMaxPollsPerClient(), saved.busMaxPollsPerDb(), saved.devMode(), saved.pidfile(),
                 saved.dataDir(), saved.logLevel(), saved.logfile(), saved.logHandler(), saved.dbHost(),

@@ -3,7 +3,6 @@ package dev.kiln.addons.base;
 import dev.kiln.api.Addon;
 import dev.kiln.api.AddonContext;
 import dev.kiln.api.Request;
-import dev.kiln.api.Response;
 import dev.kiln.api.Route;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -11,13 +10,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The addon every other depends on. Serves Odoo's health check ({@code /web/health}, polled by load
- * balancers, so never cached) and {@code /web/webclient/version_info} in the shape of Odoo's
- * {@code common.version}; offers {@code res.users} to the external API ({@link UsersService}).
+ * The addon every other depends on. Serves {@code /web/webclient/version_info} in the shape of
+ * Odoo's {@code common.version}; offers {@code res.users} to the external API ({@link UsersService}).
+ * Odoo's health check, {@code /web/health}, is Kiln's own (it reports the server's state).
  */
 public final class BaseAddon implements Addon {
-
-    private static final byte[] PASS = "{\"status\":\"pass\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
 
     private Map<String, Object> versionInfo;
 
@@ -26,11 +23,6 @@ public final class BaseAddon implements Addon {
         versionInfo = versionInfo(context.serverVersion());
         context.routes(this);
         context.service("res.users", new UsersService());
-    }
-
-    @Route(value = "/web/health", auth = Route.Auth.NONE, methods = {"GET", "HEAD"})
-    public Response health(Request request) {
-        return new Response().contentType("application/json").header("Cache-Control", "no-store").body(PASS);
     }
 
     @Route(value = "/web/webclient/version_info", type = Route.Type.JSON, auth = Route.Auth.NONE)
