@@ -10,6 +10,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 
@@ -18,14 +19,16 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * The few libc calls Kiln needs that the JDK does not offer: fd plumbing and a socket filter for
- * the shared listening socket, {@code execve} for in-place restarts, and the signal masks and
- * dispositions that carry signals across it. Every call returns its result or throws
+ * the shared listening socket, {@code execve} for in-place restarts, the signal masks and
+ * dispositions that carry signals across it, and a datagram to a Unix socket (systemd's
+ * {@code NOTIFY_SOCKET}: the JDK's datagram channels speak only IP). Every call returns its result or throws
  * {@link OsException} carrying errno; nothing here is used on the request path.
  */
 public final class Libc {
 
     public static final int F_DUPFD_CLOEXEC = 1030, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4;
     public static final int FD_CLOEXEC = 1, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
+    private static final int AF_UNIX = 1, SOCK_DGRAM = 2, SUN_PATH = 108;
     private static final int SOL_SOCKET = 1, SO_ACCEPTCONN = 30, SO_ATTACH_FILTER = 26, SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
     private static final MemorySegment SIG_IGN = MemorySegment.ofAddress(1);
     /** glibc's sigset_t is 1024 bits. */
@@ -82,6 +85,15 @@ public final class Libc {
         static final MethodHandle H = function("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
     }
 
+    private static final class Socket {
+        static final MethodHandle H = function("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), true);
+    }
+
+    private static final class SendTo {
+        static final MethodHandle H = function("sendto", FunctionDescriptor.of(ValueLayout.JAVA_LONG, JAVA_INT, ADDRESS,
+                ValueLayout.JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), true);
+    }
+
     private Libc() { }
 
     public static int getpid() {
@@ -115,6 +127,39 @@ public final class Libc {
 
     public static int fcntl(int fd, int cmd, int arg) {
         return call("fcntl(" + fd + ", " + cmd + ")", Fcntl.H, fd, cmd, arg);
+    }
+
+    /**
+     * Sends {@code message} as one datagram to the Unix socket at {@code path} ({@code @name}: the
+     * abstract namespace), from a socket opened and closed for it.
+     */
+    public static void sendDatagram(String path, byte[] message) {
+        String what = "sendto(" + path + ")";
+        byte[] name = path.getBytes(StandardCharsets.UTF_8);
+        if (name.length == 0 || name.length > SUN_PATH - 1) {
+            throw new OsException(what + ": a socket path of " + name.length + " bytes", 0);
+        }
+        if (name[0] == '@') {
+            name[0] = 0;
+        }
+        int fd = call("socket(AF_UNIX, SOCK_DGRAM)", Socket.H, AF_UNIX, SOCK_DGRAM | O_CLOEXEC, 0);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment address = arena.allocate(2 + SUN_PATH);
+            address.set(ValueLayout.JAVA_SHORT, 0, (short) AF_UNIX);
+            MemorySegment.copy(name, 0, address, ValueLayout.JAVA_BYTE, 2, name.length);
+            MemorySegment body = arena.allocateFrom(ValueLayout.JAVA_BYTE, message);
+            MemorySegment state = arena.allocate(CALL_STATE);
+            long sent = (long) SendTo.H.invokeExact(state, fd, body, (long) message.length, 0, address, 2 + name.length);
+            if (sent < 0) {
+                throw new OsException(what, (int) ERRNO.get(state, 0L));
+            }
+        } catch (OsException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new OsException(what, t);
+        } finally {
+            close(fd);
+        }
     }
 
     public static void kill(int pid, int signal) {

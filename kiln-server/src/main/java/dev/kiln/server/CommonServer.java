@@ -19,9 +19,13 @@ public abstract class CommonServer {
 
     private static final Logger LOG = LoggerFactory.getLogger(CommonServer.class);
     private static final long MIB = 1024 * 1024;
+    private static final Duration STATUS_EVERY = Duration.ofSeconds(10);
 
     protected final Config config;
     protected final SignalQueue signals = new SignalQueue();
+    /** systemd's notify socket: does nothing unless systemd started this process with Type=notify. */
+    protected final SystemdNotify systemd = SystemdNotify.of(System.getenv());
+    private long statusSentNanos = System.nanoTime();
     protected final long startNanos = System.nanoTime();
     /** Set when the process must exec itself again once stopped (HUP, limits). */
     protected volatile boolean phoenix;
@@ -74,11 +78,16 @@ public abstract class CommonServer {
         return null;
     }
 
-    /** The loop's first step: the liveness probe's heartbeat, and the end of shutdown_delay. */
+    /** The loop's first step: the liveness probe's and systemd's watchdog, a status now and then, and the end of shutdown_delay. */
     private void beatAndAwaitStop() {
         Health health = health();
         if (health != null) {
             health.beat();
+        }
+        systemd.watchdog();
+        if (System.nanoTime() - statusSentNanos > STATUS_EVERY.toNanos()) {
+            statusSentNanos = System.nanoTime();
+            systemd.status(statusLine());
         }
         if (delayingStop && System.nanoTime() - stopAtNanos >= 0) {
             LOG.info("Shutdown delay over: stopping");
@@ -93,6 +102,7 @@ public abstract class CommonServer {
      */
     protected void beginStop(String signal) {
         announceDraining();
+        systemd.stopping("stopping (SIG" + signal + ")");
         int delay = config.shutdownDelay();
         if (delay > 0) {
             if (!delayingStop) {
@@ -133,9 +143,15 @@ public abstract class CommonServer {
     /** Ends {@link #loop} for a graceful stop followed by an exec of the same command line (phoenix). */
     protected void restartInPlace(String why) {
         announceDraining();
+        systemd.reloading("restarting in place (" + why + ")");
         LOG.info("Restarting in place ({}): graceful stop, then re-exec", why);
         phoenix = true;
         quit = true;
+    }
+
+    /** systemd's STATUS line: the mode and what it served. */
+    protected String statusLine() {
+        return getClass().getSimpleName();
     }
 
     /** What USR1 logs. */

@@ -59,6 +59,7 @@ public final class EventedServer extends CommonServer {
         signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1");
         listen();
         application.health().started();
+        systemd.ready(statusLine());
         PidFile.write(config.pidfile());
         try (MetricsServer metrics = serveOwnMetrics()) {
             loop(TICK, List.of(step("limits", this::processLimits)));
@@ -92,6 +93,12 @@ public final class EventedServer extends CommonServer {
             forceOnSecondStop(signal);
         }
         return false;
+    }
+
+    @Override
+    protected String statusLine() {
+        return "evented: " + (application.busSockets() == null ? 0 : application.busSockets().openSockets())
+                + " websockets open, " + application.requestsServed() + " requests served";
     }
 
     @Override

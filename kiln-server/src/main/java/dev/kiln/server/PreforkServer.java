@@ -49,7 +49,7 @@ import static dev.kiln.server.ServerLoop.step;
  * boot at start (exit code 3) stops the master with that code instead of a respawn loop; workers
  * that keep dying are respawned no faster than once a second.
  *
- * <p>At about 490 lines it is the master's whole lifecycle on one page of methods, as gunicorn's
+ * <p>At about 520 lines it is the master's whole lifecycle on one page of methods, as gunicorn's
  * arbiter is: the worker's own side lives in {@link WorkerProcess}, the limits in {@link Limits},
  * the reload's state in {@link Reload}; splitting the handlers further would scatter one loop's
  * state across classes.
@@ -75,6 +75,8 @@ public final class PreforkServer extends CommonServer {
     private volatile Reload<WorkerProcess> reload = Reload.first();
     private long lastDeathNanos;
     private int bootFailure;
+    /** Whether systemd heard READY=1 for the first generation. */
+    private boolean announced;
     /** The evented worker's listening socket (gevent_port), kept by the master off fd 0; -1 when none. */
     private int geventFd = -1;
     /** The port of {@link #geventFd}: gevent_port, or the kernel's choice when that is 0. */
@@ -189,6 +191,7 @@ public final class PreforkServer extends CommonServer {
             beginStop(signal);
             return;
         }
+        systemd.stopping("stopping (SIG" + signal + ")");
         LOG.info("Initiating shutdown (SIG{}): stopping the workers gracefully; send it again to force it", signal);
         quit = true;
     }
@@ -247,6 +250,7 @@ public final class PreforkServer extends CommonServer {
             return;
         }
         int next = reload.nextGeneration();
+        systemd.reloading("prefork: starting generation " + next);
         LOG.info("SIGHUP: reloading: starting {} HTTP, {} cron and {} evented workers of generation {}, then retiring the old ones",
                 target, cronTarget, targetOf(Kind.EVENTED), next);
         // the HTTP workers first, alone on the CPUs: the new code serves sooner (the others follow, see advanceReload)
@@ -298,6 +302,7 @@ public final class PreforkServer extends CommonServer {
         int generation = reload.generation();
         workers.stream().filter(old -> old.generation < generation && !old.retiring).forEach(old -> retire(old, "reload"));
         LOG.info("SIGHUP: generation {} serving", generation);
+        systemd.ready(statusLine());
         KilnMetrics.reloaded(System.nanoTime() - reload.pending().stream().mapToLong(w -> w.startedNanos).min().orElseThrow());
         boolean again = reload.again();
         reload = reload.finished();
@@ -318,6 +323,7 @@ public final class PreforkServer extends CommonServer {
             w.process.destroyForcibly();
         }
         reload = reload.abandoned(unready.size() < reload.pending().size());
+        systemd.ready(statusLine());
     }
 
     /**
@@ -439,6 +445,13 @@ public final class PreforkServer extends CommonServer {
         return worker;
     }
 
+    @Override
+    protected String statusLine() {
+        long served = workers.stream().mapToLong(w -> w.served).sum();
+        return "prefork: " + active(Kind.HTTP).size() + " HTTP workers of generation " + reload.generation() + ", "
+                + served + " requests served by the live ones";
+    }
+
     /** What {@code kiln status} prints: the master, then each worker. */
     private String status() {
         StringBuilder text = new StringBuilder(WorkerProcess.STATUS_HEADER);
@@ -465,6 +478,10 @@ public final class PreforkServer extends CommonServer {
         switch (message) {
             case Ready ready -> {
                 worker.ready = true;
+                if (!announced && worker.kind == Kind.HTTP && active(Kind.HTTP).stream().filter(w -> w.ready).count() >= target) {
+                    announced = true;         // the first generation serves: systemd's start is over
+                    systemd.ready(statusLine());
+                }
                 LOG.info("{} (pid {}) ready in {} ms{}", worker.name(), worker.pid(),
                         (System.nanoTime() - worker.startedNanos) / 1_000_000, ready.port() > 0 ? ", on port " + ready.port() : "");
             }

@@ -81,6 +81,7 @@ public final class ThreadedServer extends CommonServer {
             }
             cron.start();
             application.health().started();
+            systemd.ready(statusLine());
             loop(TICK, List.of(step("limits", this::processLimits)));
             stop();
         }
@@ -123,6 +124,11 @@ public final class ThreadedServer extends CommonServer {
                 return false;
             }
         }
+    }
+
+    @Override
+    protected String statusLine() {
+        return "threaded: " + application.requestsServed() + " requests served, " + application.requestsInFlight() + " in flight";
     }
 
     @Override

@@ -123,6 +123,7 @@ final class WorkerProcess {
         env.remove("LISTEN_FDS");
         env.remove("LISTEN_PID");
         env.remove("LISTEN_FDNAMES");
+        SystemdNotify.ENVIRONMENT.forEach(env::remove);      // systemd hears the master alone
         env.put(ListenSocket.INHERITED_FD_ENV, "0");
         env.put("KILN_WORKER_ID", Integer.toString(id));
         env.putAll(channelEnv);
