@@ -137,20 +137,23 @@ class MetricsTest {
     void aPreforkMastersCountersStayMonotonicAndMatchTheClientsThroughReloadsRecyclingTtinTtouAndAKill() throws Exception {
         int metricsPort = KilnProcess.freePort();
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=2", "--max-cron-threads=0",
-                "--limit-request=1500", "--metrics-port=" + metricsPort)) {
+                "--limit-request=3000", "--metrics-port=" + metricsPort)) {
             kiln.awaitHttpWorkers(2, 1);
             Watcher watcher = new Watcher(metricsPort);
             long counted;
             try (watcher; LoadClients load = PreforkZeroDropTest.harshLoad(kiln.port())) {
                 load.awaitRequests(200, Duration.ofSeconds(30));
+                // limit_request recycles workers all along: the waits count the serving ones, not the replacements
                 for (int generation = 2; generation <= 4; generation++) {
+                    int current = generation;
                     kiln.signal("HUP");
-                    kiln.awaitHttpWorkers(2, generation, Duration.ofSeconds(120));
+                    awaitServing(kiln, "generation " + generation + " alone", workers -> workers.stream()
+                            .noneMatch(w -> w.generation() < current) && serving(workers) >= 2);
                 }
                 kiln.signal("TTIN");
-                kiln.awaitHttpWorkers(3, 4, Duration.ofSeconds(120));
+                awaitServing(kiln, "a third worker", workers -> serving(workers) >= 3);
                 kiln.signal("TTOU");
-                kiln.awaitHttpWorkers(2, 4, Duration.ofSeconds(120));
+                awaitServing(kiln, "two workers again", workers -> serving(workers) == 2);
                 await().atMost(Duration.ofSeconds(120)).until(() -> samples(scrape(metricsPort, null).body())
                         .getOrDefault("kiln_worker_exits_total{kind=\"http\",reason=\"retired\"}", 0.0) >= 8);
                 counted = load.stop().count(LoadClients.Outcome.SUCCESS);
@@ -189,6 +192,16 @@ class MetricsTest {
             assertThat(samples(scrape(metricsPort, null).body()).get("kiln_worker_exits_total{kind=\"http\",reason=\"died\"}"))
                     .isEqualTo(1.0);
         }
+    }
+
+    private static void awaitServing(KilnProcess kiln, String what, java.util.function.Predicate<List<KilnProcess.Worker>> state) {
+        kiln.awaitWorkers(what, Duration.ofSeconds(120), workers -> state.test(workers.stream()
+                .filter(w -> w.kind().equals("http")).toList()));
+    }
+
+    /** HTTP workers ready and not retiring. */
+    private static long serving(List<KilnProcess.Worker> workers) {
+        return workers.stream().filter(w -> w.servingHttp() && !w.retiring()).count();
     }
 
     /** Scrapes every 200 ms and keeps every counter (a {@code _total}, {@code _count}, {@code _sum} or {@code _bucket}) that went down. */
