@@ -35,7 +35,7 @@ public final class KilnCommand {
     private static final Logger log = LoggerFactory.getLogger(KilnCommand.class);
 
     /** Commands by name ({@code worker} is internal: the prefork master starts it). */
-    static final List<String> COMMANDS = List.of("server", "evented", "db", "cron", "status", "scaffold", "worker");
+    static final List<String> COMMANDS = List.of("server", "evented", "db", "cron", "status", "ctl", "scaffold", "worker");
 
     private KilnCommand() { }
 
@@ -54,7 +54,8 @@ public final class KilnCommand {
                 case "evented" -> server(rest, env, out, true);
                 case "db" -> DbCommand.run(rest, env, out);
                 case "cron" -> CronCommand.run(rest, env, out);
-                case "status" -> StatusCommand.run(rest, env, out);
+                case "status" -> StatusCommand.status(rest, env, out);
+                case "ctl" -> StatusCommand.ctl(rest, env, out);
                 case "scaffold" -> ScaffoldCommand.run(rest, out);
                 case "worker" -> WorkerCommand.run(rest, env);
                 default -> throw new IllegalStateException("no command " + command);

@@ -2,6 +2,8 @@ package dev.kiln.server;
 
 import dev.kiln.config.Config;
 import dev.kiln.http.Health;
+import dev.kiln.http.HttpFrontDoor;
+import dev.kiln.http.InFlightRequest;
 import dev.kiln.metrics.KilnMetrics;
 import dev.kiln.os.Proc;
 import org.slf4j.Logger;
@@ -11,7 +13,9 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryUsage;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** What every server mode shares: its configuration, the signal queue, the phoenix flag, statistics. */
@@ -175,6 +179,47 @@ public abstract class CommonServer {
     protected MetricsServer serveOwnMetrics() {
         KilnMetrics metrics = KilnMetrics.get();
         return metrics == null ? null : MetricsServer.start(config, metrics.registry()::scrape);
+    }
+
+    /**
+     * The control socket of a one-process server ({@code kiln ctl}) on its HTTP {@code port}: its
+     * status, every request in flight, its stacks, reload; null when it cannot be opened (logged).
+     */
+    protected StatusSocket openControl(int port, HttpFrontDoor application, String mode) {
+        Control.Server view = new Control.Server() {
+            @Override
+            public String status() {
+                return WorkerProcess.STATUS_HEADER + WorkerProcess.statusLine(ProcessHandle.current().pid(), mode, 1, startNanos,
+                        Long.toString(application.requestsServed()), Proc.rss(), application.inFlight().stream()
+                                .max(Comparator.comparingLong(InFlightRequest::elapsedMillis))
+                                .map(r -> r.method() + " " + r.path() + " (" + r.elapsedMillis() + " ms)").orElse("-"));
+            }
+
+            @Override
+            public String statusJson() {
+                return Control.json(Map.of("mode", mode, "pid", ProcessHandle.current().pid(),
+                        "served", application.requestsServed(), "in_flight", application.requestsInFlight(), "rss", Proc.rss()));
+            }
+
+            @Override
+            public String requests() {
+                StringBuilder text = new StringBuilder("AGE(ms)   REQUEST\n");
+                application.inFlight().stream().sorted(Comparator.comparingLong(InFlightRequest::elapsedMillis).reversed())
+                        .forEach(r -> text.append(String.format("%-9d %s %s%n", r.elapsedMillis(), r.method(), r.path())));
+                return text.toString();
+            }
+
+            @Override
+            public List<Long> workerPids() {
+                return List.of();
+            }
+
+            @Override
+            public boolean prefork() {
+                return false;
+            }
+        };
+        return StatusSocket.open(config, port, new Control(view, signals)::answer);
     }
 
     /** How long a graceful stop waits for requests: no request may legitimately outlive limit_time_real. */

@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -113,7 +114,7 @@ public final class PreforkServer extends CommonServer {
                     + config.geventPort() + " for the evented worker (" + e.getMessage() + "); see --gevent-port");
         }
         PidFile.write(config.pidfile());
-        StatusSocket status = StatusSocket.open(config, socket.address().getPort(), this::status);
+        StatusSocket status = StatusSocket.open(config, socket.address().getPort(), new Control(controlView(), signals)::answer);
         KilnMetrics own = config.stopAfterInit() ? null : KilnMetrics.get();
         MetricsServer metricsServer = null;
         if (own != null) {
@@ -182,7 +183,15 @@ public final class PreforkServer extends CommonServer {
             case "TTIN" -> handleTtin();
             case "TTOU" -> handleTtou();
             case "USR1" -> handleUsr1();
-            default -> LOG.debug("Ignoring SIG{}", signal);
+            default -> {
+                if (signal.startsWith(Control.RETIRE)) {
+                    long pid = Long.parseLong(signal.substring(Control.RETIRE.length()));
+                    workers.stream().filter(w -> w.pid() == pid && !w.retiring).findFirst()
+                            .ifPresent(w -> w.recycle = "kiln ctl retire");      // replaced first, as a worker at a limit
+                } else {
+                    LOG.debug("Ignoring SIG{}", signal);
+                }
+            }
         }
     }
 
@@ -450,6 +459,41 @@ public final class PreforkServer extends CommonServer {
         long served = workers.stream().mapToLong(w -> w.served).sum();
         return "prefork: " + active(Kind.HTTP).size() + " HTTP workers of generation " + reload.generation() + ", "
                 + served + " requests served by the live ones";
+    }
+
+    /** What {@code kiln ctl} sees of the master. */
+    private Control.Server controlView() {
+        return new Control.Server() {
+            @Override
+            public String status() {
+                return PreforkServer.this.status();
+            }
+
+            @Override
+            public String statusJson() {
+                return Control.json(Map.of("mode", "prefork", "pid", ProcessHandle.current().pid(), "generation",
+                        reload.generation(), "http_workers_wanted", target, "workers",
+                        workers.stream().map(WorkerProcess::describe).toList()));
+            }
+
+            @Override
+            public String requests() {
+                StringBuilder text = new StringBuilder("PID      KIND     REQUEST (the oldest in flight of each worker, as it last reported)\n");
+                workers.stream().filter(w -> !"-".equals(w.current)).forEach(w -> text.append(String.format("%-8d %-8s %s%n",
+                        w.pid(), w.kind.name().toLowerCase(Locale.ROOT), w.current)));
+                return text.toString();
+            }
+
+            @Override
+            public List<Long> workerPids() {
+                return workers.stream().map(WorkerProcess::pid).toList();
+            }
+
+            @Override
+            public boolean prefork() {
+                return true;
+            }
+        };
     }
 
     /** What {@code kiln status} prints: the master, then each worker. */

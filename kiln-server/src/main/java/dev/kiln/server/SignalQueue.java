@@ -159,6 +159,11 @@ final class SignalQueue {
         queue.add(ADDONS_CHANGED);
     }
 
+    /** Queues {@code event} for the loop as if a signal of that name had come ({@code kiln ctl}'s verbs). */
+    void post(String event) {
+        queue.add(event);
+    }
+
     /** The next queued signal, waiting at most {@code timeout}; null when none came. */
     String poll(Duration timeout) throws InterruptedException {
         return queue.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);

@@ -42,6 +42,8 @@ public final class ThreadedServer extends CommonServer {
     private final Set<Long> overLimit = new HashSet<>();
     private long limitReachedNanos = -1;
     private HttpService http;
+    /** {@code kiln ctl}'s socket; null until the HTTP service listens, or when it cannot open. */
+    private StatusSocket control;
 
     private final IntSupplier preload;
     private final CronService cron;
@@ -94,6 +96,7 @@ public final class ThreadedServer extends CommonServer {
             http = new HttpService(socket, application);
             http.start();
             String where = socket.address().getHostString() + ":" + socket.address().getPort();
+            control = openControl(socket.address().getPort(), application, "threaded");
             switch (socket.origin()) {
                 case SYSTEMD -> LOG.info("HTTP service (Jetty) running through socket activation on {}", where);
                 case INHERITED -> LOG.info("HTTP service (Jetty) running on {} (socket kept across the restart)", where);
@@ -194,6 +197,9 @@ public final class ThreadedServer extends CommonServer {
         }
         if (!cron.stop(stopTimeout())) {
             LOG.warn("Cron: a job was still running at the stop timeout; its transaction is rolled back");
+        }
+        if (control != null) {
+            control.close();
         }
         if (!phoenix) {
             PidFile.remove(config.pidfile());

@@ -155,6 +155,22 @@ final class WorkerProcess {
         }
     }
 
+    /** This worker for {@code kiln ctl status --json}. */
+    Map<String, Object> describe() {
+        Map<String, Object> fields = new java.util.LinkedHashMap<>();
+        fields.put("pid", pid());
+        fields.put("id", id);
+        fields.put("kind", kind.name().toLowerCase(Locale.ROOT));
+        fields.put("generation", generation);
+        fields.put("ready", ready);
+        fields.put("retiring", retiring);
+        fields.put("age_seconds", Duration.ofNanos(System.nanoTime() - startedNanos).toSeconds());
+        fields.put("served", served);
+        fields.put("rss", rss);
+        fields.put("current", current);
+        return fields;
+    }
+
     /** The first line of {@code kiln status}. */
     static final String STATUS_HEADER = String.format("%-8s %-8s %4s %10s %10s %8s  %s%n",
             "PID", "KIND", "GEN", "AGE", "SERVED", "RSS", "CURRENT REQUEST");

@@ -11,6 +11,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.UnixDomainSocketAddress;
 import java.net.Socket;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -319,6 +320,7 @@ final class KilnProcess implements AutoCloseable {
         Path socket = StatusSocket.pathOf(SharedPostgres.dataDir(), port());
         String text;
         try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            channel.write(ByteBuffer.wrap("status\n".getBytes(StandardCharsets.UTF_8)));
             text = new String(Channels.newInputStream(channel).readAllBytes(), StandardCharsets.UTF_8);
         }
         List<Worker> workers = new ArrayList<>();
