@@ -45,6 +45,8 @@ public final class EventedServer extends CommonServer {
     private final Runnable endLongPolls;
     private final Set<Long> abandoned = new HashSet<>();
     private HttpService http;
+    /** {@code kiln ctl}'s socket, named after the gevent_port; null when it cannot open. */
+    private StatusSocket control;
 
     /** @param endLongPolls stops the bus: pending long polls answer at once, so a stop does not wait for them */
     public EventedServer(Config config, HttpFrontDoor application, Runnable endLongPolls) {
@@ -73,6 +75,7 @@ public final class EventedServer extends CommonServer {
             ListenSocket socket = ListenSocket.open(config.httpInterface(), config.geventPort(), System.getenv());
             http = new HttpService(socket, application, config.workerConnections());
             http.start();
+            control = openControl(socket.address().getPort(), application, "evented");
             LOG.info("Evented service (Jetty) running on {}:{}{}, at most {} connections at once",
                     socket.address().getHostString(), socket.address().getPort(),
                     switch (socket.origin()) {
@@ -138,6 +141,9 @@ public final class EventedServer extends CommonServer {
             LOG.info("Stopping the evented service: no new connections, websockets closed, serving the requests accepted");
             boolean clean = http.drain(stopTimeout(), Set.copyOf(abandoned), () -> !phoenix);
             LOG.info(clean ? "Evented service stopped" : "Evented service stopped; requests were cut short");
+        }
+        if (control != null) {
+            control.close();
         }
         if (!phoenix) {
             PidFile.remove(config.pidfile());
