@@ -10,6 +10,7 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.PreEncodedHttpField;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.IdleTimeout;
 import org.eclipse.jetty.io.SelectorManager;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -19,6 +20,7 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.internal.HttpConnection;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.VirtualThreadPool;
 import org.eclipse.jetty.websocket.server.ServerWebSocketContainer;
@@ -65,6 +67,8 @@ final class HttpService {
     private static final HttpField CONNECTION_CLOSE = new PreEncodedHttpField(HttpHeader.CONNECTION, "close");
     /** How long an accepted connection may take to send its first request once a stop began. */
     private static final Duration FIRST_REQUEST_GRACE = Duration.ofSeconds(3);
+    /** How long a connection must have been silent before a stop closes it as idle. */
+    private static final Duration QUIET_BEFORE_CLOSE = Duration.ofMillis(20);
 
     private final Server server;
     private final ServerConnector connector;
@@ -212,7 +216,7 @@ final class HttpService {
      * queues for the next holder of the socket.
      */
     private boolean awaitServed(Set<Long> abandoned, long graceEnd, long deadline) throws InterruptedException {
-        do {
+        while (true) {
             while (busy(abandoned, System.nanoTime() < graceEnd)) {
                 if (System.nanoTime() > deadline) {
                     LOG.warn("Stop timeout reached with requests still running: {}",
@@ -221,21 +225,35 @@ final class HttpService {
                 }
                 Thread.sleep(20);
             }
-        } while (closeIdle() > 0);
-        return true;
+            if (closeIdle() == 0) {
+                return true;
+            }
+            Thread.sleep(QUIET_BEFORE_CLOSE.toMillis() / 4);
+        }
     }
 
-    /** Closes every connection that has no request in hand; returns how many. */
+    /**
+     * Closes every connection that has no request in hand, not even its first bytes read and not yet
+     * parsed, and saw no traffic for {@link #QUIET_BEFORE_CLOSE}; returns how many it closed or left
+     * for the next look. A request only half read when the connection closed would otherwise still be
+     * served, its answer lost, and the client, given nothing, would send it again.
+     */
     private int closeIdle() {
-        int closed = 0;
+        int left = 0;
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
             Connection connection = endPoint.getConnection();
-            if (connection != null && connection.getMessagesIn() == connection.getMessagesOut() && endPoint.isOpen()) {
-                endPoint.close();
-                closed++;
+            if (connection == null || !endPoint.isOpen() || connection.getMessagesIn() != connection.getMessagesOut()) {
+                continue;
             }
+            boolean untouched = !(connection instanceof HttpConnection http)
+                    || (http.getParser().isStart() && http.isRequestBufferEmpty());
+            boolean quiet = !(endPoint instanceof IdleTimeout timed) || timed.getIdleFor() >= QUIET_BEFORE_CLOSE.toMillis();
+            if (untouched && quiet) {
+                endPoint.close();
+            }
+            left++;
         }
-        return closed;
+        return left;
     }
 
     /**
