@@ -256,6 +256,7 @@ public final class BusDispatcher implements Notifications.Subscriber {
 
     @Override
     public void notified(List<String> payloads) {
+        long arrived = System.nanoTime();
         List<BusSignals.Notice> notices = new ArrayList<>();
         for (String payload : payloads) {
             try {
@@ -276,6 +277,9 @@ public final class BusDispatcher implements Notifications.Subscriber {
             } catch (RuntimeException e) {
                 LOG.warn("Bus: waking the subscribers of {} failed: {}", notice.database(), e.toString());
             }
+        }
+        if (!notices.isEmpty()) {
+            KilnMetrics.busDispatched(System.nanoTime() - arrived);
         }
     }
 

@@ -55,7 +55,7 @@ final class StatusCommand {
                     (mode 0600: the server's user, or root). Give the server's own options (-c FILE, or
                     --data-dir and --http-port) to find it.
                       status [--json]   the server and its workers
-                      requests          the requests in flight (prefork: the oldest of each worker)
+                      requests          the requests in flight, with their age
                       stacks PID        the thread dump of the server or of one of its workers
                       reload            as SIGHUP
                       workers +N|-N     more or fewer HTTP workers, as SIGTTIN/SIGTTOU (prefork)

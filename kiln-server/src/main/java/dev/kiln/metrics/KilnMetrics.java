@@ -101,6 +101,9 @@ public final class KilnMetrics {
             .help("Bus websockets open now").register(registry);
     private final Gauge longPolls = Gauge.builder().name("kiln_bus_long_polls_waiting")
             .help("Long polls waiting for a message now").register(registry);
+    private final Histogram busDispatch = Histogram.builder().name("kiln_bus_dispatch_seconds")
+            .help("Time from bus notifications' arrival to every subscriber of them woken (the new messages read once)")
+            .unit(Unit.SECONDS).classicOnly().classicUpperBounds(ACQUIRE_BOUNDS).register(registry);
     private final Counter registryLoads = Counter.builder().name("kiln_registry_loads_total")
             .help("Registries loaded (at start, and again after another process changed a database)")
             .labelNames("database").register(registry);
@@ -315,6 +318,14 @@ public final class KilnMetrics {
         KilnMetrics metrics = current;
         if (metrics != null && count > 0) {
             metrics.busDelivered.labelValues(transport).inc(count);
+        }
+    }
+
+    /** Bus notifications were dispatched to their subscribers in {@code nanos}. */
+    public static void busDispatched(long nanos) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.busDispatch.observe(nanos / 1e9);
         }
     }
 

@@ -10,6 +10,7 @@ import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
 import dev.kiln.server.Limits.Limit;
 import dev.kiln.server.Limits.Usage;
+import dev.kiln.server.WorkerMessage.InFlight;
 import dev.kiln.server.WorkerMessage.Ready;
 import dev.kiln.server.WorkerMessage.Recycle;
 import dev.kiln.server.WorkerMessage.State;
@@ -20,6 +21,7 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -183,10 +185,13 @@ public final class HttpWorker extends PreforkWorker {
     }
 
     private void reportState() {
-        InFlightRequest oldest = application.inFlight().stream()
-                .max(Comparator.comparingLong(InFlightRequest::elapsedMillis)).orElse(null);
+        List<InFlightRequest> inFlight = application.inFlight().stream()
+                .sorted(Comparator.comparingLong(InFlightRequest::elapsedMillis).reversed()).toList();
+        InFlightRequest oldest = inFlight.isEmpty() ? null : inFlight.getFirst();
         tell(new State(application.requestsServed(), application.requestsInFlight(), Proc.rss(),
                 oldest == null ? 0 : oldest.elapsedMillis(), oldest == null ? "" : oldest.method() + " " + oldest.path()));
+        tell(new InFlight(inFlight.stream().limit(InFlight.MAX)
+                .map(r -> new InFlight.Entry(r.elapsedMillis(), r.method() + " " + r.path())).toList()));
     }
 
     /** Asks the master, once, for a replacement, and says so. */

@@ -11,6 +11,7 @@ import dev.kiln.server.Limits.Limit;
 import dev.kiln.server.Limits.Usage;
 import dev.kiln.server.WorkerChannel.Heard;
 import dev.kiln.server.WorkerMessage.Hello;
+import dev.kiln.server.WorkerMessage.InFlight;
 import dev.kiln.server.WorkerMessage.Metrics;
 import dev.kiln.server.WorkerMessage.Ready;
 import dev.kiln.server.WorkerMessage.Recycle;
@@ -478,9 +479,10 @@ public final class PreforkServer extends CommonServer {
 
             @Override
             public String requests() {
-                StringBuilder text = new StringBuilder("PID      KIND     REQUEST (the oldest in flight of each worker, as it last reported)\n");
-                workers.stream().filter(w -> !"-".equals(w.current)).forEach(w -> text.append(String.format("%-8d %-8s %s%n",
-                        w.pid(), w.kind.name().toLowerCase(Locale.ROOT), w.current)));
+                StringBuilder text = new StringBuilder("PID      KIND     AGE(ms)   REQUEST (as each worker last reported, up to "
+                        + InFlight.MAX + " each)\n");
+                workers.forEach(w -> w.inFlight.forEach(r -> text.append(String.format("%-8d %-8s %-9d %s%n", w.pid(),
+                        w.kind.name().toLowerCase(Locale.ROOT), r.ageMillis(), r.request()))));
                 return text.toString();
             }
 
@@ -537,6 +539,7 @@ public final class PreforkServer extends CommonServer {
             case Recycle recycle -> worker.recycle = recycle.limit();
             case Hello hello -> LOG.warn("{} (pid {}): a second hello, ignored", worker.name(), worker.pid());
             case Metrics metrics -> { }     // the channel hands them to the merged metrics, never to the loop
+            case InFlight inFlight -> worker.inFlight = inFlight.entries();
         }
     }
 

@@ -4,6 +4,7 @@ import dev.kiln.failure.KilnException;
 import dev.kiln.metrics.MergedMetrics;
 import dev.kiln.server.WorkerCodec.Malformed;
 import dev.kiln.server.WorkerMessage.Hello;
+import dev.kiln.server.WorkerMessage.InFlight;
 import dev.kiln.server.WorkerMessage.Metrics;
 import dev.kiln.server.WorkerMessage.State;
 import org.slf4j.Logger;
@@ -214,8 +215,8 @@ final class WorkerChannel implements AutoCloseable {
                         continue;
                     }
                     heard.add(new Heard(worker.id(), message, now));
-                    if (!(message instanceof State)) {
-                        wake.run();
+                    if (!(message instanceof State || message instanceof InFlight)) {
+                        wake.run();           // readiness, a recycle: acted on now, not at the next tick
                     }
                 } catch (Malformed | RuntimeException e) {
                     LOG.warn("{}: a message that cannot be read, dropped ({})", worker.name(),

@@ -3,6 +3,7 @@ package dev.kiln.server;
 import dev.kiln.metrics.MetricFamily;
 import dev.kiln.metrics.MetricFamily.Point;
 import dev.kiln.server.WorkerMessage.Hello;
+import dev.kiln.server.WorkerMessage.InFlight;
 import dev.kiln.server.WorkerMessage.Metrics;
 import dev.kiln.server.WorkerMessage.Ready;
 import dev.kiln.server.WorkerMessage.Recycle;
@@ -26,7 +27,7 @@ import java.util.List;
  * <pre>
  *   length  u16    the bytes that follow: 2 to 65,535
  *   version u8     {@value #VERSION}
- *   type    u8     1 hello, 2 ready, 3 state, 4 recycle, 5 metrics
+ *   type    u8     1 hello, 2 ready, 3 state, 4 recycle, 5 metrics, 6 in flight
  *   payload        per type, big-endian: i32 and i64 numbers, f64 doubles; strings as u16 length + UTF-8
  *     hello   token:str
  *     ready   port:i32
@@ -34,6 +35,7 @@ import java.util.List;
  *     recycle limit:str
  *     metrics name:str type:u8 help:str unit:str ("" for none) points:u16, each
  *               labels:u8 (name:str value:str)*labels value:f64 count:i64 buckets:u8 (bound:f64 count:i64)*buckets
+ *     in flight  count:u8, each ageMillis:i64 request:str (cut to 256 characters)
  * </pre>
  * The length comes first and is the only thing the reader trusts: a frame whose version, type or
  * payload is wrong is rejected whole ({@link Malformed}) and the next frame is read from where the
@@ -49,7 +51,9 @@ import java.util.List;
 final class WorkerCodec {
 
     static final int VERSION = 1;
-    private static final int HELLO = 1, READY = 2, STATE = 3, RECYCLE = 4, METRICS = 5;
+    private static final int HELLO = 1, READY = 2, STATE = 3, RECYCLE = 4, METRICS = 5, IN_FLIGHT = 6;
+    /** A request line in an in-flight report is cut to this: 32 of them stay far below a frame. */
+    private static final int IN_FLIGHT_CHARS = 256;
     /** The largest body a frame's u16 length can announce. */
     static final int MAX_BODY = 65_535;
     private static final MetricFamily.Type[] TYPES = MetricFamily.Type.values();
@@ -69,8 +73,11 @@ final class WorkerCodec {
     /** The frame of {@code message}, length field included, ready to be written in one call. */
     static byte[] encode(WorkerMessage message) {
         // the numbers of the longest message, then one string of up to 3 bytes per UTF-16 unit
-        ByteBuffer body = ByteBuffer.allocate(message instanceof Metrics(MetricFamily family)
-                ? Math.min(MAX_BODY, 2 + sizeBound(family)) : 64 + 3 * MAX_STRING_CHARS);
+        ByteBuffer body = ByteBuffer.allocate(switch (message) {
+            case Metrics(MetricFamily family) -> Math.min(MAX_BODY, 2 + sizeBound(family));
+            case InFlight inFlight -> 3 + inFlight.entries().size() * (10 + 3 * IN_FLIGHT_CHARS);
+            default -> 64 + 3 * MAX_STRING_CHARS;
+        });
         body.put((byte) VERSION);
         switch (message) {
             case Hello hello -> {
@@ -86,6 +93,14 @@ final class WorkerCodec {
             case Recycle recycle -> {
                 body.put((byte) RECYCLE);
                 putString(body, recycle.limit());
+            }
+            case InFlight inFlight -> {
+                body.put((byte) IN_FLIGHT).put((byte) inFlight.entries().size());
+                for (InFlight.Entry entry : inFlight.entries()) {
+                    body.putLong(entry.ageMillis());
+                    String request = entry.request();
+                    putString(body, request.length() <= IN_FLIGHT_CHARS ? request : request.substring(0, IN_FLIGHT_CHARS));
+                }
             }
             case Metrics metrics -> {
                 try {
@@ -142,6 +157,14 @@ final class WorkerCodec {
                 case STATE -> new State(in.getLong(), in.getInt(), in.getLong(), in.getLong(), getString(in));
                 case RECYCLE -> new Recycle(getString(in));
                 case METRICS -> new Metrics(getFamily(in));
+                case IN_FLIGHT -> {
+                    int count = Byte.toUnsignedInt(in.get());
+                    List<InFlight.Entry> entries = new ArrayList<>(count);
+                    for (int i = 0; i < count; i++) {
+                        entries.add(new InFlight.Entry(in.getLong(), getString(in)));
+                    }
+                    yield new InFlight(entries);
+                }
                 default -> throw new Malformed("unknown type " + type);
             };
             if (in.hasRemaining()) {

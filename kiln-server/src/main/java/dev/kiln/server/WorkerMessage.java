@@ -2,6 +2,8 @@ package dev.kiln.server;
 
 import dev.kiln.metrics.MetricFamily;
 
+import java.util.List;
+
 /**
  * What a prefork worker tells its master on the {@link WorkerChannel}, one record per kind of
  * message; {@link WorkerCodec} alone turns them into bytes and back. The constructors refuse values
@@ -9,7 +11,7 @@ import dev.kiln.metrics.MetricFamily;
  * may act on as it stands.
  */
 sealed interface WorkerMessage permits WorkerMessage.Hello, WorkerMessage.Ready, WorkerMessage.State,
-        WorkerMessage.Recycle, WorkerMessage.Metrics {
+        WorkerMessage.Recycle, WorkerMessage.Metrics, WorkerMessage.InFlight {
 
     /** The first message of a connection: the one-time token the master gave this worker in its environment. */
     record Hello(String token) implements WorkerMessage {
@@ -47,6 +49,30 @@ sealed interface WorkerMessage permits WorkerMessage.Hello, WorkerMessage.Ready,
         public Recycle {
             if (limit == null || limit.isBlank()) {
                 throw new IllegalArgumentException("a recycle without its limit");
+            }
+        }
+    }
+
+    /**
+     * The requests the worker has in hand, each with its age (at most {@link #MAX} of them, the
+     * oldest first), sent with its state every second: what {@code kiln ctl requests} lists.
+     */
+    record InFlight(List<Entry> entries) implements WorkerMessage {
+        static final int MAX = 32;
+
+        /** One request: its age, and its method and path. */
+        record Entry(long ageMillis, String request) {
+            public Entry {
+                if (ageMillis < 0 || request == null) {
+                    throw new IllegalArgumentException("in flight " + ageMillis + " " + request);
+                }
+            }
+        }
+
+        public InFlight {
+            entries = List.copyOf(entries);
+            if (entries.size() > MAX) {
+                throw new IllegalArgumentException(entries.size() + " requests in flight reported, at most " + MAX);
             }
         }
     }

@@ -55,6 +55,8 @@ final class WorkerProcess {
     volatile long served;
     volatile long rss;
     volatile String current = "-";
+    /** The requests in hand as the worker last listed them, the oldest first. */
+    volatile List<WorkerMessage.InFlight.Entry> inFlight = List.of();
 
     WorkerProcess(int id, Kind kind, int generation, Process process) {
         this.id = id;

@@ -59,6 +59,17 @@ class CtlTest {
             kiln.awaitWorkers("worker " + victim + " replaced", Duration.ofSeconds(90), workers -> workers.stream()
                     .noneMatch(w -> w.pid() == victim) && workers.stream().filter(KilnProcess.Worker::servingHttp).count() == 2);
 
+            CompletableFuture<String> slow = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return kiln.get("/hello/wait?seconds=8");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }, Executors.newVirtualThreadPerTaskExecutor());
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
+                    ok(kiln, "requests").contains("GET /hello/wait"));
+            assertThat(slow.get()).startsWith("HTTP/1.1 200");
+
             long worker = kiln.workers().stream().filter(KilnProcess.Worker::servingHttp).findFirst().orElseThrow().pid();
             assertThat(ok(kiln, "stacks", String.valueOf(worker))).contains("Full thread dump").contains("\"main\"");
             assertThat(ok(kiln, "stacks", String.valueOf(kiln.pid()))).contains("\"main\"").contains("kiln-status");

@@ -4,6 +4,7 @@ import dev.kiln.metrics.MetricFamily;
 import dev.kiln.metrics.MetricFamily.Point;
 import dev.kiln.server.WorkerCodec.Malformed;
 import dev.kiln.server.WorkerMessage.Hello;
+import dev.kiln.server.WorkerMessage.InFlight;
 import dev.kiln.server.WorkerMessage.Metrics;
 import dev.kiln.server.WorkerMessage.Ready;
 import dev.kiln.server.WorkerMessage.Recycle;
@@ -32,6 +33,8 @@ class WorkerCodecTest {
             new State(123_456_789_012L, 3, 104_857_600L, 2_500, "POST /web/dataset/call_kw/ré.sumé"),
             new State(0, 0, -1, 0, ""),
             new Recycle("limit_memory_soft"),
+            new InFlight(List.of(new InFlight.Entry(1_500, "GET /hello/wait?seconds=8"), new InFlight.Entry(0, "POST /jsonrpc"))),
+            new InFlight(List.of()),
             new Metrics(new MetricFamily("kiln_http_requests", MetricFamily.Type.COUNTER, "HTTP requests", null, List.of(
                     new Point(List.of("route", "/hello", "method", "GET"), 42, 0, new double[0], new long[0])))),
             new Metrics(new MetricFamily("kiln_http_request_duration_seconds", MetricFamily.Type.HISTOGRAM, "", "seconds",
