@@ -135,6 +135,11 @@ public final class CronService implements Notifications.Subscriber {
         }
     }
 
+    /** How many runners run now (what {@code kiln ctl status --json} reports as {@code cron_runners}). */
+    public int runnersRunning() {
+        return (int) runners.stream().filter(r -> r.thread().isAlive()).count();
+    }
+
     /** The threads of the runners now, by number order (for tests: a replaced runner has a new one). */
     List<Thread> runnerThreads() {
         return runners.stream().map(Runner::thread).toList();

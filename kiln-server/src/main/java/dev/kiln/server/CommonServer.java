@@ -17,6 +17,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
 
 /** What every server mode shares: its configuration, the signal queue, the phoenix flag, statistics. */
 public abstract class CommonServer {
@@ -185,7 +186,7 @@ public abstract class CommonServer {
      * The control socket of a one-process server ({@code kiln ctl}) on its HTTP {@code port}: its
      * status, every request in flight, its stacks, reload; null when it cannot be opened (logged).
      */
-    protected StatusSocket openControl(int port, HttpFrontDoor application, String mode) {
+    protected StatusSocket openControl(int port, HttpFrontDoor application, String mode, IntSupplier cronRunners) {
         Control.Server view = new Control.Server() {
             @Override
             public String status() {
@@ -197,8 +198,8 @@ public abstract class CommonServer {
 
             @Override
             public String statusJson() {
-                return Control.json(Map.of("mode", mode, "pid", ProcessHandle.current().pid(),
-                        "served", application.requestsServed(), "in_flight", application.requestsInFlight(), "rss", Proc.rss()));
+                return Control.json(Map.of("mode", mode, "pid", ProcessHandle.current().pid(), "served", application.requestsServed(),
+                        "in_flight", application.requestsInFlight(), "rss", Proc.rss(), "cron_runners", cronRunners.getAsInt()));
             }
 
             @Override

@@ -75,7 +75,7 @@ public final class EventedServer extends CommonServer {
             ListenSocket socket = ListenSocket.open(config.httpInterface(), config.geventPort(), System.getenv());
             http = new HttpService(socket, application, config.workerConnections());
             http.start();
-            control = openControl(socket.address().getPort(), application, "evented");
+            control = openControl(socket.address().getPort(), application, "evented", () -> 0);
             LOG.info("Evented service (Jetty) running on {}:{}{}, at most {} connections at once",
                     socket.address().getHostString(), socket.address().getPort(),
                     switch (socket.origin()) {

@@ -96,7 +96,7 @@ public final class ThreadedServer extends CommonServer {
             http = new HttpService(socket, application);
             http.start();
             String where = socket.address().getHostString() + ":" + socket.address().getPort();
-            control = openControl(socket.address().getPort(), application, "threaded");
+            control = openControl(socket.address().getPort(), application, "threaded", cron::runnersRunning);
             switch (socket.origin()) {
                 case SYSTEMD -> LOG.info("HTTP service (Jetty) running through socket activation on {}", where);
                 case INHERITED -> LOG.info("HTTP service (Jetty) running on {} (socket kept across the restart)", where);

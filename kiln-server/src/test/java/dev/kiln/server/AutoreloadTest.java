@@ -72,7 +72,7 @@ class AutoreloadTest {
     void aRebuiltJarIsServedByANewGenerationOfWorkersInPrefork() throws Exception {
         try (KilnProcess kiln = KilnProcess.launch(run, List.of(), "--workers=2", "--max-cron-threads=0", "--dev=reload",
                 "--addons-path=" + addons, "--load=base,web,hello,greet")) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 2);
+            kiln.awaitHttpWorkers(2, 1);
             kiln.awaitLog(WATCHING, 1);
             Set<Long> old = PreforkServerTest.workerPids(kiln);
             assertThat(kiln.get("/greet")).endsWith("v1");
@@ -80,7 +80,7 @@ class AutoreloadTest {
             Files.copy(v2, greet.resolve("greet.jar"), StandardCopyOption.REPLACE_EXISTING);
 
             kiln.awaitLog("--dev=reload: greet/greet\\.jar changed; reloading \\(prefork mode\\)", 1);
-            kiln.awaitLog("SIGHUP: generation 2 serving", 1);
+            kiln.awaitHttpWorkers(2, 2);
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
                     assertThat(PreforkServerTest.workerPids(kiln)).hasSize(2).doesNotContainAnyElementsOf(old));
             for (int i = 0; i < 10; i++) {

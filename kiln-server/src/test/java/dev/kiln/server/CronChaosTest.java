@@ -62,7 +62,7 @@ class CronChaosTest {
             List<KilnProcess> kilns = List.of(cron.serve("--max-cron-threads", "2"), cron.serve("--max-cron-threads", "2"),
                     cron.serve("--max-cron-threads", "2"));
             for (KilnProcess kiln : kilns) {
-                kiln.awaitLog("Cron: 2 runners started", 1);
+                kiln.awaitCronRunners(2);
             }
 
             // the pinned job comes first (priority 0) and is also due by a trigger, whose row the test locks

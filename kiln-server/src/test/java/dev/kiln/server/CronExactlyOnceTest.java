@@ -30,7 +30,7 @@ class CronExactlyOnceTest {
             List<KilnProcess> kilns = List.of(cron.serve("--max-cron-threads", "2"), cron.serve("--max-cron-threads", "2"),
                     cron.serve("--max-cron-threads", "2"));
             for (KilnProcess kiln : kilns) {
-                kiln.awaitLog("Cron: 2 runners started", 1);
+                kiln.awaitCronRunners(2);
             }
 
             cron.execute("INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall) SELECT 'j_'||g,"

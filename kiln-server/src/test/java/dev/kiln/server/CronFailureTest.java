@@ -85,7 +85,7 @@ class CronFailureTest {
 
         try (CronHarness cron = CronHarness.shared(dir, "cron_failure", addons, "failcron");
              KilnProcess kiln = cron.serve("--max-cron-threads", "1")) {
-            kiln.awaitLog("Cron: 1 runner started", 1);
+            kiln.awaitCronRunners(1);
             // one runner takes them in this order (priority): the failure, the two batches, then the mark
             cron.execute("""
                     INSERT INTO kiln_cron (name, code, interval_number, interval_type, priority, nextcall) VALUES

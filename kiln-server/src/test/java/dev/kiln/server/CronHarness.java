@@ -121,8 +121,8 @@ final class CronHarness implements AutoCloseable {
                 withDatabase(java.util.stream.Stream.concat(java.util.stream.Stream.of("--workers=" + workers),
                         java.util.Arrays.stream(args)).toArray(String[]::new)));
         processes.add(kiln);
-        kiln.awaitLog("\\bWorker \\d+ \\(pid \\d+\\) ready", workers);
-        kiln.awaitLog("Evented worker \\d+ \\(pid \\d+\\) ready", 1);
+        kiln.awaitHttpWorkers(workers, 1);
+        kiln.awaitReadyWorkers("evented", 1);
         return kiln;
     }
 

@@ -73,7 +73,7 @@ class CronInstallTest {
 
         try (CronHarness cron = CronHarness.shared(dir, "cron_install", addons, "hello")) {
             KilnProcess kiln = cron.serve("--max-cron-threads", "2");
-            kiln.awaitLog("Cron: 2 runners started", 1);
+            kiln.awaitCronRunners(2);
             await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100)).until(() -> cron.count(
                     "SELECT count(*) FROM pg_stat_activity WHERE " + CronHarness.listenerOn("kiln_cron")) == 1);
 

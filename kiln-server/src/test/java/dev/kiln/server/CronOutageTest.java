@@ -60,7 +60,7 @@ class CronOutageTest {
             List<String> external = List.of("--db_host=" + server.host(), "--db_port=" + server.port(), "--db_user=postgres", "--db-allow-superuser");
             try (CronHarness cron = CronHarness.external(dir, "cron_outage", server.port(), external, "hello")) {
                 KilnProcess kiln = cron.serve("--max-cron-threads", "2");
-                kiln.awaitLog("Cron: 2 runners started", 1);
+                kiln.awaitCronRunners(2);
                 cron.execute("INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall)"
                         + " VALUES ('outage', 'hello.ledger', 1, 'days', '2100-01-01')");
                 triggerAndAwaitRun(cron, 1);
@@ -98,7 +98,7 @@ class CronOutageTest {
                     "--db_port=" + server.port(), "--db_user=postgres", "--db-allow-superuser");
             try (CronHarness cron = CronHarness.external(dir, "cron_outage_batch", server.port(), external, "slowcron")) {
                 KilnProcess kiln = cron.serve("--max-cron-threads", "2");
-                kiln.awaitLog("Cron: 2 runners started", 1);
+                kiln.awaitCronRunners(2);
                 cron.execute("INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall) SELECT 'b_'||g,"
                         + " 'slowcron.slow', 1, 'days', now() - interval '1 minute' FROM generate_series(1, " + JOBS + ") g");
                 cron.wake();

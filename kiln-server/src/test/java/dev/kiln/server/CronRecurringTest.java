@@ -33,7 +33,7 @@ class CronRecurringTest {
             List<KilnProcess> kilns = List.of(cron.serve("--max-cron-threads", "2"), cron.serve("--max-cron-threads", "2"),
                     cron.serve("--max-cron-threads", "2"));
             for (KilnProcess kiln : kilns) {
-                kiln.awaitLog("Cron: 2 runners started", 1);
+                kiln.awaitCronRunners(2);
             }
             // the grid's points fall 50 s after now (mod 1 min): no slot of this test reaches the next one by itself
             cron.execute("INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall) SELECT 'r_'||g,"

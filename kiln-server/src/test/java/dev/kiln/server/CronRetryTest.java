@@ -60,7 +60,7 @@ class CronRetryTest {
 
         try (CronHarness cron = CronHarness.shared(dir, "cron_retry", addons, "hotcron");
              KilnProcess kiln = cron.serve("--max-cron-threads", "3")) {
-            kiln.awaitLog("Cron: 3 runners started", 1);
+            kiln.awaitCronRunners(3);
             cron.execute("INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall) SELECT 'h_'||g,"
                     + " 'hotcron.bump', 1, 'days', now() - interval '1 minute' FROM generate_series(1, " + JOBS + ") g");
             cron.wake();

@@ -82,7 +82,7 @@ class CronStopTest {
                     ('finishing', 'stopcron.slow', 1, 'days', 0, now() - interval '1 second'),
                     ('queued', 'stopcron.mark', 1, 'days', 10, now() - interval '1 second');""");
         try (KilnProcess kiln = cron.serve("--max-cron-threads", "1", "--limit-time-real-cron", "0")) {
-            kiln.awaitLog("Cron: 1 runner started", 1);
+            kiln.awaitCronRunners(1);
             await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100)).until(() -> cron.claimed("finishing"));
             kiln.signal("TERM");
             assertThat(kiln.awaitExit(Duration.ofSeconds(30))).as(kiln.log()).isZero();
@@ -106,7 +106,7 @@ class CronStopTest {
         String cronLog;
         // the stop timeout is limit_time_real: 2 s; no limit for cron jobs themselves
         try (KilnProcess kiln = cron.serve("--max-cron-threads", "1", "--limit-time-real", "2", "--limit-time-real-cron", "0")) {
-            kiln.awaitLog("Cron: 1 runner started \\(limit_time_real_cron none\\)", 1);
+            kiln.awaitCronRunners(1);
             await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100)).until(() -> cron.claimed("cut"));
             kiln.signal("TERM");
             kiln.awaitExit(Duration.ofSeconds(30));

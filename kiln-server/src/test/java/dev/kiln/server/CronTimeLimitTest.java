@@ -101,7 +101,7 @@ class CronTimeLimitTest {
     @Test
     void aJobIgnoringItsInterruptionIsAbandonedItsClaimReleasedAndItsEffectNotCommitted() throws Exception {
         try (KilnProcess kiln = cron.serve("--max-cron-threads", "1", "--limit-time-real-cron", "2")) {
-            kiln.awaitLog("Cron: 1 runner started \\(limit_time_real_cron 2 s\\)", 1);
+            kiln.awaitCronRunners(1);
             // due by a trigger only: once the trigger is gone the job is not due, so nobody claims it again
             cron.execute("""
                     INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall)
@@ -142,7 +142,7 @@ class CronTimeLimitTest {
     @Test
     void aJobThatStopsWhenInterruptedAtTheLimitIsAFailureAndItsRunnerGoesOn() throws Exception {
         try (KilnProcess kiln = cron.serve("--max-cron-threads", "1", "--limit-time-real-cron", "2")) {
-            kiln.awaitLog("Cron: 1 runner started \\(limit_time_real_cron 2 s\\)", 1);
+            kiln.awaitCronRunners(1);
             // one runner: the polite job first (priority 0), then the mark job on the same runner
             cron.execute("""
                     INSERT INTO kiln_cron (name, code, interval_number, interval_type, priority, nextcall) VALUES
@@ -172,7 +172,7 @@ class CronTimeLimitTest {
     @Test
     void aJobWaitingInSqlIsAbandonedAndItsStatementEnded() throws Exception {
         try (KilnProcess kiln = cron.serve("--max-cron-threads", "1", "--limit-time-real-cron", "2")) {
-            kiln.awaitLog("Cron: 1 runner started \\(limit_time_real_cron 2 s\\)", 1);
+            kiln.awaitCronRunners(1);
             cron.execute("""
                     INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall)
                     VALUES ('in_sql', 'limitcron.stuck_in_sql', 1, 'days', now() + interval '1 day');

@@ -73,8 +73,8 @@ class CronTriggerTest {
         try (CronHarness cron = CronHarness.shared(dir, "cron_trigger", addons, "trigcron")) {
             KilnProcess one = cron.serve("--max-cron-threads", "1");
             KilnProcess two = cron.serve("--max-cron-threads", "1");
-            one.awaitLog("Cron: 1 runner started", 1);
-            two.awaitLog("Cron: 1 runner started", 1);
+            one.awaitCronRunners(1);
+            two.awaitCronRunners(1);
 
             // a trigger while the job runs: one more call after this one, and no more
             assertThat(one.get("/trig/trigger?job=trigcron.long")).startsWith("HTTP/1.1 200");

@@ -76,7 +76,7 @@ class CronWakeUpTest {
 
         try (CronHarness cron = CronHarness.shared(dir, "cron_wake", addons, "wakecron");
              KilnProcess kiln = cron.serve("--max-cron-threads", "2")) {
-            kiln.awaitLog("Cron: 2 runners started", 1);
+            kiln.awaitCronRunners(2);
             assertThat(cron.count("SELECT count(*) FROM kiln_cron WHERE name LIKE 'wakecron.%' AND active AND nextcall > now() + interval '1 year'"))
                     .isEqualTo(4);
             // the process listens (one listener for both runners); give them a moment to finish their

@@ -149,7 +149,7 @@ class DatabaseServingTest {
                     + "': " + db + ": installing addon 'broken' failed, nothing of it was applied: .*V2__bad.sql");
         }
         try (KilnProcess kiln = serve("-d", db)) {
-            kiln.awaitLog(db + ": registry loaded", 1);     // its PostgreSQL is up
+            kiln.awaitReady();     // its PostgreSQL is up, the registry loaded
             // broken_ok was created by V1 in the same transaction as the failing V2: it must be gone too
             assertThat(query(db, "SELECT to_regclass('broken_ok') IS NULL AND to_regclass('broken_bad') IS NULL"))
                     .isEqualTo("t");
@@ -252,7 +252,7 @@ class DatabaseServingTest {
         String db = unique("retry");
         assertThat(init("-d", db, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
         try (KilnProcess kiln = serve("-d", db)) {
-            kiln.awaitLog(db + ": registry loaded", 1);     // its PostgreSQL is up
+            kiln.awaitReady();     // its PostgreSQL is up, the registry loaded
             CompletableFuture<String> first = CompletableFuture.supplyAsync(() -> post(kiln, "/notes/bump?sleep=1500"));
             // the first has updated the row and holds its new version until it commits
             await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> query(db,

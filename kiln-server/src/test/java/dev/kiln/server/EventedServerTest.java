@@ -144,11 +144,13 @@ class EventedServerTest {
         int geventPort = KilnProcess.freePort();
         KilnProcess prefork = bus.servePrefork(1, "--max-cron-threads", "0", "--gevent-port=" + geventPort,
                 "--limit-memory-soft=32M", "--limit-memory-hard=0");
+        long first = prefork.workers().stream().filter(w -> w.kind().equals("evented")).findFirst().orElseThrow().pid();
         try (BusClient client = BusClient.open(geventPort, "?db=" + bus.db)) {
             client.subscribe(List.of("anything"), 0);
             assertThat(client.awaitClose()).as("close code").isEqualTo(1012);
         }
-        prefork.awaitLog("Evented worker \\d+ \\(pid \\d+\\) ready", 2);
+        prefork.awaitWorkers("a new evented worker ready", KilnProcess.PATIENCE, workers -> workers.stream()
+                .anyMatch(w -> w.kind().equals("evented") && w.ready() && w.pid() != first));
         long before = lastId();
         send(http, "recycled", "to the new worker");
         try (BusClient again = BusClient.open(geventPort, "?db=" + bus.db)) {

@@ -1,6 +1,7 @@
 package dev.kiln.server;
 
 import dev.kiln.db.SharedPostgres;
+import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -52,6 +53,7 @@ final class KilnProcess implements AutoCloseable {
      * cores shared by parallel test JVMs and a CPU hog can take tens of seconds. Not a measure of speed.
      */
     static final Duration PATIENCE = Duration.ofSeconds(90);
+    private static final JsonMapper JSON = JsonMapper.builder().build();
 
     final Path dir;
     final Path log;
@@ -59,10 +61,13 @@ final class KilnProcess implements AutoCloseable {
     private final Process process;
     /** The log's length when this process started: what came before belongs to an earlier one. */
     private final long logStart;
+    /** Where its control socket lies ({@code --data-dir}). */
+    private final Path dataDir;
     private volatile int port;
 
-    private KilnProcess(Process process, int port, Path dir, long logStart) {
+    private KilnProcess(Process process, int port, Path dir, long logStart, Path dataDir) {
         this.process = process;
+        this.dataDir = dataDir;
         this.port = port;
         this.dir = dir;
         this.log = dir.resolve("kiln.log");
@@ -128,7 +133,7 @@ final class KilnProcess implements AutoCloseable {
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .start();
-        return new KilnProcess(process, port, dir, logStart);
+        return new KilnProcess(process, port, dir, logStart, dataDirOf(command));
     }
 
     /**
@@ -317,12 +322,7 @@ final class KilnProcess implements AutoCloseable {
      * {@code kiln status} reads: each row is the master's own view, not a log line.
      */
     List<Worker> workers() throws IOException {
-        Path socket = StatusSocket.pathOf(SharedPostgres.dataDir(), port());
-        String text;
-        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
-            channel.write(ByteBuffer.wrap("status\n".getBytes(StandardCharsets.UTF_8)));
-            text = new String(Channels.newInputStream(channel).readAllBytes(), StandardCharsets.UTF_8);
-        }
+        String text = control("status");
         List<Worker> workers = new ArrayList<>();
         for (String line : text.lines().skip(1).toList()) {
             String[] columns = line.strip().split("\\s+");
@@ -334,6 +334,48 @@ final class KilnProcess implements AutoCloseable {
                     !columns[1].endsWith("?"), columns[1].endsWith("*")));
         }
         return workers;
+    }
+
+    /** The data dir a command line gives Kiln: its last {@code --data-dir}. */
+    private static Path dataDirOf(List<String> command) {
+        Path found = SharedPostgres.dataDir();
+        for (int i = 0; i < command.size(); i++) {
+            if (command.get(i).startsWith("--data-dir=")) {
+                found = Path.of(command.get(i).substring("--data-dir=".length()));
+            } else if (command.get(i).equals("--data-dir") && i + 1 < command.size()) {
+                found = Path.of(command.get(i + 1));
+            }
+        }
+        return found;
+    }
+
+    /** What the server's control socket answers to {@code verb} ({@code kiln ctl VERB}). */
+    String control(String verb) throws IOException {
+        Path socket = StatusSocket.pathOf(dataDir, port());
+        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            channel.write(ByteBuffer.wrap((verb + "\n").getBytes(StandardCharsets.UTF_8)));
+            return new String(Channels.newInputStream(channel).readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * Waits until this threaded server's cron runners run, {@code count} of them, as its control
+     * socket reports ({@code kiln ctl status --json}).
+     */
+    void awaitCronRunners(int count) {
+        AtomicReference<String> last = new AtomicReference<>("");
+        try {
+            await().atMost(PATIENCE).pollInterval(Duration.ofMillis(50)).ignoreExceptionsInstanceOf(IOException.class).until(() -> {
+                if (!process.isAlive()) {
+                    throw new AssertionError("kiln exited (" + process.exitValue() + ") while waiting for its cron runners:\n" + log());
+                }
+                last.set(control("status --json"));
+                return JSON.readTree(last.get()).path("cron_runners").asInt(-1) == count;
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("not " + count + " cron runners within " + PATIENCE + ": " + last.get() + "; the log ends:\n"
+                    + logTail(), e);
+        }
     }
 
     /**
@@ -351,6 +393,34 @@ final class KilnProcess implements AutoCloseable {
             List<Worker> http = workers.stream().filter(w -> w.kind().equals("http")).toList();
             return http.size() == count && http.stream().allMatch(w -> w.servingHttp() && w.generation() >= generation);
         });
+    }
+
+    /**
+     * Waits until {@code /web/health/ready} answers 200: the server serves and the registries of the
+     * databases it preloads ({@code -d}) are loaded.
+     */
+    void awaitReady() {
+        try {
+            await().atMost(PATIENCE).pollInterval(Duration.ofMillis(50)).ignoreExceptionsInstanceOf(IOException.class).until(() -> {
+                if (!process.isAlive()) {
+                    throw new AssertionError("kiln exited (" + process.exitValue() + ") before it was ready:\n" + log());
+                }
+                return get("/web/health/ready").startsWith("HTTP/1.1 200");
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("/web/health/ready not 200 within " + PATIENCE + "; the log ends:\n" + logTail(), e);
+        }
+    }
+
+    /** Waits until the master shows {@code count} workers of {@code kind} (http, cron, evented) ready and not retiring. */
+    void awaitReadyWorkers(String kind, int count) {
+        awaitReadyWorkers(kind, count, PATIENCE);
+    }
+
+    /** {@link #awaitReadyWorkers(String, int)} within {@code within}. */
+    void awaitReadyWorkers(String kind, int count, Duration within) {
+        awaitWorkers(count + " " + kind + " workers ready", within, workers -> workers.stream()
+                .filter(w -> w.kind().equals(kind) && w.ready() && !w.retiring()).count() == count);
     }
 
     /**

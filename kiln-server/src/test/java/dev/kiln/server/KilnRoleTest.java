@@ -59,7 +59,7 @@ class KilnRoleTest {
             assertThat(init.log()).contains("role 'kiln' created").contains("database 'legacy' and what is in it now belong to role 'kiln'");
         }
         try (KilnProcess kiln = KilnProcess.start(Files.createDirectories(dir.resolve("serve")), "--data-dir=" + data, "-d", "legacy")) {
-            kiln.awaitLog("legacy: registry loaded", 1);
+            kiln.awaitReady();
             int port = embeddedPort(data);
             assertThat(query(port, "postgres", "SELECT rolsuper || ',' || rolcreatedb || ',' || rolcreaterole FROM pg_roles"
                     + " WHERE rolname = 'kiln'")).isEqualTo("false,true,false");
@@ -102,7 +102,7 @@ class KilnRoleTest {
             try (KilnProcess allowed = KilnProcess.start(Files.createDirectories(dir.resolve("allowed")),
                     "--db_host=" + server.host(), "--db_port=" + server.port(), "--db_user=boss", "--db-allow-superuser",
                     "-d", "bossdb")) {
-                allowed.awaitLog("bossdb: registry loaded", 1);
+                allowed.awaitReady();
             }
         } finally {
             superuser.close();

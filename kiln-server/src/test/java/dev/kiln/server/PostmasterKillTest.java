@@ -131,9 +131,9 @@ class PostmasterKillTest {
         int geventPort = KilnProcess.freePort();
         try (KilnProcess kiln = KilnProcess.launch(Files.createDirectories(dir.resolve("serve")), List.of(), serveArgs(data,
                 "--workers=2", "--max-cron-threads=1", "--gevent-port=" + geventPort))) {
-            kiln.awaitLog("\\bWorker \\d+ \\(pid \\d+\\) ready", 2, BOUND);
-            kiln.awaitLog("Cron worker \\d+ \\(pid \\d+\\) ready", 1, BOUND);
-            kiln.awaitLog("Evented worker \\d+ \\(pid \\d+\\) ready", 1, BOUND);
+            kiln.awaitHttpWorkers(2, 1, BOUND);
+            kiln.awaitReadyWorkers("cron", 1, BOUND);
+            kiln.awaitReadyWorkers("evented", 1, BOUND);
             killThePostmasterAndCheckTheRecovery(kiln, geventPort, data);
             assertThat(kiln.log()).as("no worker restarted anything").containsOnlyOnce("died; restarting it");
         } finally {

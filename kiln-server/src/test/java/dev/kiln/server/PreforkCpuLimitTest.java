@@ -116,7 +116,7 @@ class PreforkCpuLimitTest {
         try (CronHarness database = CronHarness.shared(dir, "cpu_limit", addons, "spindb");
              KilnProcess kiln = KilnProcess.launch(Files.createDirectories(dir.resolve("run")), List.of(), "--workers=1",
                      "--max-cron-threads=0", "--limit-time-cpu=1", "--addons-path=" + addons, "-d", database.db)) {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            kiln.awaitHttpWorkers(1, 1);
             long first = workerPids(kiln).iterator().next();
             String response = CompletableFuture.supplyAsync(() -> get(kiln, "/spin/insert")).get(20, TimeUnit.SECONDS);
             assertThat(response).startsWith("HTTP/1.1 500").endsWith("CPU time limit exceeded\n");
@@ -134,7 +134,7 @@ class PreforkCpuLimitTest {
         KilnProcess kiln = KilnProcess.launch(Files.createDirectories(dir.resolve("run")), List.of(), "--workers=1",
                 "--max-cron-threads=0", "--limit-time-cpu=1", "--addons-path=" + addons, "--load=base,web,hello,spin");
         try {
-            kiln.awaitLog("Worker \\d+ \\(pid \\d+\\) ready", 1);
+            kiln.awaitHttpWorkers(1, 1);
         } catch (RuntimeException | AssertionError e) {
             kiln.close();
             throw e;

@@ -42,7 +42,7 @@ class PreforkServerTest {
         List<String> ignoringInt = List.of("sh", "-c", "trap '' INT; exec \"$@\"", "sh");
         try (KilnProcess kiln = KilnProcess.launch(dir, ignoringInt, "--workers=2", "--max-cron-threads=1")) {
             kiln.awaitHttpWorkers(2, 1);
-            kiln.awaitLog("Cron worker \\d+ \\(pid \\d+\\) ready", 1);
+            kiln.awaitReadyWorkers("cron", 1);
             Set<Long> workers = workerPids(kiln);
 
             kiln.signal("TERM");
@@ -209,7 +209,7 @@ class PreforkServerTest {
 
             Files.delete(marker);
             kiln.signal("HUP");
-            kiln.awaitLog("SIGHUP: generation 2 serving", 1);
+            kiln.awaitHttpWorkers(2, 2);
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
                     assertThat(workerPids(kiln)).hasSize(2).doesNotContainAnyElementsOf(old));
         }
@@ -246,7 +246,7 @@ class PreforkServerTest {
         int geventPort = KilnProcess.freePort();
         try (KilnProcess kiln = KilnProcess.launch(dir, List.of(), "--workers=1", "--max-cron-threads=0",
                 "--gevent-port=" + geventPort)) {
-            kiln.awaitLog("Evented worker \\d+ \\(pid \\d+\\) ready", 1);
+            kiln.awaitReadyWorkers("evented", 1);
             long evented = eventedPid(kiln);
             assertThat(commandLine(evented)).contains(" dev.kiln.Main worker evented ");
             assertThat(KilnProcess.request(geventPort, "/hello")).startsWith("HTTP/1.1 200").endsWith("Hello, world");
@@ -257,14 +257,17 @@ class PreforkServerTest {
 
             ProcessHandle.of(evented).orElseThrow().destroyForcibly();
             kiln.awaitLog("Evented worker \\d+ \\(pid " + evented + "\\) died", 1);
-            kiln.awaitLog("Evented worker \\d+ \\(pid \\d+\\) ready", 2);
+            kiln.awaitWorkers("a new evented worker ready", KilnProcess.PATIENCE, workers -> workers.stream()
+                    .anyMatch(w -> w.kind().equals("evented") && w.ready() && w.pid() != evented));
             long respawned = eventedPid(kiln);
             assertThat(respawned).isNotEqualTo(evented);
             assertThat(KilnProcess.request(geventPort, "/hello")).startsWith("HTTP/1.1 200");
 
             kiln.signal("HUP");
-            kiln.awaitLog("SIGHUP: generation 2 serving", 1);
-            kiln.awaitLog("Evented worker \\d+ \\(pid " + respawned + "\\) retired", 1);
+            kiln.awaitHttpWorkers(1, 2);
+            kiln.awaitWorkers("the evented worker of generation 2 alone", KilnProcess.PATIENCE, workers -> workers.stream()
+                    .filter(w -> w.kind().equals("evented")).allMatch(w -> w.ready() && w.generation() == 2 && w.pid() != respawned)
+                    && workers.stream().anyMatch(w -> w.kind().equals("evented")));
             assertThat(eventedPid(kiln)).isNotEqualTo(respawned);
             assertThat(KilnProcess.request(geventPort, "/hello")).startsWith("HTTP/1.1 200");
 
@@ -294,7 +297,7 @@ class PreforkServerTest {
                     + " SELECT 'p_' || g, 'hello.ledger', 1, 'days', now() - interval '1 minute' FROM generate_series(1, 200) g");
             try (KilnProcess kiln = KilnProcess.launch(Files.createDirectories(dir.resolve("prefork")), List.of(),
                     "--workers=1", "--max-cron-threads=2", "-d", cron.db)) {
-                kiln.awaitLog("Cron worker \\d+ \\(pid \\d+\\) ready", 2);
+                kiln.awaitReadyWorkers("cron", 2);
                 await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() ->
                         cron.count("SELECT count(*) FROM kiln_cron WHERE name LIKE 'p\\_%' AND nextcall <= now()") == 0);
                 assertThat(cron.query("SELECT count(*) || ',' || count(DISTINCT job_id) FROM hello_cron_ledger"))

@@ -46,7 +46,7 @@ class StandbyCronTest {
 
             try (KilnProcess kiln = KilnProcess.start(Files.createDirectories(dir.resolve("serve")),
                     concat(external, "-d", "standby", "--max-cron-threads=1"))) {
-                kiln.awaitLog("Cron: 1 runner started", 1);
+                kiln.awaitCronRunners(1);
 
                 postgres.close();
                 Files.writeString(data.resolve("postgres-15/standby.signal"), "");

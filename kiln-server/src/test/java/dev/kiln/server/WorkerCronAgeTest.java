@@ -25,7 +25,7 @@ class WorkerCronAgeTest {
     void aRunnerPastLimitTimeWorkerCronIsReplacedAndJobsKeepRunning() throws Exception {
         try (CronHarness cron = CronHarness.shared(dir, "cron_age", null, "hello")) {
             KilnProcess kiln = cron.serve("--max-cron-threads=1", "--limit-time-worker-cron=1");
-            kiln.awaitLog("Cron: 1 runner started", 1);
+            kiln.awaitCronRunners(1);
             kiln.awaitLog("Cron runner 1: it reached limit_time_worker_cron \\(1 s\\); a fresh runner takes its place", 2);
 
             cron.execute("INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall)"
