@@ -27,7 +27,7 @@ public record RpcCall(Env env, long uid, List<Object> args, Map<String, Object> 
     /** The positional argument {@code index} (from 0) as a {@code type}, or a fault naming it. */
     public <T> T arg(int index, Class<T> type) {
         if (index >= args.size()) {
-            throw RpcFault.userError("argument " + (index + 1) + " is missing");
+            throw RpcFault.badArguments("argument " + (index + 1) + " is missing");
         }
         return as(args.get(index), type, "argument " + (index + 1));
     }
@@ -39,7 +39,7 @@ public record RpcCall(Env env, long uid, List<Object> args, Map<String, Object> 
 
     private static <T> T as(Object value, Class<T> type, String what) {
         if (value != null && !type.isInstance(value)) {
-            throw RpcFault.userError(what + " must be a " + type.getSimpleName() + ", not a " + value.getClass().getSimpleName());
+            throw RpcFault.badArguments(what + " must be a " + type.getSimpleName() + ", not a " + value.getClass().getSimpleName());
         }
         return type.cast(value);
     }

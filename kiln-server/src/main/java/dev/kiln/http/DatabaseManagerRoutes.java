@@ -2,6 +2,7 @@ package dev.kiln.http;
 
 import dev.kiln.addons.ServerVersion;
 import dev.kiln.api.HttpException;
+import dev.kiln.api.OdooApi;
 import dev.kiln.api.RpcFault;
 import dev.kiln.auth.Passwords;
 import dev.kiln.db.DatabaseException;
@@ -131,10 +132,10 @@ public final class DatabaseManagerRoutes {
             authorize(params, path);
             return Outcome.json(JsonRpc.result(id, run(action, params)));
         } catch (Refused refused) {
-            return Outcome.json(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
-                    "dev.kiln.AccessDenied", refused.getMessage(), null));
+            return Outcome.json(JsonRpc.error(id, JsonRpc.SERVER_ERROR, JsonRpc.SERVER_ERROR_MESSAGE,
+                    RpcFault.Kind.ACCESS_DENIED.odooName(), refused.getMessage(), null));
         } catch (KilnException | IllegalArgumentException failure) {
-            return Outcome.json(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+            return Outcome.json(JsonRpc.error(id, JsonRpc.SERVER_ERROR, JsonRpc.SERVER_ERROR_MESSAGE,
                     failure.getClass().getName(), failure.getMessage(), debug ? JsonRpc.stackTrace(failure) : null));
         }
     }
@@ -153,13 +154,13 @@ public final class DatabaseManagerRoutes {
                 return args.size() > 0 && args.get(0) instanceof String name && service.list().contains(name);
             }
             case "server_version" -> {
-                return ServerVersion.current();
+                return OdooApi.VERSION;
             }
             case "list_lang" -> {
                 return List.of(List.of("en_US", "English (US)"));
             }
             case "list", "create_database", "drop", "duplicate_database", "dump", "restore" -> { }
-            default -> throw RpcFault.userError("unknown method 'db." + method + "'");
+            default -> throw new RpcFault(RpcFault.Kind.APPLICATION, "Method not found: " + method);
         }
         if (!listDb) {
             refusals.refused("external API db.{}: database manager refused: list_db = False", method);
@@ -340,15 +341,15 @@ public final class DatabaseManagerRoutes {
             LOG.info("database manager: restore '{}' done", name);
             return Outcome.json(JsonRpc.result(null, true));
         } catch (Refused refused) {
-            return Outcome.json(JsonRpc.error(null, JsonRpc.SERVER_ERROR, "Kiln Server Error",
-                    "dev.kiln.AccessDenied", refused.getMessage(), null)).withHeader("Connection", "close");  // the archive that follows is not read
+            return Outcome.json(JsonRpc.error(null, JsonRpc.SERVER_ERROR, JsonRpc.SERVER_ERROR_MESSAGE,
+                    RpcFault.Kind.ACCESS_DENIED.odooName(), refused.getMessage(), null)).withHeader("Connection", "close");  // the archive that follows is not read
         } catch (LimitedInput.TooLarge tooLarge) {
             return malformed(413, KilnRequest.tooLarge(MAX_ARCHIVE_BYTES).getMessage());
         } catch (JacksonException | IllegalArgumentException malformed) {
             return malformed(400, "Malformed restore call: " + (malformed instanceof JacksonException jackson
                     ? jackson.getOriginalMessage() : malformed.getMessage()));
         } catch (KilnException failure) {
-            return Outcome.json(JsonRpc.error(null, JsonRpc.SERVER_ERROR, "Kiln Server Error",
+            return Outcome.json(JsonRpc.error(null, JsonRpc.SERVER_ERROR, JsonRpc.SERVER_ERROR_MESSAGE,
                     failure.getClass().getName(), failure.getMessage(), debug ? JsonRpc.stackTrace(failure) : null));
         } catch (IOException e) {
             return malformed(400, "Malformed request body: " + e.getMessage());

@@ -74,8 +74,21 @@ final class Dispatcher {
                 calls, failures);
     }
 
-    /** The outcome of {@code request}; a failure thrown here is answered by {@link #failed}. */
+    /**
+     * The outcome of {@code request}; a failure thrown here is answered by {@link #failed}. A JSON
+     * request that no route answers gets a JSON-RPC error with code 404, which a JSON client can
+     * read, not an HTML page.
+     */
     Outcome serve(KilnRequest request) throws Exception {
+        Outcome outcome = route(request);
+        if (outcome.status() == 404 && outcome instanceof Outcome.Bytes page && page.type() == Outcome.MediaType.HTML
+                && request.isJson()) {
+            return new Outcome.Bytes(404, Outcome.MediaType.JSON, JsonRpc.notFound(), page.headers());
+        }
+        return outcome;
+    }
+
+    private Outcome route(KilnRequest request) throws Exception {
         String framing = request.framingRefusal();
         if (framing != null) {
             throw new HttpException(400, framing);

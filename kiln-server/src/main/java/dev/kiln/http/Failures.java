@@ -121,7 +121,7 @@ final class Failures {
     /** An unexpected failure of the XML-RPC endpoint: a fault, as its clients expect, the details in the log. */
     private Outcome fault(KilnRequest request, Throwable failure) {
         logFailure(failure, "{} {} failed", request.method(), request.rawPath());
-        return Outcome.xml(XmlRpc.fault(RpcFault.APPLICATION_ERROR, debug ? JsonRpc.stackTrace(failure) : "Kiln Server Error"));
+        return Outcome.xml(XmlRpc.fault(RpcFault.APPLICATION_ERROR, debug ? JsonRpc.stackTrace(failure) : JsonRpc.SERVER_ERROR_MESSAGE));
     }
 
     /** A JSON route's handler failed: a JSON-RPC error answering its call, the failure logged unless typed. */

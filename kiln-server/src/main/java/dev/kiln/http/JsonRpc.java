@@ -23,8 +23,11 @@ import tools.jackson.databind.node.NullNode;
 final class JsonRpc {
 
     static final int PARSE_ERROR = -32700, INVALID_REQUEST = -32600, INVALID_PARAMS = -32602;
-    /** Odoo answers every server-side failure with code 200 ("Odoo Server Error"). */
-    static final int SERVER_ERROR = 200;
+    /** Odoo 19 answers every server-side failure with code 0, "Odoo Server Error" (code 200 before 18). */
+    static final int SERVER_ERROR = 0;
+    static final String SERVER_ERROR_MESSAGE = "Odoo Server Error";
+    /** Odoo's code for a call that needs a session and has none. */
+    static final int SESSION_EXPIRED = 100;
 
     static final JsonMapper JSON = JsonMapper.builder().build();
     private static final Logger LOG = LoggerFactory.getLogger(JsonRpc.class);
@@ -76,11 +79,16 @@ final class JsonRpc {
         return JSON.writeValueAsBytes(body);
     }
 
-    /** The error for a call that could not be read. */
     /** A client error on a JSON route, in the route's own format: a JSON-RPC error carrying the HTTP status. */
     static byte[] clientError(int status, String detail) {
         return error(null, status, status + ": " + ErrorPages.reason(status), HttpException.class.getName(),
                 detail, null);
+    }
+
+    /** The answer to a JSON request no route serves: Odoo's JSON-RPC "404: Not Found". */
+    static byte[] notFound() {
+        return error(null, 404, "404: Not Found", "werkzeug.exceptions.NotFound",
+                "The requested URL was not found on the server.", null);
     }
 
     /** The 415 answer of a JSON route to a body not sent as JSON ({@link KilnRequest#isJson}). */
@@ -105,7 +113,7 @@ final class JsonRpc {
         } catch (RuntimeException | StackOverflowError broken) {
             LOG.warn("the JSON-RPC error for {} could not be built, a plain one is sent: {}", failure.getClass().getName(),
                     broken.toString());
-            return error(id, SERVER_ERROR, "Kiln Server Error", failure.getClass().getName(), "Kiln Server Error", null);
+            return error(id, SERVER_ERROR, SERVER_ERROR_MESSAGE, failure.getClass().getName(), SERVER_ERROR_MESSAGE, null);
         }
     }
 
@@ -116,24 +124,30 @@ final class JsonRpc {
             return error(id, http.status(), http.status() + ": " + ErrorPages.reason(http.status()),
                     failure.getClass().getName(), String.valueOf(http.getMessage()), debugText, owner);
         }
-        String message = failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage();
-        return error(id, SERVER_ERROR, "Kiln Server Error", failure.getClass().getName(), message, debugText, owner);
+        CallError call = CallError.of(failure);
+        return error(id, SERVER_ERROR, SERVER_ERROR_MESSAGE, call.name(), call.message(), debugText, owner);
+    }
+
+    /** A failed external-API call ({@code /jsonrpc}, {@code call_kw}): Odoo's name of the error, the stack trace only with {@code debug}. */
+    static byte[] error(JsonNode id, CallError call, boolean debug) {
+        return error(id, SERVER_ERROR, SERVER_ERROR_MESSAGE, call.name(), call.message(),
+                debug && call.unexpected() ? stackTrace(call.failure()) : null);
     }
 
     static byte[] error(JsonNode id, int code, String message, String name, String detail, String debug) {
         return error(id, code, message, name, detail, debug, null);
     }
 
-    /** Odoo's shape: {@code data} holds name, debug (here: debug mode only), message, arguments, context. */
+    /** Odoo's shape: {@code data} holds name, message, arguments, context and debug (here: debug mode only). */
     static byte[] error(JsonNode id, int code, String message, String name, String detail, String debug, String addon) {
         Map<String, Object> data = new LinkedHashMap<>();
         data.put("name", name);
-        if (debug != null) {
-            data.put("debug", debug);
-        }
         data.put("message", detail);
         data.put("arguments", List.of(detail));
         data.put("context", Map.of());
+        if (debug != null) {
+            data.put("debug", debug);
+        }
         if (addon != null) {
             data.put("addon", addon);
         }

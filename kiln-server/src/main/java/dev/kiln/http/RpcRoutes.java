@@ -4,6 +4,7 @@ import dev.kiln.addons.LoadedAddon;
 import dev.kiln.addons.ServerVersion;
 import dev.kiln.addons.ServiceSpec;
 import dev.kiln.api.HttpException;
+import dev.kiln.api.OdooApi;
 import dev.kiln.api.RpcCall;
 import dev.kiln.api.RpcFault;
 import dev.kiln.auth.LoginThrottle;
@@ -113,11 +114,12 @@ final class RpcRoutes {
             answer = XmlRpc.response(dispatch(service, call.method(), call.params(), caller));
         } catch (XmlRpcException malformed) {
             answer = XmlRpc.fault(RpcFault.APPLICATION_ERROR, malformed.getMessage());
-        } catch (RpcFault fault) {
-            answer = XmlRpc.fault(fault.code(), fault.getMessage());
-        } catch (KilnException | IllegalArgumentException failure) {
-            LOG.warn("XML-RPC {}: {}", service, failure.getMessage());
-            answer = XmlRpc.fault(RpcFault.APPLICATION_ERROR, failure.getMessage());
+        } catch (KilnException | RpcFault | CallError.Failed | IllegalArgumentException failure) {
+            CallError error = CallError.of(failure);
+            if (failure instanceof KilnException) {
+                LOG.warn("XML-RPC {}: {}", service, failure.getMessage());
+            }
+            answer = XmlRpc.fault(error.faultCode(), debug && error.unexpected() ? JsonRpc.stackTrace(failure) : error.message());
         }
         return Outcome.xml(answer);
     }
@@ -133,33 +135,29 @@ final class RpcRoutes {
         Map<String, Object> params = call.params();
         try {
             if (!(params.get("service") instanceof String service) || !(params.get("method") instanceof String method)) {
-                throw RpcFault.userError("params must name a service and a method");
+                throw RpcFault.badArguments("params must name a service and a method");
             }
             Object args = params.getOrDefault("args", List.of());
             if (!(args instanceof List<?> list)) {
-                throw RpcFault.userError("args must be a list");
+                throw RpcFault.badArguments("args must be a list");
             }
             return Outcome.json(JsonRpc.result(id, dispatch(service, method, new ArrayList<>(list), caller)));
-        } catch (RpcFault fault) {
-            return Outcome.json(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
-                    fault.code() == RpcFault.ACCESS_DENIED ? "dev.kiln.AccessDenied" : "dev.kiln.RpcError", fault.getMessage(), null));
-        } catch (KilnException | IllegalArgumentException failure) {
-            return Outcome.json(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error",
-                    failure.getClass().getName(), failure.getMessage(), debug ? JsonRpc.stackTrace(failure) : null));
+        } catch (KilnException | RpcFault | CallError.Failed | IllegalArgumentException failure) {
+            return Outcome.json(JsonRpc.error(id, CallError.of(failure), debug));
         }
     }
 
     /** One call of {@code service.method(args)}; what it returns is sent as the result. */
     Object dispatch(String service, String method, List<Object> args, Caller caller) {
         if (method.startsWith("_")) {
-            throw RpcFault.userError("private methods (" + method + ") cannot be called");
+            throw RpcFault.accessError("Private methods (such as '" + service + "." + method + "') cannot be called remotely.");
         }
         if (service.equals("object")) {
             return object(method, args, caller);
         }
         if (service.equals("db")) {
             if (databaseManager == null) {
-                throw RpcFault.userError("Kiln serves without databases here: no db service");
+                throw new RpcFault(RpcFault.Kind.APPLICATION, "Kiln serves without databases here: no db service");
             }
             try {
                 return databaseManager.rpc(method, args);
@@ -168,7 +166,7 @@ final class RpcRoutes {
             }
         }
         if (!service.equals("common")) {
-            throw RpcFault.userError("unknown service '" + service + "'");
+            throw new RpcFault(RpcFault.Kind.APPLICATION, "unknown service '" + service + "'");
         }
         return switch (method) {
             case "version" -> version();
@@ -177,7 +175,7 @@ final class RpcRoutes {
                 String about = "Kiln " + ServerVersion.current() + ", serving Odoo's external API";
                 yield !args.isEmpty() && Boolean.TRUE.equals(args.getFirst()) ? List.of(about, ServerVersion.current()) : about;
             }
-            default -> throw RpcFault.userError("unknown method 'common." + method + "'");
+            default -> throw new RpcFault(RpcFault.Kind.APPLICATION, "Method not found: " + method);
         };
     }
 
@@ -192,7 +190,7 @@ final class RpcRoutes {
         String host = caller.host();
         boolean keywords = method.equals("execute_kw");
         if (!keywords && !method.equals("execute")) {
-            throw RpcFault.userError("unknown method 'object." + method + "'");
+            throw new RpcFault(RpcFault.Kind.APPLICATION, "Method not available " + method);
         }
         String db = text(args, 0, "db");
         long uid = number(args, 1, "uid");
@@ -209,7 +207,7 @@ final class RpcRoutes {
             named = Map.of();
         }
         if (name.startsWith("_")) {
-            throw RpcFault.userError("private methods (" + name + ") cannot be called");
+            throw RpcFault.accessError("Private methods (such as '" + model + "." + name + "') cannot be called remotely.");
         }
         if (databases == null || !databases.selector().visible(host).contains(db)) {
             Users.refuse(password);
@@ -236,7 +234,7 @@ final class RpcRoutes {
                 }
                 ServiceSpec.Method callable = spec.methods().get(name);
                 if (callable == null) {
-                    throw RpcFault.userError("The method '" + name + "' does not exist on the model '" + model + "'");
+                    throw new RpcFault(RpcFault.Kind.APPLICATION, "The method '" + model + "." + name + "' does not exist");
                 }
                 TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, caller.client()));
                 ClassLoader loader = registry.addons().get(spec.addon()).map(LoadedAddon::classLoader).orElse(null);
@@ -246,74 +244,50 @@ final class RpcRoutes {
                     } catch (SQLException | RuntimeException | Error e) {
                         throw e;
                     } catch (Throwable checked) {
-                        throw new ServiceFailure(spec.where() + "." + name, checked);
+                        throw new CallError.Failed(checked);
                     }
                 });
             });
         } catch (RpcFault fault) {
             throw fault;                 // the service's own answer, not a failure to log
-        } catch (ServiceFailure failure) {
+        } catch (CallError.Failed failure) {
             LOG.error("{}: {}.{} failed", db, model, name, failure.getCause());
-            throw RpcFault.userError(String.valueOf(failure.getCause().getMessage()));
+            throw failure;
         } catch (KilnException unavailable) {
             throw unavailable;
         } catch (RuntimeException failure) {
             LOG.error("{}: {}.{} failed", db, model, name, failure);
-            throw RpcFault.userError(failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage());
+            throw new CallError.Failed(failure);
         }
         return result;
     }
 
-    /** A service method's checked exception, carried out of the transaction. */
-    private static final class ServiceFailure extends RuntimeException {
-        ServiceFailure(String where, Throwable cause) {
-            super(where, cause);
-        }
-    }
-
     private static long number(List<Object> args, int index, String name) {
         if (args.size() <= index || !(args.get(index) instanceof Number value)) {
-            throw RpcFault.userError("argument " + (index + 1) + " (" + name + ") must be an integer");
+            throw RpcFault.badArguments("argument " + (index + 1) + " (" + name + ") must be an integer");
         }
         return value.longValue();
     }
 
     private static List<Object> list(Object value) {
         if (!(value instanceof List<?> items)) {
-            throw RpcFault.userError("args must be a list");
+            throw RpcFault.badArguments("args must be a list");
         }
         return new ArrayList<>(items);
     }
 
     private static Map<String, Object> map(Object value) {
         if (!(value instanceof Map<?, ?> entries)) {
-            throw RpcFault.userError("kwargs must be a struct");
+            throw RpcFault.badArguments("kwargs must be a struct");
         }
         Map<String, Object> named = new LinkedHashMap<>();
         entries.forEach((k, v) -> named.put(String.valueOf(k), v));
         return named;
     }
 
-    /**
-     * Kiln's version in the shape of Odoo's {@code common.version}, the same as the base addon's
-     * {@code /web/webclient/version_info}: {@code 0.1.0} is server_version_info
-     * {@code [0, 1, 0, "final", 0, ""]} and server_serie {@code 0.1}.
-     */
+    /** {@code common.version()}: the Odoo release whose API Kiln serves, and Kiln's own version. */
     static Map<String, Object> version() {
-        String version = ServerVersion.current();
-        String[] parts = version.split("[.-]");
-        List<Object> info = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            info.add(i < parts.length && !parts[i].isEmpty() && parts[i].chars().allMatch(Character::isDigit)
-                    ? Integer.parseInt(parts[i]) : 0);
-        }
-        info.addAll(List.of(version.toUpperCase(Locale.ROOT).contains("SNAPSHOT") ? "alpha" : "final", 0, ""));
-        Map<String, Object> answer = new LinkedHashMap<>();
-        answer.put("server_version", version);
-        answer.put("server_version_info", info);
-        answer.put("server_serie", info.get(0) + "." + info.get(1));
-        answer.put("protocol_version", 1);
-        return answer;
+        return OdooApi.version(ServerVersion.current());
     }
 
     /** The user's id, or False (Odoo's answer) for a wrong database, login or password alike. */
@@ -335,7 +309,7 @@ final class RpcRoutes {
 
     private static String text(List<Object> args, int index, String name) {
         if (args.size() <= index || !(args.get(index) instanceof String value)) {
-            throw RpcFault.userError("argument " + (index + 1) + " (" + name + ") must be a string");
+            throw RpcFault.badArguments("argument " + (index + 1) + " (" + name + ") must be a string");
         }
         return value;
     }

@@ -1,6 +1,7 @@
 package dev.kiln.http;
 
 import dev.kiln.api.Response;
+import dev.kiln.api.RpcFault;
 import dev.kiln.auth.LoginThrottle;
 import dev.kiln.auth.Sessions;
 import dev.kiln.auth.Users;
@@ -102,7 +103,7 @@ final class SessionRoutes {
                     : logout(call, host, cookie, secure);
         } catch (KilnException unavailable) {
             LOG.error("{}: {}", path, unavailable.getMessage());
-            return new Answer(JsonRpc.error(call.id(), JsonRpc.SERVER_ERROR, "Kiln Server Error", "KilnException",
+            return new Answer(JsonRpc.error(call.id(), JsonRpc.SERVER_ERROR, JsonRpc.SERVER_ERROR_MESSAGE, "KilnException",
                     "the database is not available", null), null);
         }
     }
@@ -268,7 +269,7 @@ final class SessionRoutes {
     }
 
     private static Answer denied(JsonNode id, String message) {
-        return new Answer(JsonRpc.error(id, JsonRpc.SERVER_ERROR, "Kiln Server Error", "AccessDenied", message, null), null);
+        return new Answer(JsonRpc.error(id, JsonRpc.SERVER_ERROR, JsonRpc.SERVER_ERROR_MESSAGE, RpcFault.Kind.ACCESS_DENIED.odooName(), message, null), null);
     }
 
     private static String text(Object value) {

@@ -1,5 +1,6 @@
 package dev.kiln.server;
 
+import dev.kiln.addons.ServerVersion;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.OsException;
 import dev.kiln.http.InFlightRequest;
@@ -65,6 +66,8 @@ final class HttpService {
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpService.class);
     private static final HttpField CONNECTION_CLOSE = new PreEncodedHttpField(HttpHeader.CONNECTION, "close");
+    /** Kiln and its version on every answer; Jetty's own is not sent. */
+    private static final HttpField SERVER = new PreEncodedHttpField(HttpHeader.SERVER, "Kiln/" + ServerVersion.current());
     /** How long an accepted connection may take to send its first request once a stop began. */
     private static final Duration FIRST_REQUEST_GRACE = Duration.ofSeconds(3);
     /** How long a connection must have been silent before a stop closes it as idle. */
@@ -376,7 +379,10 @@ final class HttpService {
         }
     }
 
-    /** Adds {@code Connection: close} to every response once a stop began, so keep-alive clients reconnect elsewhere. */
+    /**
+     * Names Kiln in every response's {@code Server} header, and adds {@code Connection: close} to
+     * every response once a stop began, so keep-alive clients reconnect elsewhere.
+     */
     private final class CloseWhenDraining extends Handler.Wrapper {
 
         CloseWhenDraining(Handler application) {
@@ -385,6 +391,7 @@ final class HttpService {
 
         @Override
         public boolean handle(Request request, Response response, Callback callback) throws Exception {
+            response.getHeaders().add(SERVER);
             if (draining) {
                 response.getHeaders().add(CONNECTION_CLOSE);
             }

@@ -51,8 +51,8 @@ class BundledAddonsTest {
         assertThat(response.statusCode()).isEqualTo(200);
         String version = ServerVersion.current();
         assertThat(response.body()).startsWith("{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{")
-                .contains("\"server_version\":\"" + version + "\"", "\"server_version_info\":[", "\"server_serie\":\"",
-                        "\"protocol_version\":1");
+                .contains("\"server_version\":\"19.0\"", "\"server_version_info\":[19,0,0,\"final\",0,\"\"]",
+                        "\"server_serie\":\"19.0\"", "\"protocol_version\":1", "\"kiln_version\":\"" + version + "\"");
     }
 
     @Test

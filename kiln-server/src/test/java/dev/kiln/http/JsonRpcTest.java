@@ -82,7 +82,7 @@ class JsonRpcTest {
     @Test
     void handlerFailureIsAServerErrorWithoutTraceByDefault() {
         JsonNode error = call(server, "/probe/json-fail", "{\"jsonrpc\":\"2.0\",\"params\":{},\"id\":1}").get("error");
-        assertThat(error.get("code").intValue()).isEqualTo(200);
+        assertThat(error.get("code").intValue()).isEqualTo(0);
         assertThat(error.get("data").get("name").stringValue()).isEqualTo("java.lang.IllegalStateException");
         assertThat(error.get("data").get("message").stringValue()).isEqualTo("probe json failure");
         assertThat(error.get("data").get("arguments").get(0).stringValue()).isEqualTo("probe json failure");
@@ -95,7 +95,7 @@ class JsonRpcTest {
     void handlerFailureCarriesTheTraceAndTheAddonInDebugModeInOdoosShape() {
         JsonNode error = call(debugServer, "/probe/json-fail", "{\"jsonrpc\":\"2.0\",\"params\":{},\"id\":1}").get("error");
         JsonNode data = error.get("data");
-        assertThat(data.propertyNames()).containsExactly("name", "debug", "message", "arguments", "context", "addon");
+        assertThat(data.propertyNames()).containsExactly("name", "message", "arguments", "context", "debug", "addon");
         assertThat(data.get("name").stringValue()).isEqualTo("java.lang.IllegalStateException");
         assertThat(data.get("debug").stringValue()).contains("IllegalStateException: probe json failure", "probe.Entry.jsonFail(");
         assertThat(data.get("message").stringValue()).isEqualTo("probe json failure");
@@ -105,9 +105,9 @@ class JsonRpcTest {
     @Test
     void anErrorThatCannotBeDescribedIsAPlainServerError() {
         JsonNode error = call(debugServer, "/probe/json-fail-badly", "{\"jsonrpc\":\"2.0\",\"params\":{},\"id\":5}").get("error");
-        assertThat(error.get("code").intValue()).isEqualTo(200);
+        assertThat(error.get("code").intValue()).isEqualTo(0);
         assertThat(error.get("data").has("debug")).isFalse();
-        assertThat(error.get("data").get("message").stringValue()).isEqualTo("Kiln Server Error");
+        assertThat(error.get("data").get("message").stringValue()).isEqualTo("Odoo Server Error");
     }
 
     @Test

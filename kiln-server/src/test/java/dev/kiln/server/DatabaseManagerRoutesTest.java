@@ -204,7 +204,7 @@ class DatabaseManagerRoutesTest {
                         + "\"name\":\"never\",\"backup_file\":\"UEsDBA").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
                 out.flush();
                 String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-                assertThat(answer).startsWith("HTTP/1.1 200").contains("Connection: close").contains("dev.kiln.AccessDenied")
+                assertThat(answer).startsWith("HTTP/1.1 200").contains("Connection: close").contains("odoo.exceptions.AccessDenied")
                         .doesNotContain("\"result\"");
             }
             String unordered = kiln.request("POST", "/web/database/restore", "{\"params\":{\"name\":\"never\",\"backup_file\":\"UEsDBA==\","

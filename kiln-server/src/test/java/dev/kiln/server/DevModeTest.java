@@ -95,7 +95,7 @@ class DevModeTest {
         assertThat(kiln.request("POST", "/desk/post", "", "Cookie: session_id=" + db + "." + cookie.group(1)))
                 .startsWith("HTTP/1.1 400");
         assertThat(kiln.request("POST", "/web/database/drop", "{\"jsonrpc\":\"2.0\",\"id\":1,\"params\":{\"master_pwd\":\""
-                + PASSWORD + "\",\"name\":\"" + db + "\"}}", "Content-Type: application/json")).contains("dev.kiln.AccessDenied").doesNotContain("\"result\"");
+                + PASSWORD + "\",\"name\":\"" + db + "\"}}", "Content-Type: application/json")).contains("odoo.exceptions.AccessDenied").doesNotContain("\"result\"");
         // the access log line of the last request follows its refusal: once it is there, so are the refusals
         kiln.awaitLog("dev\\.kiln\\.http\\.access: .*\"POST /web/database/drop\"", 1);
         return cookie.group(1);
@@ -139,7 +139,8 @@ class DevModeTest {
                             "GET /desk/fail?x=1 HTTP/1.1", "Cookie: [masked]", "X-Api-Key: [masked]")
                     .doesNotContain(TOKEN, "KEY-VALUE-9");
             assertThat(failJson(kiln)).startsWith("HTTP/1.1 200")
-                    .contains("\"data\":{\"name\":\"java.lang.IllegalStateException\",\"debug\":\"java.lang.IllegalStateException: desk json failure",
+                    .contains("\"data\":{\"name\":\"java.lang.IllegalStateException\",\"message\":\"desk json failure\"",
+                            "\"debug\":\"java.lang.IllegalStateException: desk json failure",
                             "desk.Desk.failJson(Desk.java:", "\"message\":\"desk json failure\"", "\"addon\":\"desk\"");
         }
     }

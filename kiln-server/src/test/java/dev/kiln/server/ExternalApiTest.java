@@ -45,7 +45,7 @@ class ExternalApiTest {
                     url, db = sys.argv[1], sys.argv[2]
                     common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
                     v = common.version()
-                    print("version", v["server_version"] == ".".join(map(str, v["server_version_info"][:3])), v["protocol_version"])
+                    print("version", v["server_version"], v["server_version_info"], v["server_serie"], v["protocol_version"], "kiln_version" in v)
                     uid = common.login(db, "admin", "admin")
                     print("login", type(uid).__name__, uid > 0)
                     print("authenticate", common.authenticate(db, "admin", "admin", {}) == uid)
@@ -72,14 +72,14 @@ class ExternalApiTest {
                     print("nul in login", json.load(urllib.request.urlopen(request))["result"])
                     """, "http://127.0.0.1:" + kiln.port(), db);
             assertThat(out.lines()).containsExactly(
-                    "version True 1",
+                    "version 19.0 [19, 0, 0, 'final', 0, ''] 19.0 1 True",
                     "login int True",
                     "authenticate True",
                     "wrong password False",
                     "unknown db False",
                     "about True",
-                    "fault 1 unknown method 'common.nope'",
-                    "fault 1 private methods (_private) cannot be called",
+                    "fault 1 Method not found: nope",
+                    "fault 4 Private methods (such as 'common._private') cannot be called remotely.",
                     "fault 1 argument 2 (login) must be a string",
                     "fault 1 unknown service 'nothing'",
                     "jsonrpc True",
@@ -115,7 +115,9 @@ class ExternalApiTest {
                     print("types", [(k, t[k]) for k in sorted(t)])
                     print("whoami", models.execute_kw(db, uid, "admin", "hello.echo", "whoami", []) == {"uid": uid, "db": db})
                     me = models.execute_kw(db, uid, "admin", "res.users", "read", [[uid]], {"fields": ["login", "name"]})
-                    print("read", me)
+                    print("read", me == [{"id": uid, "login": "admin", "name": "Administrator"}], list(me[0]))
+                    print("read one id", models.execute_kw(db, uid, "admin", "res.users", "read", [uid], {"fields": ["name"]})
+                          == [{"id": uid, "name": "Administrator"}])
                     print("search_read", models.execute_kw(db, uid, "admin", "res.users", "search_read",
                                                            [[["login", "=", "admin"]]], {"fields": ["id"]}) == [{"id": uid}])
                     print("search_read none", models.execute_kw(db, uid, "admin", "res.users", "search_read",
@@ -136,6 +138,15 @@ class ExternalApiTest {
                             "args": [db, uid, "admin", "hello.echo", "echo", [1, "x", None], {"k": [True]}]}}
                     request = urllib.request.Request(f"{url}/jsonrpc", json.dumps(body).encode(), {"Content-Type": "application/json"})
                     print("jsonrpc", json.load(urllib.request.urlopen(request))["result"])
+                    # Odoo's JSON-RPC errors: code 0, "Odoo Server Error", the exception's name in data.name
+                    for name, model, method, password in (("denied", "res.users", "read", "wrong"),
+                                                          ("user error", "res.partner", "read", "admin"),
+                                                          ("access error", "res.users", "check_access_rights", "admin"),
+                                                          ("server error", "hello.echo", "fail", "admin")):
+                        body["params"]["args"] = [db, uid, password, model, method, ["write"] if method == "check_access_rights" else [[uid]]]
+                        request = urllib.request.Request(f"{url}/jsonrpc", json.dumps(body).encode(), {"Content-Type": "application/json"})
+                        error = json.load(urllib.request.urlopen(request))["error"]
+                        print("jsonrpc", name, error["code"], error["message"], error["data"]["name"], "debug" in error["data"])
                     """, "http://127.0.0.1:" + kiln.port(), db);
             assertThat(out.lines()).containsExactly(
                     // bytes and dates come back as strings, as Odoo's marshaller sends them
@@ -146,7 +157,8 @@ class ExternalApiTest {
                             + "('double', 2.5), ('int', 42), ('list', [1, 'two', []]), ('long', 9000000000), ('none', None), "
                             + "('string', 'héllo <&>'), ('struct', {'nested': {}})]",
                     "whoami True",
-                    "read [{'login': 'admin', 'name': 'Administrator'}]",
+                    "read True ['id', 'login', 'name']",
+                    "read one id True",
                     "search_read True",
                     "search_read none []",
                     "rights True False",
@@ -154,12 +166,16 @@ class ExternalApiTest {
                     "fault other user True",
                     "fault password 3 Access Denied",
                     "fault db 3 Access Denied",
-                    "fault model 1 Object res.partner doesn't exist",
-                    "fault method 1 The method 'nope' does not exist on the model 'hello.echo'",
-                    "fault private 1 private methods (_secret) cannot be called",
+                    "fault model 2 Object res.partner doesn't exist",
+                    "fault method 1 The method 'hello.echo.nope' does not exist",
+                    "fault private 4 Private methods (such as 'hello.echo._secret') cannot be called remotely.",
                     "fault warn 2 a warning from hello.echo",
                     "fault fail 1 hello.echo failed on purpose",
-                    "jsonrpc {'args': [1, 'x', None], 'kwargs': {'k': [True]}}");
+                    "jsonrpc {'args': [1, 'x', None], 'kwargs': {'k': [True]}}",
+                    "jsonrpc denied 0 Odoo Server Error odoo.exceptions.AccessDenied False",
+                    "jsonrpc user error 0 Odoo Server Error odoo.exceptions.UserError False",
+                    "jsonrpc access error 0 Odoo Server Error odoo.exceptions.AccessError False",
+                    "jsonrpc server error 0 Odoo Server Error java.lang.IllegalStateException False");
             assertThat(kiln.log()).contains("hello.echo.fail failed").doesNotContain("wrong");
         }
     }
@@ -207,6 +223,19 @@ class ExternalApiTest {
                     "restore True True",
                     "cleanup True True False",
                     "missing True");
+        }
+    }
+
+    @Test
+    void aJsonRequestNoRouteServesGetsAJsonRpcNotFoundAndEveryAnswerNamesKiln() throws Exception {
+        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "notfound"), "-d", db)) {
+            String call = "{\"jsonrpc\":\"2.0\",\"method\":\"call\",\"params\":{},\"id\":4}";
+            String json = kiln.request("POST", "/web/dataset/nothing_here", call, "Content-Type: application/json");
+            assertThat(json).startsWith("HTTP/1.1 404").contains("Content-Type: application/json")
+                    .contains("\"code\":404,\"message\":\"404: Not Found\"", "\"name\":\"werkzeug.exceptions.NotFound\"");
+            assertThat(kiln.request("GET", "/web/dataset/nothing_here", null)).startsWith("HTTP/1.1 404")
+                    .contains("Content-Type: text/html");
+            assertThat(json).containsPattern("(?m)^Server: Kiln/\\d+\\.\\d+");
         }
     }
 

@@ -2,11 +2,9 @@ package dev.kiln.addons.base;
 
 import dev.kiln.api.Addon;
 import dev.kiln.api.AddonContext;
+import dev.kiln.api.OdooApi;
 import dev.kiln.api.Request;
 import dev.kiln.api.Route;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -30,23 +28,8 @@ public final class BaseAddon implements Addon {
         return versionInfo;
     }
 
-    /** {@code 0.1.0} → server_version_info {@code [0, 1, 0, "final", 0, ""]}, server_serie {@code 0.1}. */
+    /** {@code common.version}'s answer: Odoo's release whose API Kiln serves, and Kiln's version under {@code kiln_version}. */
     static Map<String, Object> versionInfo(String version) {
-        String[] parts = version.split("[.-]");
-        List<Object> info = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            info.add(i < parts.length && parts[i].chars().allMatch(Character::isDigit) && !parts[i].isEmpty()
-                    ? Integer.parseInt(parts[i]) : 0);
-        }
-        boolean snapshot = version.toUpperCase(java.util.Locale.ROOT).contains("SNAPSHOT");
-        info.add(snapshot ? "alpha" : "final");
-        info.add(0);
-        info.add("");
-        Map<String, Object> map = new LinkedHashMap<>();
-        map.put("server_version", version);
-        map.put("server_version_info", List.copyOf(info));
-        map.put("server_serie", info.get(0) + "." + info.get(1));
-        map.put("protocol_version", 1);
-        return java.util.Collections.unmodifiableMap(map);
+        return OdooApi.version(version);
     }
 }

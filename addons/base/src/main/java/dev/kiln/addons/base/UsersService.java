@@ -24,9 +24,14 @@ public final class UsersService {
     private static final Set<String> FIELDS = Set.of("id", "login", "name", "active", "create_date", "write_date");
     private static final List<String> DEFAULT_FIELDS = List.of("id", "login", "name", "active", "create_date", "write_date");
 
-    /** {@code read(ids, fields=None)}: the caller's own record; any other id is an access error. */
+    /**
+     * {@code read(ids, fields=None)}: the caller's own record, with its {@code id} whatever the
+     * fields asked; {@code ids} a list or one bare id, as Odoo browses it. Any other id is an access
+     * error.
+     */
     public List<Map<String, Object>> read(RpcCall call) throws SQLException {
-        List<?> ids = call.arg(0, List.class);
+        Object given = call.arg(0, Object.class);
+        List<?> ids = given instanceof Number one ? List.of(one) : call.arg(0, List.class);
         for (Object id : ids) {
             if (!(id instanceof Number number) || number.longValue() != call.uid()) {
                 throw RpcFault.accessError("You may only read your own user record (id " + call.uid() + "), not " + id);
@@ -81,8 +86,11 @@ public final class UsersService {
         if (!(given instanceof List<?> list)) {
             throw RpcFault.userError("fields must be a list of names");
         }
-        List<String> fields = new ArrayList<>();
+        List<String> fields = new ArrayList<>(List.of("id"));     // always sent, as Odoo does
         for (Object field : list) {
+            if ("id".equals(field)) {
+                continue;
+            }
             if (!(field instanceof String name) || !FIELDS.contains(name)) {
                 throw RpcFault.userError("res.users has no field " + field + " here; fields: " + DEFAULT_FIELDS);
             }

@@ -42,7 +42,7 @@ public final class EchoService {
     }
 
     public Object warn(RpcCall call) {
-        throw RpcFault.warning("a warning from hello.echo");
+        throw RpcFault.userError("a warning from hello.echo");
     }
 
     public Object fail(RpcCall call) {
