@@ -66,7 +66,9 @@ final class Dispatcher {
                                     Map<String, Path> staticFolders, DatabaseManagerRoutes manager, Health health) {
         List<BuiltInRoute> builtIns = new ArrayList<>(health.routes());
         builtIns.addAll(new SessionRoutes(databases, refusals).routes());
-        builtIns.addAll(RpcRoutes.withDatabases(databases, manager, options, refusals).routes());
+        RpcRoutes rpc = RpcRoutes.withDatabases(databases, manager, options, refusals);
+        builtIns.addAll(rpc.routes());
+        builtIns.addAll(new WebRoutes(databases, rpc, refusals, options).routes());
         builtIns.add(manager.route(databases.selector()));
         AddonCalls calls = new AddonCalls(refusals);
         Failures failures = new Failures(options.debug());

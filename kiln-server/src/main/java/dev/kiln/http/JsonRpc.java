@@ -79,6 +79,19 @@ final class JsonRpc {
         return JSON.writeValueAsBytes(body);
     }
 
+    /** The answer of a call that returns nothing (Odoo's None): no {@code result} member, as Odoo sends it. */
+    static byte[] noResult(JsonNode id) {
+        Map<String, Object> body = new LinkedHashMap<>(4);
+        body.put("jsonrpc", "2.0");
+        body.put("id", id);
+        return JSON.writeValueAsBytes(body);
+    }
+
+    /** The error of a call that needs a session and has none: Odoo's code 100, which clients answer by logging in again. */
+    static byte[] sessionExpired(JsonNode id) {
+        return error(id, SESSION_EXPIRED, "Odoo Session Expired", "odoo.http.SessionExpiredException", "Session expired", null);
+    }
+
     /** A client error on a JSON route, in the route's own format: a JSON-RPC error carrying the HTTP status. */
     static byte[] clientError(int status, String detail) {
         return error(null, status, status + ": " + ErrorPages.reason(status), HttpException.class.getName(),

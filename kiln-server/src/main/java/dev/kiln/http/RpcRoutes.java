@@ -206,26 +206,61 @@ final class RpcRoutes {
             positional = args.size() > 5 ? args.subList(5, args.size()) : List.of();
             named = Map.of();
         }
-        if (name.startsWith("_")) {
-            throw RpcFault.accessError("Private methods (such as '" + model + "." + name + "') cannot be called remotely.");
-        }
         if (databases == null || !databases.selector().visible(host).contains(db)) {
             Users.refuse(password);
             refusals.refused("external API object.{}: uid {} refused for database '{}': database not served for this host",
                     method, uid, db);
             throw RpcFault.accessDenied("Access Denied");
         }
+        return call(db, model, name, positional, named, caller.client(), connection -> {
+            String refused = Users.check(connection, db, uid, password, caller.client());
+            if (refused != null) {
+                refusals.refused("external API object.{}: uid {} refused for database '{}': {}", method, uid, db,
+                        refused.equals(LoginThrottle.MESSAGE) ? "login cooldown (repeated failures)"
+                                : "no active user with this id, or a wrong password");
+                throw RpcFault.accessDenied(refused);
+            }
+            return uid;
+        });
+    }
+
+    /** What {@link Who} threw to refuse the caller, carried out of the transaction as it is. */
+    private static final class Refused extends RuntimeException {
+        Refused(RuntimeException cause) {
+            super(null, cause, false, false);
+        }
+    }
+
+    /** Who calls, found in the call's transaction before the method runs: a refusal throws. */
+    @FunctionalInterface
+    interface Who {
+        long uid(Connection connection) throws SQLException;
+    }
+
+    /**
+     * Runs {@code model.name(positional, named)} in database {@code db} as the user {@code who}
+     * finds (by the password, the session or the API key), in one transaction, run again on a
+     * concurrency failure, with the context class loader of the service's addon: the one path of
+     * every external API ({@code execute_kw}, {@code call_kw}, JSON-2). An unknown model is Odoo's
+     * user error, an unknown method a server error naming it; a method's own failure is logged
+     * with its stack and carried out as a {@link CallError.Failed}.
+     */
+    Object call(String db, String model, String name, List<Object> positional, Map<String, Object> named, String client,
+                Who who) {
+        if (name.startsWith("_")) {
+            throw RpcFault.accessError("Private methods (such as '" + model + "." + name + "') cannot be called remotely.");
+        }
         databases.registries().prepare(db);
-        Object result;
         try {
-            result = UnitOfWork.inTransaction(databases.pools(), db, scope -> {
+            return UnitOfWork.inTransaction(databases.pools(), db, scope -> {
                 Connection connection = scope.connection();
-                String refused = Users.check(connection, db, uid, password, caller.client());
-                if (refused != null) {
-                    refusals.refused("external API object.{}: uid {} refused for database '{}': {}", method, uid, db,
-                            refused.equals(LoginThrottle.MESSAGE) ? "login cooldown (repeated failures)"
-                                    : "no active user with this id, or a wrong password");
-                    throw RpcFault.accessDenied(refused);
+                long uid;
+                try {
+                    uid = who.uid(connection);
+                } catch (RpcFault fault) {
+                    throw fault;
+                } catch (RuntimeException refused) {
+                    throw new Refused(refused);
                 }
                 Registry registry = databases.registries().get(db, connection);
                 ServiceSpec spec = registry.addons().services().get(model);
@@ -234,9 +269,9 @@ final class RpcRoutes {
                 }
                 ServiceSpec.Method callable = spec.methods().get(name);
                 if (callable == null) {
-                    throw new RpcFault(RpcFault.Kind.APPLICATION, "The method '" + model + "." + name + "' does not exist");
+                    throw new RpcFault(RpcFault.Kind.UNKNOWN_METHOD, "The method '" + model + "." + name + "' does not exist");
                 }
-                TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, caller.client()));
+                TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, client));
                 ClassLoader loader = registry.addons().get(spec.addon()).map(LoadedAddon::classLoader).orElse(null);
                 return UnitOfWork.asAddon(loader, () -> {
                     try {
@@ -250,6 +285,8 @@ final class RpcRoutes {
             });
         } catch (RpcFault fault) {
             throw fault;                 // the service's own answer, not a failure to log
+        } catch (Refused refused) {
+            throw (RuntimeException) refused.getCause();       // the caller's own refusal (an expired session)
         } catch (CallError.Failed failure) {
             LOG.error("{}: {}.{} failed", db, model, name, failure.getCause());
             throw failure;
@@ -259,7 +296,6 @@ final class RpcRoutes {
             LOG.error("{}: {}.{} failed", db, model, name, failure);
             throw new CallError.Failed(failure);
         }
-        return result;
     }
 
     private static long number(List<Object> args, int index, String name) {

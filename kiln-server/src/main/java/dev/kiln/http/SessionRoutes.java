@@ -12,7 +12,7 @@ import dev.kiln.http.BuiltInRoute.Claim;
 import dev.kiln.logging.AccessRefusals;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.util.LinkedHashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -21,8 +21,8 @@ import tools.jackson.databind.JsonNode;
 
 /**
  * Kiln's built-in session routes, JSON-RPC as Odoo's: {@code POST /web/session/authenticate}
- * (params {@code db}, {@code login}, {@code password}) opens a session and answers a subset of
- * Odoo's session info; {@code POST /web/session/logout} ends it. They are part of the server, not
+ * (params {@code db}, {@code login}, {@code password}) opens a session and answers Odoo's session
+ * info ({@link SessionInfo}); {@code POST /web/session/logout} ends it. They are part of the server, not
  * of an addon, because they choose the database themselves and set the session cookie; they are
  * {@link BuiltInRoute}s of the router. Knows nothing of Jetty.
  *
@@ -127,13 +127,7 @@ final class SessionRoutes {
         if (opened == null) {
             return denied(call.id(), loggedIn.cooldown() ? LoginThrottle.MESSAGE : "Access Denied");
         }
-        Map<String, Object> info = new LinkedHashMap<>();
-        info.put("uid", opened.session().uid());
-        info.put("db", database);
-        info.put("login", login);
-        info.put("username", login);
-        info.put("csrf_token", opened.session().csrfToken());
-        return new Answer(JsonRpc.result(call.id(), info), SessionCookie.set(database, opened.token(), secure));
+        return new Answer(JsonRpc.result(call.id(), loggedIn.info()), SessionCookie.set(database, opened.token(), secure));
     }
 
     /**
@@ -155,7 +149,7 @@ final class SessionRoutes {
             return form(db, redirect, "Session expired (invalid CSRF token)", secure).withStatus(400);
         }
         String password = request.param("password").filter(p -> !p.isEmpty()).orElse(null);
-        LoggedIn loggedIn = new LoggedIn(null, false);
+        LoggedIn loggedIn = new LoggedIn(null, false, null);
         String unfit = unfit(db, login, password, host);
         if (unfit != null) {
             Users.refuse(password);
@@ -217,6 +211,7 @@ final class SessionRoutes {
                            String client) {
         String[] refusal = new String[1];
         boolean[] cooldown = new boolean[1];
+        List<Map<String, Object>> info = new ArrayList<>(1);
         Sessions.Opened opened = Transactions.inTransaction(databases.pools(), database, connection -> {
             Users.Login checked = Users.authenticate(connection, database, login, password, client);
             if (!checked.ok()) {
@@ -226,7 +221,10 @@ final class SessionRoutes {
             }
             // the previous session (if the cookie named one here) ends, and so do expired ones
             Sessions.close(connection, cookie == null ? null : cookie.tokenFor(database));
-            return Sessions.open(connection, database, checked.uid(), login);
+            Sessions.Opened session = Sessions.open(connection, database, checked.uid(), login);
+            info.clear();
+            info.add(SessionInfo.of(connection, database, checked.uid(), session.session().csrfToken()));
+            return session;
         });
         if (opened == null) {
             refused(path, database, login, refusal[0], client);
@@ -234,10 +232,11 @@ final class SessionRoutes {
         if (opened != null && cookie != null && !cookie.db().equals(database)) {
             closeQuietly(host, cookie);
         }
-        return new LoggedIn(opened, cooldown[0]);
+        return new LoggedIn(opened, cooldown[0], opened == null ? null : info.getFirst());
     }
 
-    private record LoggedIn(Sessions.Opened opened, boolean cooldown) { }
+    /** A login's result; {@code info} is the user's {@link SessionInfo} when it succeeded. */
+    private record LoggedIn(Sessions.Opened opened, boolean cooldown, Map<String, Object> info) { }
 
     private Answer logout(JsonRpc.Call call, String host, SessionCookie cookie, boolean secure) {
         if (cookie != null && databases.selector().visible(host).contains(cookie.db())) {

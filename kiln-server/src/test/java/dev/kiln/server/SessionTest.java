@@ -135,10 +135,38 @@ class SessionTest {
     }
 
     @Test
+    void theWebClientsSessionRoutesAndCallKwServeTheSessionsUserUntilItIsDestroyed() throws Exception {
+        try (KilnProcess kiln = serve("-d", db)) {
+            String good = login(kiln, "admin", "admin");
+            assertThat(body(good)).contains("\"uid\":2,", "\"user_context\":{\"lang\":\"en_US\",\"tz\":\"UTC\",\"uid\":2}",
+                    "\"server_version\":\"19.0\"", "\"server_version_info\":[19,0,0,\"final\",0,\"\"]", "\"name\":\"Administrator\"",
+                    "\"username\":\"admin\"", "\"is_internal_user\":true");
+            String cookie = cookieOf(good);
+            assertThat(body(call(kiln, "/web/session/check", "{}", cookie))).isEqualTo("{\"jsonrpc\":\"2.0\",\"id\":1}");
+            assertThat(body(call(kiln, "/web/session/get_session_info", "{}", cookie))).contains("\"uid\":2,", "\"db\":\"" + db + "\"");
+            String read = "{\"model\":\"res.users\",\"method\":\"read\",\"args\":[[2],[\"login\"]],\"kwargs\":{}}";
+            assertThat(body(call(kiln, "/web/dataset/call_kw", read, cookie)))
+                    .isEqualTo("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[{\"id\":2,\"login\":\"admin\"}]}");
+            // the path after call_kw/ is a label only, as in Odoo
+            assertThat(body(call(kiln, "/web/dataset/call_kw/res.users/read", read, cookie))).contains("\"result\":[{\"id\":2,");
+            assertThat(body(call(kiln, "/web/dataset/call_kw", read))).as("no session")
+                    .contains("\"code\":100,\"message\":\"Odoo Session Expired\"", "\"name\":\"odoo.http.SessionExpiredException\"");
+
+            String destroyed = call(kiln, "/web/session/destroy", "{}", cookie);
+            assertThat(body(destroyed)).isEqualTo("{\"jsonrpc\":\"2.0\",\"id\":1}");
+            assertThat(setCookie(destroyed)).startsWith("session_id=;");
+            for (String path : List.of("/web/session/check", "/web/session/get_session_info", "/web/dataset/call_kw")) {
+                assertThat(body(call(kiln, path, path.endsWith("call_kw") ? read : "{}", cookie))).as(path)
+                        .contains("\"code\":100,\"message\":\"Odoo Session Expired\"");
+            }
+        }
+    }
+
+    @Test
     void aGoodLoginOpensASessionAndABadOneIsDeniedAlikeForUnknownLoginsAndWrongPasswords() throws Exception {
         try (KilnProcess kiln = serve("-d", db)) {
             String good = login(kiln, "admin", "admin");
-            assertThat(good).startsWith("HTTP/1.1 200").contains("\"db\":\"" + db + "\"").contains("\"login\":\"admin\"")
+            assertThat(good).startsWith("HTTP/1.1 200").contains("\"db\":\"" + db + "\"").contains("\"username\":\"admin\"")
                     .containsPattern("\"uid\":\\d+").contains("\"csrf_token\":\"");
             assertThat(setCookie(good)).matches("session_id=" + db + "\\.[A-Za-z0-9_-]{43}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax");
 
@@ -158,8 +186,8 @@ class SessionTest {
         try (KilnProcess a = serve("-d", db); KilnProcess b = serve("-d", db)) {
             String logged = login(a, "admin", "admin");
             cookie = cookieOf(logged);
-            assertThat(b.request("GET", "/desk/me", null, cookie)).startsWith("HTTP/1.1 200").endsWith("uid:1");
-            assertThat(call(b, "/desk/me.json", "{}", cookie)).contains("\"result\":{\"uid\":1}");
+            assertThat(b.request("GET", "/desk/me", null, cookie)).startsWith("HTTP/1.1 200").endsWith("uid:2");
+            assertThat(call(b, "/desk/me.json", "{}", cookie)).contains("\"result\":{\"uid\":2}");
         }
         try (KilnProcess c = serve("-d", db)) {
             assertThat(c.request("GET", "/desk/me", null, cookie)).as("after a restart").startsWith("HTTP/1.1 200");
@@ -191,7 +219,7 @@ class SessionTest {
                     .startsWith("HTTP/1.1 303");
             assertThat(kiln.get("/desk/whoami")).endsWith(db + " guest");
             String cookie = cookieOf(login(kiln, "admin", "admin"));
-            assertThat(kiln.request("GET", "/desk/whoami", null, cookie)).endsWith(db + " uid:1");
+            assertThat(kiln.request("GET", "/desk/whoami", null, cookie)).endsWith(db + " uid:2");
         }
     }
 
@@ -205,8 +233,8 @@ class SessionTest {
         try (KilnProcess kiln = serve("-d", db + "," + other)) {
             assertThat(kiln.get("/desk/whoami")).as("two databases, none chosen").startsWith("HTTP/1.1 404");
             String cookie = cookieOf(login(kiln, "admin", "admin"));
-            assertThat(kiln.request("GET", "/desk/whoami", null, cookie)).endsWith(db + " uid:1");
-            assertThat(kiln.request("GET", "/desk/whoami", null, cookie, "X-Kiln-Database: " + other)).endsWith(db + " uid:1");
+            assertThat(kiln.request("GET", "/desk/whoami", null, cookie)).endsWith(db + " uid:2");
+            assertThat(kiln.request("GET", "/desk/whoami", null, cookie, "X-Kiln-Database: " + other)).endsWith(db + " uid:2");
             assertThat(kiln.request("GET", "/desk/whoami?db=" + other, null)).endsWith(other + " guest");
         }
     }
@@ -250,7 +278,7 @@ class SessionTest {
             assertThat(setCookie(bad)).isNull();
             String good = kiln.postLoginForm("login=admin&password=admin&redirect=%2Fdesk%2Fme");
             assertThat(good).startsWith("HTTP/1.1 303").contains("Location: /desk/me");
-            assertThat(kiln.request("GET", "/desk/me", null, cookieOf(good))).startsWith("HTTP/1.1 200").endsWith("uid:1");
+            assertThat(kiln.request("GET", "/desk/me", null, cookieOf(good))).startsWith("HTTP/1.1 200").endsWith("uid:2");
             assertThat(kiln.postLoginForm("login=admin&password=admin&redirect=%2F%2Fevil.example"))
                     .contains("Location: /\r\n");
         }

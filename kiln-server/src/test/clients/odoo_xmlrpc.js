@@ -1,0 +1,34 @@
+// odoo-xmlrpc (npm, pinned in package-lock.json), unmodified, against a Kiln.
+// Usage: node odoo_xmlrpc.js PORT DB. Prints one line per step; the test compares them.
+const Odoo = require('odoo-xmlrpc');
+const xmlrpc = require('xmlrpc');
+const [port, db] = [Number(process.argv[2]), process.argv[3]];
+const call = (fn) => new Promise((ok, ko) => fn((error, value) => (error ? ko(error) : ok(value))));
+(async () => {
+  // odoo-xmlrpc has no version(): its own XML-RPC library asks common.version
+  const common = xmlrpc.createClient({ host: '127.0.0.1', port, path: '/xmlrpc/2/common' });
+  const version = await call((cb) => common.methodCall('version', [], cb));
+  console.log('version', version.server_version, JSON.stringify(version.server_version_info));
+  const odoo = new Odoo({ url: 'http://127.0.0.1', port, db, username: 'admin', password: 'admin' });
+  const uid = await call((cb) => odoo.connect(cb));
+  console.log('uid', uid);
+  const rows = await call((cb) => odoo.execute_kw('res.users', 'search_read',
+    [[[['id', '=', uid]]], { fields: ['name', 'login'] }], cb));
+  console.log('search_read', JSON.stringify(rows));
+  const read = await call((cb) => odoo.execute_kw('res.users', 'read', [[[uid]], { fields: ['name'] }], cb));
+  console.log('read', JSON.stringify(read));
+  for (const [model, method] of [['res.users', 'no_such_method'], ['res.partner', 'read'], ['res.users', '_private']]) {
+    try {
+      await call((cb) => odoo.execute_kw(model, method, [[[uid]]], cb));
+      console.log(method, 'no fault');
+    } catch (fault) {
+      console.log(model, method, 'faultCode', fault.faultCode, fault.faultString);
+    }
+  }
+  const wrong = new Odoo({ url: 'http://127.0.0.1', port, db, username: 'admin', password: 'wrong' });
+  try {
+    console.log('bad login', await call((cb) => wrong.connect(cb)));
+  } catch (error) {
+    console.log('bad login', error.message);
+  }
+})().catch((error) => { console.error('FAIL', error); process.exit(1); });
