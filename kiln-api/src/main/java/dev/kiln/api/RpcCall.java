@@ -32,6 +32,21 @@ public record RpcCall(Env env, long uid, List<Object> args, Map<String, Object> 
         return as(args.get(index), type, "argument " + (index + 1));
     }
 
+    /**
+     * The argument at position {@code index} (from 0), or else the keyword argument {@code name}, as
+     * a {@code type}: how Python binds a call, so the method answers {@code execute_kw}'s positional
+     * arguments and JSON-2's named ones alike. Neither given: a fault naming it.
+     */
+    public <T> T arg(int index, String name, Class<T> type) {
+        if (index < args.size()) {
+            return as(args.get(index), type, "argument " + (index + 1) + " (" + name + ")");
+        }
+        if (kwargs.containsKey(name)) {
+            return as(kwargs.get(name), type, "argument '" + name + "'");
+        }
+        throw RpcFault.badArguments("missing a required argument: '" + name + "'");
+    }
+
     /** The keyword argument {@code name} as a {@code type}, or {@code fallback} when it was not given. */
     public <T> T kwarg(String name, Class<T> type, T fallback) {
         return kwargs.containsKey(name) ? as(kwargs.get(name), type, "keyword argument '" + name + "'") : fallback;

@@ -32,6 +32,8 @@ public final class RpcFault extends RuntimeException {
         ACCESS_DENIED("odoo.exceptions.AccessDenied", RpcFault.ACCESS_DENIED, 403),
         ACCESS_ERROR("odoo.exceptions.AccessError", RpcFault.ACCESS_ERROR, 403),
         BAD_ARGUMENTS("builtins.TypeError", APPLICATION_ERROR, 422),
+        /** No such model in the database: Odoo's user error, a 404 on JSON-2. */
+        UNKNOWN_MODEL("odoo.exceptions.UserError", WARNING, 404),
         /** No such public method on the model: Python's AttributeError in Odoo, a 404 on JSON-2. */
         UNKNOWN_METHOD("builtins.AttributeError", APPLICATION_ERROR, 404),
         APPLICATION("builtins.Exception", APPLICATION_ERROR, 500);

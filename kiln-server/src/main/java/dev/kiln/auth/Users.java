@@ -52,6 +52,9 @@ public final class Users {
      * indexed read instead of a PBKDF2 check, and a new password (a new hash) is checked anew.
      */
     public static boolean check(Connection connection, String database, long uid, String password) throws SQLException {
+        if (ApiKeys.plausible(password) && ApiKeys.check(connection, database, password, ApiKeys.RPC, uid) != 0) {
+            return true;        // an API key in place of the password, as Odoo takes it on the external API
+        }
         try (PreparedStatement query = connection.prepareStatement("SELECT password FROM res_users WHERE id = ? AND active")) {
             query.setLong(1, uid);
             try (ResultSet row = query.executeQuery()) {
@@ -126,19 +129,36 @@ public final class Users {
      * why not. A client or login on its cooldown ({@link LoginThrottle}) is refused without a check;
      * {@link Login#cooldown()} then says so, for the client to be told.
      */
-    public static Login authenticate(Connection connection, String database, String login, String password, String client)
-            throws SQLException {
+    public static Login authenticate(Connection connection, String database, String login, String password, String client,
+                                     boolean apiKeys) throws SQLException {
         String cooling = THROTTLE.cooldown(database, login, client);
         if (cooling != null) {
             return new Login(0, cooling, true);
         }
-        Login checked = authenticate(connection, login, password);
+        Login checked = apiKeys && ApiKeys.plausible(password) ? withKey(connection, database, login, password) : null;
+        if (checked == null) {
+            checked = authenticate(connection, login, password);
+        }
         if (checked.ok()) {
             THROTTLE.succeeded(database, login, client);
         } else {
             THROTTLE.failed(database, login, client);
         }
         return checked;
+    }
+
+    /** The active user {@code login} when {@code key} is one of their API keys; null when it is not. */
+    private static Login withKey(Connection connection, String database, String login, String key) throws SQLException {
+        long uid = ApiKeys.check(connection, database, key, ApiKeys.RPC, 0);
+        if (uid == 0) {
+            return null;
+        }
+        try (PreparedStatement query = connection.prepareStatement("SELECT login FROM res_users WHERE id = ?")) {
+            query.setLong(1, uid);
+            try (ResultSet row = query.executeQuery()) {
+                return row.next() && row.getString(1).equals(login) ? new Login(uid, null, false) : null;
+            }
+        }
     }
 
     /** The active user {@code login} when {@code password} is theirs; otherwise why not. */

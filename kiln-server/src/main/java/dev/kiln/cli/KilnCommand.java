@@ -35,7 +35,8 @@ public final class KilnCommand {
     private static final Logger log = LoggerFactory.getLogger(KilnCommand.class);
 
     /** Commands by name ({@code worker} is internal: the prefork master starts it). */
-    static final List<String> COMMANDS = List.of("server", "evented", "db", "cron", "status", "ctl", "scaffold", "worker");
+    static final List<String> COMMANDS = List.of("server", "evented", "db", "cron", "apikey", "status", "ctl", "scaffold",
+            "worker");
 
     private KilnCommand() { }
 
@@ -54,6 +55,7 @@ public final class KilnCommand {
                 case "evented" -> server(rest, env, out, true);
                 case "db" -> DbCommand.run(rest, env, out);
                 case "cron" -> CronCommand.run(rest, env, out);
+                case "apikey" -> ApikeyCommand.run(rest, env, out, err);
                 case "status" -> StatusCommand.status(rest, env, out);
                 case "ctl" -> StatusCommand.ctl(rest, env, out);
                 case "scaffold" -> ScaffoldCommand.run(rest, out);

@@ -69,6 +69,7 @@ final class Dispatcher {
         RpcRoutes rpc = RpcRoutes.withDatabases(databases, manager, options, refusals);
         builtIns.addAll(rpc.routes());
         builtIns.addAll(new WebRoutes(databases, rpc, refusals, options).routes());
+        builtIns.addAll(new Json2Routes(databases, rpc, refusals, options).routes());
         builtIns.add(manager.route(databases.selector()));
         AddonCalls calls = new AddonCalls(refusals);
         Failures failures = new Failures(options.debug());

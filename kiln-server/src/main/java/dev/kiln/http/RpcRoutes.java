@@ -265,7 +265,7 @@ final class RpcRoutes {
                 Registry registry = databases.registries().get(db, connection);
                 ServiceSpec spec = registry.addons().services().get(model);
                 if (spec == null) {
-                    throw RpcFault.userError("Object " + model + " doesn't exist");
+                    throw new RpcFault(RpcFault.Kind.UNKNOWN_MODEL, "Object " + model + " doesn't exist");
                 }
                 ServiceSpec.Method callable = spec.methods().get(name);
                 if (callable == null) {
@@ -335,7 +335,7 @@ final class RpcRoutes {
             return false;
         }
         Users.Login checked = Transactions.inTransaction(databases.pools(), db,
-                connection -> Users.authenticate(connection, db, login, password, caller.client()));
+                connection -> Users.authenticate(connection, db, login, password, caller.client(), true));
         if (!checked.ok()) {
             refusals.refused("external API common.{}: login '{}' to database '{}' refused: {}", method, login, db, checked.refusal());
             return false;

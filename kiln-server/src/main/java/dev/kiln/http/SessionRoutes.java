@@ -213,7 +213,7 @@ final class SessionRoutes {
         boolean[] cooldown = new boolean[1];
         List<Map<String, Object>> info = new ArrayList<>(1);
         Sessions.Opened opened = Transactions.inTransaction(databases.pools(), database, connection -> {
-            Users.Login checked = Users.authenticate(connection, database, login, password, client);
+            Users.Login checked = Users.authenticate(connection, database, login, password, client, false);
             if (!checked.ok()) {
                 refusal[0] = checked.refusal();
                 cooldown[0] = checked.cooldown();

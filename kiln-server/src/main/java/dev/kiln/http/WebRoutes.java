@@ -1,6 +1,7 @@
 package dev.kiln.http;
 
 import dev.kiln.api.RpcFault;
+import dev.kiln.auth.ApiKeys;
 import dev.kiln.auth.Sessions;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
@@ -31,6 +32,7 @@ final class WebRoutes {
     static final String SESSION_INFO = "/web/session/get_session_info";
     static final String CHECK = "/web/session/check";
     static final String DESTROY = "/web/session/destroy";
+    static final String APIKEYS = "/web/session/apikeys/";
 
     private final Databases databases;
     private final RpcRoutes rpc;
@@ -51,7 +53,10 @@ final class WebRoutes {
                 new BuiltInRoute(CALL_KW + "/", Claim.PREFIX, post, Failures.Format.JSON_RPC, r -> serve(r, this::callKw)),
                 new BuiltInRoute(SESSION_INFO, Claim.PATH, post, Failures.Format.JSON_RPC, r -> serve(r, this::sessionInfo)),
                 new BuiltInRoute(CHECK, Claim.PATH, post, Failures.Format.JSON_RPC, r -> serve(r, this::check)),
-                new BuiltInRoute(DESTROY, Claim.PATH, post, Failures.Format.JSON_RPC, r -> serve(r, this::destroy)));
+                new BuiltInRoute(DESTROY, Claim.PATH, post, Failures.Format.JSON_RPC, r -> serve(r, this::destroy)),
+                new BuiltInRoute(APIKEYS + "create", Claim.PATH, post, Failures.Format.JSON_RPC, r -> serve(r, this::createKey)),
+                new BuiltInRoute(APIKEYS + "list", Claim.PATH, post, Failures.Format.JSON_RPC, r -> serve(r, this::listKeys)),
+                new BuiltInRoute(APIKEYS + "revoke", Claim.PATH, post, Failures.Format.JSON_RPC, r -> serve(r, this::revokeKey)));
     }
 
     /** A call with the session its cookie names: {@code db} and {@code token} are the cookie's. */
@@ -144,6 +149,79 @@ final class WebRoutes {
     private Object check(WithSession call) {
         Transactions.inTransaction(databases.pools(), call.db(), Isolation.READ_COMMITTED, connection -> session(connection, call));
         return NOTHING;
+    }
+
+    /**
+     * {@code apikeys/create} ({@code name}, optional {@code scope} and {@code expiration_date}, an
+     * ISO-8601 instant or date): a new key of the session's user, in the answer once and never again.
+     */
+    private Object createKey(WithSession call) {
+        Map<String, Object> params = call.call().params();
+        if (!(params.get("name") instanceof String name) || name.isBlank()) {
+            throw RpcFault.badArguments("an API key needs a name (what it is for)");
+        }
+        Object scope = params.get("scope");
+        if (scope != null && !(scope instanceof String)) {
+            throw RpcFault.badArguments("scope must be a string");
+        }
+        java.time.Instant expires = expiry(params.get("expiration_date"));
+        ApiKeys.Created created = Transactions.inTransaction(databases.pools(), call.db(), connection -> {
+            Sessions.Session session = session(connection, call);
+            try {
+                return ApiKeys.create(connection, session.uid(), name, (String) scope, expires);
+            } catch (IllegalArgumentException invalid) {
+                throw RpcFault.validationError(invalid.getMessage());
+            }
+        });
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("id", created.id());
+        answer.put("key", created.key());
+        return answer;
+    }
+
+    private static java.time.Instant expiry(Object given) {
+        if (given == null || given.equals(false)) {
+            return null;
+        }
+        if (!(given instanceof String text)) {
+            throw RpcFault.badArguments("expiration_date must be a date or an instant (ISO 8601)");
+        }
+        try {
+            return text.length() == 10 ? java.time.LocalDate.parse(text).atStartOfDay(java.time.ZoneOffset.UTC).toInstant()
+                    : java.time.OffsetDateTime.parse(text).toInstant();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw RpcFault.badArguments("expiration_date must be a date or an instant (ISO 8601), not " + text);
+        }
+    }
+
+    /** {@code apikeys/list}: the session user's keys, without the keys themselves. */
+    private Object listKeys(WithSession call) {
+        return Transactions.inTransaction(databases.pools(), call.db(), connection -> {
+            List<Map<String, Object>> keys = new ArrayList<>();
+            for (ApiKeys.Listed key : ApiKeys.list(connection, session(connection, call).uid())) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("id", key.id());
+                row.put("name", key.name());
+                row.put("scope", key.scope());
+                row.put("expiration_date", key.expires() == null ? null : key.expires().toString());
+                row.put("create_date", key.created().toString());
+                keys.add(row);
+            }
+            return keys;
+        });
+    }
+
+    /** {@code apikeys/revoke} ({@code id}): the key stops working at once, in every process. */
+    private Object revokeKey(WithSession call) {
+        if (!(call.call().params().get("id") instanceof Number id)) {
+            throw RpcFault.badArguments("revoke needs the key's id");
+        }
+        boolean revoked = Transactions.inTransaction(databases.pools(), call.db(), connection ->
+                ApiKeys.revoke(connection, session(connection, call).uid(), id.longValue()));
+        if (!revoked) {
+            throw RpcFault.missingError("You have no API key " + id);
+        }
+        return true;
     }
 
     /** Ends the session (Odoo's {@code session.logout()}); the cookie is cleared too. */

@@ -30,8 +30,8 @@ public final class UsersService {
      * error.
      */
     public List<Map<String, Object>> read(RpcCall call) throws SQLException {
-        Object given = call.arg(0, Object.class);
-        List<?> ids = given instanceof Number one ? List.of(one) : call.arg(0, List.class);
+        Object given = call.arg(0, "ids", Object.class);
+        List<?> ids = given instanceof Number one ? List.of(one) : call.arg(0, "ids", List.class);
         for (Object id : ids) {
             if (!(id instanceof Number number) || number.longValue() != call.uid()) {
                 throw RpcFault.accessError("You may only read your own user record (id " + call.uid() + "), not " + id);
@@ -65,7 +65,7 @@ public final class UsersService {
      * writing and deleting users are not offered here.
      */
     public boolean check_access_rights(RpcCall call) {
-        String operation = call.arg(0, String.class);
+        String operation = call.arg(0, "operation", String.class);
         boolean raise = call.kwarg("raise_exception", Boolean.class, Boolean.TRUE);
         boolean allowed = switch (operation) {
             case "read" -> true;
