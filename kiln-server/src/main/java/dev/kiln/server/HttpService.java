@@ -228,7 +228,7 @@ final class HttpService {
                 }
                 Thread.sleep(20);
             }
-            if (closeIdle() == 0) {
+            if (closeIdle(System.nanoTime() < graceEnd) == 0) {
                 return true;
             }
             Thread.sleep(QUIET_BEFORE_CLOSE.toMillis() / 4);
@@ -236,22 +236,29 @@ final class HttpService {
     }
 
     /**
-     * Closes every connection that has no request in hand, not even its first bytes read and not yet
-     * parsed, and saw no traffic for {@link #QUIET_BEFORE_CLOSE}; returns how many it closed or left
-     * for the next look. A request only half read when the connection closed would otherwise still be
-     * served, its answer lost, and the client, given nothing, would send it again.
+     * Closes every connection that has no request in hand: one whose exchange is over (its parser
+     * closed), and one with not a byte of a next request read that was silent for
+     * {@link #QUIET_BEFORE_CLOSE}; returns how many it closed or left for a next look. A connection
+     * whose request Jetty has begun to read is left while {@code patient} (the request, once read, is
+     * served; closed under it, its answer would be lost and the client, given nothing, would send it
+     * again), and closed after.
      */
-    private int closeIdle() {
+    private int closeIdle(boolean patient) {
         int left = 0;
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
             Connection connection = endPoint.getConnection();
             if (connection == null || !endPoint.isOpen() || connection.getMessagesIn() != connection.getMessagesOut()) {
                 continue;
             }
-            boolean untouched = !(connection instanceof HttpConnection http)
-                    || (http.getParser().isStart() && http.isRequestBufferEmpty());
-            boolean quiet = !(endPoint instanceof IdleTimeout timed) || timed.getIdleFor() >= QUIET_BEFORE_CLOSE.toMillis();
-            if (untouched && quiet) {
+            boolean close;
+            if (!(connection instanceof HttpConnection http) || http.getParser().isClose() || http.getParser().isClosed()) {
+                close = true;
+            } else if (http.getParser().isIdle() && http.isRequestBufferEmpty()) {
+                close = !(endPoint instanceof IdleTimeout timed) || timed.getIdleFor() >= QUIET_BEFORE_CLOSE.toMillis();
+            } else {
+                close = !patient;
+            }
+            if (close) {
                 endPoint.close();
             }
             left++;
