@@ -121,12 +121,21 @@ public final class ApiKeys {
      * costs.
      */
     public static long check(Connection connection, String database, String key, String scope, long uid) throws SQLException {
+        Match match = match(connection, database, key, scope, uid);
+        return match == null ? 0 : match.uid();
+    }
+
+    /** A live key found: whose, and until when (null: no expiry). */
+    public record Match(long uid, Instant expires) { }
+
+    /** {@link #check}, with the key's expiry; null when no key matches. */
+    public static Match match(Connection connection, String database, String key, String scope, long uid) throws SQLException {
         if (!plausible(key)) {
             Passwords.verify(key == null ? "" : key, DUMMY);
-            return 0;
+            return null;
         }
         try (PreparedStatement query = connection.prepareStatement("""
-                SELECT k.id, k.user_id, k.key FROM res_users_apikeys k JOIN res_users u ON u.id = k.user_id
+                SELECT k.id, k.user_id, k.key, k.expiration_date FROM res_users_apikeys k JOIN res_users u ON u.id = k.user_id
                  WHERE u.active AND k."index" = ? AND (k.scope IS NULL OR k.scope = ?)
                    AND (k.expiration_date IS NULL OR k.expiration_date > now()) AND (? = 0 OR k.user_id = ?)""")) {
             query.setString(1, key.substring(0, INDEX_LENGTH));
@@ -140,14 +149,15 @@ public final class ApiKeys {
                     Verified verified = new Verified(database, row.getLong(1), row.getString(3), Passwords.digest(key));
                     if (VERIFIED.containsKey(verified) || Passwords.verify(key, row.getString(3))) {
                         remember(verified);
-                        return row.getLong(2);
+                        OffsetDateTime expires = row.getObject(4, OffsetDateTime.class);
+                        return new Match(row.getLong(2), expires == null ? null : expires.toInstant());
                     }
                 }
             }
             if (!any) {
                 Passwords.verify(key, DUMMY);
             }
-            return 0;
+            return null;
         }
     }
 

@@ -52,9 +52,6 @@ public final class Users {
      * indexed read instead of a PBKDF2 check, and a new password (a new hash) is checked anew.
      */
     public static boolean check(Connection connection, String database, long uid, String password) throws SQLException {
-        if (ApiKeys.plausible(password) && ApiKeys.check(connection, database, password, ApiKeys.RPC, uid) != 0) {
-            return true;        // an API key in place of the password, as Odoo takes it on the external API
-        }
         try (PreparedStatement query = connection.prepareStatement("SELECT password FROM res_users WHERE id = ? AND active")) {
             query.setLong(1, uid);
             try (ResultSet row = query.executeQuery()) {

@@ -14,6 +14,7 @@ import dev.kiln.config.ConfigLoader;
 import dev.kiln.db.Transactions;
 import dev.kiln.failure.KilnException;
 import dev.kiln.logging.Logging;
+import dev.kiln.registry.Registries;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -55,35 +56,40 @@ final class ApikeyCommand {
         long id = action.equals("revoke") ? number(parsed.values().getFirst()) : 0;
         String db = config.dbName().getFirst();
         Logging.configure(config);
-        Actions.withServer(config, pools -> Transactions.inTransaction(pools, db, connection -> {
-            long uid = ApiKeys.userId(connection, login);
-            if (uid == 0) {
-                throw KilnException.usage("database '" + db + "' has no active user '" + login + "'");
-            }
-            switch (action) {
-                case "create" -> {
-                    ApiKeys.Created created = ApiKeys.create(connection, uid, name, scope, expires);
-                    out.println(created.key());
-                    err.println("API key " + created.id() + " of '" + login + "' created; it is shown once, above.");
+        Actions.withServer(config, pools -> {
+            Transactions.inTransaction(pools, db, connection -> {
+                long uid = ApiKeys.userId(connection, login);
+                if (uid == 0) {
+                    throw KilnException.usage("database '" + db + "' has no active user '" + login + "'");
                 }
-                case "list" -> {
-                    String format = "%-6s %-32s %-8s %-25s %s%n";
-                    out.printf(format, "ID", "NAME", "SCOPE", "EXPIRES", "CREATED");
-                    for (ApiKeys.Listed key : ApiKeys.list(connection, uid)) {
-                        out.printf(format, key.id(), key.name(), key.scope() == null ? "-" : key.scope(),
-                                key.expires() == null ? "never" : key.expires().toInstant(), key.created().toInstant());
+                switch (action) {
+                    case "create" -> {
+                        ApiKeys.Created created = ApiKeys.create(connection, uid, name, scope, expires);
+                        out.println(created.key());
+                        err.println("API key " + created.id() + " of '" + login + "' created; it is shown once, above.");
                     }
-                }
-                case "revoke" -> {
-                    if (!ApiKeys.revoke(connection, uid, id)) {
-                        throw KilnException.usage("'" + login + "' has no API key " + id);
+                    case "list" -> {
+                        String format = "%-6s %-32s %-8s %-25s %s%n";
+                        out.printf(format, "ID", "NAME", "SCOPE", "EXPIRES", "CREATED");
+                        for (ApiKeys.Listed key : ApiKeys.list(connection, uid)) {
+                            out.printf(format, key.id(), key.name(), key.scope() == null ? "-" : key.scope(),
+                                    key.expires() == null ? "never" : key.expires().toInstant(), key.created().toInstant());
+                        }
                     }
-                    out.println("API key " + id + " revoked");
+                    case "revoke" -> {
+                        if (!ApiKeys.revoke(connection, uid, id)) {
+                            throw KilnException.usage("'" + login + "' has no API key " + id);
+                        }
+                        out.println("API key " + id + " revoked");
+                    }
+                    default -> throw new IllegalStateException(action);
                 }
-                default -> throw new IllegalStateException(action);
+                return null;
+            });
+            if (action.equals("revoke")) {
+                Registries.signalCredentials(pools, db);       // the servers forget what they remembered of it
             }
-            return null;
-        }));
+        });
         return KilnException.OK;
     }
 

@@ -7,6 +7,8 @@ import dev.kiln.api.HttpException;
 import dev.kiln.api.OdooApi;
 import dev.kiln.api.RpcCall;
 import dev.kiln.api.RpcFault;
+import dev.kiln.auth.ApiKeys;
+import dev.kiln.auth.Credentials;
 import dev.kiln.auth.LoginThrottle;
 import dev.kiln.auth.Users;
 import dev.kiln.db.Transactions;
@@ -212,7 +214,17 @@ final class RpcRoutes {
                     method, uid, db);
             throw RpcFault.accessDenied("Access Denied");
         }
+        Credentials credentials = databases.registries().credentials();
         return call(db, model, name, positional, named, caller.client(), connection -> {
+            if (credentials.known(db, uid, password)) {
+                return uid;                     // checked before, and nothing changed since: no SQL
+            }
+            long seen = credentials.generation();
+            ApiKeys.Match key = ApiKeys.plausible(password) ? ApiKeys.match(connection, db, password, ApiKeys.RPC, uid) : null;
+            if (key != null) {                  // an API key in place of the password, as Odoo takes it
+                credentials.rememberKey(db, uid, password, key.expires(), seen);
+                return uid;
+            }
             String refused = Users.check(connection, db, uid, password, caller.client());
             if (refused != null) {
                 refusals.refused("external API object.{}: uid {} refused for database '{}': {}", method, uid, db,
@@ -220,6 +232,7 @@ final class RpcRoutes {
                                 : "no active user with this id, or a wrong password");
                 throw RpcFault.accessDenied(refused);
             }
+            credentials.rememberPassword(db, uid, password, seen);
             return uid;
         });
     }

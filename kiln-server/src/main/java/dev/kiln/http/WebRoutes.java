@@ -221,6 +221,7 @@ final class WebRoutes {
         if (!revoked) {
             throw RpcFault.missingError("You have no API key " + id);
         }
+        databases.registries().credentialsChanged(call.db());
         return true;
     }
 

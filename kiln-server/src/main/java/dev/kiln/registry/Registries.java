@@ -2,6 +2,7 @@ package dev.kiln.registry;
 
 import dev.kiln.addons.AddonLoader;
 import dev.kiln.addons.LoadedAddons;
+import dev.kiln.auth.Credentials;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Notifications;
 import dev.kiln.failure.KilnException;
@@ -42,6 +43,10 @@ public final class Registries {
     /** Databases whose cached registry must be checked against the sequence before it is used. */
     private final Set<String> unverified = ConcurrentHashMap.newKeySet();
     private final RegistrySignals signals;
+    /** The external API's credential checks that succeeded: Odoo's cache of {@code _check_uid_passwd}. */
+    private final Credentials credentials;
+    /** The signal of a change to a user's credentials, with the database's name: see {@link #credentialsChanged}. */
+    public static final String CREDENTIALS_CHANNEL = "kiln_credentials";
 
     /**
      * @param notifications the process's listener, which this subscribes to (a listener never
@@ -52,7 +57,25 @@ public final class Registries {
         this.serverWide = List.copyOf(serverWide);
         this.pools = pools;
         this.installer = new AddonInstaller(catalog, pools);
-        this.signals = new RegistrySignals(notifications, unverified::add, () -> unverified.addAll(registries.keySet()));
+        this.credentials = new Credentials(notifications::listening);
+        this.signals = new RegistrySignals(notifications, db -> {
+            unverified.add(db);
+            credentials.forget(db);
+        }, () -> {
+            unverified.addAll(registries.keySet());
+            credentials.forgetAll();
+        });
+        notifications.subscribe(CREDENTIALS_CHANNEL, new Notifications.Subscriber() {
+            @Override
+            public void notified(List<String> databases) {
+                databases.forEach(credentials::forget);
+            }
+
+            @Override
+            public void catchUp() {
+                credentials.forgetAll();
+            }
+        });
     }
 
     /** Every addon's static folder, whether installed anywhere or not (Odoo serves them all). */
@@ -110,8 +133,33 @@ public final class Registries {
         return load(db);
     }
 
+    /** The credential checks that succeeded in this process, forgotten when a user or key of their database changes. */
+    public Credentials credentials() {
+        return credentials;
+    }
+
+    /**
+     * A user's credentials in {@code db} changed (a key revoked) and the change committed: this
+     * process forgets the checks it remembered there, and every other hears it ({@link Credentials}).
+     */
+    public void credentialsChanged(String db) {
+        credentials.forget(db);
+        signalCredentials(pools, db);
+    }
+
+    /** Tells every Kiln process that a user's credentials in {@code db} changed; a failure is logged. */
+    public static void signalCredentials(ConnectionPools pools, String db) {
+        try {
+            pools.notifyServer(CREDENTIALS_CHANNEL, db);
+        } catch (SQLException e) {
+            LOG.warn("{}: the other processes were not told of a credentials change ({}); they see it within {} s",
+                    db, e.getMessage(), Credentials.KEPT_FOR.toSeconds());
+        }
+    }
+
     /** Forgets {@code db} (dropped or renamed). */
     public void evict(String db) {
+        credentials.forget(db);
         registries.remove(db);
         unverified.remove(db);
         installer.forget(db);

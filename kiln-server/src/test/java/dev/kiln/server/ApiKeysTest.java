@@ -7,11 +7,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * API keys as Odoo's: made by {@code kiln apikey} or by the user through the session routes, shown
@@ -129,19 +131,103 @@ class ApiKeysTest {
                     "revoked login False",
                     "expired odoo.exceptions.ValidationError");
 
-            // expired in the database: refused by the next call, in this process, whatever it verified before
+            // a key that expires: taken until its expiry, which a remembered check keeps too, refused after it
+            String expiring = python("""
+                    import datetime, json, sys, urllib.request
+                    url, db = sys.argv[1], sys.argv[2]
+                    def post(path, params, headers):
+                        body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}).encode()
+                        with urllib.request.urlopen(urllib.request.Request(url + path, body,
+                                                    dict(headers, **{"Content-Type": "application/json"}))) as answer:
+                            return answer.headers.get("Set-Cookie"), json.load(answer)
+                    cookie, _ = post("/web/session/authenticate", {"db": db, "login": "admin", "password": "admin"}, {})
+                    soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)).isoformat()
+                    print(post("/web/session/apikeys/create", {"name": "brief", "expiration_date": soon},
+                               {"Cookie": cookie.split(";")[0]})[1]["result"]["key"])
+                    """, "http://127.0.0.1:" + kiln.port(), db).strip();
             String[] check = {"python3", "-c", """
                     import sys, xmlrpc.client
                     print(xmlrpc.client.ServerProxy(sys.argv[1] + "/xmlrpc/2/common").login(sys.argv[2], "admin", sys.argv[3]))
-                    """, "http://127.0.0.1:" + kiln.port(), db, cliKey};
+                    """, "http://127.0.0.1:" + kiln.port(), db, expiring};
+            String[] object = {"python3", "-c", """
+                    import sys, xmlrpc.client
+                    try:
+                        xmlrpc.client.ServerProxy(sys.argv[1] + "/xmlrpc/2/object").execute_kw(sys.argv[2], 2, sys.argv[3], "res.users",
+                                                                                              "read", [2])
+                        print("taken")
+                    except xmlrpc.client.Fault as fault:
+                        print("fault", fault.faultCode)
+                    """, "http://127.0.0.1:" + kiln.port(), db, expiring};
             assertThat(run(check).strip()).isEqualTo("2");
-            database.execute("UPDATE res_users_apikeys SET expiration_date = now() - interval '1 second'");
+            assertThat(run(object).strip()).isEqualTo("taken");
+            await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(run(object).strip()).isEqualTo("fault 3"));
             assertThat(run(check).strip()).isEqualTo("False");
             String listed = cli("apikey", "list", "-d", db, "--user", "admin");
             String id = listed.lines().skip(1).findFirst().orElseThrow().split("\\s+")[0];
             assertThat(cli("apikey", "revoke", "-d", db, "--user", "admin", id)).contains("API key " + id + " revoked");
-            assertThat(cli("apikey", "list", "-d", db, "--user", "admin").lines()).hasSize(1);
+            assertThat(cli("apikey", "list", "-d", db, "--user", "admin")).doesNotContain("nightly export");
             assertThat(kiln.log()).doesNotContain(cliKey);
+        }
+    }
+
+    @Test
+    void everyProcessThatRememberedAKeyRefusesItOnceItIsRevoked() throws Exception {
+        try (CronHarness database = CronHarness.shared(dir, "apikeys_signals", null, "base")) {
+            KilnProcess one = database.serve("--max-cron-threads=0");
+            KilnProcess two = database.serve("--max-cron-threads=0");
+            String db = database.db;
+            String key = cli("apikey", "create", "-d", db, "--user", "admin", "--name", "shared").strip();
+            String script = """
+                    import json, sys, urllib.error, urllib.request, xmlrpc.client
+                    port, db, secret = sys.argv[1], sys.argv[2], sys.argv[3]
+                    models = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/xmlrpc/2/object")
+                    try:
+                        print("execute_kw", len(models.execute_kw(db, 2, secret, "res.users", "read", [2], {"fields": ["login"]})))
+                    except xmlrpc.client.Fault as fault:
+                        print("execute_kw fault", fault.faultCode)
+                    request = urllib.request.Request(f"http://127.0.0.1:{port}/json/2/res.users/read", json.dumps({"ids": [2]}).encode(),
+                                                     {"Authorization": f"bearer {secret}", "Content-Type": "application/json",
+                                                      "X-Odoo-Database": db})
+                    try:
+                        urllib.request.urlopen(request).close()
+                        print("json2 200")
+                    except urllib.error.HTTPError as error:
+                        print("json2", error.code)
+                    """;
+            // each process checks, and remembers, the password and the key
+            for (KilnProcess kiln : List.of(one, two)) {
+                assertThat(python(script, Integer.toString(kiln.port()), db, "admin")).startsWith("execute_kw 1\n");
+                assertThat(python(script, Integer.toString(kiln.port()), db, key)).isEqualTo("execute_kw 1\njson2 200\n");
+            }
+            // the key revoked through one process: the other refuses it too, without a restart
+            String id = cli("apikey", "list", "-d", db, "--user", "admin").lines().skip(1).findFirst().orElseThrow().split("\\s+")[0];
+            cli("apikey", "revoke", "-d", db, "--user", "admin", id);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(python(script, Integer.toString(two.port()), db, key))
+                    .isEqualTo("execute_kw fault 3\njson2 401\n"));
+            assertThat(python(script, Integer.toString(one.port()), db, key)).isEqualTo("execute_kw fault 3\njson2 401\n");
+            // and a key revoked by its user through the other process's session route
+            String second = cli("apikey", "create", "-d", db, "--user", "admin", "--name", "second").strip();
+            for (KilnProcess kiln : List.of(one, two)) {
+                assertThat(python(script, Integer.toString(kiln.port()), db, second)).isEqualTo("execute_kw 1\njson2 200\n");
+            }
+            String revoke = """
+                    import json, sys, urllib.request
+                    port, db = sys.argv[1], sys.argv[2]
+                    def post(path, params, headers):
+                        body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}).encode()
+                        with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}{path}", body,
+                                                    dict(headers, **{"Content-Type": "application/json"}))) as answer:
+                            return answer.headers.get("Set-Cookie"), json.load(answer)
+                    cookie, _ = post("/web/session/authenticate", {"db": db, "login": "admin", "password": "admin"}, {})
+                    session = {"Cookie": cookie.split(";")[0]}
+                    keys = post("/web/session/apikeys/list", {}, session)[1]["result"]
+                    print(post("/web/session/apikeys/revoke", {"id": keys[-1]["id"]}, session)[1]["result"])
+                    """;
+            assertThat(python(revoke, Integer.toString(one.port()), db)).isEqualTo("True\n");
+            assertThat(python(script, Integer.toString(one.port()), db, second)).as("the process that revoked it, at once")
+                    .isEqualTo("execute_kw fault 3\njson2 401\n");
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(python(script, Integer.toString(two.port()), db,
+                    second)).isEqualTo("execute_kw fault 3\njson2 401\n"));
         }
     }
 
