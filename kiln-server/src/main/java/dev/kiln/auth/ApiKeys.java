@@ -35,6 +35,8 @@ public final class ApiKeys {
     static final int ROUNDS = 6_000;
     private static final int KEY_BYTES = 20;
     private static final int INDEX_LENGTH = 8;
+    /** The longest name or scope a key takes. */
+    private static final int MAX_TEXT = 200;
     private static final Pattern SHAPE = Pattern.compile("[0-9a-f]{40}");
     private static final SecureRandom RANDOM = new SecureRandom();
     /** Checked when no key matches, so a miss costs what a wrong key costs. */
@@ -52,6 +54,9 @@ public final class ApiKeys {
     public static Created create(Connection connection, long uid, String name, String scope, Instant expires) throws SQLException {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("an API key needs a name (what it is for)");
+        }
+        if (name.length() > MAX_TEXT || (scope != null && (scope.isBlank() || scope.length() > MAX_TEXT))) {
+            throw new IllegalArgumentException("an API key's name and scope are at most " + MAX_TEXT + " characters");
         }
         if (expires != null && !expires.isAfter(Instant.now())) {
             throw new IllegalArgumentException("an API key's expiry must be in the future");

@@ -64,7 +64,12 @@ final class ApikeyCommand {
                 }
                 switch (action) {
                     case "create" -> {
-                        ApiKeys.Created created = ApiKeys.create(connection, uid, name, scope, expires);
+                        ApiKeys.Created created;
+                        try {
+                            created = ApiKeys.create(connection, uid, name, scope, expires);
+                        } catch (IllegalArgumentException invalid) {
+                            throw KilnException.usage(invalid.getMessage());
+                        }
                         out.println(created.key());
                         err.println("API key " + created.id() + " of '" + login + "' created; it is shown once, above.");
                     }

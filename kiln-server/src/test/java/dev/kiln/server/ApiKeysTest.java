@@ -102,6 +102,8 @@ class ApiKeysTest {
                     print("revoked json2", json2("/json/2/res.users/read", {"ids": [uid]}, dict(bearer, Authorization=f"bearer {own}"))[0])
                     print("revoked login", common.login(db, "admin", own))
                     print("expired", call("/web/session/apikeys/create", {"name": "old", "expiration_date": "2020-01-01"})["error"]["data"]["name"])
+                    print("long name", call("/web/session/apikeys/create", {"name": "x" * 201})["error"]["data"]["name"])
+                    print("no such key", call("/web/session/apikeys/revoke", {"id": 987654})["error"]["data"]["name"])
                     """, "http://127.0.0.1:" + kiln.port(), db, cliKey);
             assertThat(out.lines()).containsExactly(
                     "login with key 2",
@@ -129,7 +131,9 @@ class ApiKeysTest {
                     "revoke True",
                     "revoked json2 401",
                     "revoked login False",
-                    "expired odoo.exceptions.ValidationError");
+                    "expired odoo.exceptions.ValidationError",
+                    "long name odoo.exceptions.ValidationError",
+                    "no such key odoo.exceptions.MissingError");
 
             // a key that expires: taken until its expiry, which a remembered check keeps too, refused after it
             String expiring = python("""
