@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -240,37 +239,14 @@ class ApiKeysTest {
         List<String> command = new ArrayList<>(KilnProcess.javaCommand());
         command.addAll(List.of(args));
         command.addAll(List.of("--data-dir=" + SharedPostgres.dataDir(), "--log-level=warn"));
-        return run(command.toArray(String[]::new));
+        return Commands.run(dir, Duration.ofMinutes(2), false, command);
     }
 
-    /** Runs {@code command}, at most two minutes; its standard output, which must end with exit code 0. */
     private String run(String... command) throws Exception {
-        Path output = Files.createTempFile(dir, "run", ".out");
-        Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD)
-                .redirectOutput(output.toFile()).start();
-        boolean ended = process.waitFor(120, TimeUnit.SECONDS);
-        if (!ended) {
-            process.destroyForcibly().waitFor();
-        }
-        String out = Files.readString(output);
-        assertThat(ended).as(String.join(" ", command) + " still running:\n" + out).isTrue();
-        assertThat(process.exitValue()).as(String.join(" ", command) + ":\n" + out).isZero();
-        return out;
+        return Commands.run(dir, Duration.ofMinutes(2), false, List.of(command));
     }
 
     private String python(String script, String... args) throws Exception {
-        Path file = Files.writeString(dir.resolve("client.py"), script);
-        List<String> command = new ArrayList<>(List.of("python3", file.toString()));
-        command.addAll(List.of(args));
-        Path output = dir.resolve("client.out");
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
-        boolean ended = process.waitFor(120, TimeUnit.SECONDS);
-        if (!ended) {
-            process.destroyForcibly().waitFor();
-        }
-        String out = Files.readString(output);
-        assertThat(ended).as(out).isTrue();
-        assertThat(process.exitValue()).as(out).isZero();
-        return out;
+        return Commands.python(dir, script, args);
     }
 }

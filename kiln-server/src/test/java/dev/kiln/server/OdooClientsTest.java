@@ -7,14 +7,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -152,18 +149,7 @@ class OdooClientsTest {
         return run(INSTALLED, Duration.ofMinutes(2), interpreter, script, Integer.toString(kiln.port()), db).lines().toList();
     }
 
-    /** Runs {@code command} in {@code in}, at most {@code within}; its output, which must end with exit code 0. */
     private static String run(Path in, Duration within, String... command) throws IOException, InterruptedException {
-        Path output = Files.createTempFile(dir, "client", ".out");
-        Process process = new ProcessBuilder(new ArrayList<>(List.of(command))).directory(in.toFile())
-                .redirectErrorStream(true).redirectOutput(output.toFile()).start();
-        boolean ended = process.waitFor(within.toSeconds(), TimeUnit.SECONDS);
-        if (!ended) {
-            process.destroyForcibly().waitFor();
-        }
-        String out = Files.readString(output, StandardCharsets.UTF_8);
-        assertThat(ended).as(String.join(" ", command) + " still running after " + within + ":\n" + out).isTrue();
-        assertThat(process.exitValue()).as(String.join(" ", command) + ":\n" + out).isZero();
-        return out;
+        return Commands.run(in, within, true, List.of(command));
     }
 }
