@@ -213,6 +213,7 @@ final class SessionRoutes {
         boolean[] cooldown = new boolean[1];
         List<Map<String, Object>> info = new ArrayList<>(1);
         Sessions.Opened opened = Transactions.inTransaction(databases.pools(), database, connection -> {
+            info.clear();                                  // a try run again starts afresh
             Users.Login checked = Users.authenticate(connection, database, login, password, client, false);
             if (!checked.ok()) {
                 refusal[0] = checked.refusal();
@@ -222,8 +223,9 @@ final class SessionRoutes {
             // the previous session (if the cookie named one here) ends, and so do expired ones
             Sessions.close(connection, cookie == null ? null : cookie.tokenFor(database));
             Sessions.Opened session = Sessions.open(connection, database, checked.uid(), login);
-            info.clear();
-            info.add(SessionInfo.of(connection, database, checked.uid(), session.session().csrfToken()));
+            if (path.equals(AUTHENTICATE)) {           // the login page answers a redirect, not the session info
+                info.add(SessionInfo.of(connection, database, checked.uid(), session.session().csrfToken()));
+            }
             return session;
         });
         if (opened == null) {
@@ -232,7 +234,7 @@ final class SessionRoutes {
         if (opened != null && cookie != null && !cookie.db().equals(database)) {
             closeQuietly(host, cookie);
         }
-        return new LoggedIn(opened, cooldown[0], opened == null ? null : info.getFirst());
+        return new LoggedIn(opened, cooldown[0], opened == null || info.isEmpty() ? null : info.getFirst());
     }
 
     /** A login's result; {@code info} is the user's {@link SessionInfo} when it succeeded. */
