@@ -11,7 +11,6 @@ import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 
 /**
@@ -22,10 +21,8 @@ import java.util.regex.Pattern;
  * scope) and an optional expiry, and its user may revoke it. Accepted in place of the password on
  * the external API ({@link Users}) and as the bearer token of JSON-2.
  *
- * <p>A key verified once is remembered with its stored hash, so a script's next calls cost one
- * indexed read, not a PBKDF2 check. That read is made in the call's own transaction: a key revoked
- * or expired, or a user deactivated, is refused by the next call in every process, with no cache to
- * clear.
+ * <p>A key checked once is remembered by the process ({@link Credentials}), which forgets it
+ * when a key is revoked.
  */
 public final class ApiKeys {
 
@@ -151,9 +148,7 @@ public final class ApiKeys {
             try (ResultSet row = query.executeQuery()) {
                 while (row.next()) {
                     any = true;
-                    Verified verified = new Verified(database, row.getLong(1), row.getString(3), Passwords.digest(key));
-                    if (VERIFIED.containsKey(verified) || Passwords.verify(key, row.getString(3))) {
-                        remember(verified);
+                    if (Passwords.verify(key, row.getString(3))) {
                         OffsetDateTime expires = row.getObject(4, OffsetDateTime.class);
                         return new Match(row.getLong(2), expires == null ? null : expires.toInstant());
                     }
@@ -164,18 +159,5 @@ public final class ApiKeys {
             }
             return null;
         }
-    }
-
-    /** A key verified against its stored hash; the key itself is kept only as a SHA-256 digest. */
-    private record Verified(String database, long id, String storedHash, String digest) { }
-
-    private static final int VERIFIED_KEPT = 10_000;
-    private static final ConcurrentHashMap<Verified, Boolean> VERIFIED = new ConcurrentHashMap<>();
-
-    private static void remember(Verified verified) {
-        if (VERIFIED.size() >= VERIFIED_KEPT) {
-            VERIFIED.clear();
-        }
-        VERIFIED.put(verified, Boolean.TRUE);
     }
 }

@@ -1,5 +1,7 @@
 package dev.kiln.auth;
 
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Instant;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -40,8 +42,53 @@ public final class Credentials {
         this.listening = listening;
     }
 
+    /**
+     * Whether {@code secret} — the password of user {@code uid}, or one of their API keys (of the
+     * external API's scope) — may call as {@code uid}: from memory when it was checked and nothing
+     * changed since (no SQL), else checked on {@code connection} ({@link ApiKeys}, then
+     * {@link Users#check} with its login cooldown) and remembered when it passes. Null when it may,
+     * else why not ({@link Users#check}'s answer).
+     */
+    public String check(Connection connection, String database, long uid, String secret, String client) throws SQLException {
+        if (known(database, uid, secret)) {
+            return null;
+        }
+        long seen = generation.get();
+        ApiKeys.Match key = ApiKeys.plausible(secret) ? ApiKeys.match(connection, database, secret, ApiKeys.RPC, uid) : null;
+        if (key != null) {
+            remember(new Key(database, 0, Passwords.digest(secret)), new Entry(uid, until(key.expires())), seen);
+            return null;
+        }
+        String refused = Users.check(connection, database, uid, secret, client);
+        if (refused == null) {
+            remember(new Key(database, uid, Passwords.digest(secret)), new Entry(uid, until(null)), seen);
+        }
+        return refused;
+    }
+
+    /**
+     * The active user whose live API key (of the external API's scope) {@code key} is: from memory
+     * when it was checked and nothing changed since, else checked on {@code connection} and
+     * remembered. 0 when there is none.
+     */
+    public long keyUser(Connection connection, String database, String key) throws SQLException {
+        if (key != null && listening.getAsBoolean()) {
+            Entry entry = known.get(new Key(database, 0, Passwords.digest(key)));
+            if (entry != null && live(entry)) {
+                return entry.uid();
+            }
+        }
+        long seen = generation.get();
+        ApiKeys.Match match = ApiKeys.match(connection, database, key, ApiKeys.RPC, 0);
+        if (match == null) {
+            return 0;
+        }
+        remember(new Key(database, 0, Passwords.digest(key)), new Entry(match.uid(), until(match.expires())), seen);
+        return match.uid();
+    }
+
     /** Whether {@code secret} (password or API key) of user {@code uid} was checked and nothing changed since. */
-    public boolean known(String database, long uid, String secret) {
+    private boolean known(String database, long uid, String secret) {
         if (secret == null || !listening.getAsBoolean()) {
             return false;
         }
@@ -50,33 +97,6 @@ public final class Credentials {
             entry = known.get(new Key(database, 0, Passwords.digest(secret)));
         }
         return entry != null && entry.uid() == uid && live(entry);
-    }
-
-    /** The user of API key {@code key} when it was checked and nothing changed since; 0 otherwise. */
-    public long keyUser(String database, String key) {
-        if (key == null || !listening.getAsBoolean()) {
-            return 0;
-        }
-        Entry entry = known.get(new Key(database, 0, Passwords.digest(key)));
-        return entry != null && live(entry) ? entry.uid() : 0;
-    }
-
-    /** To read before a check whose success is to be remembered: see {@link #rememberPassword}. */
-    public long generation() {
-        return generation.get();
-    }
-
-    /**
-     * Remembers that {@code password} is user {@code uid}'s, as a check that began at
-     * {@code generation} found: not if something changed since (the check may have read the old).
-     */
-    public void rememberPassword(String database, long uid, String password, long generation) {
-        remember(new Key(database, uid, Passwords.digest(password)), new Entry(uid, until(null)), generation);
-    }
-
-    /** Remembers that {@code key} is an API key of user {@code uid}, live until {@code expires} (null: no expiry). */
-    public void rememberKey(String database, long uid, String key, Instant expires, long generation) {
-        remember(new Key(database, 0, Passwords.digest(key)), new Entry(uid, until(expires)), generation);
     }
 
     /** A user or a key of {@code database} changed: its entries go. */

@@ -2,7 +2,6 @@ package dev.kiln.http;
 
 import dev.kiln.api.HttpException;
 import dev.kiln.api.RpcFault;
-import dev.kiln.auth.ApiKeys;
 import dev.kiln.auth.Credentials;
 import dev.kiln.failure.KilnException;
 import dev.kiln.http.BuiltInRoute.Claim;
@@ -111,19 +110,13 @@ final class Json2Routes {
         String method = names[1];
         Credentials credentials = databases.registries().credentials();
         return rpc.call(db, model, method, positional, named, request.remoteAddress(), connection -> {
-            long known = credentials.keyUser(db, key);
-            if (known != 0) {
-                return known;                   // checked before, and nothing changed since: no SQL
-            }
-            long seen = credentials.generation();
-            ApiKeys.Match match = ApiKeys.match(connection, db, key, ApiKeys.RPC, 0);
-            if (match == null) {
+            long uid = credentials.keyUser(connection, db, key);      // from memory when checked before
+            if (uid == 0) {
                 refusals.refused("JSON-2 {}.{}: API key refused for database '{}': no live key of an active user matches (from {})",
                         model, method, db, request.remoteAddress());
                 throw new Refusal(401, "werkzeug.exceptions.Unauthorized", "Invalid apikey");
             }
-            credentials.rememberKey(db, match.uid(), key, match.expires(), seen);
-            return match.uid();
+            return uid;
         });
     }
 

@@ -7,7 +7,6 @@ import dev.kiln.api.HttpException;
 import dev.kiln.api.OdooApi;
 import dev.kiln.api.RpcCall;
 import dev.kiln.api.RpcFault;
-import dev.kiln.auth.ApiKeys;
 import dev.kiln.auth.Credentials;
 import dev.kiln.auth.LoginThrottle;
 import dev.kiln.auth.Users;
@@ -171,7 +170,7 @@ final class RpcRoutes {
             throw new RpcFault(RpcFault.Kind.APPLICATION, "unknown service '" + service + "'");
         }
         return switch (method) {
-            case "version" -> version();
+            case "version" -> OdooApi.version(ServerVersion.current());
             case "login", "authenticate" -> login(method, text(args, 0, "db"), text(args, 1, "login"), text(args, 2, "password"), caller);
             case "about" -> {
                 String about = "Kiln " + ServerVersion.current() + ", serving Odoo's external API";
@@ -216,23 +215,14 @@ final class RpcRoutes {
         }
         Credentials credentials = databases.registries().credentials();
         return call(db, model, name, positional, named, caller.client(), connection -> {
-            if (credentials.known(db, uid, password)) {
-                return uid;                     // checked before, and nothing changed since: no SQL
-            }
-            long seen = credentials.generation();
-            ApiKeys.Match key = ApiKeys.plausible(password) ? ApiKeys.match(connection, db, password, ApiKeys.RPC, uid) : null;
-            if (key != null) {                  // an API key in place of the password, as Odoo takes it
-                credentials.rememberKey(db, uid, password, key.expires(), seen);
-                return uid;
-            }
-            String refused = Users.check(connection, db, uid, password, caller.client());
+            // the password, or an API key in its place as Odoo takes it; from memory when checked before
+            String refused = credentials.check(connection, db, uid, password, caller.client());
             if (refused != null) {
                 refusals.refused("external API object.{}: uid {} refused for database '{}': {}", method, uid, db,
                         refused.equals(LoginThrottle.MESSAGE) ? "login cooldown (repeated failures)"
                                 : "no active user with this id, or a wrong password");
                 throw RpcFault.accessDenied(refused);
             }
-            credentials.rememberPassword(db, uid, password, seen);
             return uid;
         });
     }
@@ -332,11 +322,6 @@ final class RpcRoutes {
         Map<String, Object> named = new LinkedHashMap<>();
         entries.forEach((k, v) -> named.put(String.valueOf(k), v));
         return named;
-    }
-
-    /** {@code common.version()}: the Odoo release whose API Kiln serves, and Kiln's own version. */
-    static Map<String, Object> version() {
-        return OdooApi.version(ServerVersion.current());
     }
 
     /** The user's id, or False (Odoo's answer) for a wrong database, login or password alike. */

@@ -270,7 +270,8 @@ final class SessionRoutes {
     }
 
     private static Answer denied(JsonNode id, String message) {
-        return new Answer(JsonRpc.error(id, JsonRpc.SERVER_ERROR, JsonRpc.SERVER_ERROR_MESSAGE, RpcFault.Kind.ACCESS_DENIED.odooName(), message, null), null);
+        return new Answer(JsonRpc.error(id, JsonRpc.SERVER_ERROR, JsonRpc.SERVER_ERROR_MESSAGE, RpcFault.Kind.ACCESS_DENIED.odooName(),
+                message, null), null);
     }
 
     private static String text(Object value) {

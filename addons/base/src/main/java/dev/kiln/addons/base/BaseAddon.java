@@ -18,7 +18,7 @@ public final class BaseAddon implements Addon {
 
     @Override
     public void register(AddonContext context) {
-        versionInfo = versionInfo(context.serverVersion());
+        versionInfo = OdooApi.version(context.serverVersion());
         context.routes(this);
         context.service("res.users", new UsersService());
     }
@@ -26,10 +26,5 @@ public final class BaseAddon implements Addon {
     @Route(value = "/web/webclient/version_info", type = Route.Type.JSON, auth = Route.Auth.NONE)
     public Map<String, Object> versionInfo(Request request) {
         return versionInfo;
-    }
-
-    /** {@code common.version}'s answer: Odoo's release whose API Kiln serves, and Kiln's version under {@code kiln_version}. */
-    static Map<String, Object> versionInfo(String version) {
-        return OdooApi.version(version);
     }
 }
