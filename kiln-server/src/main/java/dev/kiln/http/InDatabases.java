@@ -107,7 +107,7 @@ final class InDatabases implements DatabaseRoutes {
                 request.path(), route.addon(), db, token == null ? "no session for this database"
                         : "session " + AccessRefusals.session(token) + " expired or unknown", request.remoteAddress());
         if (route.type() == Route.Type.JSON) {
-            return Outcome.json(401, JsonRpc.error(null, 100, "Session expired", "SessionExpiredException", "Session expired", null));
+            return Outcome.json(401, JsonRpc.sessionExpired(null));
         }
         return Outcome.reply(Response.redirect("/web/login?redirect=" + URLEncoder.encode(request.path(), StandardCharsets.UTF_8)));
     }
