@@ -40,7 +40,7 @@ class InPlaceRestartTest {
                 kiln.signal("HUP");
                 Thread.sleep(100 + random.nextInt(1900));      // the gaps are the test's input
             }
-            await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(kiln.count(KEPT))
+            await().atMost(Duration.ofSeconds(120)).untilAsserted(() -> assertThat(kiln.count(KEPT))
                     .as("restarts done of those begun; the log:%n%s", kiln.log()).isEqualTo(kiln.count(RESTARTING)));
             load.awaitRequests(50, Duration.ofSeconds(30));
             Tally tally = load.stop();
