@@ -39,6 +39,9 @@ final class KilnRole {
     static void ensure(PgAddress superuser) {
         try (Connection admin = connect(superuser, ConnectionPools.MAINTENANCE_DATABASE);
              Statement statement = admin.createStatement()) {
+            // Bounded: a holder that never lets go (a session whose client vanished unseen) fails this
+            // start in one line rather than hanging it.
+            statement.execute("SET lock_timeout = '20s'");
             statement.execute("SELECT pg_advisory_lock(" + LOCK + ")");
             try {
                 try (ResultSet role = statement.executeQuery("SELECT 1 FROM pg_roles WHERE rolname = '" + NAME + "'")) {

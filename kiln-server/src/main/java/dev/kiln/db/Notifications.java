@@ -49,6 +49,8 @@ public final class Notifications implements AutoCloseable {
     public static final Duration RECOVERY_POLL = Duration.ofSeconds(10);
     /** How long one wait for notifications lasts: a new channel or a close is seen within it. */
     private static final int SLICE_MILLIS = 1_000;
+    /** How long {@link #close} waits for the listener: a slice of waiting for notifications, and more. */
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(3);
     /** Channels are written into the LISTEN statement: Kiln's own names only. */
     private static final Pattern CHANNEL = Pattern.compile("[a-z_][a-z0-9_]*");
 
@@ -118,7 +120,11 @@ public final class Notifications implements AutoCloseable {
         return recovery;
     }
 
-    /** Stops listening; the connection closes within a second. */
+    /**
+     * Stops listening and waits (up to {@link #CLOSE_WAIT}) for the listener's connection to close:
+     * an in-place restart execs right after, and a connection still opening then would reach the
+     * next image, listening unread.
+     */
     @Override
     public void close() {
         Thread listener;
@@ -126,8 +132,13 @@ public final class Notifications implements AutoCloseable {
             running = false;
             listener = thread;
         }
-        if (listener != null) {
+        if (listener != null && listener != Thread.currentThread()) {
             listener.interrupt();
+            try {
+                listener.join(CLOSE_WAIT);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -141,6 +141,25 @@ public final class Postgres implements AutoCloseable {
         return server != null && server.owner();
     }
 
+    /**
+     * Waits (up to {@link #START_TIMEOUT}) for a start in progress to end, without stopping what it
+     * started: before an in-place restart, so that no thread of this image is opening a connection
+     * while the process execs. A connection opened then would outlive the image, unseen, with
+     * whatever it holds (the role set-up's advisory lock) held for good.
+     */
+    public void settle() {
+        if (dataDir == null || !starting.get()) {
+            return;
+        }
+        try {
+            ready.get(START_TIMEOUT.toMillis() + 1_000, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // A failed or late start: the next image starts again.
+        }
+    }
+
     /** Stops the embedded server if this process started it (waiting for a start in progress). */
     @Override
     public void close() {

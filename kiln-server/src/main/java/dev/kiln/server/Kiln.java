@@ -89,8 +89,10 @@ public final class Kiln {
             }
             parts.notifications.close();      // before the pools close, so its end is not taken for an outage
             parts.pools.close();
-            if (!server.phoenix()) {
-                parts.postgres.close();   // a restarted image adopts the running server instead
+            if (server.phoenix()) {
+                parts.postgres.settle();  // a restarted image adopts the running server instead
+            } else {
+                parts.postgres.close();
             }
         }
         if (server.phoenix()) {

@@ -38,12 +38,12 @@ final class Phoenix {
             env.put(ListenSocket.INHERITED_FD_ENV, "0");
             ListenSocket.prepareForExec();
         }
-        closeOnExecAbove2();
         flushLogs();
         String path = Proc.executable();
         Libc.linkExecve();
-        // last: from here until the next image unblocks them, the server's signals wait pending
+        // from here until the next image unblocks them, the server's signals wait pending
         env.putAll(signals.holdForExec());
+        closeOnExecAbove2();        // last: a descriptor opened after it would reach the next image
         Libc.execve(path, argv, env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
     }
 
