@@ -11,6 +11,13 @@ const base = { baseUrl: 'http://127.0.0.1', port, db };
   console.log('session', Boolean(odoo.sessionId));
   console.log('searchRead', JSON.stringify(await odoo.searchRead('res.users', [['id', '=', odoo.uId]], ['name', 'login'])));
   console.log('read', JSON.stringify(await odoo.read('res.users', [odoo.uId], ['name'])));
+  // its record helpers, through call_kw
+  const id = await odoo.create('res.partner', { name: 'JSON Contact', city: 'Namur' });
+  console.log('create', typeof id);
+  console.log('update', await odoo.update('res.partner', id, { city: 'Liège' }));
+  console.log('read', JSON.stringify((await odoo.read('res.partner', [id], ['name', 'city'])).map(({ id: _, ...rest }) => rest)));
+  console.log('search', JSON.stringify(await odoo.search('res.partner', [['city', '=', 'Liège']])) === JSON.stringify([id]));
+  console.log('delete', await odoo.delete('res.partner', id), JSON.stringify(await odoo.search('res.partner', [['id', '=', id]])));
   try {
     await odoo.call_kw('res.users', 'no_such_method', [[odoo.uId]]);
     console.log('no error');

@@ -17,7 +17,16 @@ const call = (fn) => new Promise((ok, ko) => fn((error, value) => (error ? ko(er
   console.log('search_read', JSON.stringify(rows));
   const read = await call((cb) => odoo.execute_kw('res.users', 'read', [[[uid]], { fields: ['name'] }], cb));
   console.log('read', JSON.stringify(read));
-  for (const [model, method] of [['res.users', 'no_such_method'], ['res.partner', 'read'], ['res.users', '_private']]) {
+  // a contact created, written, read back, found and deleted
+  const id = await call((cb) => odoo.execute_kw('res.partner', 'create', [[{ name: 'XML-RPC Contact', email: 'x@example.com' }]], cb));
+  await call((cb) => odoo.execute_kw('res.partner', 'write', [[[id], { name: 'XML-RPC Contact 2' }]], cb));
+  console.log('crud read', JSON.stringify(await call((cb) => odoo.execute_kw('res.partner', 'read', [[[id], ['name', 'email']]], cb)))
+    .replace(String(id), 'ID'));
+  const found = await call((cb) => odoo.execute_kw('res.partner', 'search', [[[['email', '=', 'x@example.com']]]], cb));
+  console.log('crud search', JSON.stringify(found) === JSON.stringify([id]));
+  console.log('crud unlink', await call((cb) => odoo.execute_kw('res.partner', 'unlink', [[[id]]], cb)),
+    JSON.stringify(await call((cb) => odoo.execute_kw('res.partner', 'search_count', [[[['id', '=', id]]]], cb))));
+  for (const [model, method] of [['res.users', 'no_such_method'], ['x.nothing', 'read'], ['res.users', '_private']]) {
     try {
       await call((cb) => odoo.execute_kw(model, method, [[[uid]]], cb));
       console.log(method, 'no fault');

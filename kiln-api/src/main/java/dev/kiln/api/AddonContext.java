@@ -35,4 +35,13 @@ public interface AddonContext {
      * the start with an error naming both addons.
      */
     void service(String name, Object service);
+
+    /**
+     * Declares a model ({@link ModelSpec#of}) or additions to another addon's ({@link ModelSpec#extend}).
+     * Its table and columns are made when the addon is installed or updated, after the addon's
+     * migrations; Odoo's methods then answer on it in the databases where the addon is installed.
+     * A model declared by two addons, or extended by an addon that does not depend on its
+     * declaring addon, stops the start.
+     */
+    void model(ModelSpec model);
 }

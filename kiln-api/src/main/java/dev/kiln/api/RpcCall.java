@@ -47,6 +47,22 @@ public record RpcCall(Env env, long uid, List<Object> args, Map<String, Object> 
         throw RpcFault.badArguments("missing a required argument: '" + name + "'");
     }
 
+    /**
+     * This call with the argument at position {@code index}, or else the keyword argument
+     * {@code name}, replaced by {@code value}: how an override changes an argument before it calls
+     * the method it overrides, whichever way the caller passed it. Neither given: added by name.
+     */
+    public RpcCall withArg(int index, String name, Object value) {
+        List<Object> positional = new java.util.ArrayList<>(args);
+        Map<String, Object> named = new java.util.LinkedHashMap<>(kwargs);
+        if (index < positional.size()) {
+            positional.set(index, value);
+        } else {
+            named.put(name, value);
+        }
+        return new RpcCall(env, uid, positional, named);
+    }
+
     /** The keyword argument {@code name} as a {@code type}, or {@code fallback} when it was not given. */
     public <T> T kwarg(String name, Class<T> type, T fallback) {
         return kwargs.containsKey(name) ? as(kwargs.get(name), type, "keyword argument '" + name + "'") : fallback;

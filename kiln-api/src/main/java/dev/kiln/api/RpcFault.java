@@ -14,6 +14,7 @@ package dev.kiln.api;
  * <tr><td>{@link #accessDenied}</td><td>3</td><td>odoo.exceptions.AccessDenied</td><td>403</td></tr>
  * <tr><td>{@link #accessError}</td><td>4</td><td>odoo.exceptions.AccessError</td><td>403</td></tr>
  * <tr><td>{@link #badArguments}</td><td>1</td><td>builtins.TypeError</td><td>422</td></tr>
+ * <tr><td>{@link #invalidValue}</td><td>1</td><td>builtins.ValueError</td><td>422</td></tr>
  * </table>
  *
  * Any other exception a method throws is a server error: fault code 1, its class name in
@@ -32,6 +33,8 @@ public final class RpcFault extends RuntimeException {
         ACCESS_DENIED("odoo.exceptions.AccessDenied", RpcFault.ACCESS_DENIED, 403),
         ACCESS_ERROR("odoo.exceptions.AccessError", RpcFault.ACCESS_ERROR, 403),
         BAD_ARGUMENTS("builtins.TypeError", APPLICATION_ERROR, 422),
+        /** A value the method cannot take: a malformed domain, an unknown field (Odoo answers 500; Kiln 422). */
+        INVALID_VALUE("builtins.ValueError", APPLICATION_ERROR, 422),
         /** No such model in the database: Odoo's user error, a 404 on JSON-2. */
         UNKNOWN_MODEL("odoo.exceptions.UserError", WARNING, 404),
         /** No such public method on the model: Python's AttributeError in Odoo, a 404 on JSON-2. */
@@ -99,6 +102,11 @@ public final class RpcFault extends RuntimeException {
     /** The call's arguments do not fit the method: missing, of the wrong type, unknown. */
     public static RpcFault badArguments(String message) {
         return new RpcFault(Kind.BAD_ARGUMENTS, message);
+    }
+
+    /** An argument of the right type but a wrong value: a malformed domain, an unknown field name. */
+    public static RpcFault invalidValue(String message) {
+        return new RpcFault(Kind.INVALID_VALUE, message);
     }
 
     public Kind kind() {

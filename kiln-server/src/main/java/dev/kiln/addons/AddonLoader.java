@@ -1,6 +1,7 @@
 package dev.kiln.addons;
 
 import dev.kiln.api.Addon;
+import dev.kiln.api.ModelSpec;
 import dev.kiln.failure.KilnException;
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
@@ -184,6 +185,7 @@ public final class AddonLoader {
         List<RouteSpec> routes = List.of();
         List<CronSpec> crons = List.of();
         List<ServiceSpec> services = List.of();
+        List<ModelSpec> models = List.of();
         if (manifest.entry() != null) {
             instance = instantiate(manifest, loader);
             AddonRegistrar registrar = new AddonRegistrar(manifest);
@@ -191,9 +193,11 @@ public final class AddonLoader {
             routes = List.copyOf(registrar.routes());
             crons = List.copyOf(registrar.crons());
             services = List.copyOf(registrar.services());
+            models = List.copyOf(registrar.models());
         }
         LOG.debug("loaded addon {} {} from {}", manifest.name(), manifest.version(), manifest.directory());
-        return new Loaded(new LoadedAddon(manifest, loader, instance, manifest.staticFolder(), crons, services), routes);
+        return new Loaded(new LoadedAddon(manifest, loader, instance, manifest.staticFolder(), crons, services,
+                models), routes);
     }
 
     /** Every addon {@code manifest} depends on, transitively, nearest first; each already loaded. */

@@ -1,6 +1,7 @@
 package dev.kiln.addons;
 
 import dev.kiln.api.AddonContext;
+import dev.kiln.api.ModelSpec;
 import dev.kiln.api.CronJob;
 import dev.kiln.api.Request;
 import dev.kiln.api.Response;
@@ -30,6 +31,7 @@ final class AddonRegistrar implements AddonContext {
     private final List<RouteSpec> routes = new ArrayList<>();
     private final List<CronSpec> crons = new ArrayList<>();
     private final List<ServiceSpec> services = new ArrayList<>();
+    private final List<ModelSpec> models = new ArrayList<>();
 
     AddonRegistrar(Manifest manifest) {
         this.manifest = manifest;
@@ -45,6 +47,10 @@ final class AddonRegistrar implements AddonContext {
 
     List<ServiceSpec> services() {
         return services;
+    }
+
+    List<ModelSpec> models() {
+        return models;
     }
 
     @Override
@@ -120,6 +126,17 @@ final class AddonRegistrar implements AddonContext {
             throw refuse("service '" + name + "' (" + where + ") has no public method taking an RpcCall");
         }
         services.add(new ServiceSpec(manifest.name(), name, callable, where));
+    }
+
+    @Override
+    public void model(ModelSpec model) {
+        if (model == null) {
+            throw refuse("model(null): declare a ModelSpec");
+        }
+        if (models.stream().anyMatch(m -> m.name().equals(model.name()))) {
+            throw refuse("model '" + model.name() + "' is declared twice");
+        }
+        models.add(model);
     }
 
     private void register(Object controller, Method method, Route route) {

@@ -17,24 +17,52 @@ public final class Users {
 
     private Users() { }
 
-    /** Creates an active user; returns its id. The login must be new. */
-    public static long create(Connection connection, String login, String password, String name) throws SQLException {
+    /** The groups of a database's administrator: internal user, settings, access rights, contact creation. */
+    private static final String[] ADMINISTRATOR_GROUPS = {"base.group_user", "base.group_system", "base.group_erp_manager",
+        "base.group_partner_manager"};
+
+    /**
+     * Creates the administrator of a new database: an active user with a contact of its name and
+     * the administrator's groups; returns its id. The login must be new.
+     */
+    public static long createAdministrator(Connection connection, String login, String password, String name)
+            throws SQLException {
         if (login == null || login.isBlank()) {
             throw new IllegalArgumentException("a user needs a login");
         }
         if (password == null || password.isEmpty()) {
             throw new IllegalArgumentException("user '" + login + "' needs a password");
         }
-        try (PreparedStatement insert = connection.prepareStatement(
-                "INSERT INTO res_users (login, password, name) VALUES (?, ?, ?) RETURNING id")) {
-            insert.setString(1, login);
-            insert.setString(2, Passwords.hash(password));
-            insert.setString(3, name == null || name.isBlank() ? login : name);
+        String shown = name == null || name.isBlank() ? login : name;
+        long partner;
+        try (PreparedStatement insert = connection.prepareStatement("""
+                INSERT INTO res_partner (name, active, is_company, create_date, write_date)
+                VALUES (?, true, false, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC') RETURNING id""")) {
+            insert.setString(1, shown);
             try (ResultSet row = insert.executeQuery()) {
                 row.next();
-                return row.getLong(1);
+                partner = row.getLong(1);
             }
         }
+        long uid;
+        try (PreparedStatement insert = connection.prepareStatement(
+                "INSERT INTO res_users (login, password, name, partner_id) VALUES (?, ?, ?, ?) RETURNING id")) {
+            insert.setString(1, login);
+            insert.setString(2, Passwords.hash(password));
+            insert.setString(3, shown);
+            insert.setLong(4, partner);
+            try (ResultSet row = insert.executeQuery()) {
+                row.next();
+                uid = row.getLong(1);
+            }
+        }
+        try (PreparedStatement groups = connection.prepareStatement(
+                "INSERT INTO res_groups_users_rel (res_groups_id, res_users_id) SELECT id, ? FROM res_groups WHERE xml_id = ANY(?)")) {
+            groups.setLong(1, uid);
+            groups.setArray(2, connection.createArrayOf("text", ADMINISTRATOR_GROUPS));
+            groups.executeUpdate();
+        }
+        return uid;
     }
 
     /**

@@ -14,6 +14,9 @@ import dev.kiln.db.Transactions;
 import dev.kiln.failure.KilnException;
 import dev.kiln.http.BuiltInRoute.Claim;
 import dev.kiln.logging.AccessRefusals;
+import dev.kiln.models.Integrity;
+import dev.kiln.models.Model;
+import dev.kiln.models.Models;
 import dev.kiln.registry.Registry;
 import dev.kiln.registry.TransactionEnv;
 import dev.kiln.registry.UnitOfWork;
@@ -31,6 +34,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Odoo's external API: {@code POST /xmlrpc/2/<service>} (XML-RPC) and {@code POST /jsonrpc}
@@ -255,7 +259,7 @@ final class RpcRoutes {
         }
         databases.registries().prepare(db);
         try {
-            return UnitOfWork.inTransaction(databases.pools(), db, scope -> {
+            Object answer = UnitOfWork.inTransaction(databases.pools(), db, scope -> {
                 Connection connection = scope.connection();
                 long uid;
                 try {
@@ -266,26 +270,46 @@ final class RpcRoutes {
                     throw new Refused(refused);
                 }
                 Registry registry = databases.registries().get(db, connection);
-                ServiceSpec spec = registry.addons().services().get(model);
-                if (spec == null) {
-                    throw new RpcFault(RpcFault.Kind.UNKNOWN_MODEL, "Object " + model + " doesn't exist");
-                }
-                ServiceSpec.Method callable = spec.methods().get(name);
-                if (callable == null) {
-                    throw new RpcFault(RpcFault.Kind.UNKNOWN_METHOD, "The method '" + model + "." + name + "' does not exist");
+                ServiceSpec.Method callable;
+                ClassLoader loader;
+                Optional<Model> declared = registry.models().get(model);
+                if (declared.isPresent()) {
+                    Model.Invocable method = declared.get().methods().get(name);
+                    if (method == null) {
+                        throw unknownMethod(model, name);
+                    }
+                    callable = call -> method.method().call(call);
+                    loader = method.loader();
+                } else {
+                    ServiceSpec spec = registry.addons().services().get(model);
+                    if (spec == null) {
+                        throw new RpcFault(RpcFault.Kind.UNKNOWN_MODEL, "Object " + model + " doesn't exist");
+                    }
+                    callable = spec.methods().get(name);
+                    if (callable == null) {
+                        throw unknownMethod(model, name);
+                    }
+                    loader = registry.addons().get(spec.addon()).map(LoadedAddon::classLoader).orElse(null);
                 }
                 TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, client));
-                ClassLoader loader = registry.addons().get(spec.addon()).map(LoadedAddon::classLoader).orElse(null);
-                return UnitOfWork.asAddon(loader, () -> {
+                ServiceSpec.Method body = callable;
+                Object result = UnitOfWork.asAddon(loader, () -> {
                     try {
-                        return callable.call(new RpcCall(env, uid, positional, named));
-                    } catch (SQLException | RuntimeException | Error e) {
+                        return body.call(new RpcCall(env, uid, positional, named));
+                    } catch (SQLException e) {
+                        throw Integrity.fault(e);          // a broken constraint is the caller's; a conflict is retried
+                    } catch (RuntimeException | Error e) {
                         throw e;
                     } catch (Throwable checked) {
                         throw new CallError.Failed(checked);
                     }
                 });
+                return result;
             });
+            if (Models.changesCredentials(model, name)) {
+                databases.registries().credentialsChanged(db);     // every process forgets what it remembered
+            }
+            return answer;
         } catch (RpcFault fault) {
             throw fault;                 // the service's own answer, not a failure to log
         } catch (Refused refused) {
@@ -299,6 +323,10 @@ final class RpcRoutes {
             LOG.error("{}: {}.{} failed", db, model, name, failure);
             throw new CallError.Failed(failure);
         }
+    }
+
+    private static RpcFault unknownMethod(String model, String name) {
+        return new RpcFault(RpcFault.Kind.UNKNOWN_METHOD, "The method '" + model + "." + name + "' does not exist");
     }
 
     private static long number(List<Object> args, int index, String name) {

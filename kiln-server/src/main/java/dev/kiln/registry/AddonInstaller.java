@@ -9,6 +9,8 @@ import dev.kiln.cron.store.CronSignals;
 import dev.kiln.cron.store.CronStore;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.failure.KilnException;
+import dev.kiln.models.ModelSchema;
+import dev.kiln.models.Models;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,7 +81,7 @@ public final class AddonInstaller {
             LoadedAddons addons = catalog.load(wanted);
             for (LoadedAddon addon : addons.addons()) {
                 if (!installed.contains(addon.name())) {
-                    apply(db, addon, true);
+                    apply(db, addon, true, addons.addons());
                     installed.add(addon.name());
                     done.add(addon.name());
                 }
@@ -106,9 +108,10 @@ public final class AddonInstaller {
         }
         List<String> done = new ArrayList<>();
         if (!targets.isEmpty()) {
-            for (LoadedAddon addon : catalog.load(targets).addons()) {
+            LoadedAddons loaded = catalog.load(installed);
+            for (LoadedAddon addon : loaded.addons()) {
                 if (targets.contains(addon.name())) {
-                    apply(db, addon, false);
+                    apply(db, addon, false, loaded.addons());
                     done.add(addon.name());
                 }
             }
@@ -167,7 +170,8 @@ public final class AddonInstaller {
         return ready.stream().sorted().toList();
     }
 
-    private void apply(String db, LoadedAddon addon, boolean install) {
+    /** Installs or updates {@code addon}; {@code loaded} holds it and, before it, the addons its models may use. */
+    private void apply(String db, LoadedAddon addon, boolean install, List<LoadedAddon> loaded) {
         List<Migration> scripts = Migration.of(addon.name(), addon.manifest().directory());
         try (Connection connection = pools.connection(db)) {
             try {
@@ -177,6 +181,7 @@ public final class AddonInstaller {
                     return;
                 }
                 int applied = migrate(connection, addon.name(), scripts);
+                ModelSchema.apply(connection, Models.of(install ? loaded.subList(0, loaded.indexOf(addon) + 1) : loaded), addon);
                 CronStore.declare(connection, addon.name(), addon.crons());
                 if (install && addon.instance() != null) {
                     addon.instance().onInstall(context(db, connection));

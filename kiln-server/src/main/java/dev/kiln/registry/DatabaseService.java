@@ -82,7 +82,7 @@ public final class DatabaseService {
         registries.evict(name);      // a new database: nothing this process knew of one by that name holds
         try {
             registries.installer().install(name, List.of("base"));
-            Transactions.inTransaction(pools, name, connection -> Users.create(connection, login, password, "Administrator"));
+            Transactions.inTransaction(pools, name, connection -> Users.createAdministrator(connection, login, password, "Administrator"));
         } catch (RuntimeException e) {
             discard(name, e);
             throw e;

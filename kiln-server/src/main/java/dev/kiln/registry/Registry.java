@@ -2,6 +2,7 @@ package dev.kiln.registry;
 
 import dev.kiln.addons.CronSpec;
 import dev.kiln.addons.LoadedAddons;
+import dev.kiln.models.Models;
 
 import java.util.Map;
 import java.util.Optional;
@@ -13,15 +14,16 @@ import java.util.Optional;
  *
  * @param sequence the signaling sequence this registry was built at
  * @param crons    the cron jobs' code by full name ({@code <addon>.<name>})
+ * @param models   the models the addons declare, merged with their extensions
  */
-public record Registry(String database, LoadedAddons addons, long sequence, Map<String, CronSpec> crons) {
+public record Registry(String database, LoadedAddons addons, long sequence, Map<String, CronSpec> crons, Models models) {
 
     public Registry {
         crons = Map.copyOf(crons);
     }
 
     Registry(String database, LoadedAddons addons, long sequence) {
-        this(database, addons, sequence, addons.crons());
+        this(database, addons, sequence, addons.crons(), Models.of(addons.addons()));
     }
 
     public Optional<CronSpec> cron(String fullName) {

@@ -74,7 +74,7 @@ final class Preload {
         }
         if (created) {
             // Odoo's first user of a new database; `kiln db create` lets the operator choose instead
-            Transactions.inTransaction(pools, db, connection -> Users.create(connection, "admin", "admin", "Administrator"));
+            Transactions.inTransaction(pools, db, connection -> Users.createAdministrator(connection, "admin", "admin", "Administrator"));
             LOG.warn("{}: created with the user admin, password admin: change it", db);
         }
         if (!config.update().isEmpty()) {

@@ -101,7 +101,7 @@ class ExternalApiTest {
                             call()
                             return "no fault"
                         except xmlrpc.client.Fault as f:
-                            return f"{f.faultCode} {f.faultString}"
+                            return f"{f.faultCode} {f.faultString.splitlines()[0]}"
                     # positional and keyword arguments, every type both ways
                     sent = [1, 2**31 - 1, 1.5, True, "é<&>", xmlrpc.client.Binary(b"hi"),
                             datetime.datetime(2026, 1, 2, 3, 4, 5), None, [1, [2]], {"k": {"n": None}}]
@@ -121,13 +121,12 @@ class ExternalApiTest {
                     print("search_read none", models.execute_kw(db, uid, "admin", "res.users", "search_read",
                                                                 [[["login", "=", "other"]]]))
                     print("rights", models.execute_kw(db, uid, "admin", "res.users", "check_access_rights", ["read"]),
-                          models.execute_kw(db, uid, "admin", "res.users", "check_access_rights", ["write"], {"raise_exception": False}))
-                    print("fault rights", fault(lambda: models.execute_kw(db, uid, "admin", "res.users", "check_access_rights", ["write"])))
-                    print("fault other user", fault(lambda: models.execute_kw(db, uid, "admin", "res.users", "read", [[uid + 1000]]))
-                          == f"4 You may only read your own user record (id {uid}), not {uid + 1000}")
+                          models.execute_kw(db, uid, "admin", "ir.model", "check_access_rights", ["write"], {"raise_exception": False}))
+                    print("fault rights", fault(lambda: models.execute_kw(db, uid, "admin", "ir.model", "check_access_rights", ["write"])))
+                    print("read missing", models.execute_kw(db, uid, "admin", "res.users", "read", [[uid + 1000]]))
                     print("fault password", fault(lambda: models.execute_kw(db, uid, "wrong", "res.users", "read", [[uid]])))
                     print("fault db", fault(lambda: models.execute_kw("no_such_db", uid, "admin", "res.users", "read", [[uid]])))
-                    print("fault model", fault(lambda: models.execute_kw(db, uid, "admin", "res.partner", "read", [[1]])))
+                    print("fault model", fault(lambda: models.execute_kw(db, uid, "admin", "x.nothing", "read", [[1]])))
                     print("fault method", fault(lambda: models.execute_kw(db, uid, "admin", "hello.echo", "nope", [])))
                     print("fault private", fault(lambda: models.execute_kw(db, uid, "admin", "hello.echo", "_secret", [])))
                     print("fault warn", fault(lambda: models.execute_kw(db, uid, "admin", "hello.echo", "warn", [])))
@@ -138,8 +137,8 @@ class ExternalApiTest {
                     print("jsonrpc", json.load(urllib.request.urlopen(request))["result"])
                     # Odoo's JSON-RPC errors: code 0, "Odoo Server Error", the exception's name in data.name
                     for name, model, method, password in (("denied", "res.users", "read", "wrong"),
-                                                          ("user error", "res.partner", "read", "admin"),
-                                                          ("access error", "res.users", "check_access_rights", "admin"),
+                                                          ("user error", "x.nothing", "read", "admin"),
+                                                          ("access error", "ir.model", "check_access_rights", "admin"),
                                                           ("server error", "hello.echo", "fail", "admin")):
                         body["params"]["args"] = [db, uid, password, model, method, ["write"] if method == "check_access_rights" else [[uid]]]
                         request = urllib.request.Request(f"{url}/jsonrpc", json.dumps(body).encode(), {"Content-Type": "application/json"})
@@ -160,11 +159,11 @@ class ExternalApiTest {
                     "search_read True",
                     "search_read none []",
                     "rights True False",
-                    "fault rights 4 You are not allowed to write users (res.users) through the external API",
-                    "fault other user True",
+                    "fault rights 4 You are not allowed to modify 'Models' (ir.model) records.",
+                    "read missing []",
                     "fault password 3 Access Denied",
                     "fault db 3 Access Denied",
-                    "fault model 2 Object res.partner doesn't exist",
+                    "fault model 2 Object x.nothing doesn't exist",
                     "fault method 1 The method 'hello.echo.nope' does not exist",
                     "fault private 4 Private methods (such as 'hello.echo._secret') cannot be called remotely.",
                     "fault warn 2 a warning from hello.echo",
@@ -193,7 +192,7 @@ class ExternalApiTest {
                             call()
                             return "no fault"
                         except xmlrpc.client.Fault as f:
-                            return f"{f.faultCode} {f.faultString}"
+                            return f"{f.faultCode} {f.faultString.splitlines()[0]}"
                     print("exist", dbs.db_exist(existing), dbs.db_exist(fresh))
                     print("version", dbs.server_version() == common.version()["server_version"])
                     print("lang", dbs.list_lang())

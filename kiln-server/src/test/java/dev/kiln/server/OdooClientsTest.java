@@ -84,8 +84,17 @@ class OdooClientsTest {
                 "execute True",
                 "res.users no_such_method 0 builtins.AttributeError The method 'res.users.no_such_method' does not exist",
                 "res.users _private 0 odoo.exceptions.AccessError Private methods (such as 'res.users._private') cannot be called remotely.",
-                "res.partner read 0 odoo.exceptions.UserError Object res.partner doesn't exist",
-                "res.users check_access_rights 0 odoo.exceptions.AccessError You are not allowed to write users (res.users) through the external API",
+                "x.nothing read 0 odoo.exceptions.UserError Object x.nothing doesn't exist",
+                "ir.model check_access_rights 0 odoo.exceptions.AccessError You are not allowed to modify 'Models' (ir.model) records.",
+                // env['res.partner']: fields_get, then search, browse (read with _classic_write), write, unlink
+                "in env True False",
+                "search True True",
+                "browse OdooRPC Company rpc@example.com True Recordset('res.partner', []) ['Odette']",
+                "many2one OdooRPC Company",
+                "write [('OdooRPC Co.', 'OdooRPC Co.')]",
+                "child_of True",
+                "user Administrator admin Administrator",
+                "unlink []",
                 "logout True");
     }
 
@@ -96,8 +105,11 @@ class OdooClientsTest {
                 "uid 2",
                 "search_read [{\"id\":2,\"name\":\"Administrator\",\"login\":\"admin\"}]",
                 "read [{\"id\":2,\"name\":\"Administrator\"}]",
+                "crud read [{\"id\":ID,\"name\":\"XML-RPC Contact 2\",\"email\":\"x@example.com\"}]",
+                "crud search true",
+                "crud unlink true 0",
                 "res.users no_such_method faultCode 1 The method 'res.users.no_such_method' does not exist",
-                "res.partner read faultCode 2 Object res.partner doesn't exist",
+                "x.nothing read faultCode 2 Object x.nothing doesn't exist",
                 "res.users _private faultCode 4 Private methods (such as 'res.users._private') cannot be called remotely.",
                 "bad login No UID returned from authentication.");
     }
@@ -109,6 +121,11 @@ class OdooClientsTest {
                 "searchRead [{\"id\":2,\"name\":\"Administrator\",\"login\":\"admin\"}]",
                 "searchRead defaults [{\"id\":2,\"name\":\"Administrator\"}]",
                 "read one id [{\"id\":2,\"name\":\"Administrator\"}]",
+                "create number",
+                "update true",
+                "read [{\"name\":\"Await Contact\",\"phone\":\"556\"}]",
+                "search true",
+                "delete true []",
                 "fault XML-RPC fault: The method 'res.users.no_such_method' does not exist",
                 "bad login Error connecting to database. This is probably due to invalid credentials.");
     }
@@ -120,6 +137,11 @@ class OdooClientsTest {
                 "session true",
                 "searchRead [{\"id\":2,\"name\":\"Administrator\",\"login\":\"admin\"}]",
                 "read [{\"id\":2,\"name\":\"Administrator\"}]",
+                "create number",
+                "update true",
+                "read [{\"name\":\"JSON Contact\",\"city\":\"Liège\"}]",
+                "search true",
+                "delete true []",
                 "error The method 'res.users.no_such_method' does not exist",
                 "session info 2",
                 "disconnect true",

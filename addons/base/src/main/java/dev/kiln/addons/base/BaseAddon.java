@@ -5,12 +5,14 @@ import dev.kiln.api.AddonContext;
 import dev.kiln.api.OdooApi;
 import dev.kiln.api.Request;
 import dev.kiln.api.Route;
+
 import java.util.Map;
 
 /**
- * The addon every other depends on. Serves {@code /web/webclient/version_info} in the shape of
- * Odoo's {@code common.version}; offers {@code res.users} to the external API ({@link UsersService}).
- * Odoo's health check, {@code /web/health}, is Kiln's own (it reports the server's state).
+ * The addon every other depends on. Declares Odoo's base models ({@link BaseModels}: contacts,
+ * users, groups, and the catalogue of models and fields) and serves
+ * {@code /web/webclient/version_info} in the shape of Odoo's {@code common.version}. Odoo's health
+ * check, {@code /web/health}, is Kiln's own (it reports the server's state).
  */
 public final class BaseAddon implements Addon {
 
@@ -20,7 +22,7 @@ public final class BaseAddon implements Addon {
     public void register(AddonContext context) {
         versionInfo = OdooApi.version(context.serverVersion());
         context.routes(this);
-        context.service("res.users", new UsersService());
+        BaseModels.declare(context);
     }
 
     @Route(value = "/web/webclient/version_info", type = Route.Type.JSON, auth = Route.Auth.NONE)

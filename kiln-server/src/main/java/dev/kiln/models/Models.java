@@ -1,0 +1,209 @@
+package dev.kiln.models;
+
+import dev.kiln.addons.LoadedAddon;
+import dev.kiln.api.Field;
+import dev.kiln.api.ModelSpec;
+import dev.kiln.api.RpcCall;
+import dev.kiln.api.RpcFault;
+import dev.kiln.failure.KilnException;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The models of one database: every model the installed addons declare, merged with their
+ * extensions in load order. Built with the database's registry and shared by every call on it.
+ */
+public final class Models {
+
+    private final Map<String, Model> models;
+
+    private Models(Map<String, Model> models) {
+        this.models = models;
+    }
+
+    /**
+     * The models of {@code addons} (in dependency order).
+     *
+     * @throws KilnException when a model is declared twice, extended before it is declared, or a
+     *                       relational field points to no model
+     */
+    public static Models of(List<LoadedAddon> addons) {
+        Map<String, Draft> drafts = new LinkedHashMap<>();
+        for (LoadedAddon addon : addons) {
+            for (ModelSpec spec : addon.models()) {
+                Draft draft = drafts.get(spec.name());
+                if (!spec.isExtension()) {
+                    if (draft != null) {
+                        throw KilnException.failure("model '" + spec.name() + "' is declared by both addon '" + draft.addon
+                                + "' and addon '" + addon.name() + "'; the second may extend it (ModelSpec.extend)");
+                    }
+                    draft = new Draft(spec, addon.name());
+                    drafts.put(spec.name(), draft);
+                } else if (draft == null) {
+                    throw KilnException.failure("addon '" + addon.name() + "' extends model '" + spec.name()
+                            + "', which no addon it depends on declares");
+                }
+                draft.add(spec, addon);
+            }
+        }
+        Models result = new Models(new LinkedHashMap<>());
+        for (Draft draft : drafts.values()) {
+            result.models.put(draft.name, draft.build(result));
+        }
+        for (Model model : result.models.values()) {
+            for (Field field : model.fields().values()) {
+                if (field.type().relational() && !result.models.containsKey(field.comodel())) {
+                    throw KilnException.failure("model '" + model.name() + "': field " + field.name() + " points to model '"
+                            + field.comodel() + "', which no installed addon declares");
+                }
+                if (field.type() == Field.Type.ONE2MANY) {
+                    Field inverse = result.models.get(field.comodel()).fields().get(field.inverse());
+                    if (inverse == null || inverse.type() != Field.Type.MANY2ONE || !model.name().equals(inverse.comodel())) {
+                        throw KilnException.failure("model '" + model.name() + "': one2many " + field.name() + " needs a many2one "
+                                + field.inverse() + " to " + model.name() + " on " + field.comodel());
+                    }
+                }
+            }
+        }
+        return result;
+    }
+
+    public Optional<Model> get(String name) {
+        return Optional.ofNullable(models.get(name));
+    }
+
+    public Collection<Model> all() {
+        return models.values();
+    }
+
+    /** The model, or Odoo's error for a name no installed addon declares. */
+    public Model require(String name) {
+        Model model = models.get(name);
+        if (model == null) {
+            throw new RpcFault(RpcFault.Kind.UNKNOWN_MODEL, "Object " + name + " doesn't exist");
+        }
+        return model;
+    }
+
+    /** Whether {@code method} of {@code model} may change what a user logs in with (their password, login, being active). */
+    public static boolean changesCredentials(String model, String method) {
+        return model.equals("res.users") && (method.equals("write") || method.equals("unlink"));
+    }
+
+    /** A many2many's relation table columns: this model's id, the comodel's id ({@code <table>_id} each). */
+    static String[] relationColumns(Model model, Field field) {
+        String comodelTable = field.comodel().replace('.', '_');
+        String own = model.table() + "_id";
+        String other = comodelTable + "_id";
+        return own.equals(other) ? new String[] {own, "related_" + other} : new String[] {own, other};
+    }
+
+    /** One model being merged from its declaration and extensions. */
+    private static final class Draft {
+        final String name;
+        final String addon;
+        final String table;
+        String description;
+        String order;
+        String recName;
+        final Map<String, Field> fields = new LinkedHashMap<>();
+        final List<ModelSpec.Access> access = new ArrayList<>();
+        final List<ModelSpec.Rule> rules = new ArrayList<>();
+        final Map<String, Model.Invocable> methods = new LinkedHashMap<>();
+        final List<Map.Entry<ModelSpec, ClassLoader>> overrides = new ArrayList<>();
+
+        Draft(ModelSpec spec, String addon) {
+            this.name = spec.name();
+            this.addon = addon;
+            this.table = spec.table();
+        }
+
+        void add(ModelSpec spec, LoadedAddon addon) {
+            if (spec.description() != null) {
+                description = spec.description();
+            }
+            if (spec.order() != null) {
+                order = spec.order();
+            }
+            if (spec.recName() != null) {
+                recName = spec.recName();
+            }
+            for (Field field : spec.fields().values()) {
+                if (fields.putIfAbsent(field.name(), field) != null) {
+                    throw KilnException.failure("model '" + name + "': addon '" + addon.name() + "' declares field "
+                            + field.name() + " again");
+                }
+            }
+            access.addAll(spec.access());
+            rules.addAll(spec.rules());
+            spec.methods().forEach((method, code) -> {
+                if (ModelMethods.NAMES.contains(method) || methods.containsKey(method)) {
+                    throw KilnException.failure("model '" + name + "': addon '" + addon.name() + "' declares method " + method
+                            + ", which exists already; override it (ModelSpec.override)");
+                }
+                methods.put(method, new Model.Invocable(code, addon.classLoader()));
+            });
+            overrides.add(Map.entry(spec, addon.classLoader() == null ? ClassLoader.getSystemClassLoader() : addon.classLoader()));
+        }
+
+        Model build(Models models) {
+            Map<String, Field> all = new LinkedHashMap<>();
+            all.put("id", Field.integer("id").string("ID").readonly());
+            all.putAll(fields);
+            String rec = recName != null ? recName : fields.containsKey("name") ? "name" : null;
+            if (rec != null && !fields.containsKey(rec)) {
+                throw KilnException.failure("model '" + name + "': recName " + rec + " is not one of its fields");
+            }
+            all.put("display_name", Field.chars("display_name").string("Display Name").readonly());
+            all.put("create_uid", Field.many2one("create_uid", "res.users").string("Created by").readonly());
+            all.put("create_date", Field.datetime("create_date").string("Created on").readonly());
+            all.put("write_uid", Field.many2one("write_uid", "res.users").string("Last Updated by").readonly());
+            all.put("write_date", Field.datetime("write_date").string("Last Updated on").readonly());
+            Map<String, Model.Invocable> chain = new LinkedHashMap<>();
+            Model[] self = new Model[1];
+            for (String standard : ModelMethods.NAMES) {
+                chain.put(standard, new Model.Invocable(call -> ModelMethods.run(models, self[0], standard, call), null));
+            }
+            chain.putAll(methods);
+            for (Map.Entry<ModelSpec, ClassLoader> extension : overrides) {
+                extension.getKey().overrides().forEach((method, override) -> {
+                    Model.Invocable next = chain.get(method);
+                    if (next == null) {
+                        throw KilnException.failure("model '" + name + "': override of " + method + ", which it does not have");
+                    }
+                    ModelSpec.Method inner = next.method();
+                    ClassLoader innerLoader = next.loader();
+                    ModelSpec.Method callNext = call -> withLoader(innerLoader, inner, call);
+                    chain.put(method, new Model.Invocable(call -> override.call(call, callNext), extension.getValue()));
+                });
+            }
+            Model placeholder = new Model(name, table, description == null ? name : description, addon, all,
+                    new Order(List.of()), rec, access, rules, chain);
+            Order parsed = order == null ? new Order(List.of(new Order.Term("id", false, null)))
+                    : Order.parse(order, name, all::containsKey, placeholder);
+            Model model = new Model(name, table, description == null ? name : description, addon, all, parsed, rec, access,
+                    rules, chain);
+            self[0] = model;
+            return model;
+        }
+
+        private static Object withLoader(ClassLoader loader, ModelSpec.Method method, RpcCall call) throws Exception {
+            if (loader == null) {
+                return method.call(call);
+            }
+            Thread thread = Thread.currentThread();
+            ClassLoader previous = thread.getContextClassLoader();
+            thread.setContextClassLoader(loader);
+            try {
+                return method.call(call);
+            } finally {
+                thread.setContextClassLoader(previous);
+            }
+        }
+    }
+}

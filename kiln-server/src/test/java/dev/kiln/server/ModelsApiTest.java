@@ -1,0 +1,303 @@
+package dev.kiln.server;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Models over the external API, as Odoo's documentation and clients use them: every step of the
+ * External API documentation (XML-RPC) and of the JSON-2 page, unchanged; what each group may do
+ * and see, record rules included; and a model extended by an addon (a field, a method, an
+ * override of {@code create} that calls the standard one), its code run with its own class loader.
+ */
+@Tag("process")
+class ModelsApiTest {
+
+    /** An addon extending res.partner: a rank, a method raising it, and every new contact ranked at least 1. */
+    private static final String RANKS = """
+            package ranks;
+
+            import dev.kiln.api.*;
+            import java.sql.*;
+            import java.util.*;
+
+            public final class Ranks implements Addon {
+                @Override public void register(AddonContext context) {
+                    context.model(ModelSpec.extend("res.partner")
+                            .field(Field.integer("x_rank").string("Rank").help("Higher is better"))
+                            .method("promote", call -> {
+                                List<?> ids = call.arg(0, "ids", List.class);
+                                try (PreparedStatement up = call.env().connection().prepareStatement(
+                                        "UPDATE res_partner SET x_rank = coalesce(x_rank, 0) + 1 WHERE id = ANY(?)")) {
+                                    up.setArray(1, call.env().connection().createArrayOf("bigint", ids.toArray()));
+                                    up.executeUpdate();
+                                }
+                                return Thread.currentThread().getContextClassLoader() == Ranks.class.getClassLoader();
+                            })
+                            .override("create", (call, next) -> {
+                                Object vals = call.arg(0, "vals_list", Object.class);
+                                if (vals instanceof Map<?, ?> one && !one.containsKey("x_rank")) {
+                                    Map<Object, Object> ranked = new LinkedHashMap<>(one);
+                                    ranked.put("x_rank", 1);
+                                    return next.call(call.withArg(0, "vals_list", ranked));
+                                }
+                                return next.call(call);
+                            }));
+                }
+            }
+            """;
+
+    @TempDir
+    static Path dir;
+    private static CronHarness database;
+    private static KilnProcess kiln;
+
+    @BeforeAll
+    static void serve() throws Exception {
+        Path addons = CronHarness.addon(dir, "ranks", "ranks.Ranks", RANKS, "V1__nothing.sql", "SELECT 1;");
+        database = CronHarness.shared(dir, "models", addons, "base,ranks");
+        kiln = database.serve("--max-cron-threads=0");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        database.close();
+    }
+
+    private static String url() {
+        return "http://127.0.0.1:" + kiln.port();
+    }
+
+    @Test
+    void everyStepOfOdoosExternalApiDocumentationPassesUnchanged() throws Exception {
+        String out = Commands.python(dir, """
+                import sys, xmlrpc.client
+                url, db, username, password = sys.argv[1], sys.argv[2], "admin", "admin"
+                common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
+                print("version", sorted(common.version()))
+                uid = common.authenticate(db, username, password, {})
+                print("uid", uid)
+                models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object")
+                print("rights", models.execute_kw(db, uid, password, 'res.partner', 'check_access_rights', ['read'],
+                                                  {'raise_exception': False}))
+                made = [models.execute_kw(db, uid, password, 'res.partner', 'create', [{'name': name, 'is_company': company}])
+                        for name, company in (("Agrolait", True), ("Deco Addict", True), ("Azure Interior", True),
+                                              ("Wood Corner", True), ("Ready Mat", True), ("Joel Willis", False))]
+                companies = models.execute_kw(db, uid, password, 'res.partner', 'search', [[['is_company', '=', True]]])
+                print("search", companies == [made[0], made[2], made[1], made[4], made[3]])
+                print("paginate", models.execute_kw(db, uid, password, 'res.partner', 'search', [[['is_company', '=', True]]],
+                                                    {'offset': 1, 'limit': 2}) == companies[1:3])
+                print("count", models.execute_kw(db, uid, password, 'res.partner', 'search_count', [[['is_company', '=', True]]]))
+                ids = models.execute_kw(db, uid, password, 'res.partner', 'search', [[['is_company', '=', True]]], {'limit': 1})
+                [record] = models.execute_kw(db, uid, password, 'res.partner', 'read', [ids])
+                print("read", sorted(record))
+                print("read fields", models.execute_kw(db, uid, password, 'res.partner', 'read', [ids],
+                                                       {'fields': ['name', 'country_code', 'comment']})
+                      == [{'id': ids[0], 'name': 'Agrolait', 'country_code': False, 'comment': False}])
+                fields = models.execute_kw(db, uid, password, 'res.partner', 'fields_get', [], {'attributes': ['string', 'help', 'type']})
+                print("fields_get", fields['name'], fields['is_company'], fields['parent_id'], fields['x_rank'])
+                print("search_read", [(r['name'], r['parent_id'], r['comment']) for r in models.execute_kw(
+                    db, uid, password, 'res.partner', 'search_read', [[['is_company', '=', True]]],
+                    {'fields': ['name', 'parent_id', 'comment'], 'limit': 5})])
+                id = models.execute_kw(db, uid, password, 'res.partner', 'create', [{'name': "New Partner"}])
+                print("create", type(id).__name__)
+                models.execute_kw(db, uid, password, 'res.partner', 'write', [[id], {'name': "Newer partner"}])
+                print("name", models.execute_kw(db, uid, password, 'res.partner', 'read', [[id], ['display_name']])
+                      == [{'id': id, 'display_name': 'Newer partner'}])
+                print("unlink", models.execute_kw(db, uid, password, 'res.partner', 'unlink', [[id]]),
+                      models.execute_kw(db, uid, password, 'res.partner', 'search', [[['id', '=', id]]]))
+                print("ir.model", models.execute_kw(db, uid, password, 'ir.model', 'search_read', [[['model', '=', 'res.partner']]],
+                                                    {'fields': ['name', 'model', 'state', 'modules']}) [0] | {'id': 0})
+                print("ir.model.fields", [(f['name'], f['ttype'], f['relation'], f['field_description']) for f in models.execute_kw(
+                    db, uid, password, 'ir.model.fields', 'search_read',
+                    [[['model', '=', 'res.partner'], ['name', 'in', ['name', 'parent_id', 'x_rank']]]],
+                    {'fields': ['name', 'ttype', 'relation', 'field_description']})])
+                print("name_search", [name for _, name in models.execute_kw(db, uid, password, 'res.partner', 'name_search', ['deco'],
+                                                                                {'limit': 10})])
+                print("many2one", models.execute_kw(db, uid, password, 'res.users', 'read', [[uid]], {'fields': ['partner_id']})
+                      [0]['partner_id'][1])
+                # the addon's extension: its field, its method (in its class loader), its create override
+                print("extension", models.execute_kw(db, uid, password, 'res.partner', 'read', [made[0:1], ['x_rank']])[0]['x_rank'],
+                      models.execute_kw(db, uid, password, 'res.partner', 'promote', [made[0:1]]),
+                      models.execute_kw(db, uid, password, 'res.partner', 'read', [made[0:1], ['x_rank']])[0]['x_rank'])
+                # Odoo's errors for what Odoo refuses
+                def fault(call):
+                    try:
+                        call()
+                        return "no fault"
+                    except xmlrpc.client.Fault as f:
+                        return f"{f.faultCode} {f.faultString.splitlines()[0]}"
+                for name, args, kw in (("search count=", [[]], {'count': True}),
+                                       ("bad field", [[['nope', '=', 1]]], {}),
+                                       ("bad operator", [[['name', 'like it', 1]]], {}),
+                                       ("malformed", [['&', ['name', '=', 'a']]], {}),
+                                       ("bad order", [[]], {'order': 'name; DROP TABLE res_partner'}),
+                                       ("order field", [[]], {'order': 'nope desc'})):
+                    print(name, fault(lambda: models.execute_kw(db, uid, password, 'res.partner', 'search', args, kw)))
+                print("create field", fault(lambda: models.execute_kw(db, uid, password, 'res.partner', 'create', [{'nope': 1}])))
+                print("required", fault(lambda: models.execute_kw(db, uid, password, 'res.users', 'create', [{'login': 'x'}])))
+                print("missing", fault(lambda: models.execute_kw(db, uid, password, 'res.partner', 'write', [[987654], {'name': 'x'}])))
+                print("password", fault(lambda: models.execute_kw(db, uid, password, 'res.users', 'read', [[uid], ['password']])))
+                print("catalogue", fault(lambda: models.execute_kw(db, uid, password, 'ir.model', 'unlink', [[1]])))
+                print("restrict", fault(lambda: models.execute_kw(db, uid, password, 'res.partner', 'unlink', [[
+                    models.execute_kw(db, uid, password, 'res.users', 'read', [[uid], ['partner_id']])[0]['partner_id'][0]]])))
+                """, url(), database.db);
+        assertThat(out.lines()).containsExactly(
+                "version ['kiln_version', 'protocol_version', 'server_serie', 'server_version', 'server_version_info']",
+                "uid 2",
+                "rights True",
+                "search True",
+                "paginate True",
+                "count 5",
+                "read ['active', 'child_ids', 'city', 'comment', 'country_code', 'create_date', 'create_uid', 'display_name', 'email',"
+                        + " 'id', 'is_company', 'name', 'parent_id', 'phone', 'street', 'user_ids', 'write_date', 'write_uid', 'x_rank',"
+                        + " 'zip']",
+                "read fields True",
+                "fields_get {'type': 'char', 'string': 'Name'} {'type': 'boolean', 'string': 'Is a Company', 'help': 'Check if the"
+                        + " contact is a company, otherwise it is a person'} {'type': 'many2one', 'string': 'Related Company'}"
+                        + " {'type': 'integer', 'string': 'Rank', 'help': 'Higher is better'}",
+                "search_read [('Agrolait', False, False), ('Azure Interior', False, False), ('Deco Addict', False, False),"
+                        + " ('Ready Mat', False, False), ('Wood Corner', False, False)]",
+                "create int",
+                "name True",
+                "unlink True []",
+                "ir.model {'id': 0, 'name': 'Contact', 'model': 'res.partner', 'state': 'base', 'modules': 'base, ranks'}",
+                "ir.model.fields [('name', 'char', False, 'Name'), ('parent_id', 'many2one', 'res.partner', 'Related Company'),"
+                        + " ('x_rank', 'integer', False, 'Rank')]",
+                "name_search ['Deco Addict']",
+                "many2one Administrator",
+                "extension 1 True 2",
+                "search count= 1 search() got an unexpected keyword argument 'count'",
+                "bad field 1 Invalid field res.partner.nope in condition ('nope', '=', 1)",
+                "bad operator 1 Invalid operator in condition ('name', 'like it', 1)",
+                "malformed 1 Domain() malformed domain ['&', ['name', '=', 'a']]",
+                "bad order 2 Invalid \"order\" specified (name; DROP TABLE res_partner). A valid \"order\" specification is a"
+                        + " comma-separated list of valid field names (optionally followed by asc/desc for the direction)",
+                "order field 1 Invalid field 'nope' on model 'res.partner'",
+                "create field 1 Invalid field 'nope' in 'res.partner'",
+                "required 2 Missing required value for the field 'Name' (name).",
+                "missing 2 Record does not exist or has been deleted.",
+                "password 4 You do not have enough rights to access the field \"password\" on User (res.users). Please contact your"
+                        + " system administrator.",
+                "catalogue 4 You are not allowed to delete 'Models' (ir.model) records.",
+                "restrict 2 The operation cannot be completed: another record requires the record being deleted, or refers to a"
+                        + " record that does not exist. If possible, archive it instead.");
+        assertThat(kiln.log()).doesNotContain("Exception").doesNotContain("DROP TABLE res_partner\"");
+    }
+
+    @Test
+    void eachGroupDoesWhatItsAccessAllowsAndSeesWhatItsRulesLetIt() throws Exception {
+        String out = Commands.python(dir, """
+                import sys, xmlrpc.client
+                url, db = sys.argv[1], sys.argv[2]
+                common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
+                models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object")
+                def admin(model, method, *args, **kw):
+                    return models.execute_kw(db, 2, "admin", model, method, list(args), kw)
+                def fault(call):
+                    try:
+                        return f"no fault {call()}"
+                    except xmlrpc.client.Fault as f:
+                        return f"{f.faultCode} {f.faultString.splitlines()[0]}"
+                [portal_group] = admin('res.groups', 'search', [['xml_id', '=', 'base.group_portal']])
+                portal = admin('res.users', 'create', {'login': 'portal', 'name': 'Pat Portal', 'password': 'portal-pass',
+                                                         'group_ids': [(6, 0, [portal_group])]})
+                clerk = admin('res.users', 'create', {'login': 'clerk', 'name': 'Cleo Clerk', 'password': 'clerk-pass'})
+                own = admin('res.users', 'read', [portal], ['partner_id'])[0]['partner_id'][0]
+                child = admin('res.partner', 'create', {'name': 'Pat Junior', 'parent_id': own})
+                other = admin('res.partner', 'create', {'name': 'Someone Else'})
+                print("groups", admin('res.users', 'read', [clerk], ['group_ids'])[0]['group_ids']
+                      == admin('res.groups', 'search', [['xml_id', '=', 'base.group_user']]))
+                uid = common.authenticate(db, "portal", "portal-pass", {})
+                def as_portal(model, method, *args, **kw):
+                    return models.execute_kw(db, uid, "portal-pass", model, method, list(args), kw)
+                print("portal sees", sorted(as_portal('res.partner', 'search', [])) == sorted([own, child]),
+                      as_portal('res.partner', 'search_count', [['name', 'ilike', 'pat']]))
+                print("portal reads other", fault(lambda: as_portal('res.partner', 'read', [other], ['name'])))
+                print("portal writes own", fault(lambda: as_portal('res.partner', 'write', [own], {'name': 'x'})))
+                print("portal catalogue", fault(lambda: as_portal('ir.model', 'search', [])))
+                print("portal rights", as_portal('res.partner', 'check_access_rights', 'read', raise_exception=False),
+                      as_portal('res.partner', 'check_access_rights', 'write', raise_exception=False),
+                      as_portal('res.partner', 'has_access', [own], 'read'), as_portal('res.partner', 'has_access', [other], 'read'))
+                clerk_uid = common.authenticate(db, "clerk", "clerk-pass", {})
+                def as_clerk(model, method, *args, **kw):
+                    return models.execute_kw(db, clerk_uid, "clerk-pass", model, method, list(args), kw)
+                print("clerk sees all", as_clerk('res.partner', 'search_count', []) == admin('res.partner', 'search_count', []))
+                print("clerk creates", fault(lambda: as_clerk('res.partner', 'create', {'name': 'x'})))
+                # archived: gone from searches unless asked, refused at login and on the next call at once
+                admin('res.users', 'write', [clerk], {'active': False})
+                print("archived", admin('res.users', 'search', [['login', '=', 'clerk']]),
+                      admin('res.users', 'search', [['login', '=', 'clerk']], context={'active_test': False}) == [clerk])
+                print("archived login", common.authenticate(db, "clerk", "clerk-pass", {}))
+                print("archived call", fault(lambda: as_clerk('res.partner', 'search_count', [])))
+                """, url(), database.db);
+        assertThat(out.lines()).containsExactly(
+                "groups True",
+                "portal sees True 2",
+                "portal reads other 4 Uh-oh! Looks like you have stumbled upon some top-secret records.",
+                "portal writes own 4 You are not allowed to modify 'Contact' (res.partner) records.",
+                "portal catalogue 4 You are not allowed to access 'Models' (ir.model) records.",
+                "portal rights True False True False",
+                "clerk sees all True",
+                "clerk creates 4 You are not allowed to create 'Contact' (res.partner) records.",
+                "archived [] True",
+                "archived login False",
+                "archived call 3 Access Denied");
+    }
+
+    @Test
+    void theJson2PagesExamplesPassUnchanged() throws Exception {
+        String out = Commands.python(dir, """
+                import json, sys, urllib.error, urllib.request
+                url, db = sys.argv[1], sys.argv[2]
+                def post(path, body, headers):
+                    request = urllib.request.Request(url + path, json.dumps(body).encode(),
+                                                     dict(headers, **{"Content-Type": "application/json"}))
+                    try:
+                        with urllib.request.urlopen(request) as answer:
+                            return answer.status, answer.headers, json.load(answer)
+                    except urllib.error.HTTPError as error:
+                        return error.code, error.headers, json.load(error)
+                _, headers, _ = post("/web/session/authenticate", {"jsonrpc": "2.0", "method": "call", "id": 1,
+                                     "params": {"db": db, "login": "admin", "password": "admin"}}, {})
+                session = {"Cookie": headers["Set-Cookie"].split(";")[0]}
+                key = post("/web/session/apikeys/create", {"jsonrpc": "2.0", "method": "call", "id": 2,
+                           "params": {"name": "json-2", "scope": "rpc"}}, session)[2]["result"]["key"]
+                bearer = {"Authorization": f"bearer {key}", "X-Odoo-Database": db, "User-Agent": "mysoftware"}
+                _, _, made = post("/json/2/res.partner/create", {"vals_list": {"name": "Deco Addict", "is_company": True}}, bearer)
+                print("create", type(made).__name__, len(made))
+                status, _, rows = post("/json/2/res.partner/search_read", {"context": {"lang": "en_US"},
+                    "domain": [["name", "ilike", "%deco%"], ["is_company", "=", True]], "fields": ["name"]}, bearer)
+                print("search_read", status, sorted(rows[0]), {r["name"] for r in rows}, made[0] in [r["id"] for r in rows])
+                _, _, ids = post("/json/2/res.partner/search", {"context": {"lang": "en_US"},
+                    "domain": [["name", "ilike", "%deco%"], ["is_company", "=", True]]}, bearer)
+                _, _, read = post("/json/2/res.partner/read", {"ids": ids, "context": {"lang": "en_US"}, "fields": ["name"]}, bearer)
+                print("search, read", read == rows)
+                print("read with load", post("/json/2/res.partner/read", {"ids": made, "context": {"lang": "en_US"},
+                      "fields": ["name", "create_uid"], "load": None}, bearer)[2][0]["create_uid"])
+                print("write", post("/json/2/res.partner/write", {"ids": made, "vals": {"email": "deco@example.com"}}, bearer)[2])
+                print("uid", post("/json/2/res.users/context_get", {}, bearer)[2]["uid"])
+                status, _, error = post("/json/2/res.partner/search", {"domain": [["name", "=="]]}, bearer)
+                print("bad domain", status, error["name"], error["message"])
+                status, _, error = post("/json/2/res.partner/search", {}, bearer)
+                print("no domain", status, error["name"], error["message"])
+                print("unlink", post("/json/2/res.partner/unlink", {"ids": made}, bearer)[2])
+                """, url(), database.db);
+        assertThat(out.lines()).containsExactly(
+                "create list 1",
+                "search_read 200 ['id', 'name'] {'Deco Addict'} True",
+                "search, read True",
+                "read with load 2",
+                "write True",
+                "uid 2",
+                "bad domain 422 builtins.ValueError Domain() invalid item in domain: ['name', '==']",
+                "no domain 422 builtins.TypeError search() missing a required argument: 'domain'",
+                "unlink True");
+    }
+}
