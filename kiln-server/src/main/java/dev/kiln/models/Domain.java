@@ -27,6 +27,9 @@ public sealed interface Domain {
     /** At most this many items in a domain: a bound on what an anonymous body can make the server build. */
     int MAX_ITEMS = 10_000;
 
+    /** At most this many operators nested: a deeper tree would exhaust the stacks that compile and run it. */
+    int MAX_DEPTH = 64;
+
     Domain TRUE = new Bool(true);
     Domain FALSE = new Bool(false);
 
@@ -66,6 +69,7 @@ public sealed interface Domain {
             throw RpcFault.invalidValue("Domain() too long: " + items.size() + " items, at most " + MAX_ITEMS);
         }
         Deque<Domain> stack = new ArrayDeque<>();
+        Deque<Integer> depths = new ArrayDeque<>();        // how deep each tree on the stack is
         for (int i = items.size() - 1; i >= 0; i--) {
             Object item = items.get(i);
             if ("&".equals(item) || "|".equals(item)) {
@@ -74,20 +78,37 @@ public sealed interface Domain {
                 }
                 Domain left = stack.pop();
                 Domain right = stack.pop();
-                stack.push("&".equals(item) ? and(List.of(left, right)) : or(List.of(left, right)));
+                boolean isAnd = "&".equals(item);
+                // a side of the same kind is flattened into the result: its operands, not it, sit one level down
+                int below = Math.max(flattened(left, isAnd, depths.pop()), flattened(right, isAnd, depths.pop()));
+                stack.push(isAnd ? and(List.of(left, right)) : or(List.of(left, right)));
+                depths.push(deeper(below));
             } else if ("!".equals(item)) {
                 if (stack.isEmpty()) {
                     throw RpcFault.invalidValue("Domain() malformed domain " + repr(items));
                 }
                 stack.push(not(stack.pop()));
+                depths.push(deeper(depths.pop()));
             } else if (item instanceof List<?> leaf && leaf.size() == 3) {
                 stack.push(leaf(leaf));
+                depths.push(0);
             } else {
                 throw RpcFault.invalidValue("Domain() invalid item in domain: " + repr(item));
             }
         }
         List<Domain> rest = new ArrayList<>(stack);
         return and(rest);
+    }
+
+    private static int flattened(Domain side, boolean and, int depth) {
+        return (and ? side instanceof And : side instanceof Or) ? depth - 1 : depth;
+    }
+
+    private static int deeper(int depth) {
+        if (depth + 1 > MAX_DEPTH) {
+            throw RpcFault.invalidValue("Domain() nested too deep: at most " + MAX_DEPTH + " operators inside one another");
+        }
+        return depth + 1;
     }
 
     private static Domain leaf(List<?> leaf) {

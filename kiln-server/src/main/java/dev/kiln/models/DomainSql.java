@@ -3,6 +3,8 @@ package dev.kiln.models;
 import dev.kiln.api.Field;
 import dev.kiln.api.RpcFault;
 
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -27,15 +29,22 @@ final class DomainSql {
     private final Function<Model, Domain> rules;
     /** The sub-select aliases made so far, shared with {@link #sudo}. */
     private final int[] aliases;
+    /** The caller's time zone (context {@code tz}): a date alone compared with a datetime is its midnight there. */
+    private final ZoneId zone;
 
     DomainSql(Models models, Function<Model, Domain> rules) {
-        this(models, rules, new int[1]);
+        this(models, rules, ZoneOffset.UTC);
     }
 
-    private DomainSql(Models models, Function<Model, Domain> rules, int[] aliases) {
+    DomainSql(Models models, Function<Model, Domain> rules, ZoneId zone) {
+        this(models, rules, new int[1], zone);
+    }
+
+    private DomainSql(Models models, Function<Model, Domain> rules, int[] aliases, ZoneId zone) {
         this.models = models;
         this.rules = rules;
         this.aliases = aliases;
+        this.zone = zone;
     }
 
     /**
@@ -44,7 +53,7 @@ final class DomainSql {
      * goes through contacts would otherwise never end).
      */
     DomainSql sudo() {
-        return new DomainSql(models, model -> Domain.TRUE, aliases);
+        return new DomainSql(models, model -> Domain.TRUE, aliases, zone);
     }
 
     /** {@code domain} on {@code model}'s rows named {@code alias}. */
@@ -157,7 +166,7 @@ final class DomainSql {
             } else if (Values.isFalse(value)) {
                 withFalse = true;
             } else {
-                typed.add(Values.toColumn(field.type(), value, "field " + field.name() + " in condition " + leaf));
+                typed.add(bound(field, value, leaf));
             }
         }
         Object falsy = falsy(field);
@@ -185,6 +194,15 @@ final class DomainSql {
         return negative ? new Sql().append("NOT COALESCE((").append(positive).append("), FALSE)") : positive;
     }
 
+    /** {@code value} as the column's type; a date alone on a datetime field is midnight in the caller's zone, in UTC. */
+    private Object bound(Field field, Object value, Domain.Leaf leaf) {
+        if (field.type() == Field.Type.DATETIME && value instanceof String text && text.length() == 10) {
+            return Values.date(text, "field " + field.name()).atStartOfDay(zone).withZoneSameInstant(ZoneOffset.UTC)
+                    .toLocalDateTime();
+        }
+        return Values.toColumn(field.type(), value, "field " + field.name() + " in condition " + leaf);
+    }
+
     /** The value Odoo counts as empty besides NULL: '' for text, 0 for numbers, false for booleans. */
     private static Object falsy(Field field) {
         return switch (field.type()) {
@@ -203,7 +221,7 @@ final class DomainSql {
         if (field.type().relational() && !(value instanceof Number)) {
             throw RpcFault.badArguments("Cannot compare " + field.name() + " with " + Domain.repr(value) + " in condition " + leaf);
         }
-        Object bound = Values.toColumn(field.type(), value, "field " + field.name() + " in condition " + leaf);
+        Object bound = bound(field, value, leaf);
         Sql sql = new Sql().append("(").append(column).append(" ").append(op).append(" ").param(bound);
         Object falsy = falsy(field);
         if (falsy != null && satisfies(falsy, op, bound)) {

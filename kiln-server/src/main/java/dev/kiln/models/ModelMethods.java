@@ -30,8 +30,8 @@ final class ModelMethods {
 
     /** The standard methods by name; the value takes the call and the model it runs on. */
     static final List<String> NAMES = List.of("search", "search_count", "search_read", "read", "fields_get", "create",
-            "write", "unlink", "name_search", "name_create", "default_get", "check_access_rights", "check_access_rule",
-            "has_access");
+            "write", "unlink", "name_search", "name_create", "name_get", "default_get", "check_access_rights",
+            "check_access_rule", "has_access");
 
     private final Models models;
     private final Model model;
@@ -68,6 +68,7 @@ final class ModelMethods {
             case "unlink" -> methods.unlink();
             case "name_search" -> methods.nameSearch();
             case "name_create" -> methods.nameCreate();
+            case "name_get" -> methods.nameGet();
             case "default_get" -> methods.defaultGet();
             case "check_access_rights" -> methods.checkAccessRights();
             case "check_access_rule" -> methods.checkAccessRule();
@@ -132,7 +133,19 @@ final class ModelMethods {
     }
 
     private DomainSql compiler() {
-        return new DomainSql(models, comodel -> access.rules(comodel, "read"));
+        return new DomainSql(models, comodel -> access.rules(comodel, "read"), zone());
+    }
+
+    /** The context's time zone ({@code tz}), UTC when none or unknown. */
+    private java.time.ZoneId zone() {
+        if (context.get("tz") instanceof String tz && !tz.isBlank()) {
+            try {
+                return java.time.ZoneId.of(tz);
+            } catch (java.time.DateTimeException unknown) {
+                throw RpcFault.invalidValue("Invalid time zone " + Domain.repr(tz) + " in the context");
+            }
+        }
+        return java.time.ZoneOffset.UTC;
     }
 
     private List<Long> ids(Sql sql) throws SQLException {
@@ -734,6 +747,21 @@ final class ModelMethods {
         List<Object> result = new ArrayList<>();
         for (long id : ids) {
             result.add(List.of((int) id, names.getOrDefault(id, Boolean.FALSE)));
+        }
+        return result;
+    }
+
+    /**
+     * {@code name_get(ids)}: {@code [[id, display_name]]}. Gone from Odoo 17 on (read
+     * {@code display_name} instead), kept here for the scripts and clients written before.
+     */
+    private List<Object> nameGet() throws SQLException {
+        Params p = Params.bind(call, "name_get", 1, "ids");
+        access.check(model, "read");
+        List<Map<String, Object>> records = rows(Params.ids(p.get("ids")), List.of("display_name"), true, true);
+        List<Object> result = new ArrayList<>();
+        for (Map<String, Object> record : records) {
+            result.add(List.of(record.get("id"), record.get("display_name")));
         }
         return result;
     }

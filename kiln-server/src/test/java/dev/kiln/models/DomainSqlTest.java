@@ -228,6 +228,21 @@ class DomainSqlTest {
             tooLong.add(List.of("qty", "=", i));
         }
         assertThatThrownBy(() -> Domain.parse(tooLong)).isInstanceOf(RpcFault.class).hasMessageContaining("too long");
+        List<Object> tooDeep = new ArrayList<>();
+        for (int i = 0; i < 2_000; i++) {
+            tooDeep.add(i % 2 == 0 ? "&" : "|");
+            tooDeep.add(List.of("qty", "=", i));
+        }
+        tooDeep.add(List.of("qty", "=", -1));
+        assertThatThrownBy(() -> Domain.parse(tooDeep)).isInstanceOf(RpcFault.class).hasMessageContaining("too deep");
+        List<Object> wide = new ArrayList<>();
+        for (int i = 0; i < 2_000; i++) {
+            wide.add("|");
+        }
+        for (int i = 0; i <= 2_000; i++) {
+            wide.add(List.of("qty", "=", i));
+        }
+        assertThat(Domain.parse(wide)).as("an OR of many, as Odoo writes it, is one level").isInstanceOf(Domain.Or.class);
         assertThat(ROWS).hasSize(80);
     }
 

@@ -31,6 +31,7 @@ class ModelsApiTest {
                 @Override public void register(AddonContext context) {
                     context.model(ModelSpec.extend("res.partner")
                             .field(Field.integer("x_rank").string("Rank").help("Higher is better"))
+                            .field(Field.datetime("x_seen").string("Last Seen"))
                             .method("promote", call -> {
                                 List<?> ids = call.arg(0, "ids", List.class);
                                 try (PreparedStatement up = call.env().connection().prepareStatement(
@@ -110,6 +111,14 @@ class ModelsApiTest {
                 models.execute_kw(db, uid, password, 'res.partner', 'write', [[id], {'name': "Newer partner"}])
                 print("name", models.execute_kw(db, uid, password, 'res.partner', 'read', [[id], ['display_name']])
                       == [{'id': id, 'display_name': 'Newer partner'}])
+                print("name_get", models.execute_kw(db, uid, password, 'res.partner', 'name_get', [[id]]) == [[id, "Newer partner"]])
+                # a date alone against a datetime is midnight in the context's time zone
+                models.execute_kw(db, uid, password, 'res.partner', 'write', [[id], {'x_seen': '2026-01-01 20:00:00'}])
+                print("tz", [models.execute_kw(db, uid, password, 'res.partner', 'search_count',
+                                               [[['id', '=', id], ['x_seen', '>=', '2026-01-02']]], {'context': {'tz': tz}})
+                             for tz in ('UTC', 'Asia/Tokyo', 'America/New_York')],
+                      models.execute_kw(db, uid, password, 'res.partner', 'read', [[id], ['x_seen']], {'context': {'tz': 'Asia/Tokyo'}})
+                      [0]['x_seen'])
                 print("unlink", models.execute_kw(db, uid, password, 'res.partner', 'unlink', [[id]]),
                       models.execute_kw(db, uid, password, 'res.partner', 'search', [[['id', '=', id]]]))
                 print("ir.model", models.execute_kw(db, uid, password, 'ir.model', 'search_read', [[['model', '=', 'res.partner']]],
@@ -157,7 +166,7 @@ class ModelsApiTest {
                 "count 5",
                 "read ['active', 'child_ids', 'city', 'comment', 'country_code', 'create_date', 'create_uid', 'display_name', 'email',"
                         + " 'id', 'is_company', 'name', 'parent_id', 'phone', 'street', 'user_ids', 'write_date', 'write_uid', 'x_rank',"
-                        + " 'zip']",
+                        + " 'x_seen', 'zip']",
                 "read fields True",
                 "fields_get {'type': 'char', 'string': 'Name'} {'type': 'boolean', 'string': 'Is a Company', 'help': 'Check if the"
                         + " contact is a company, otherwise it is a person'} {'type': 'many2one', 'string': 'Related Company'}"
@@ -166,6 +175,9 @@ class ModelsApiTest {
                         + " ('Ready Mat', False, False), ('Wood Corner', False, False)]",
                 "create int",
                 "name True",
+                "name_get True",
+                // Tokyo's midnight of Jan 2 is 15:00 UTC on Jan 1; read values stay UTC, as in Odoo
+                "tz [0, 1, 0] 2026-01-01 20:00:00",
                 "unlink True []",
                 "ir.model {'id': 0, 'name': 'Contact', 'model': 'res.partner', 'state': 'base', 'modules': 'base, ranks'}",
                 "ir.model.fields [('name', 'char', False, 'Name'), ('parent_id', 'many2one', 'res.partner', 'Related Company'),"
