@@ -29,6 +29,7 @@ public record Config(
         List<String> init,
         List<String> update,
         boolean stopAfterInit,
+        boolean withDemo,
         int workers,
         int maxCronThreads,
         long limitMemorySoft,

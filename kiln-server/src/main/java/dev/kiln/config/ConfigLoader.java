@@ -174,6 +174,7 @@ public final class ConfigLoader {
                 value(Options.INIT),
                 value(Options.UPDATE),
                 value(Options.STOP_AFTER_INIT),
+                value(Options.WITH_DEMO),
                 value(Options.WORKERS),
                 value(Options.MAX_CRON_THREADS),
                 value(Options.LIMIT_MEMORY_SOFT),

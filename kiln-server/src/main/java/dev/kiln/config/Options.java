@@ -86,6 +86,10 @@ public final class Options {
     public static final Option<Boolean> STOP_AFTER_INIT = TABLE.unsaved().flag("stop_after_init",
             "stop the server after its initialization", "--stop-after-init");
 
+    public static final Option<Boolean> WITH_DEMO = TABLE.later(DATABASES).flag("with_demo",
+            "load the addons' demo data into the databases this run creates, and into those made so later",
+            "--with-demo");
+
     public static final Option<Integer> WORKERS = TABLE.value("workers",
             "number of worker processes; 0 = threaded mode",
             ValueType.integer(0, 1024, "workers"), "0", "--workers");

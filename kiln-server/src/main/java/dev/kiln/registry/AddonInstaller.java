@@ -186,6 +186,9 @@ public final class AddonInstaller {
                 if (install && addon.instance() != null) {
                     addon.instance().onInstall(context(db, connection));
                 }
+                if (install && withDemo(connection)) {
+                    loadDemo(connection, addon);
+                }
                 markInstalled(connection, addon);
                 connection.commit();
                 LOG.info("{}: addon {} {} {} ({} migration{})", db, addon.name(), addon.manifest().version(),
@@ -199,6 +202,77 @@ public final class AddonInstaller {
         } catch (Exception e) {
             throw new KilnException(KilnException.FAILURE, db + ": " + (install ? "installing" : "updating")
                     + " addon '" + addon.name() + "' failed, nothing of it was applied: " + oneLine(e), e);
+        }
+    }
+
+    /**
+     * Makes {@code connection}'s database one with demo data (Odoo's {@code --with-demo}): every
+     * addon installed in it from now on loads its {@code demo/*.sql}, in name order, after its
+     * migrations and tables, in its install's transaction.
+     */
+    public static void markWithDemo(Connection connection) throws SQLException {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("CREATE TABLE IF NOT EXISTS kiln_demo (addon text PRIMARY KEY, loaded_at timestamptz NOT NULL DEFAULT now())");
+        }
+    }
+
+    private static boolean withDemo(Connection connection) throws SQLException {
+        try (Statement statement = connection.createStatement();
+             ResultSet row = statement.executeQuery("SELECT to_regclass('kiln_demo') IS NOT NULL")) {
+            row.next();
+            return row.getBoolean(1);
+        }
+    }
+
+    private static void loadDemo(Connection connection, LoadedAddon addon) throws SQLException, java.io.IOException {
+        java.nio.file.Path folder = addon.manifest().directory().resolve("demo");
+        List<java.nio.file.Path> scripts = new ArrayList<>();
+        if (java.nio.file.Files.isDirectory(folder)) {
+            try (var files = java.nio.file.Files.list(folder)) {
+                files.filter(f -> f.getFileName().toString().endsWith(".sql")).sorted().forEach(scripts::add);
+            }
+        }
+        for (java.nio.file.Path script : scripts) {
+            try (Statement statement = connection.createStatement()) {
+                statement.execute(java.nio.file.Files.readString(script));
+            } catch (SQLException e) {
+                throw new SQLException("demo data " + script.getFileName() + ": " + e.getMessage(), e.getSQLState(), e);
+            }
+        }
+        try (PreparedStatement record = connection.prepareStatement("INSERT INTO kiln_demo (addon) VALUES (?) ON CONFLICT DO NOTHING")) {
+            record.setString(1, addon.name());
+            record.executeUpdate();
+        }
+    }
+
+    /**
+     * Says (one WARN line per addon) which installed addons of {@code addons} have migrations this
+     * database has not applied: code newer than the database, after an upgrade of Kiln or of an
+     * addon, until {@code -u} applies them.
+     */
+    void warnOfPendingMigrations(String db, Connection connection, LoadedAddons addons) {
+        try {
+            Map<String, Set<String>> applied = new HashMap<>();
+            try (Statement statement = connection.createStatement();
+                 ResultSet rows = statement.executeQuery("SELECT addon, version FROM kiln_migration")) {
+                while (rows.next()) {
+                    applied.computeIfAbsent(rows.getString(1), a -> new java.util.HashSet<>()).add(rows.getString(2));
+                }
+            }
+            for (LoadedAddon addon : addons.addons()) {
+                Set<String> done = applied.get(addon.name());
+                if (done == null) {
+                    continue;              // server-wide, not installed here
+                }
+                List<String> pending = Migration.of(addon.name(), addon.manifest().directory()).stream()
+                        .filter(m -> !done.contains(m.version())).map(m -> m.file().getFileName().toString()).toList();
+                if (!pending.isEmpty()) {
+                    LOG.warn("{}: addon {} has {} migration{} not applied ({}): run kiln -d {} -u {}", db, addon.name(),
+                            pending.size(), pending.size() == 1 ? "" : "s", String.join(", ", pending), db, addon.name());
+                }
+            }
+        } catch (SQLException | RuntimeException e) {
+            LOG.warn("{}: cannot compare the applied migrations with the addons' own: {}", db, e.getMessage());
         }
     }
 

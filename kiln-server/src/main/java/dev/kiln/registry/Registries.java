@@ -188,6 +188,7 @@ public final class Registries {
             throw new KilnException(KilnException.FAILURE, db + ": cannot read the installed addons: " + e.getMessage(), e);
         }
         LoadedAddons addons = catalog.load(new ArrayList<>(names));
+        installer.warnOfPendingMigrations(db, connection, addons);
         LOG.info("{}: registry loaded with {} addons: {}", db, addons.addons().size(), String.join(", ", addons.names()));
         KilnMetrics.registryLoaded(db);
         return new Registry(db, addons, sequence);

@@ -8,6 +8,7 @@ import dev.kiln.db.Notifications;
 import dev.kiln.db.Postgres;
 import dev.kiln.db.Transactions;
 import dev.kiln.failure.KilnException;
+import dev.kiln.registry.AddonInstaller;
 import dev.kiln.registry.Registries;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,7 +66,13 @@ final class Preload {
         if (!manager.exists(db)) {
             manager.create(db);
             registries.evict(db);
-            LOG.info("{}: database created", db);
+            if (config.withDemo()) {
+                Transactions.inTransaction(pools, db, connection -> {
+                    AddonInstaller.markWithDemo(connection);
+                    return null;
+                });
+            }
+            LOG.info("{}: database created{}", db, config.withDemo() ? " (with demo data)" : "");
             install.addFirst("base");
             created = true;
         }

@@ -285,7 +285,7 @@ class ConfigLoaderTest {
         assertThat(reloaded).isEqualTo(new Config(saved.configFile(), false, saved.addonsPath(),
                 saved.serverWideModules(), saved.httpInterface(), saved.httpPort(), saved.geventPort(), saved.metricsPort(),
                 saved.httpEnable(), saved.proxyMode(), saved.websocketAllowedOrigins(), saved.dbName(), saved.init(), saved.update(),
-                saved.stopAfterInit(), saved.workers(), saved.maxCronThreads(), saved.limitMemorySoft(),
+                saved.stopAfterInit(), saved.withDemo(), saved.workers(), saved.maxCronThreads(), saved.limitMemorySoft(),
                 saved.limitMemoryHard(), saved.limitTimeCpu(), saved.shutdownDelay(), saved.limitTimeReal(), saved.limitTimeRealCron(),
                 saved.limitRequest(), saved.limitTimeWorkerCron(), saved.workerHeap(), saved.workerConnections(),
                 saved.busMaxPollsPerClient(), saved.busMaxPollsPerDb(), saved.devMode(), saved.pidfile(),

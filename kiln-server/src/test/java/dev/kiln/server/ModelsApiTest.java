@@ -6,7 +6,16 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -311,5 +320,34 @@ class ModelsApiTest {
                 "bad domain 422 builtins.ValueError Domain() invalid item in domain: ['name', '==']",
                 "no domain 422 builtins.TypeError search() missing a required argument: 'domain'",
                 "unlink True");
+    }
+
+    @Test
+    void withDemoANewDatabaseHasOdoosDemoContactsAndWithoutItNone() throws Exception {
+        String db = CronHarness.unique("demo");
+        try (KilnProcess init = KilnProcess.launch(Files.createTempDirectory(dir, "demo"), List.of(),
+                "-d", db, "--with-demo", "--stop-after-init")) {
+            assertThat(init.awaitExit(Duration.ofSeconds(90))).as(init.log()).isZero();
+        }
+        assertThat(query(db, """
+                SELECT count(*) FILTER (WHERE is_company), count(*) FILTER (WHERE p.name = 'Brandon Freeman'
+                       AND parent_id = (SELECT id FROM res_partner WHERE name = 'Azure Interior')),
+                       (SELECT count(*) FROM kiln_demo WHERE addon = 'base')
+                FROM res_partner p""")).as("companies, a person at one, base's demo loaded").containsExactly(5L, 1L, 1L);
+        assertThat(query(database.db, "SELECT (SELECT count(*) FROM res_partner WHERE name = 'Brandon Freeman'),"
+                + " to_regclass('kiln_demo') IS NULL")).as("a database made without --with-demo").containsExactly(0L, true);
+    }
+
+    /** The first row of {@code sql} on {@code db}, as the superuser. */
+    private static List<Object> query(String db, String sql) throws SQLException {
+        try (Connection connection = DriverManager.getConnection("jdbc:postgresql://localhost:" + CronHarness.sharedPort() + "/" + db,
+                "postgres", ""); Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery(sql)) {
+            row.next();
+            List<Object> values = new ArrayList<>();
+            for (int i = 1; i <= row.getMetaData().getColumnCount(); i++) {
+                values.add(row.getObject(i));
+            }
+            return values;
+        }
     }
 }
