@@ -18,6 +18,8 @@ import java.util.Set;
  *
  * <p>{@link #extend} adds to a model another addon declares, as Odoo's {@code _inherit} does: more
  * fields, more methods, and overrides of the standard ones that may call the method they replace.
+ * {@link #abstractModel} declares methods without records (Odoo's {@code AbstractModel}): no table,
+ * no fields, no standard methods, only its own.
  *
  * <p>Every model has {@code id}, {@code display_name} (its {@link #recName} field's value),
  * {@code create_uid}, {@code create_date}, {@code write_uid} and {@code write_date}. A model with
@@ -94,6 +96,7 @@ public final class ModelSpec {
 
     private final String name;
     private final boolean extension;
+    private final boolean abstractModel;
     private String table;
     private String description;
     private String order;
@@ -104,27 +107,74 @@ public final class ModelSpec {
     private final Map<String, Method> methods = new LinkedHashMap<>();
     private final Map<String, Override> overrides = new LinkedHashMap<>();
 
-    private ModelSpec(String name, boolean extension) {
+    private ModelSpec(String name, boolean extension, boolean abstractModel) {
         if (name == null || !name.matches("[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*") || name.length() > 63) {
             throw new IllegalArgumentException("model name '" + name + "': lower-case words joined by dots (res.partner)");
         }
         this.name = name;
         this.extension = extension;
-        this.table = extension ? null : name.replace('.', '_');
+        this.abstractModel = abstractModel;
+        this.table = extension || abstractModel ? null : name.replace('.', '_');
     }
 
     /** A new model, on the table its name makes ({@code res.partner}: {@code res_partner}). */
     public static ModelSpec of(String name) {
-        return new ModelSpec(name, false);
+        return new ModelSpec(name, false, false);
     }
 
     /** Additions to the model {@code name}, which an addon this one depends on declares. */
     public static ModelSpec extend(String name) {
-        return new ModelSpec(name, true);
+        return new ModelSpec(name, true, false);
+    }
+
+    /** Methods under a model's name, without records: no table, no fields, no standard methods. */
+    public static ModelSpec abstractModel(String name) {
+        return new ModelSpec(name, false, true);
+    }
+
+    /**
+     * Every public method of {@code object} that takes an {@link RpcCall}, as a method of this model
+     * under its own name (names from {@code _} are never callable, and a name has one signature).
+     */
+    public ModelSpec methodsOf(Object object) {
+        String where = object.getClass().getName();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (java.lang.reflect.Method method : object.getClass().getMethods()) {
+            if (method.getDeclaringClass() == Object.class || java.lang.reflect.Modifier.isStatic(method.getModifiers())
+                    || method.getName().startsWith("_") || method.getParameterCount() != 1
+                    || method.getParameterTypes()[0] != RpcCall.class) {
+                continue;
+            }
+            if (!seen.add(method.getName())) {
+                throw new IllegalArgumentException(where + "." + method.getName() + " is overloaded; a method has one signature");
+            }
+            java.lang.invoke.MethodHandle handle;
+            try {
+                method.setAccessible(true);
+                handle = java.lang.invoke.MethodHandles.lookup().unreflect(method).bindTo(object)
+                        .asType(java.lang.invoke.MethodType.methodType(Object.class, RpcCall.class));
+            } catch (IllegalAccessException | RuntimeException e) {
+                throw new IllegalArgumentException(where + "." + method.getName() + " cannot be called: " + e.getMessage(), e);
+            }
+            java.lang.invoke.MethodHandle exact = handle;
+            method(method.getName(), call -> {
+                try {
+                    return exact.invokeExact(call);
+                } catch (Exception | Error e) {
+                    throw e;
+                } catch (Throwable other) {
+                    throw new IllegalStateException(other);
+                }
+            });
+        }
+        if (seen.isEmpty()) {
+            throw new IllegalArgumentException(where + " has no public method taking an RpcCall");
+        }
+        return this;
     }
 
     public ModelSpec table(String table) {
-        if (extension || table == null || !table.matches("[a-z][a-z0-9_]{0,62}")) {
+        if (extension || abstractModel || table == null || !table.matches("[a-z][a-z0-9_]{0,62}")) {
             throw new IllegalArgumentException("table '" + table + "' of model " + name);
         }
         this.table = table;
@@ -150,6 +200,9 @@ public final class ModelSpec {
     }
 
     public ModelSpec field(Field field) {
+        if (abstractModel) {
+            throw new IllegalArgumentException("model " + name + " is abstract: it has no fields");
+        }
         if (IMPLICIT.contains(field.name())) {
             throw new IllegalArgumentException("model " + name + ": field " + field.name() + " is every model's own");
         }
@@ -200,6 +253,11 @@ public final class ModelSpec {
 
     public boolean isExtension() {
         return extension;
+    }
+
+    /** Whether the model has no records ({@link #abstractModel}). */
+    public boolean isAbstract() {
+        return abstractModel;
     }
 
     /** The table; null for an extension. */

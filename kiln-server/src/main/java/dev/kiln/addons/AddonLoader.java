@@ -90,8 +90,8 @@ public final class AddonLoader {
         Set<String> names = new LinkedHashSet<>(serverWide);
         changed.stream().filter(available::containsKey).forEach(names::add);
         AddonLoader trial = new AddonLoader(available, dataDir);
-        try (LoadedAddons addons = trial.load(List.copyOf(names))) {
-            addons.services();
+        try (LoadedAddons ignored = trial.load(List.copyOf(names))) {
+            // loaded and registered: what a start checks of the addons themselves
         } finally {
             trial.closeLoaders();
         }
@@ -184,7 +184,6 @@ public final class AddonLoader {
         Addon instance = null;
         List<RouteSpec> routes = List.of();
         List<CronSpec> crons = List.of();
-        List<ServiceSpec> services = List.of();
         List<ModelSpec> models = List.of();
         if (manifest.entry() != null) {
             instance = instantiate(manifest, loader);
@@ -192,12 +191,11 @@ public final class AddonLoader {
             register(manifest, instance, registrar, loader);
             routes = List.copyOf(registrar.routes());
             crons = List.copyOf(registrar.crons());
-            services = List.copyOf(registrar.services());
             models = List.copyOf(registrar.models());
         }
         LOG.debug("loaded addon {} {} from {}", manifest.name(), manifest.version(), manifest.directory());
-        return new Loaded(new LoadedAddon(manifest, loader, instance, manifest.staticFolder(), crons, services,
-                models), routes);
+        return new Loaded(new LoadedAddon(manifest, loader, instance, manifest.staticFolder(), crons, models),
+                routes);
     }
 
     /** Every addon {@code manifest} depends on, transitively, nearest first; each already loaded. */

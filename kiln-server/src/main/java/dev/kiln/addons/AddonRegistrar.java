@@ -30,7 +30,6 @@ final class AddonRegistrar implements AddonContext {
     private final Manifest manifest;
     private final List<RouteSpec> routes = new ArrayList<>();
     private final List<CronSpec> crons = new ArrayList<>();
-    private final List<ServiceSpec> services = new ArrayList<>();
     private final List<ModelSpec> models = new ArrayList<>();
 
     AddonRegistrar(Manifest manifest) {
@@ -43,10 +42,6 @@ final class AddonRegistrar implements AddonContext {
 
     List<CronSpec> crons() {
         return crons;
-    }
-
-    List<ServiceSpec> services() {
-        return services;
     }
 
     List<ModelSpec> models() {
@@ -92,40 +87,19 @@ final class AddonRegistrar implements AddonContext {
         crons.add(new CronSpec(manifest.name(), job));
     }
 
+    /** A service is an abstract model: its methods under the name, without records. */
     @Override
     public void service(String name, Object service) {
         if (name == null || name.isBlank() || service == null) {
             throw refuse("service(name, service) needs a name and an object");
         }
-        if (services.stream().anyMatch(s -> s.name().equals(name))) {
-            throw refuse("service '" + name + "' is offered twice");
+        ModelSpec model;
+        try {
+            model = ModelSpec.abstractModel(name).methodsOf(service);
+        } catch (IllegalArgumentException e) {
+            throw refuse("service '" + name + "': " + e.getMessage());
         }
-        Map<String, ServiceSpec.Method> callable = new LinkedHashMap<>();
-        String where = service.getClass().getName();
-        for (Method method : service.getClass().getMethods()) {
-            if (method.getDeclaringClass() == Object.class || Modifier.isStatic(method.getModifiers())
-                    || method.getName().startsWith("_") || method.getParameterCount() != 1
-                    || method.getParameterTypes()[0] != RpcCall.class) {
-                continue;
-            }
-            if (callable.containsKey(method.getName())) {
-                throw refuse(where + "." + method.getName() + " is overloaded; a service method has one signature");
-            }
-            MethodHandle handle;
-            try {
-                method.setAccessible(true);
-                handle = MethodHandles.lookup().unreflect(method).bindTo(service)
-                        .asType(MethodType.methodType(Object.class, RpcCall.class));
-            } catch (IllegalAccessException | RuntimeException e) {
-                throw refuse(where + "." + method.getName() + " cannot be called: " + e.getMessage());
-            }
-            MethodHandle exact = handle;
-            callable.put(method.getName(), call -> exact.invokeExact(call));
-        }
-        if (callable.isEmpty()) {
-            throw refuse("service '" + name + "' (" + where + ") has no public method taking an RpcCall");
-        }
-        services.add(new ServiceSpec(manifest.name(), name, callable, where));
+        model(model);
     }
 
     @Override

@@ -36,25 +36,6 @@ public record LoadedAddons(List<LoadedAddon> addons, List<RouteSpec> routes, Map
         return crons;
     }
 
-    /**
-     * The external API's services of every addon, by name.
-     *
-     * @throws dev.kiln.failure.KilnException when two addons offer the same name
-     */
-    public Map<String, ServiceSpec> services() {
-        Map<String, ServiceSpec> services = new LinkedHashMap<>();
-        for (LoadedAddon addon : addons) {
-            for (ServiceSpec service : addon.services()) {
-                ServiceSpec other = services.putIfAbsent(service.name(), service);
-                if (other != null) {
-                    throw KilnException.failure("service '" + service.name() + "' is offered by both addon '"
-                            + other.addon() + "' and addon '" + service.addon() + "'");
-                }
-            }
-        }
-        return services;
-    }
-
     public Optional<LoadedAddon> get(String name) {
         return addons.stream().filter(a -> a.name().equals(name)).findFirst();
     }

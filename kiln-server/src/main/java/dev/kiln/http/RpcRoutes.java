@@ -1,8 +1,6 @@
 package dev.kiln.http;
 
-import dev.kiln.addons.LoadedAddon;
 import dev.kiln.addons.ServerVersion;
-import dev.kiln.addons.ServiceSpec;
 import dev.kiln.api.HttpException;
 import dev.kiln.api.OdooApi;
 import dev.kiln.api.RpcCall;
@@ -34,7 +32,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Odoo's external API: {@code POST /xmlrpc/2/<service>} (XML-RPC) and {@code POST /jsonrpc}
@@ -247,7 +244,7 @@ final class RpcRoutes {
     /**
      * Runs {@code model.name(positional, named)} in database {@code db} as the user {@code who}
      * finds (by the password, the session or the API key), in one transaction, run again on a
-     * concurrency failure, with the context class loader of the service's addon: the one path of
+     * concurrency failure, with the context class loader of the method's addon: the one path of
      * every external API ({@code execute_kw}, {@code call_kw}, JSON-2). An unknown model is Odoo's
      * user error, an unknown method a server error naming it; a method's own failure is logged
      * with its stack and carried out as a {@link CallError.Failed}.
@@ -270,32 +267,14 @@ final class RpcRoutes {
                     throw new Refused(refused);
                 }
                 Registry registry = databases.registries().get(db, connection);
-                ServiceSpec.Method callable;
-                ClassLoader loader;
-                Optional<Model> declared = registry.models().get(model);
-                if (declared.isPresent()) {
-                    Model.Invocable method = declared.get().methods().get(name);
-                    if (method == null) {
-                        throw unknownMethod(model, name);
-                    }
-                    callable = call -> method.method().call(call);
-                    loader = method.loader();
-                } else {
-                    ServiceSpec spec = registry.addons().services().get(model);
-                    if (spec == null) {
-                        throw new RpcFault(RpcFault.Kind.UNKNOWN_MODEL, "Object " + model + " doesn't exist");
-                    }
-                    callable = spec.methods().get(name);
-                    if (callable == null) {
-                        throw unknownMethod(model, name);
-                    }
-                    loader = registry.addons().get(spec.addon()).map(LoadedAddon::classLoader).orElse(null);
+                Model.Invocable method = registry.models().require(model).methods().get(name);
+                if (method == null) {
+                    throw unknownMethod(model, name);
                 }
                 TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, client));
-                ServiceSpec.Method body = callable;
-                Object result = UnitOfWork.asAddon(loader, () -> {
+                Object result = UnitOfWork.asAddon(method.loader(), () -> {
                     try {
-                        return body.call(new RpcCall(env, uid, positional, named));
+                        return method.method().call(new RpcCall(env, uid, positional, named));
                     } catch (SQLException e) {
                         throw Integrity.fault(e);          // a broken constraint is the caller's; a conflict is retried
                     } catch (RuntimeException | Error e) {

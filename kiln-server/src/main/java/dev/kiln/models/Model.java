@@ -36,6 +36,11 @@ public record Model(String name, String table, String description, String addon,
         methods = Collections.unmodifiableMap(methods);
     }
 
+    /** Whether the model has no records (an abstract model: methods only, no table). */
+    public boolean isAbstract() {
+        return table == null;
+    }
+
     public Optional<Field> field(String fieldName) {
         return Optional.ofNullable(fields.get(fieldName));
     }

@@ -79,16 +79,26 @@ final class ModelMethods {
 
     // ---- searching
 
-    private List<Object> search() throws SQLException {
-        Params p = Params.bind(call, "search", 1, "domain", "offset", "limit", "order");
+    /**
+     * {@code search(domain, offset, limit, order)}: the ids. {@code count=True}, which Odoo took
+     * until 16 and scripts written then still send, answers {@code search_count}'s number.
+     */
+    private Object search() throws SQLException {
+        Params p = Params.bind(call, "search", 1, "domain", "offset", "limit", "order", "count");
+        if (p.has("count") && Boolean.TRUE.equals(Values.toColumn(Field.Type.BOOLEAN, p.get("count"), "count"))) {
+            return count(p.get("domain"), 0);
+        }
         return new ArrayList<>(searchIds(p.get("domain"), p.natural("offset", 0), p.natural("limit", 0), p.text("order")));
     }
 
     private int searchCount() throws SQLException {
         Params p = Params.bind(call, "search_count", 1, "domain", "limit");
-        int limit = p.natural("limit", 0);
+        return count(p.get("domain"), p.natural("limit", 0));
+    }
+
+    private int count(Object domain, int limit) throws SQLException {
         Sql sql = new Sql().append("SELECT count(*) FROM (SELECT 1 FROM ").append(model.table()).append(" t0 WHERE ")
-                .append(where(Domain.parse(p.get("domain")), true));
+                .append(where(Domain.parse(domain), true));
         if (limit > 0) {
             sql.append(" LIMIT ").param((long) limit);
         }
@@ -492,8 +502,7 @@ final class ModelMethods {
             all.put(name, entry.getValue());
         }
         for (Field field : model.fields().values()) {
-            if (field.isRequired() && field.stored() && (Values.isFalse(all.get(field.name()))
-                    || field.type() != Field.Type.BOOLEAN && "".equals(all.get(field.name())))) {
+            if (field.isRequired() && field.stored() && empty(field, all.get(field.name()))) {
                 throw missing(field);
             }
         }
@@ -540,6 +549,11 @@ final class ModelMethods {
         return Values.toColumn(field.type(), value, model.name() + "." + field.name());
     }
 
+    /** No value for a required field: none or False (False is a boolean's value), or empty text. */
+    private static boolean empty(Field field, Object value) {
+        return field.type() == Field.Type.BOOLEAN ? value == null : Values.isFalse(value) || "".equals(value);
+    }
+
     private RpcFault missing(Field field) {
         return RpcFault.validationError("Missing required value for the field '" + field.string() + "' (" + field.name()
                 + ").\nModel: '" + model.description() + "' (" + model.name() + ")");
@@ -572,8 +586,7 @@ final class ModelMethods {
                 later.put(field, entry.getValue());
                 continue;
             }
-            if (field.isRequired() && (Values.isFalse(entry.getValue()) && field.type() != Field.Type.BOOLEAN
-                    || "".equals(entry.getValue()))) {
+            if (field.isRequired() && empty(field, entry.getValue())) {
                 throw missing(field);
             }
             sql.append(", ").append(name).append(" = ").param(column(field, entry.getValue()));

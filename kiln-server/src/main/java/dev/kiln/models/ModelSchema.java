@@ -31,6 +31,9 @@ public final class ModelSchema {
         }
         for (ModelSpec spec : addon.models()) {
             Model model = models.require(spec.name());
+            if (model.isAbstract()) {
+                continue;                        // methods only: nothing to store
+            }
             if (!spec.isExtension()) {
                 execute(connection, "CREATE TABLE IF NOT EXISTS " + model.table() + " (id serial PRIMARY KEY)");
                 for (String log : Model.LOG_FIELDS) {

@@ -85,7 +85,7 @@ public final class Models {
     public Model require(String name) {
         Model model = models.get(name);
         if (model == null) {
-            throw new RpcFault(RpcFault.Kind.UNKNOWN_MODEL, "Object " + name + " doesn't exist");
+            throw new RpcFault(RpcFault.Kind.UNKNOWN_MODEL, "Object " + name + " doesn't exist");   // Odoo's words
         }
         return model;
     }
@@ -123,6 +123,10 @@ public final class Models {
             this.table = spec.table();
         }
 
+        boolean isAbstract() {
+            return table == null;
+        }
+
         void add(ModelSpec spec, LoadedAddon addon) {
             if (spec.description() != null) {
                 description = spec.description();
@@ -132,6 +136,9 @@ public final class Models {
             }
             if (spec.recName() != null) {
                 recName = spec.recName();
+            }
+            if (isAbstract() && !spec.fields().isEmpty()) {
+                throw KilnException.failure("model '" + name + "' is abstract: addon '" + addon.name() + "' cannot give it fields");
             }
             for (Field field : spec.fields().values()) {
                 if (fields.putIfAbsent(field.name(), field) != null) {
@@ -152,6 +159,12 @@ public final class Models {
         }
 
         Model build(Models models) {
+            if (isAbstract()) {
+                Map<String, Model.Invocable> chain = new LinkedHashMap<>(methods);
+                applyOverrides(chain);
+                return new Model(name, null, description == null ? name : description, addon, Map.of(), new Order(List.of()),
+                        null, access, rules, chain);
+            }
             Map<String, Field> all = new LinkedHashMap<>();
             all.put("id", Field.integer("id").string("ID").readonly());
             all.putAll(fields);
@@ -170,6 +183,19 @@ public final class Models {
                 chain.put(standard, new Model.Invocable(call -> ModelMethods.run(models, self[0], standard, call), null));
             }
             chain.putAll(methods);
+            applyOverrides(chain);
+            Model placeholder = new Model(name, table, description == null ? name : description, addon, all,
+                    new Order(List.of()), rec, access, rules, chain);
+            Order parsed = order == null ? new Order(List.of(new Order.Term("id", false, null)))
+                    : Order.parse(order, name, all::containsKey, placeholder);
+            Model model = new Model(name, table, description == null ? name : description, addon, all, parsed, rec, access,
+                    rules, chain);
+            self[0] = model;
+            return model;
+        }
+
+        /** Each addon's overrides in load order, each wrapping the method it replaces (run with that one's class loader). */
+        private void applyOverrides(Map<String, Model.Invocable> chain) {
             for (Map.Entry<ModelSpec, ClassLoader> extension : overrides) {
                 extension.getKey().overrides().forEach((method, override) -> {
                     Model.Invocable next = chain.get(method);
@@ -182,14 +208,6 @@ public final class Models {
                     chain.put(method, new Model.Invocable(call -> override.call(call, callNext), extension.getValue()));
                 });
             }
-            Model placeholder = new Model(name, table, description == null ? name : description, addon, all,
-                    new Order(List.of()), rec, access, rules, chain);
-            Order parsed = order == null ? new Order(List.of(new Order.Term("id", false, null)))
-                    : Order.parse(order, name, all::containsKey, placeholder);
-            Model model = new Model(name, table, description == null ? name : description, addon, all, parsed, rec, access,
-                    rules, chain);
-            self[0] = model;
-            return model;
         }
 
         private static Object withLoader(ClassLoader loader, ModelSpec.Method method, RpcCall call) throws Exception {

@@ -99,7 +99,7 @@ class DomainSqlTest {
 
     private static LoadedAddon addon(List<ModelSpec> specs) {
         Manifest manifest = new Manifest("x", "x", "1.0", "", List.of(), false, "LGPL-3", null, Path.of("x"));
-        return new LoadedAddon(manifest, null, null, java.util.Optional.empty(), List.of(), List.of(), specs);
+        return new LoadedAddon(manifest, null, null, java.util.Optional.empty(), List.of(), specs);
     }
 
     private static Object maybe(Random random, Object value) {

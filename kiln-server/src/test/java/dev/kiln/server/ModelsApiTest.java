@@ -151,7 +151,9 @@ class ModelsApiTest {
                         return "no fault"
                     except xmlrpc.client.Fault as f:
                         return f"{f.faultCode} {f.faultString.splitlines()[0]}"
-                for name, args, kw in (("search count=", [[]], {'count': True}),
+                print("search count=", models.execute_kw(db, uid, password, 'res.partner', 'search', [[['is_company', '=', True]]],
+                                                         {'count': True}))
+                for name, args, kw in (("search stranger=", [[]], {'stranger': True}),
                                        ("bad field", [[['nope', '=', 1]]], {}),
                                        ("bad operator", [[['name', 'like it', 1]]], {}),
                                        ("malformed", [['&', ['name', '=', 'a']]], {}),
@@ -194,7 +196,8 @@ class ModelsApiTest {
                 "name_search ['Deco Addict']",
                 "many2one Administrator",
                 "extension 1 True 2",
-                "search count= 1 search() got an unexpected keyword argument 'count'",
+                "search count= 5",
+                "search stranger= 1 search() got an unexpected keyword argument 'stranger'",
                 "bad field 1 Invalid field res.partner.nope in condition ('nope', '=', 1)",
                 "bad operator 1 Invalid operator in condition ('name', 'like it', 1)",
                 "malformed 1 Domain() malformed domain ['&', ['name', '=', 'a']]",
