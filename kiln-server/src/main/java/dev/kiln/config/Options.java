@@ -200,6 +200,21 @@ public final class Options {
             ValueType.choice("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
             "prefer", "--db_sslmode", "--db-sslmode");
 
+    public static final Option<String> DB_POOLER = TABLE.later(DATABASES).value("db_pooler",
+            "what db_host is: none (PostgreSQL itself), or a pooler in session or transaction mode (PgBouncer); "
+                    + "with transaction, no statement stays prepared across transactions, each transaction sets its "
+                    + "own isolation, and the notification listener connects to db_listen_host",
+            ValueType.choice("none", "session", "transaction"), "none", "--db-pooler", "--db_pooler");
+
+    public static final Option<String> DB_LISTEN_HOST = TABLE.later(DATABASES).value("db_listen_host",
+            "host of the notification listener's one connection per process (LISTEN needs a session: PostgreSQL "
+                    + "itself or a session-mode pool); default db_host",
+            ValueType.text(), null, "--db-listen-host", "--db_listen_host");
+
+    public static final Option<Integer> DB_LISTEN_PORT = TABLE.later(DATABASES).value("db_listen_port",
+            "port of the notification listener's connection; default db_port",
+            ValueType.port(true), null, "--db-listen-port", "--db_listen_port");
+
     public static final Option<Integer> DB_MAXCONN = TABLE.later(DATABASES).value("db_maxconn",
             "most PostgreSQL connections per process",
             ValueType.integer(1, 100_000, "connections"), "64", "--db_maxconn", "--db-maxconn");

@@ -46,6 +46,7 @@ public final class ConnectionPools implements AutoCloseable {
     private final boolean allowSuperuser;
     private final Map<String, Pool> pools = new ConcurrentHashMap<>();
     private final Map<String, Object> creating = new ConcurrentHashMap<>();
+    private final Map<String, DataSource> listenSources = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     public ConnectionPools(Postgres postgres, int maxConnections) {
@@ -93,7 +94,17 @@ public final class ConnectionPools implements AutoCloseable {
             throw checkoutFailure(e, database);
         }
         pool.lastUsed = System.nanoTime();
-        if (isolation != Isolation.REPEATABLE_READ) {
+        if (pool.transactionPooled) {
+            // Behind a pool in transaction mode a session setting would stay on a session another client gets
+            // next: the isolation is this transaction's own, its first statement.
+            try (Statement begin = connection.createStatement()) {
+                begin.execute(isolation == Isolation.REPEATABLE_READ ? "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+                        : "SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
+            } catch (SQLException e) {
+                closeQuietly(connection);
+                throw SqlErrors.statementFailure(e, database);
+            }
+        } else if (isolation != Isolation.REPEATABLE_READ) {
             try {
                 // HikariCP puts the pool's isolation back when the connection returns.
                 connection.setTransactionIsolation(isolation.jdbcLevel);
@@ -112,7 +123,9 @@ public final class ConnectionPools implements AutoCloseable {
      */
     public Connection dedicated(String database) {
         try {
-            Connection connection = pool(database).guarded.getConnection();
+            PgAddress listen = postgres.listenAddress();
+            Connection connection = listen.equals(postgres.await()) ? pool(database).guarded.getConnection()
+                    : listenSource(listen, database).getConnection();
             connection.setAutoCommit(true);
             return connection;
         } catch (SQLException e) {
@@ -211,6 +224,22 @@ public final class ConnectionPools implements AutoCloseable {
         }
     }
 
+    /** A data source of {@code listen} ({@code db_listen_host}), within {@code db_maxconn}; made once per database. */
+    private DataSource listenSource(PgAddress listen, String database) throws SQLException {
+        DataSource source = listenSources.get(database);
+        if (source == null) {
+            PGSimpleDataSource driver = new PGSimpleDataSource();
+            driver.setURL(listen.jdbcUrl(database));
+            for (var entry : listen.driverProperties((int) Math.max(1, connectionTimeout.toSeconds())).entrySet()) {
+                driver.setProperty((String) entry.getKey(), (String) entry.getValue());
+            }
+            source = limit.guard(driver, () -> makeRoom(database));
+            DataSource other = listenSources.putIfAbsent(database, source);
+            source = other != null ? other : source;
+        }
+        return source;
+    }
+
     /** A pool whose database answered once: a missing database or a wrong password fails here, and is not kept. */
     private Pool create(String database) {
         PgAddress server = postgres.await();
@@ -244,11 +273,13 @@ public final class ConnectionPools implements AutoCloseable {
         config.setValidationTimeout(Math.min(2_000, connectionTimeout.toMillis() / 2));
         config.setInitializationFailTimeout(-1);
         config.setAutoCommit(false);
-        config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
+        if (!server.transactionPooled()) {
+            config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");     // a session setting: see connection()
+        }
         if (KilnMetrics.get() != null) {
             config.setMetricsTrackerFactory((name, stats) -> new PoolMetrics(database, stats));
         }
-        return new Pool(new HikariDataSource(config), guarded);
+        return new Pool(new HikariDataSource(config), guarded, server.transactionPooled());
     }
 
     /** HikariCP's hook, feeding a pool's acquire times, timeouts and sizes to the process's metrics. */
@@ -346,11 +377,14 @@ public final class ConnectionPools implements AutoCloseable {
     private static final class Pool {
         final HikariDataSource dataSource;
         final DataSource guarded;
+        /** Behind a pooler in transaction mode: each transaction sets its isolation itself. */
+        final boolean transactionPooled;
         volatile long lastUsed = System.nanoTime();
 
-        Pool(HikariDataSource dataSource, DataSource guarded) {
+        Pool(HikariDataSource dataSource, DataSource guarded, boolean transactionPooled) {
             this.dataSource = dataSource;
             this.guarded = guarded;
+            this.transactionPooled = transactionPooled;
         }
     }
 }

@@ -8,11 +8,19 @@ import java.util.Properties;
  * Where a PostgreSQL server listens and whom to log in as: {@code db_host}, {@code db_port},
  * {@code db_user}, {@code db_password}, {@code db_sslmode}, or the embedded server's.
  * A null user means the driver's default (the operating system user); a null password none.
+ *
+ * @param transactionPooled whether the address is a pooler in transaction mode ({@code db_pooler =
+ *                          transaction}): consecutive transactions of one connection may run on
+ *                          different server sessions, so nothing may outlive a transaction
  */
-public record PgAddress(String host, int port, String user, String password, String sslmode) {
+public record PgAddress(String host, int port, String user, String password, String sslmode, boolean transactionPooled) {
 
     /** PostgreSQL's own default port, used when {@code db_port} is unset (0). */
     public static final int DEFAULT_PORT = 5432;
+
+    public PgAddress(String host, int port, String user, String password, String sslmode) {
+        this(host, port, user, password, sslmode, false);
+    }
 
     public PgAddress {
         if (host == null || host.isBlank()) {
@@ -49,6 +57,10 @@ public record PgAddress(String host, int port, String user, String password, Str
         properties.setProperty("loginTimeout", Integer.toString(connectTimeoutSeconds));
         properties.setProperty("tcpKeepAlive", "true");
         properties.setProperty("ApplicationName", "kiln");
+        if (transactionPooled) {
+            // pgjdbc names a statement after 5 uses; the next transaction may be on a session that lacks it
+            properties.setProperty("prepareThreshold", "0");
+        }
         return properties;
     }
 

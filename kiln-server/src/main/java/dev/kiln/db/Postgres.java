@@ -37,6 +37,8 @@ public final class Postgres implements AutoCloseable {
     private volatile boolean asKilnRole;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicBoolean starting = new AtomicBoolean();
+    /** Where the notification listener connects when not where the pools do ({@code db_listen_host}); null: the same. */
+    private volatile PgAddress listen;
 
     private Postgres(Path dataDir) {
         this.dataDir = dataDir;
@@ -45,8 +47,20 @@ public final class Postgres implements AutoCloseable {
     /** The server {@code config} names: external when {@code db_host} is set, else embedded under data_dir. */
     public static Postgres start(Config config) {
         if (config.dbHost() != null && !config.dbHost().isBlank()) {
-            return external(new PgAddress(config.dbHost(), config.dbPort(), config.dbUser(), config.dbPassword(),
-                    config.dbSslmode()));
+            boolean transactionPooled = "transaction".equals(config.dbPooler());
+            Postgres postgres = external(new PgAddress(config.dbHost(), config.dbPort(), config.dbUser(), config.dbPassword(),
+                    config.dbSslmode(), transactionPooled));
+            boolean ownListenAddress = config.dbListenHost() != null && !config.dbListenHost().isBlank()
+                    || config.dbListenPort() != 0;
+            if (ownListenAddress) {
+                postgres.listen = new PgAddress(config.dbListenHost() == null || config.dbListenHost().isBlank()
+                        ? config.dbHost() : config.dbListenHost(), config.dbListenPort() == 0 ? config.dbPort()
+                        : config.dbListenPort(), config.dbUser(), config.dbPassword(), config.dbSslmode());
+            } else if (transactionPooled) {
+                throw KilnException.usage("db_pooler = transaction: LISTEN needs a session, which a pool in transaction mode"
+                        + " does not keep; set db_listen_host (and db_listen_port) to PostgreSQL itself or to a session-mode pool");
+            }
+            return postgres;
         }
         Postgres postgres = of(config);
         postgres.startInBackground();
@@ -100,6 +114,15 @@ public final class Postgres implements AutoCloseable {
         if (dataDir != null && starting.compareAndSet(false, true)) {
             Thread.ofPlatform().name("kiln-postgres-start").daemon().start(this::startNow);
         }
+    }
+
+    /**
+     * The address of the notification listener's connection: {@code db_listen_host}/{@code
+     * db_listen_port} when set, else the server's (waiting like {@link #await()}).
+     */
+    public PgAddress listenAddress() {
+        PgAddress own = listen;
+        return own != null ? own : await();
     }
 
     /** Completes with the server's address once it answers, or exceptionally with a DatabaseException. */

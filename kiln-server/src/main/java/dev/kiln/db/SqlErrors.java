@@ -90,6 +90,12 @@ public final class SqlErrors {
             return t.getClass().getSimpleName();
         }
         String line = message.strip().lines().findFirst().orElse(message);
-        return line.startsWith("ERROR: ") || line.startsWith("FATAL: ") ? line.substring(7) : line;
+        line = line.startsWith("ERROR: ") || line.startsWith("FATAL: ") ? line.substring(7) : line;
+        if (t instanceof SQLException sql && ("26000".equals(sql.getSQLState()) || "42P05".equals(sql.getSQLState()))
+                && line.startsWith("prepared statement")) {
+            // a named statement prepared on one server session and used on another: a pooler in transaction mode
+            line += " (is db_host a pooler in transaction mode, such as PgBouncer's? set db_pooler = transaction)";
+        }
+        return line;
     }
 }

@@ -1,0 +1,146 @@
+package dev.kiln.server;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Kiln through Debian's PgBouncer in transaction pooling mode, configured by the
+ * {@code docs/pgbouncer.ini} operators read: the external API's calls, past pgjdbc's five uses of
+ * a statement (when it would prepare it by name), answer without a fault; and the notification
+ * listener, on {@code db_listen_host}, hears an addon installed by another process, which is then
+ * served without a restart. Without {@code db_listen_host} a transaction pool is refused at start
+ * in one line.
+ */
+@Tag("process")
+class PgBouncerTest {
+
+    private static final String PINGED = """
+            package pinged;
+
+            import dev.kiln.api.*;
+
+            public final class Pinged implements Addon {
+                @Override public void register(AddonContext context) { context.routes(this); }
+
+                @Route(value = "/pinged", auth = Route.Auth.PUBLIC)
+                public Response ping(Request request) { return Response.text("pong"); }
+            }
+            """;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void kilnServesThroughATransactionPoolAndListensBesideIt() throws Exception {
+        Path addons = CronHarness.addon(dir, "pinged", "pinged.Pinged", PINGED, "V1__pinged.sql", "SELECT 1;");
+        try (CronHarness database = CronHarness.shared(dir, "bouncer", addons, "base");
+             Bouncer bouncer = Bouncer.start(dir, CronHarness.sharedPort());
+             KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "pooled"), "--addons-path=" + addons,
+                     "--db_host=127.0.0.1", "--db_port=" + bouncer.port, "--db_user=kiln", "--db-pooler=transaction",
+                     "--db-listen-host=localhost", "--db-listen-port=" + CronHarness.sharedPort(), "-d", database.db,
+                     "--max-cron-threads=1")) {
+            String out = Commands.python(dir, """
+                    import sys, xmlrpc.client
+                    url, db = sys.argv[1], sys.argv[2]
+                    uid = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common").authenticate(db, "admin", "admin", {})
+                    models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object")
+                    def call(method, *args, **kw):
+                        return models.execute_kw(db, uid, "admin", "res.partner", method, list(args), kw)
+                    for i in range(12):          # every statement well past pgjdbc's prepareThreshold (5)
+                        made = call("create", {"name": f"Pooled {i}", "email": f"p{i}@example.com"})
+                        assert call("read", [made], ["email"])[0]["email"] == f"p{i}@example.com"
+                        call("write", [made], {"city": "Ghent"})
+                        assert call("search_count", [["id", "=", made], ["city", "=", "Ghent"]]) == 1
+                        call("unlink", [made])
+                    print("calls", uid, call("search_count", [["name", "like", "Pooled"]]))
+                    """, "http://127.0.0.1:" + kiln.port(), database.db);
+            assertThat(out).as(kiln.log()).isEqualTo("calls 2 0\n");
+            assertThat(kiln.get("/pinged")).startsWith("HTTP/1.1 404");
+
+            try (KilnProcess install = KilnProcess.launch(Files.createTempDirectory(dir, "install"), List.of(),
+                    "--addons-path=" + addons, "-d", database.db, "-i", "pinged", "--stop-after-init")) {
+                assertThat(install.awaitExit(Duration.ofSeconds(90))).as(install.log()).isZero();
+            }
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(kiln.get("/pinged"))
+                    .as("the registry signal, heard on db_listen_host").startsWith("HTTP/1.1 200").endsWith("pong"));
+            assertThat(kiln.log()).doesNotContain("prepared statement").doesNotContain("ERROR");
+        }
+    }
+
+    @Test
+    void aTransactionPoolWithoutAListenHostIsRefusedAtStartInOneLine() throws Exception {
+        try (KilnProcess kiln = KilnProcess.launch(Files.createTempDirectory(dir, "refused"), List.of(),
+                "--db_host=127.0.0.1", "--db_port=6432", "--db_user=kiln", "--db-pooler=transaction", "-d", "any")) {
+            assertThat(kiln.awaitExit(Duration.ofSeconds(60))).isEqualTo(2);
+            assertThat(kiln.log()).contains("db_pooler = transaction: LISTEN needs a session").contains("db_listen_host")
+                    .doesNotContain("\tat ");
+        }
+    }
+
+    /** PgBouncer run from docs/pgbouncer.ini, its ports, auth and paths this test's; as nobody when the test is root. */
+    private record Bouncer(Process process, int port) implements AutoCloseable {
+
+        static Bouncer start(Path dir, int postgresPort) throws IOException, InterruptedException {
+            Path binary = Path.of("/usr/sbin/pgbouncer");
+            assertThat(binary).as("Debian's pgbouncer (.ci/run installs it)").isExecutable();
+            Path home = Files.createDirectories(dir.resolve("pgbouncer"));
+            int port = KilnProcess.freePort();
+            String ini = Files.readString(Path.of(System.getProperty("kiln.dist")).getParent().resolve("docs/pgbouncer.ini"))
+                    .replace("port=5432", "port=" + postgresPort)
+                    .replace("listen_port = 6432", "listen_port = " + port)
+                    .replace("auth_type = scram-sha-256", "auth_type = trust")       // the embedded server trusts localhost
+                    .replace("/etc/pgbouncer/userlist.txt", home.resolve("userlist.txt").toString());
+            assertThat(ini).contains("pool_mode = transaction").contains("listen_port = " + port);
+            Files.writeString(home.resolve("pgbouncer.ini"), ini);
+            Files.writeString(home.resolve("userlist.txt"), "\"kiln\" \"\"\n");
+            for (Path path : List.of(dir, home)) {
+                Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
+            List<String> command = new ArrayList<>(List.of(binary.toString()));
+            if ("root".equals(System.getProperty("user.name"))) {
+                command.addAll(List.of("-u", "nobody"));                     // PgBouncer refuses to run as root
+            }
+            command.add(home.resolve("pgbouncer.ini").toString());
+            Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(home.resolve("pgbouncer.log").toFile()).start();
+            Bouncer bouncer = new Bouncer(process, port);
+            try {
+                await().atMost(Duration.ofSeconds(30)).until(() -> {
+                    assertThat(process.isAlive()).as(Files.readString(home.resolve("pgbouncer.log"))).isTrue();
+                    try (Socket socket = new Socket()) {
+                        socket.connect(new InetSocketAddress("127.0.0.1", port), 1_000);
+                        return true;
+                    } catch (IOException notYet) {
+                        return false;
+                    }
+                });
+            } catch (RuntimeException | Error e) {
+                bouncer.close();
+                throw e;
+            }
+            return bouncer;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
+    }
+}
