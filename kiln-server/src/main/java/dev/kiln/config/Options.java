@@ -180,7 +180,8 @@ public final class Options {
             ValueType.logHandlers(), ":INFO", "--log-handler");
 
     public static final Option<String> DB_HOST = TABLE.later(DATABASES).value("db_host",
-            "PostgreSQL host (default: the embedded PostgreSQL)",
+            "PostgreSQL host (default: the embedded PostgreSQL); several, h1,h2:5433, for a primary and its "
+                    + "standbys: Kiln uses whichever is the primary, and finds the new one after a failover",
             ValueType.text(), null, "--db_host", "--db-host");
 
     public static final Option<Integer> DB_PORT = TABLE.later(DATABASES).value("db_port",

@@ -275,10 +275,10 @@ public final class DatabaseManager {
     /** Runs a client tool against {@code database}; a non-zero exit throws its last error line. */
     private void run(String what, Path tool, String database, String... arguments) {
         PgAddress server = pools.server();
-        List<String> command = new ArrayList<>(List.of(tool.toString(), "--host=" + server.host(),
-                "--port=" + server.port(), "--username=" + server.effectiveUser(), "--no-password",
-                // A connection string, so that no database name is read as one.
-                "--dbname=dbname=" + conninfoQuote(database)));
+        List<String> command = new ArrayList<>(List.of(tool.toString(), "--host=" + server.libpqHosts(),
+                "--port=" + server.libpqPorts(), "--username=" + server.effectiveUser(), "--no-password",
+                // A connection string, so that no database name is read as one; of several servers, the primary.
+                "--dbname=dbname=" + conninfoQuote(database) + (server.several() ? " target_session_attrs=read-write" : "")));
         command.addAll(List.of(arguments));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));

@@ -48,8 +48,14 @@ public final class Postgres implements AutoCloseable {
     public static Postgres start(Config config) {
         if (config.dbHost() != null && !config.dbHost().isBlank()) {
             boolean transactionPooled = "transaction".equals(config.dbPooler());
-            Postgres postgres = external(new PgAddress(config.dbHost(), config.dbPort(), config.dbUser(), config.dbPassword(),
-                    config.dbSslmode(), transactionPooled));
+            PgAddress address;
+            try {
+                address = new PgAddress(config.dbHost(), config.dbPort(), config.dbUser(), config.dbPassword(),
+                        config.dbSslmode(), transactionPooled);
+            } catch (IllegalArgumentException malformed) {
+                throw KilnException.usage(malformed.getMessage());
+            }
+            Postgres postgres = external(address);
             boolean ownListenAddress = config.dbListenHost() != null && !config.dbListenHost().isBlank()
                     || config.dbListenPort() != 0;
             if (ownListenAddress) {

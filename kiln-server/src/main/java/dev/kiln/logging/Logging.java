@@ -34,11 +34,13 @@ public final class Logging {
      * Odoo's default handlers, in Kiln's names: Kiln says itself what Jetty would say at INFO. The
      * embedded PostgreSQL library says nothing: a start that fails reaches Kiln as an exception,
      * which Kiln reports in one line, and on close the library's own stop finds the server Kiln
-     * already stopped, which it would report as an error with a stack trace.
+     * already stopped, which it would report as an error with a stack trace. HikariCP's note that it
+     * dropped a broken connection comes with the driver's stack: a lost server is said once by Kiln
+     * (the notification listener's line, the calls' own answers), so that note is left out.
      */
     private static final List<String> BASE_HANDLERS = List.of(":INFO", "org.eclipse.jetty:WARNING",
             "io.zonky.test.db.postgres:WARNING", "io.zonky.test.db.postgres.embedded.EmbeddedPostgres:OFF",
-            "com.zaxxer.hikari:WARNING");
+            "com.zaxxer.hikari:WARNING", "com.zaxxer.hikari.pool.ProxyConnection:ERROR");
 
     private static volatile BatchingAppender current;
 
