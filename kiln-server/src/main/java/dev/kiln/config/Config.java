@@ -55,6 +55,8 @@ public record Config(
         String dbUser,
         String dbPassword,
         String dbSslmode,
+        String dbReplicaHost,
+        int dbReplicaPort,
         String dbPooler,
         String dbListenHost,
         int dbListenPort,

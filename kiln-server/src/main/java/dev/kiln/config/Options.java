@@ -155,8 +155,9 @@ public final class Options {
     public static final Option<Set<String>> DEV_MODE = TABLE.value("dev_mode",
             "comma-separated developer modes: debug (error pages and JSON-RPC errors show the exception, "
                     + "stack trace, request and addon), access (log each refused login or access with its reason), "
-                    + "reload, or all",
-            ValueType.choiceSet("access", "debug", "reload"), "", "--dev");
+                    + "reload, replica (read-only methods run in a read-only transaction, as on a replica: a write "
+                    + "there is logged, then run again normally), or all (but replica)",
+            ValueType.choiceSet(Set.of("replica"), "access", "debug", "reload", "replica"), "", "--dev");
 
     public static final Option<Path> PIDFILE = TABLE.value("pidfile",
             "file to write the server's pid to (removed at exit)",
@@ -200,6 +201,14 @@ public final class Options {
             "PostgreSQL SSL mode",
             ValueType.choice("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
             "prefer", "--db_sslmode", "--db-sslmode");
+
+    public static final Option<String> DB_REPLICA_HOST = TABLE.later(DATABASES).value("db_replica_host",
+            "a read-only replica of db_host: the external API's read-only methods (search, read, ...) run there",
+            ValueType.text(), null, "--db-replica-host", "--db_replica_host");
+
+    public static final Option<Integer> DB_REPLICA_PORT = TABLE.later(DATABASES).value("db_replica_port",
+            "the replica's port; default db_port",
+            ValueType.port(true), null, "--db-replica-port", "--db_replica_port");
 
     public static final Option<String> DB_POOLER = TABLE.later(DATABASES).value("db_pooler",
             "what db_host is: none (PostgreSQL itself), or a pooler in session or transaction mode (PgBouncer); "

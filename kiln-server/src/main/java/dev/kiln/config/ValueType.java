@@ -204,14 +204,20 @@ public interface ValueType<T> {
 
     /** A comma list drawn from {@code choices}; "all" stands for every other choice. */
     static ValueType<Set<String>> choiceSet(String... choices) {
+        return choiceSet(Set.of(), choices);
+    }
+
+    /** A comma list drawn from {@code choices}; "all" stands for every other choice but {@code notInAll}. */
+    static ValueType<Set<String>> choiceSet(Set<String> notInAll, String... choices) {
         List<String> all = List.of(choices);
+        List<String> meantByAll = all.stream().filter(c -> !notInAll.contains(c)).toList();
         return new ValueType<>() {
             public Set<String> parse(String text, Path home) {
                 Set<String> chosen = new TreeSet<>();
                 for (String item : split(text)) {
                     String t = item.toLowerCase(Locale.ROOT);
                     if (t.equals("all")) {
-                        chosen.addAll(all);
+                        chosen.addAll(meantByAll);
                     } else if (all.contains(t)) {
                         chosen.add(t);
                     } else {

@@ -47,6 +47,8 @@ public final class ConnectionPools implements AutoCloseable {
     private final Map<String, Pool> pools = new ConcurrentHashMap<>();
     private final Map<String, Object> creating = new ConcurrentHashMap<>();
     private final Map<String, DataSource> listenSources = new ConcurrentHashMap<>();
+    private ConnectionPools replica;
+    private boolean readOnlyOnPrimary;
     private volatile boolean closed;
 
     public ConnectionPools(Postgres postgres, int maxConnections) {
@@ -76,7 +78,37 @@ public final class ConnectionPools implements AutoCloseable {
      * refused unless {@code db_allow_superuser}.
      */
     public static ConnectionPools of(Postgres postgres, Config config) {
-        return new ConnectionPools(postgres, config.dbMaxconn(), DEFAULT_CONNECTION_TIMEOUT, config.dbAllowSuperuser());
+        ConnectionPools pools = new ConnectionPools(postgres, config.dbMaxconn(), DEFAULT_CONNECTION_TIMEOUT,
+                config.dbAllowSuperuser());
+        if (config.dbReplicaHost() != null && !config.dbReplicaHost().isBlank()) {
+            PgAddress replica;
+            try {
+                replica = new PgAddress(config.dbReplicaHost(), config.dbReplicaPort() != 0 ? config.dbReplicaPort()
+                        : config.dbPort(), config.dbUser(), config.dbPassword(), config.dbSslmode());
+            } catch (IllegalArgumentException malformed) {
+                throw dev.kiln.failure.KilnException.usage("db_replica_host: " + malformed.getMessage());
+            }
+            pools.replica = new ConnectionPools(Postgres.external(replica), config.dbMaxconn(), DEFAULT_CONNECTION_TIMEOUT,
+                    config.dbAllowSuperuser());
+        }
+        pools.readOnlyOnPrimary = pools.replica == null && config.dev("replica");
+        return pools;
+    }
+
+    /**
+     * The pools of the read-only replica ({@code db_replica_host}), bounded by their own
+     * {@code db_maxconn}; empty when there is none. Only read-only work goes there.
+     */
+    public java.util.Optional<ConnectionPools> replica() {
+        return java.util.Optional.ofNullable(replica);
+    }
+
+    /**
+     * {@code --dev=replica} without a replica: read-only work runs on these pools in a read-only
+     * transaction, so that a write where none is expected shows, as it would on a replica.
+     */
+    public boolean readOnlyOnPrimary() {
+        return readOnlyOnPrimary;
     }
 
     /** A REPEATABLE READ connection to {@code database}, autocommit off. Close it to give it back. */
@@ -194,6 +226,9 @@ public final class ConnectionPools implements AutoCloseable {
         closed = true;
         for (String database : Set.copyOf(pools.keySet())) {
             closePool(database);
+        }
+        if (replica != null) {
+            replica.close();
         }
     }
 

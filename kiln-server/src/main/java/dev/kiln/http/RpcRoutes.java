@@ -8,6 +8,8 @@ import dev.kiln.api.RpcFault;
 import dev.kiln.auth.Credentials;
 import dev.kiln.auth.LoginThrottle;
 import dev.kiln.auth.Users;
+import dev.kiln.db.ConnectionPools;
+import dev.kiln.db.SqlErrors;
 import dev.kiln.db.Transactions;
 import dev.kiln.failure.KilnException;
 import dev.kiln.http.BuiltInRoute.Claim;
@@ -27,11 +29,13 @@ import tools.jackson.databind.JsonNode;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Odoo's external API: {@code POST /xmlrpc/2/<service>} (XML-RPC) and {@code POST /jsonrpc}
@@ -256,35 +260,27 @@ final class RpcRoutes {
         }
         databases.registries().prepare(db);
         try {
-            Object answer = UnitOfWork.inTransaction(databases.pools(), db, scope -> {
-                Connection connection = scope.connection();
-                long uid;
+            ConnectionPools primary = databases.pools();
+            boolean readsOnly = Models.readsOnly(name);
+            Optional<ConnectionPools> replica = readsOnly ? primary.replica() : Optional.empty();
+            boolean simulated = readsOnly && replica.isEmpty() && primary.readOnlyOnPrimary();
+            Object answer;
+            if (replica.isPresent() || simulated) {
                 try {
-                    uid = who.uid(connection);
-                } catch (RpcFault fault) {
-                    throw fault;
-                } catch (RuntimeException refused) {
-                    throw new Refused(refused);
-                }
-                Registry registry = databases.registries().get(db, connection);
-                Model.Invocable method = registry.models().require(model).methods().get(name);
-                if (method == null) {
-                    throw unknownMethod(model, name);
-                }
-                TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, client));
-                Object result = UnitOfWork.asAddon(method.loader(), () -> {
-                    try {
-                        return method.method().call(new RpcCall(env, uid, positional, named));
-                    } catch (SQLException e) {
-                        throw Integrity.fault(e);          // a broken constraint is the caller's; a conflict is retried
-                    } catch (RuntimeException | Error e) {
+                    answer = attempt(replica.orElse(primary), simulated, db, model, name, positional, named, client, who);
+                } catch (KilnException e) {
+                    SQLException cause = SqlErrors.rootSqlException(e);
+                    if (cause == null || !"25006".equals(cause.getSQLState())) {
                         throw e;
-                    } catch (Throwable checked) {
-                        throw new CallError.Failed(checked);
                     }
-                });
-                return result;
-            });
+                    // Odoo's rule: a read-only call that writes runs again on the primary, once
+                    LOG.warn("{}: {}.{} wrote in a read-only transaction ({}); run again on the primary", db, model, name,
+                            simulated ? "--dev=replica" : "on the replica");
+                    answer = attempt(primary, false, db, model, name, positional, named, client, who);
+                }
+            } else {
+                answer = attempt(primary, false, db, model, name, positional, named, client, who);
+            }
             if (Models.changesCredentials(model, name)) {
                 databases.registries().credentialsChanged(db);     // every process forgets what it remembered
             }
@@ -302,6 +298,45 @@ final class RpcRoutes {
             LOG.error("{}: {}.{} failed", db, model, name, failure);
             throw new CallError.Failed(failure);
         }
+    }
+
+    /** One try of {@link #call} on {@code pools}, in a read-only transaction when {@code readOnly}. */
+    private Object attempt(ConnectionPools pools, boolean readOnly, String db, String model, String name,
+                           List<Object> positional, Map<String, Object> named, String client, Who who) {
+        return UnitOfWork.inTransaction(pools, db, scope -> {
+            Connection connection = scope.connection();
+            if (readOnly) {
+                try (Statement statement = connection.createStatement()) {
+                    statement.execute("SET TRANSACTION READ ONLY");
+                }
+            }
+            long uid;
+            try {
+                uid = who.uid(connection);
+            } catch (RpcFault fault) {
+                throw fault;
+            } catch (RuntimeException refused) {
+                throw new Refused(refused);
+            }
+            Registry registry = databases.registries().get(db, connection);
+            Model.Invocable method = registry.models().require(model).methods().get(name);
+            if (method == null) {
+                throw unknownMethod(model, name);
+            }
+            TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, client));
+            Object result = UnitOfWork.asAddon(method.loader(), () -> {
+                try {
+                    return method.method().call(new RpcCall(env, uid, positional, named));
+                } catch (SQLException e) {
+                    throw Integrity.fault(e);          // a broken constraint is the caller's; a conflict is retried
+                } catch (RuntimeException | Error e) {
+                    throw e;
+                } catch (Throwable checked) {
+                    throw new CallError.Failed(checked);
+                }
+            });
+            return result;
+        });
     }
 
     private static RpcFault unknownMethod(String model, String name) {

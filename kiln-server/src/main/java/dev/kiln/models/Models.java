@@ -90,6 +90,15 @@ public final class Models {
         return model;
     }
 
+    /** The standard methods that only read (Odoo's {@code @api.readonly}): a replica may run them. */
+    private static final java.util.Set<String> READ_ONLY = java.util.Set.of("search", "search_count", "search_read", "read",
+            "fields_get", "name_search", "name_get", "default_get", "check_access_rights", "check_access_rule", "has_access");
+
+    /** Whether {@code method} is one of the standard methods that only read. */
+    public static boolean readsOnly(String method) {
+        return READ_ONLY.contains(method);
+    }
+
     /** Whether {@code method} of {@code model} may change what a user logs in with (their password, login, being active). */
     public static boolean changesCredentials(String model, String method) {
         return model.equals("res.users") && (method.equals("write") || method.equals("unlink"));

@@ -232,7 +232,7 @@ class ConfigLoaderTest {
         assertThat(load("dev_mode", "all").devMode()).isEqualTo(Set.of("reload", "debug", "access"));
         assertThat(load("dev_mode", "debug, reload").dev("debug")).isTrue();
         assertThat(usageMessage(() -> load("dev_mode", "reload,qweb")))
-                .isEqualTo("--dev = 'reload,qweb': unknown mode 'qweb'; expected access, debug, reload or all");
+                .isEqualTo("--dev = 'reload,qweb': unknown mode 'qweb'; expected access, debug, reload, replica or all");
     }
 
     @Test
@@ -290,7 +290,7 @@ class ConfigLoaderTest {
                 saved.limitRequest(), saved.limitTimeWorkerCron(), saved.workerHeap(), saved.workerConnections(),
                 saved.busMaxPollsPerClient(), saved.busMaxPollsPerDb(), saved.devMode(), saved.pidfile(),
                 saved.dataDir(), saved.logLevel(), saved.logfile(), saved.logHandler(), saved.dbHost(),
-                saved.dbPort(), saved.dbUser(), saved.dbPassword(), saved.dbSslmode(), saved.dbPooler(), saved.dbListenHost(), saved.dbListenPort(), saved.dbMaxconn(), saved.dbAllowSuperuser(),
+                saved.dbPort(), saved.dbUser(), saved.dbPassword(), saved.dbSslmode(), saved.dbReplicaHost(), saved.dbReplicaPort(), saved.dbPooler(), saved.dbListenHost(), saved.dbListenPort(), saved.dbMaxconn(), saved.dbAllowSuperuser(),
                 saved.dbTemplate(), saved.dbfilter(), saved.listDb(), saved.adminPasswd()));
     }
 

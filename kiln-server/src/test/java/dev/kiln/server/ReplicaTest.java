@@ -1,0 +1,98 @@
+package dev.kiln.server;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Read-only methods on a replica ({@code db_replica_host}, Odoo's option): with the standby's
+ * replay paused, a record just created on the primary is not found by {@code search} or
+ * {@code read}, which ran on the standby; writes go to the primary. A read-only method that writes
+ * (an addon's override of {@code search}) is refused by the replica and run again on the primary,
+ * as Odoo does, with one WARNING line; {@code --dev=replica} shows the same without a replica.
+ */
+@Tag("process")
+class ReplicaTest {
+
+    /** An addon whose search writes: what a replica refuses. */
+    private static final String COUNTED = """
+            package counted;
+
+            import dev.kiln.api.*;
+            import java.sql.Statement;
+
+            public final class Counted implements Addon {
+                @Override public void register(AddonContext context) {
+                    context.model(ModelSpec.extend("res.partner").override("search", (call, next) -> {
+                        try (Statement statement = call.env().connection().createStatement()) {
+                            statement.execute("INSERT INTO counted_search DEFAULT VALUES");
+                        }
+                        return next.call(call);
+                    }));
+                }
+            }
+            """;
+    private static final String CLIENT = """
+            import sys, xmlrpc.client
+            url, db, action = sys.argv[1], sys.argv[2], sys.argv[3]
+            models = xmlrpc.client.ServerProxy(url + "/xmlrpc/2/object")
+            def call(method, *args, **kw):
+                return models.execute_kw(db, 2, "admin", "res.partner", method, list(args), kw)
+            if action == "create":
+                print(call("create", {"name": sys.argv[4]}))
+            else:
+                print(call("search_count", [["name", "=", sys.argv[4]]]), len(call("read", [int(sys.argv[5])], ["name"])),
+                      len(call("search", [["name", "=", sys.argv[4]]])))
+            """;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void readOnlyMethodsRunOnTheReplicaAndOneThatWritesRunsAgainOnThePrimary() throws Exception {
+        Path addons = CronHarness.addon(dir, "counted", "counted.Counted", COUNTED, "V1__counted.sql",
+                "CREATE TABLE counted_search (id serial PRIMARY KEY);");
+        try (StreamingPair pair = StreamingPair.start();
+             KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--addons-path=" + addons,
+                     "--db_host=127.0.0.1", "--db_port=" + pair.primaryPort, "--db_replica_host=127.0.0.1",
+                     "--db_replica_port=" + pair.standbyPort, "--db_user=kiln", "-d", "replicated", "-i", "counted",
+                     "--max-cron-threads=0")) {
+            kiln.awaitReady();
+            String url = "http://127.0.0.1:" + kiln.port();
+            String seen = Commands.python(dir, CLIENT, url, "replicated", "create", "Seen").strip();
+            pair.awaitCaughtUp();
+            assertThat(Commands.python(dir, CLIENT, url, "replicated", "find", "Seen", seen)).isEqualTo("1 1 1\n");
+
+            pair.psql(pair.standbyPort, "SELECT pg_wal_replay_pause()");
+            String unseen = Commands.python(dir, CLIENT, url, "replicated", "create", "Unseen").strip();
+            assertThat(unseen).as("created on the primary").matches("\\d+");
+            // search_count and read ran on the paused standby; search wrote (the override), so it ran on the primary
+            assertThat(Commands.python(dir, CLIENT, url, "replicated", "find", "Unseen", unseen)).as(kiln.log())
+                    .isEqualTo("0 0 1\n");
+            assertThat(pair.psql(pair.primaryPort, "replicated", "SELECT count(*) FROM counted_search").strip())
+                    .as("each search wrote once, on the primary").isEqualTo("2");
+            assertThat(kiln.log()).contains("res.partner.search wrote in a read-only transaction (on the replica); run again"
+                    + " on the primary").doesNotContain("\tat ");
+            pair.psql(pair.standbyPort, "SELECT pg_wal_replay_resume()");
+        }
+    }
+
+    @Test
+    void devReplicaRunsReadOnlyMethodsInAReadOnlyTransactionOnThePrimary() throws Exception {
+        Path addons = CronHarness.addon(dir, "counted", "counted.Counted", COUNTED, "V1__counted.sql",
+                "CREATE TABLE counted_search (id serial PRIMARY KEY);");
+        try (CronHarness database = CronHarness.shared(dir, "devreplica", addons, "base,counted")) {
+            KilnProcess kiln = database.serve("--addons-path=" + addons, "--dev=replica", "--max-cron-threads=0");
+            String url = "http://127.0.0.1:" + kiln.port();
+            String made = Commands.python(dir, CLIENT, url, database.db, "create", "Dev").strip();
+            assertThat(Commands.python(dir, CLIENT, url, database.db, "find", "Dev", made)).isEqualTo("1 1 1\n");
+            assertThat(kiln.log()).contains("res.partner.search wrote in a read-only transaction (--dev=replica); run again"
+                    + " on the primary").doesNotContain("res.partner.read wrote");
+        }
+    }
+}
