@@ -57,6 +57,7 @@ public record Config(
         String dbSslmode,
         String dbReplicaHost,
         int dbReplicaPort,
+        int dbReplicaMaxLag,
         String dbPooler,
         String dbListenHost,
         int dbListenPort,

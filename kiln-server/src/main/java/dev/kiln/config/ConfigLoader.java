@@ -202,6 +202,7 @@ public final class ConfigLoader {
                 value(Options.DB_SSLMODE),
                 value(Options.DB_REPLICA_HOST),
                 Objects.requireNonNullElse(value(Options.DB_REPLICA_PORT), 0),
+                value(Options.DB_REPLICA_MAX_LAG),
                 value(Options.DB_POOLER),
                 value(Options.DB_LISTEN_HOST),
                 Objects.requireNonNullElse(value(Options.DB_LISTEN_PORT), 0),

@@ -210,6 +210,11 @@ public final class Options {
             "the replica's port; default db_port",
             ValueType.port(true), null, "--db-replica-port", "--db_replica_port");
 
+    public static final Option<Integer> DB_REPLICA_MAX_LAG = TABLE.later(DATABASES).value("db_replica_max_lag",
+            "seconds the replica may replay behind the primary; further behind, or down, and read-only work goes to the "
+                    + "primary until it has caught up (checked every second); 0 = no guard",
+            ValueType.integer(0, 86_400, "seconds"), "0", "--db-replica-max-lag", "--db_replica_max_lag");
+
     public static final Option<String> DB_POOLER = TABLE.later(DATABASES).value("db_pooler",
             "what db_host is: none (PostgreSQL itself), or a pooler in session or transaction mode (PgBouncer); "
                     + "with transaction, no statement stays prepared across transactions, each transaction sets its "

@@ -48,6 +48,7 @@ public final class ConnectionPools implements AutoCloseable {
     private final Map<String, Object> creating = new ConcurrentHashMap<>();
     private final Map<String, DataSource> listenSources = new ConcurrentHashMap<>();
     private ConnectionPools replica;
+    private ReplicaGuard replicaGuard;
     private boolean readOnlyOnPrimary;
     private volatile boolean closed;
 
@@ -90,6 +91,9 @@ public final class ConnectionPools implements AutoCloseable {
             }
             pools.replica = new ConnectionPools(Postgres.external(replica), config.dbMaxconn(), DEFAULT_CONNECTION_TIMEOUT,
                     config.dbAllowSuperuser());
+            if (config.dbReplicaMaxLag() > 0) {
+                pools.replicaGuard = new ReplicaGuard(pools.replica, config.dbReplicaMaxLag());
+            }
         }
         pools.readOnlyOnPrimary = pools.replica == null && config.dev("replica");
         return pools;
@@ -97,10 +101,12 @@ public final class ConnectionPools implements AutoCloseable {
 
     /**
      * The pools of the read-only replica ({@code db_replica_host}), bounded by their own
-     * {@code db_maxconn}; empty when there is none. Only read-only work goes there.
+     * {@code db_maxconn}; empty when there is none, or while its lag guard ({@code
+     * db_replica_max_lag}) finds it too far behind or unreachable. Only read-only work goes there.
      */
     public java.util.Optional<ConnectionPools> replica() {
-        return java.util.Optional.ofNullable(replica);
+        ReplicaGuard guard = replicaGuard;
+        return replica == null || guard != null && !guard.usable() ? java.util.Optional.empty() : java.util.Optional.of(replica);
     }
 
     /**
@@ -226,6 +232,9 @@ public final class ConnectionPools implements AutoCloseable {
         closed = true;
         for (String database : Set.copyOf(pools.keySet())) {
             closePool(database);
+        }
+        if (replicaGuard != null) {
+            replicaGuard.close();
         }
         if (replica != null) {
             replica.close();

@@ -79,6 +79,11 @@ public final class KilnMetrics {
     private final Counter retries = Counter.builder().name("kiln_db_transactions_retried_total")
             .help("Transactions run again after a serialization failure or a deadlock").labelNames("database")
             .register(registry);
+    private final Counter replicaSwitches = Counter.builder().name("kiln_db_replica_switches_total")
+            .help("Times read-only work moved between the replica and the primary (db_replica_max_lag), by where it went")
+            .labelNames("to").register(registry);
+    private final Gauge replicaInUse = Gauge.builder().name("kiln_db_replica_in_use")
+            .help("1 while read-only work runs on the replica, 0 while the primary takes it (lag or outage)").register(registry);
     /** The pools open in this process, by database, read at each scrape. */
     private final Map<String, PoolView> pools = new ConcurrentHashMap<>();
     private final Counter cronCalls = Counter.builder().name("kiln_cron_calls_total")
@@ -275,6 +280,17 @@ public final class KilnMetrics {
         KilnMetrics metrics = current;
         if (metrics != null) {
             metrics.poolTimeouts.labelValues(database).inc();
+        }
+    }
+
+    /** Read-only work goes to the replica ({@code true}) or, from now on, to the primary. */
+    public static void replicaInUse(boolean inUse, boolean switched) {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.replicaInUse.set(inUse ? 1 : 0);
+            if (switched) {
+                metrics.replicaSwitches.labelValues(inUse ? "replica" : "primary").inc();
+            }
         }
     }
 

@@ -290,7 +290,7 @@ class ConfigLoaderTest {
                 saved.limitRequest(), saved.limitTimeWorkerCron(), saved.workerHeap(), saved.workerConnections(),
                 saved.busMaxPollsPerClient(), saved.busMaxPollsPerDb(), saved.devMode(), saved.pidfile(),
                 saved.dataDir(), saved.logLevel(), saved.logfile(), saved.logHandler(), saved.dbHost(),
-                saved.dbPort(), saved.dbUser(), saved.dbPassword(), saved.dbSslmode(), saved.dbReplicaHost(), saved.dbReplicaPort(), saved.dbPooler(), saved.dbListenHost(), saved.dbListenPort(), saved.dbMaxconn(), saved.dbAllowSuperuser(),
+                saved.dbPort(), saved.dbUser(), saved.dbPassword(), saved.dbSslmode(), saved.dbReplicaHost(), saved.dbReplicaPort(), saved.dbReplicaMaxLag(), saved.dbPooler(), saved.dbListenHost(), saved.dbListenPort(), saved.dbMaxconn(), saved.dbAllowSuperuser(),
                 saved.dbTemplate(), saved.dbfilter(), saved.listDb(), saved.adminPasswd()));
     }
 

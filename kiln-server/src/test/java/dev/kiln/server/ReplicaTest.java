@@ -83,6 +83,27 @@ class ReplicaTest {
     }
 
     @Test
+    void aReplicaFurtherBehindThanItsMaxLagIsLeftUntilItCatchesUp() throws Exception {
+        try (StreamingPair pair = StreamingPair.start();
+             KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--db_host=127.0.0.1",
+                     "--db_port=" + pair.primaryPort, "--db_replica_host=127.0.0.1", "--db_replica_port=" + pair.standbyPort,
+                     "--db-replica-max-lag=1", "--db_user=kiln", "-d", "guarded", "--max-cron-threads=0")) {
+            kiln.awaitReady();
+            String url = "http://127.0.0.1:" + kiln.port();
+            pair.psql(pair.standbyPort, "SELECT pg_wal_replay_pause()");
+            String late = Commands.python(dir, CLIENT, url, "guarded", "create", "Late").strip();
+            // the replica received the new record but does not replay it: soon more than 1 s behind, and left
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(Commands.python(dir, CLIENT, url, "guarded", "find", "Late", late)).isEqualTo("1 1 1\n"));
+            assertThat(kiln.count("read-only work goes to the primary until it catches up")).isEqualTo(1);
+            pair.psql(pair.standbyPort, "SELECT pg_wal_replay_resume()");
+            kiln.awaitLog("read-only work goes to it again", 1);
+            assertThat(Commands.python(dir, CLIENT, url, "guarded", "find", "Late", late)).isEqualTo("1 1 1\n");
+            assertThat(kiln.count("read-only work goes to the primary until it catches up")).as("one line per change").isEqualTo(1);
+        }
+    }
+
+    @Test
     void devReplicaRunsReadOnlyMethodsInAReadOnlyTransactionOnThePrimary() throws Exception {
         Path addons = CronHarness.addon(dir, "counted", "counted.Counted", COUNTED, "V1__counted.sql",
                 "CREATE TABLE counted_search (id serial PRIMARY KEY);");

@@ -1,0 +1,91 @@
+package dev.kiln.db;
+
+import dev.kiln.metrics.KilnMetrics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+
+/**
+ * The replica's lag guard ({@code db_replica_max_lag}): every second, how far the replica's replay
+ * is behind what it received from the primary; further behind than the limit, or unreachable, and
+ * read-only work goes to the primary until the replica has caught up. Each change is logged once
+ * and counted ({@code kiln_db_replica_switches_total}).
+ */
+final class ReplicaGuard implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ReplicaGuard.class);
+    private static final Duration EVERY = Duration.ofSeconds(1);
+    /**
+     * Seconds since the last transaction the replica replayed, while it has received more than it
+     * replayed; 0 when it replayed all it received (an idle primary sends nothing to be behind on).
+     */
+    private static final String LAG = """
+            SELECT CASE WHEN pg_last_wal_receive_lsn() IS DISTINCT FROM pg_last_wal_replay_lsn()
+                        THEN COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
+                        ELSE 0 END""";
+
+    private final ConnectionPools replica;
+    private final int maxLagSeconds;
+    private final Thread thread;
+    private volatile boolean usable = true;
+    private volatile boolean running = true;
+
+    ReplicaGuard(ConnectionPools replica, int maxLagSeconds) {
+        this.replica = replica;
+        this.maxLagSeconds = maxLagSeconds;
+        KilnMetrics.replicaInUse(true, false);
+        this.thread = Thread.ofPlatform().daemon().name("kiln-replica-lag").start(this::run);
+    }
+
+    /** Whether read-only work may go to the replica now. */
+    boolean usable() {
+        return usable;
+    }
+
+    private void run() {
+        while (running) {
+            check();
+            try {
+                Thread.sleep(EVERY);
+            } catch (InterruptedException e) {
+                return;                     // closed
+            }
+        }
+    }
+
+    private void check() {
+        String state;
+        boolean ok;
+        try (Connection connection = replica.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
+             Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery(LAG)) {
+            row.next();
+            double lag = row.getDouble(1);
+            connection.commit();
+            ok = lag <= maxLagSeconds;
+            state = String.format("replays %.1f s behind the primary (db_replica_max_lag %d s)", lag, maxLagSeconds);
+        } catch (SQLException | RuntimeException e) {
+            ok = false;
+            state = "cannot be reached (" + SqlErrors.firstLine(e) + ")";
+        }
+        if (ok != usable && running) {
+            usable = ok;
+            KilnMetrics.replicaInUse(ok, true);
+            if (ok) {
+                LOG.info("replica: {}: read-only work goes to it again", state);
+            } else {
+                LOG.warn("replica: {}: read-only work goes to the primary until it catches up", state);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        thread.interrupt();
+    }
+}
