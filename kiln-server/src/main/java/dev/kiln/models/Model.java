@@ -6,7 +6,6 @@ import dev.kiln.api.ModelSpec;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * A model as served in one database: its declaration merged with the extensions of the addons
@@ -39,10 +38,6 @@ public record Model(String name, String table, String description, String addon,
     /** Whether the model has no records (an abstract model: methods only, no table). */
     public boolean isAbstract() {
         return table == null;
-    }
-
-    public Optional<Field> field(String fieldName) {
-        return Optional.ofNullable(fields.get(fieldName));
     }
 
     /** Whether searches hide inactive records by default (a boolean {@code active} field). */
