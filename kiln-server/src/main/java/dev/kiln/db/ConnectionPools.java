@@ -49,6 +49,8 @@ public final class ConnectionPools implements AutoCloseable {
     private final Map<String, DataSource> listenSources = new ConcurrentHashMap<>();
     private ConnectionPools replica;
     private ReplicaGuard replicaGuard;
+    /** The primary's WAL position after each caller's last write, by {@code database/uid}, while a replica may lag it. */
+    private final Map<String, Long> writes = new ConcurrentHashMap<>();
     private boolean readOnlyOnPrimary;
     private volatile boolean closed;
 
@@ -91,9 +93,7 @@ public final class ConnectionPools implements AutoCloseable {
             }
             pools.replica = new ConnectionPools(Postgres.external(replica), config.dbMaxconn(), DEFAULT_CONNECTION_TIMEOUT,
                     config.dbAllowSuperuser());
-            if (config.dbReplicaMaxLag() > 0) {
-                pools.replicaGuard = new ReplicaGuard(pools.replica, config.dbReplicaMaxLag());
-            }
+            pools.replicaGuard = new ReplicaGuard(pools.replica, config.dbReplicaMaxLag());
         }
         pools.readOnlyOnPrimary = pools.replica == null && config.dev("replica");
         return pools;
@@ -107,6 +107,47 @@ public final class ConnectionPools implements AutoCloseable {
     public java.util.Optional<ConnectionPools> replica() {
         ReplicaGuard guard = replicaGuard;
         return replica == null || guard != null && !guard.usable() ? java.util.Optional.empty() : java.util.Optional.of(replica);
+    }
+
+    /**
+     * Whether {@code uid}'s read-only work on {@code database} must stay on the primary: the user
+     * wrote there lately and the replica has not replayed that far yet, so a read there would not
+     * show the user their own change ({@link #wrote}).
+     */
+    public boolean readsOwnWritesOnPrimary(String database, long uid) {
+        Long position = writes.get(database + "/" + uid);
+        if (position == null || replicaGuard == null) {
+            return false;
+        }
+        if (replicaGuard.replayed() >= position) {
+            writes.remove(database + "/" + uid, position);
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * After a write of {@code uid} committed on {@code database} (with a replica only): where the
+     * primary's WAL is now, past that commit; the user's reads stay here until the replica replayed it.
+     */
+    public void wrote(String database, long uid) {
+        if (replica == null) {
+            return;
+        }
+        try (Connection connection = connection(database, Isolation.READ_COMMITTED);
+             Statement statement = connection.createStatement();
+             ResultSet row = statement.executeQuery("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")) {
+            row.next();
+            long position = row.getBigDecimal(1).longValue();
+            connection.commit();
+            if (writes.size() > 10_000) {           // callers who wrote and never read again: those the replica passed go
+                long replayed = replicaGuard.replayed();
+                writes.values().removeIf(p -> p <= replayed);
+            }
+            writes.merge(database + "/" + uid, position, Math::max);
+        } catch (SQLException | RuntimeException e) {
+            // the primary just took the write; if it cannot say where it is, the replica's lag guard still holds
+        }
     }
 
     /**

@@ -11,10 +11,11 @@ import java.sql.Statement;
 import java.time.Duration;
 
 /**
- * The replica's lag guard ({@code db_replica_max_lag}): every second, how far the replica's replay
- * is behind what it received from the primary; further behind than the limit, or unreachable, and
- * read-only work goes to the primary until the replica has caught up. Each change is logged once
- * and counted ({@code kiln_db_replica_switches_total}).
+ * The replica's watch: every second, what the replica has replayed, and how far its replay is
+ * behind what it received from the primary. With a lag guard ({@code db_replica_max_lag}), further
+ * behind than the limit, or unreachable, and read-only work goes to the primary until the replica
+ * has caught up; each change is logged once and counted ({@code kiln_db_replica_switches_total}).
+ * What it replayed decides where a caller who just wrote may read ({@link #replayed}).
  */
 final class ReplicaGuard implements AutoCloseable {
 
@@ -27,12 +28,16 @@ final class ReplicaGuard implements AutoCloseable {
     private static final String LAG = """
             SELECT CASE WHEN pg_last_wal_receive_lsn() IS DISTINCT FROM pg_last_wal_replay_lsn()
                         THEN COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
-                        ELSE 0 END""";
+                        ELSE 0 END,
+                   pg_last_wal_replay_lsn() - '0/0'::pg_lsn""";
 
     private final ConnectionPools replica;
+    /** The most seconds behind before the replica is left; 0: no limit (watched for {@link #replayed} only). */
     private final int maxLagSeconds;
     private final Thread thread;
     private volatile boolean usable = true;
+    /** What the replica had replayed at the last look, as a WAL position; -1 before the first. */
+    private volatile long replayed = -1;
     private volatile boolean running = true;
 
     ReplicaGuard(ConnectionPools replica, int maxLagSeconds) {
@@ -45,6 +50,11 @@ final class ReplicaGuard implements AutoCloseable {
     /** Whether read-only work may go to the replica now. */
     boolean usable() {
         return usable;
+    }
+
+    /** The WAL position the replica had replayed at the last look (a second ago at most); -1 when unknown. */
+    long replayed() {
+        return replayed;
     }
 
     private void run() {
@@ -65,11 +75,13 @@ final class ReplicaGuard implements AutoCloseable {
              Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery(LAG)) {
             row.next();
             double lag = row.getDouble(1);
+            replayed = row.getBigDecimal(2) == null ? -1 : row.getBigDecimal(2).longValue();
             connection.commit();
-            ok = lag <= maxLagSeconds;
+            ok = maxLagSeconds == 0 || lag <= maxLagSeconds;
             state = String.format("replays %.1f s behind the primary (db_replica_max_lag %d s)", lag, maxLagSeconds);
         } catch (SQLException | RuntimeException e) {
-            ok = false;
+            ok = maxLagSeconds == 0;        // no guard: the replica stays in use, as without a watch
+            replayed = -1;
             state = "cannot be reached (" + SqlErrors.firstLine(e) + ")";
         }
         if (ok != usable && running) {

@@ -265,9 +265,13 @@ final class RpcRoutes {
             Optional<ConnectionPools> replica = readsOnly ? primary.replica() : Optional.empty();
             boolean simulated = readsOnly && replica.isEmpty() && primary.readOnlyOnPrimary();
             Object answer;
+            long[] caller = {-1};
             if (replica.isPresent() || simulated) {
                 try {
-                    answer = attempt(replica.orElse(primary), simulated, db, model, name, positional, named, client, who);
+                    answer = attempt(replica.orElse(primary), simulated, replica.isPresent() ? primary : null, db, model, name,
+                            positional, named, client, who, caller);
+                } catch (OwnWrites recent) {
+                    answer = attempt(primary, false, null, db, model, name, positional, named, client, who, caller);
                 } catch (KilnException e) {
                     SQLException cause = SqlErrors.rootSqlException(e);
                     if (cause == null || !"25006".equals(cause.getSQLState())) {
@@ -276,10 +280,13 @@ final class RpcRoutes {
                     // Odoo's rule: a read-only call that writes runs again on the primary, once
                     LOG.warn("{}: {}.{} wrote in a read-only transaction ({}); run again on the primary", db, model, name,
                             simulated ? "--dev=replica" : "on the replica");
-                    answer = attempt(primary, false, db, model, name, positional, named, client, who);
+                    answer = attempt(primary, false, null, db, model, name, positional, named, client, who, caller);
                 }
             } else {
-                answer = attempt(primary, false, db, model, name, positional, named, client, who);
+                answer = attempt(primary, false, null, db, model, name, positional, named, client, who, caller);
+                if (!readsOnly && caller[0] >= 0) {
+                    primary.wrote(db, caller[0]);          // with a replica: the user's next reads see this
+                }
             }
             if (Models.changesCredentials(model, name)) {
                 databases.registries().credentialsChanged(db);     // every process forgets what it remembered
@@ -300,9 +307,21 @@ final class RpcRoutes {
         }
     }
 
-    /** One try of {@link #call} on {@code pools}, in a read-only transaction when {@code readOnly}. */
-    private Object attempt(ConnectionPools pools, boolean readOnly, String db, String model, String name,
-                           List<Object> positional, Map<String, Object> named, String client, Who who) {
+    /** A read-only call on the replica whose user wrote lately: it runs on the primary instead. */
+    private static final class OwnWrites extends RuntimeException {
+        OwnWrites() {
+            super(null, null, false, false);
+        }
+    }
+
+    /**
+     * One try of {@link #call} on {@code pools}, in a read-only transaction when {@code readOnly};
+     * on a replica ({@code primary} given), it steps aside ({@link OwnWrites}) for a user whose last
+     * write the replica has not replayed yet. The caller's uid goes to {@code caller[0]}.
+     */
+    private Object attempt(ConnectionPools pools, boolean readOnly, ConnectionPools primary, String db, String model,
+                           String name, List<Object> positional, Map<String, Object> named, String client, Who who,
+                           long[] caller) {
         return UnitOfWork.inTransaction(pools, db, scope -> {
             Connection connection = scope.connection();
             if (readOnly) {
@@ -317,6 +336,10 @@ final class RpcRoutes {
                 throw fault;
             } catch (RuntimeException refused) {
                 throw new Refused(refused);
+            }
+            caller[0] = uid;
+            if (primary != null && primary.readsOwnWritesOnPrimary(db, uid)) {
+                throw new OwnWrites();
             }
             Registry registry = databases.registries().get(db, connection);
             Model.Invocable method = registry.models().require(model).methods().get(name);

@@ -11,8 +11,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Read-only methods on a replica ({@code db_replica_host}, Odoo's option): with the standby's
- * replay paused, a record just created on the primary is not found by {@code search} or
- * {@code read}, which ran on the standby; writes go to the primary. A read-only method that writes
+ * replay paused, a record just created on the primary is not found by another user's
+ * {@code search_count} or {@code read}, which ran on the standby, while the user who created it
+ * reads on the primary until the standby replays it; writes go to the primary. A read-only method that writes
  * (an addon's override of {@code search}) is refused by the replica and run again on the primary,
  * as Odoo does, with one WARNING line; {@code --dev=replica} shows the same without a replica.
  */
@@ -38,13 +39,17 @@ class ReplicaTest {
             }
             """;
     private static final String CLIENT = """
-            import sys, xmlrpc.client
+            import os, sys, xmlrpc.client
             url, db, action = sys.argv[1], sys.argv[2], sys.argv[3]
+            uid, password = int(os.environ.get("KILN_UID", "2")), os.environ.get("KILN_PASSWORD", "admin")
             models = xmlrpc.client.ServerProxy(url + "/xmlrpc/2/object")
             def call(method, *args, **kw):
-                return models.execute_kw(db, 2, "admin", "res.partner", method, list(args), kw)
+                return models.execute_kw(db, uid, password, "res.partner", method, list(args), kw)
             if action == "create":
                 print(call("create", {"name": sys.argv[4]}))
+            elif action == "user":
+                print(models.execute_kw(db, uid, password, "res.users", "create",
+                                        [{"login": sys.argv[4], "name": sys.argv[4], "password": sys.argv[4] + "-pass"}]))
             else:
                 print(call("search_count", [["name", "=", sys.argv[4]]]), len(call("read", [int(sys.argv[5])], ["name"])),
                       len(call("search", [["name", "=", sys.argv[4]]])))
@@ -52,6 +57,14 @@ class ReplicaTest {
 
     @TempDir
     Path dir;
+
+    /** The client as the user {@code uid} on {@code db}. */
+    private String python(String url, String db, String uid, String password, String... args) throws Exception {
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of("env", "KILN_UID=" + uid,
+                "KILN_PASSWORD=" + password, "python3", "-c", CLIENT, url, db));
+        command.addAll(java.util.List.of(args));
+        return Commands.run(dir, java.time.Duration.ofMinutes(2), false, command);
+    }
 
     @Test
     void readOnlyMethodsRunOnTheReplicaAndOneThatWritesRunsAgainOnThePrimary() throws Exception {
@@ -68,14 +81,20 @@ class ReplicaTest {
             pair.awaitCaughtUp();
             assertThat(Commands.python(dir, CLIENT, url, "replicated", "find", "Seen", seen)).isEqualTo("1 1 1\n");
 
+            String other = Commands.python(dir, CLIENT, url, "replicated", "user", "reader").strip();
+            pair.awaitCaughtUp();
+
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_pause()");
             String unseen = Commands.python(dir, CLIENT, url, "replicated", "create", "Unseen").strip();
             assertThat(unseen).as("created on the primary").matches("\\d+");
-            // search_count and read ran on the paused standby; search wrote (the override), so it ran on the primary
-            assertThat(Commands.python(dir, CLIENT, url, "replicated", "find", "Unseen", unseen)).as(kiln.log())
+            // another user's search_count and read ran on the paused standby: the record is not there yet;
+            // search wrote (the override), so it ran on the primary
+            assertThat(python(url, "replicated", other, "reader-pass", "find", "Unseen", unseen)).as(kiln.log())
                     .isEqualTo("0 0 1\n");
+            // the user who wrote it reads on the primary until the standby has replayed that write
+            assertThat(Commands.python(dir, CLIENT, url, "replicated", "find", "Unseen", unseen)).isEqualTo("1 1 1\n");
             assertThat(pair.psql(pair.primaryPort, "replicated", "SELECT count(*) FROM counted_search").strip())
-                    .as("each search wrote once, on the primary").isEqualTo("2");
+                    .as("each search wrote once, on the primary").isEqualTo("3");
             assertThat(kiln.log()).contains("res.partner.search wrote in a read-only transaction (on the replica); run again"
                     + " on the primary").doesNotContain("\tat ");
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_resume()");
@@ -90,15 +109,18 @@ class ReplicaTest {
                      "--db-replica-max-lag=1", "--db_user=kiln", "-d", "guarded", "--max-cron-threads=0")) {
             kiln.awaitReady();
             String url = "http://127.0.0.1:" + kiln.port();
+            String reader = Commands.python(dir, CLIENT, url, "guarded", "user", "reader").strip();
+            pair.awaitCaughtUp();
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_pause()");
             String late = Commands.python(dir, CLIENT, url, "guarded", "create", "Late").strip();
-            // the replica received the new record but does not replay it: soon more than 1 s behind, and left
+            // the replica received the new record but does not replay it: soon more than 1 s behind, and left,
+            // for every user (the one who wrote reads on the primary anyway)
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).untilAsserted(() ->
-                    assertThat(Commands.python(dir, CLIENT, url, "guarded", "find", "Late", late)).isEqualTo("1 1 1\n"));
+                    assertThat(python(url, "guarded", reader, "reader-pass", "find", "Late", late)).isEqualTo("1 1 1\n"));
             assertThat(kiln.count("read-only work goes to the primary until it catches up")).isEqualTo(1);
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_resume()");
             kiln.awaitLog("read-only work goes to it again", 1);
-            assertThat(Commands.python(dir, CLIENT, url, "guarded", "find", "Late", late)).isEqualTo("1 1 1\n");
+            assertThat(python(url, "guarded", reader, "reader-pass", "find", "Late", late)).isEqualTo("1 1 1\n");
             assertThat(kiln.count("read-only work goes to the primary until it catches up")).as("one line per change").isEqualTo(1);
         }
     }
