@@ -55,15 +55,10 @@ class FailoverTest {
                                         open(sys.argv[3], "w").close()
                                     if os.path.exists(sys.argv[4]):
                                         break
-                                except xmlrpc.client.ProtocolError as refused:
+                                except (xmlrpc.client.ProtocolError, xmlrpc.client.Fault) as refused:
                                     failures += 1
-                                    kinds.add(f"HTTP {refused.errcode}")
-                                    now = time.monotonic()
-                                    first, last = first or now, now
-                                    time.sleep(0.05)
-                                except xmlrpc.client.Fault as fault:
-                                    failures += 1
-                                    kinds.add(f"fault {fault.faultCode}: {fault.faultString.splitlines()[0]}")
+                                    kinds.add(f"HTTP {refused.errcode}" if isinstance(refused, xmlrpc.client.ProtocolError)
+                                              else f"fault {refused.faultCode}: {refused.faultString.splitlines()[0]}")
                                     now = time.monotonic()
                                     first, last = first or now, now
                                     time.sleep(0.05)
