@@ -266,12 +266,12 @@ final class RpcRoutes {
             boolean simulated = readsOnly && replica.isEmpty() && primary.readOnlyOnPrimary();
             Object answer;
             long[] caller = {-1};
+            Invocation invocation = new Invocation(db, model, name, positional, named, client, who);
             if (replica.isPresent() || simulated) {
                 try {
-                    answer = attempt(replica.orElse(primary), simulated, replica.isPresent() ? primary : null, db, model, name,
-                            positional, named, client, who, caller);
+                    answer = attempt(replica.orElse(primary), simulated, replica.isPresent() ? primary : null, invocation, caller);
                 } catch (OwnWrites recent) {
-                    answer = attempt(primary, false, null, db, model, name, positional, named, client, who, caller);
+                    answer = attempt(primary, false, null, invocation, caller);
                 } catch (KilnException e) {
                     SQLException cause = SqlErrors.rootSqlException(e);
                     if (cause == null || !"25006".equals(cause.getSQLState())) {
@@ -280,10 +280,10 @@ final class RpcRoutes {
                     // Odoo's rule: a read-only call that writes runs again on the primary, once
                     LOG.warn("{}: {}.{} wrote in a read-only transaction ({}); run again on the primary", db, model, name,
                             simulated ? "--dev=replica" : "on the replica");
-                    answer = attempt(primary, false, null, db, model, name, positional, named, client, who, caller);
+                    answer = attempt(primary, false, null, invocation, caller);
                 }
             } else {
-                answer = attempt(primary, false, null, db, model, name, positional, named, client, who, caller);
+                answer = attempt(primary, false, null, invocation, caller);
                 if (!readsOnly && caller[0] >= 0) {
                     primary.wrote(db, caller[0]);          // with a replica: the user's next reads see this
                 }
@@ -314,14 +314,17 @@ final class RpcRoutes {
         }
     }
 
+    /** What {@link #call} was asked, for each of its tries. */
+    private record Invocation(String db, String model, String name, List<Object> positional, Map<String, Object> named,
+                              String client, Who who) { }
+
     /**
      * One try of {@link #call} on {@code pools}, in a read-only transaction when {@code readOnly};
      * on a replica ({@code primary} given), it steps aside ({@link OwnWrites}) for a user whose last
      * write the replica has not replayed yet. The caller's uid goes to {@code caller[0]}.
      */
-    private Object attempt(ConnectionPools pools, boolean readOnly, ConnectionPools primary, String db, String model,
-                           String name, List<Object> positional, Map<String, Object> named, String client, Who who,
-                           long[] caller) {
+    private Object attempt(ConnectionPools pools, boolean readOnly, ConnectionPools primary, Invocation call, long[] caller) {
+        String db = call.db();
         return UnitOfWork.inTransaction(pools, db, scope -> {
             Connection connection = scope.connection();
             if (readOnly) {
@@ -331,7 +334,7 @@ final class RpcRoutes {
             }
             long uid;
             try {
-                uid = who.uid(connection);
+                uid = call.who().uid(connection);
             } catch (RpcFault fault) {
                 throw fault;
             } catch (RuntimeException refused) {
@@ -342,14 +345,14 @@ final class RpcRoutes {
                 throw new OwnWrites();
             }
             Registry registry = databases.registries().get(db, connection);
-            Model.Invocable method = registry.models().require(model).methods().get(name);
+            Model.Invocable method = registry.models().require(call.model()).methods().get(call.name());
             if (method == null) {
-                throw unknownMethod(model, name);
+                throw unknownMethod(call.model(), call.name());
             }
-            TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, client));
-            Object result = UnitOfWork.asAddon(method.loader(), () -> {
+            TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, call.client()));
+            return UnitOfWork.asAddon(method.loader(), () -> {
                 try {
-                    return method.method().call(new RpcCall(env, uid, positional, named));
+                    return method.method().call(new RpcCall(env, uid, call.positional(), call.named()));
                 } catch (SQLException e) {
                     throw Integrity.fault(e);          // a broken constraint is the caller's; a conflict is retried
                 } catch (RuntimeException | Error e) {
@@ -358,7 +361,6 @@ final class RpcRoutes {
                     throw new CallError.Failed(checked);
                 }
             });
-            return result;
         });
     }
 

@@ -149,33 +149,33 @@ public sealed interface Domain {
     }
 
     static Domain and(List<Domain> operands) {
-        List<Domain> flat = new ArrayList<>();
-        for (Domain operand : operands) {
-            if (operand.equals(FALSE)) {
-                return FALSE;
-            }
-            if (operand instanceof And and) {
-                flat.addAll(and.operands());
-            } else if (!operand.equals(TRUE)) {
-                flat.add(operand);
-            }
-        }
-        return flat.isEmpty() ? TRUE : flat.size() == 1 ? flat.getFirst() : new And(List.copyOf(flat));
+        return join(operands, true);
     }
 
     static Domain or(List<Domain> operands) {
+        return join(operands, false);
+    }
+
+    /** {@code operands} joined by AND or OR: nested joins of the same kind flattened, the constants absorbed. */
+    private static Domain join(List<Domain> operands, boolean and) {
+        Domain absorbing = and ? FALSE : TRUE;
         List<Domain> flat = new ArrayList<>();
         for (Domain operand : operands) {
-            if (operand.equals(TRUE)) {
-                return TRUE;
+            if (operand.equals(absorbing)) {
+                return absorbing;
             }
-            if (operand instanceof Or or) {
-                flat.addAll(or.operands());
-            } else if (!operand.equals(FALSE)) {
+            if (and && operand instanceof And inner) {
+                flat.addAll(inner.operands());
+            } else if (!and && operand instanceof Or inner) {
+                flat.addAll(inner.operands());
+            } else if (!operand.equals(and ? TRUE : FALSE)) {
                 flat.add(operand);
             }
         }
-        return flat.isEmpty() ? FALSE : flat.size() == 1 ? flat.getFirst() : new Or(List.copyOf(flat));
+        if (flat.size() <= 1) {
+            return flat.isEmpty() ? (and ? TRUE : FALSE) : flat.getFirst();
+        }
+        return and ? new And(List.copyOf(flat)) : new Or(List.copyOf(flat));
     }
 
     static Domain not(Domain operand) {

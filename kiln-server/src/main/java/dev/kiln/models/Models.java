@@ -187,20 +187,16 @@ public final class Models {
             all.put("write_uid", Field.many2one("write_uid", "res.users").string("Last Updated by").readonly());
             all.put("write_date", Field.datetime("write_date").string("Last Updated on").readonly());
             Map<String, Model.Invocable> chain = new LinkedHashMap<>();
-            Model[] self = new Model[1];
-            for (String standard : ModelMethods.NAMES) {
-                chain.put(standard, new Model.Invocable(call -> ModelMethods.run(models, self[0], standard, call), null));
+            for (String standard : ModelMethods.NAMES) {       // on the model as built (below), found by name
+                chain.put(standard, new Model.Invocable(call -> ModelMethods.run(models, models.require(name), standard, call),
+                        null));
             }
             chain.putAll(methods);
             applyOverrides(chain);
-            Model placeholder = new Model(name, table, description == null ? name : description, addon, all,
-                    new Order(List.of()), rec, access, rules, chain);
             Order parsed = order == null ? new Order(List.of(new Order.Term("id", false, null)))
-                    : Order.parse(order, name, all::containsKey, placeholder);
-            Model model = new Model(name, table, description == null ? name : description, addon, all, parsed, rec, access,
-                    rules, chain);
-            self[0] = model;
-            return model;
+                    : Order.parse(order, name, all);
+            return new Model(name, table, description == null ? name : description, addon, all, parsed, rec, access, rules,
+                    chain);
         }
 
         /** Each addon's overrides in load order, each wrapping the method it replaces (run with that one's class loader). */

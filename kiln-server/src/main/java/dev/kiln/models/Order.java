@@ -29,10 +29,11 @@ public record Order(List<Term> terms) {
 
     /** {@code text} parsed and checked against {@code model}; a user error or ValueError in Odoo's wording. */
     public static Order parse(String text, Model model) {
-        return parse(text, model.name(), model.fields()::containsKey, model);
+        return parse(text, model.name(), model.fields());
     }
 
-    static Order parse(String text, String modelName, java.util.function.Predicate<String> known, Model model) {
+    /** {@code text} checked against {@code fields}, the fields of model {@code modelName}. */
+    static Order parse(String text, String modelName, java.util.Map<String, Field> fields) {
         if (text.length() > MAX_LENGTH) {
             throw invalid(text.substring(0, 80) + "…");
         }
@@ -43,14 +44,12 @@ public record Order(List<Term> terms) {
                 throw invalid(text);
             }
             String field = term.group(1).toLowerCase(Locale.ROOT);
-            if (!known.test(field)) {
+            Field declared = fields.get(field);
+            if (declared == null) {
                 throw RpcFault.invalidValue("Invalid field '" + field + "' on model '" + modelName + "'");
             }
-            if (model != null) {
-                Field declared = model.fields().get(field);
-                if (declared != null && !declared.stored() || declared != null && declared.type() == Field.Type.PASSWORD) {
-                    throw RpcFault.invalidValue("Cannot convert " + modelName + "." + field + " to SQL because it is not stored");
-                }
+            if (!declared.stored() || declared.type() == Field.Type.PASSWORD) {
+                throw RpcFault.invalidValue("Cannot convert " + modelName + "." + field + " to SQL because it is not stored");
             }
             String direction = term.group(2);
             String nulls = term.group(3);
