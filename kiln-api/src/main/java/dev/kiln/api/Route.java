@@ -30,6 +30,15 @@ public @interface Route {
     /** CSRF token check on unsafe methods of {@code type=http} routes with a session. */
     boolean csrf() default true;
 
+    /**
+     * The handler only reads, as Odoo's {@code readonly=True}: with a replica ({@code db_replica_host})
+     * it runs there, in a read-only transaction. Should it write after all, the replica refuses and
+     * the request runs again once on the primary, with a warning; {@code --dev=replica} shows such
+     * writes without a replica. A user who wrote lately reads on the primary until the replica has
+     * caught up with that write.
+     */
+    boolean readonly() default false;
+
     enum Type { HTTP, JSON }
 
     enum Auth {

@@ -125,7 +125,7 @@ final class AddonRegistrar implements AddonContext {
             if (path.isEmpty() || path.charAt(0) != '/') {
                 throw refuse(where + " declares path \"" + path + "\", which must start with /");
             }
-            routes.add(new RouteSpec(manifest.name(), path, route.type(), route.auth(), verbs, route.csrf(), handler, where));
+            routes.add(new RouteSpec(manifest.name(), path, route.type(), route.auth(), verbs, route.csrf(), route.readonly(), handler, where));
         }
     }
 

@@ -8,10 +8,11 @@ import java.util.List;
  * One path of one {@link Route}-annotated method, as registered by an addon.
  *
  * @param methods upper-case HTTP methods; empty means any
+ * @param readonly the handler only reads: it may run on a replica
  * @param where   {@code Class.method}, for logs and error messages
  */
 public record RouteSpec(String addon, String path, Route.Type type, Route.Auth auth, List<String> methods,
-                        boolean csrf, Handler handler, String where) {
+                        boolean csrf, boolean readonly, Handler handler, String where) {
 
     /** Calls the handler method; for {@code type=http} the result is a {@link dev.kiln.api.Response}. */
     @FunctionalInterface

@@ -267,6 +267,11 @@ public final class ConnectionPools implements AutoCloseable {
         return postgres.await();
     }
 
+    /** The server the notification listener connects to ({@code db_listen_host}, else the pools' own). */
+    public PgAddress listenServer() {
+        return postgres.listenAddress();
+    }
+
     /** Closes every pool; the embedded server is {@link Postgres}'s to stop. */
     @Override
     public void close() {

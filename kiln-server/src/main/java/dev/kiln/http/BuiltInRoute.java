@@ -41,7 +41,7 @@ record BuiltInRoute(String path, Claim claim, List<String> methods, Failures.For
     /** The route as the router stores it; its handler is a {@link Handler}, which the dispatcher recognises. */
     RouteSpec spec() {
         Route.Type type = format == Failures.Format.JSON_RPC ? Route.Type.JSON : Route.Type.HTTP;
-        return new RouteSpec(OWNER, path, type, Route.Auth.NONE, methods, false, new Handler(this), "Kiln's " + path);
+        return new RouteSpec(OWNER, path, type, Route.Auth.NONE, methods, false, false, new Handler(this), "Kiln's " + path);
     }
 
     /** The handler of a built-in route: its {@link #serve} takes the request as the front door converted it. */

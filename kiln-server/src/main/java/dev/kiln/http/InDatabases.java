@@ -4,6 +4,7 @@ import dev.kiln.addons.RouteSpec;
 import dev.kiln.api.Response;
 import dev.kiln.api.Route;
 import dev.kiln.auth.Sessions;
+import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Isolation;
 import dev.kiln.db.Transactions;
 import dev.kiln.failure.KilnException;
@@ -30,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * serialization failure or deadlock; its outcome is sent after the commit. Its session, looked up in
  * that transaction, gives the user of {@code auth=user} routes (a guest is sent to the login page,
  * or answered 401 with Odoo's JSON-RPC error 100 "Session expired") and the token that unsafe
- * {@code type=http} requests with a session must carry (Odoo's CSRF rule). Knows nothing of Jetty.
+ * {@code type=http} requests with a session must carry (Odoo's CSRF rule). A {@code readonly} route
+ * may run on the replica ({@link ReadOnlyWork}). Knows nothing of Jetty.
  */
 final class InDatabases implements DatabaseRoutes {
 
@@ -68,8 +70,16 @@ final class InDatabases implements DatabaseRoutes {
         Outcome outcome;
         try {
             databases.registries().prepare(db);
-            outcome = UnitOfWork.inRequest(databases.pools(), db, scope -> runIn(db, token, scope, request),
-                    request::claimResponse);    // before the commit: an aborted request's work rolls back
+            ConnectionPools primary = databases.pools();
+            boolean readsOnly = readsOnly(db, request);
+            outcome = ReadOnlyWork.run(primary, readsOnly, db + ": " + request.method() + " " + request.path(),
+                    (pools, readOnly, replicaOf) -> UnitOfWork.inRequest(pools, db,
+                            scope -> runIn(db, token, scope, request, readOnly, replicaOf),
+                            request::claimResponse));    // before the commit: an aborted request's work rolls back
+            Sessions.Session session = request.session();
+            if (!readsOnly && session != null) {
+                primary.wrote(db, session.uid());        // with a replica: the user's next reads see this
+            }
         } catch (HandlerFailure failure) {
             return failures.inDatabase(db, request, failure);
         } catch (KilnException failed) {
@@ -78,8 +88,24 @@ final class InDatabases implements DatabaseRoutes {
         return keepSessionAlive(db, token, request, outcome);
     }
 
-    private Outcome runIn(String db, String token, UnitOfWork.Scope scope, KilnRequest request) throws SQLException {
+    /**
+     * Whether the route the request will reach, as far as this process knows the database's
+     * addons, is {@code readonly}: it may then run on the replica. A registry not loaded yet, or one
+     * that changed since, reads on the primary, which knows best.
+     */
+    private boolean readsOnly(String db, KilnRequest request) {
+        return databases.registries().known(db).map(registry -> {
+            Router.Result found = routesOf(registry).router().resolve(request.path(), request.method());
+            return found.match() != null && found.match().route().readonly();
+        }).orElse(false);
+    }
+
+    private Outcome runIn(String db, String token, UnitOfWork.Scope scope, KilnRequest request, boolean readOnly,
+                          ConnectionPools replicaOf) throws SQLException {
         Connection connection = scope.connection();
+        if (readOnly) {
+            ReadOnlyWork.readOnly(connection);
+        }
         RegistryRoutes routes = routesOf(databases.registries().get(db, connection));
         Router.Result found = routes.router().resolve(request.path(), request.method());
         if (found.match() == null) {
@@ -89,6 +115,11 @@ final class InDatabases implements DatabaseRoutes {
         request.route(route, found.match().params());
         Sessions.Session session = token == null ? null : Sessions.find(connection, db, token).orElse(null);
         request.session(session);
+        if (session != null) {
+            ReadOnlyWork.stepAsideForOwnWrites(replicaOf, db, session.uid());
+        } else if (token != null && replicaOf != null) {
+            ReadOnlyWork.stepAside();       // a session opened a moment ago may not have reached the replica
+        }
         if (route.auth() == Route.Auth.USER && session == null) {
             return sessionExpired(db, token, route, request);
         }

@@ -9,7 +9,6 @@ import dev.kiln.auth.Credentials;
 import dev.kiln.auth.LoginThrottle;
 import dev.kiln.auth.Users;
 import dev.kiln.db.ConnectionPools;
-import dev.kiln.db.SqlErrors;
 import dev.kiln.db.Transactions;
 import dev.kiln.failure.KilnException;
 import dev.kiln.http.BuiltInRoute.Claim;
@@ -29,13 +28,11 @@ import tools.jackson.databind.JsonNode;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Odoo's external API: {@code POST /xmlrpc/2/<service>} (XML-RPC) and {@code POST /jsonrpc}
@@ -262,31 +259,12 @@ final class RpcRoutes {
         try {
             ConnectionPools primary = databases.pools();
             boolean readsOnly = Models.readsOnly(name);
-            Optional<ConnectionPools> replica = readsOnly ? primary.replica() : Optional.empty();
-            boolean simulated = readsOnly && replica.isEmpty() && primary.readOnlyOnPrimary();
-            Object answer;
             long[] caller = {-1};
             Invocation invocation = new Invocation(db, model, name, positional, named, client, who);
-            if (replica.isPresent() || simulated) {
-                try {
-                    answer = attempt(replica.orElse(primary), simulated, replica.isPresent() ? primary : null, invocation, caller);
-                } catch (OwnWrites recent) {
-                    answer = attempt(primary, false, null, invocation, caller);
-                } catch (KilnException e) {
-                    SQLException cause = SqlErrors.rootSqlException(e);
-                    if (cause == null || !"25006".equals(cause.getSQLState())) {
-                        throw e;
-                    }
-                    // Odoo's rule: a read-only call that writes runs again on the primary, once
-                    LOG.warn("{}: {}.{} wrote in a read-only transaction ({}); run again on the primary", db, model, name,
-                            simulated ? "--dev=replica" : "on the replica");
-                    answer = attempt(primary, false, null, invocation, caller);
-                }
-            } else {
-                answer = attempt(primary, false, null, invocation, caller);
-                if (!readsOnly && caller[0] >= 0) {
-                    primary.wrote(db, caller[0]);          // with a replica: the user's next reads see this
-                }
+            Object answer = ReadOnlyWork.run(primary, readsOnly, db + ": " + model + "." + name,
+                    (pools, readOnly, replicaOf) -> attempt(pools, readOnly, replicaOf, invocation, caller));
+            if (!readsOnly && caller[0] >= 0) {
+                primary.wrote(db, caller[0]);          // with a replica: the user's next reads see this
             }
             if (Models.changesCredentials(model, name)) {
                 databases.registries().credentialsChanged(db);     // every process forgets what it remembered
@@ -307,30 +285,21 @@ final class RpcRoutes {
         }
     }
 
-    /** A read-only call on the replica whose user wrote lately: it runs on the primary instead. */
-    private static final class OwnWrites extends RuntimeException {
-        OwnWrites() {
-            super(null, null, false, false);
-        }
-    }
-
     /** What {@link #call} was asked, for each of its tries. */
     private record Invocation(String db, String model, String name, List<Object> positional, Map<String, Object> named,
                               String client, Who who) { }
 
     /**
      * One try of {@link #call} on {@code pools}, in a read-only transaction when {@code readOnly};
-     * on a replica ({@code primary} given), it steps aside ({@link OwnWrites}) for a user whose last
-     * write the replica has not replayed yet. The caller's uid goes to {@code caller[0]}.
+     * on a replica ({@code primary} given), it steps aside for a user whose last write the replica
+     * has not replayed yet ({@link ReadOnlyWork}). The caller's uid goes to {@code caller[0]}.
      */
     private Object attempt(ConnectionPools pools, boolean readOnly, ConnectionPools primary, Invocation call, long[] caller) {
         String db = call.db();
         return UnitOfWork.inTransaction(pools, db, scope -> {
             Connection connection = scope.connection();
             if (readOnly) {
-                try (Statement statement = connection.createStatement()) {
-                    statement.execute("SET TRANSACTION READ ONLY");
-                }
+                ReadOnlyWork.readOnly(connection);
             }
             long uid;
             try {
@@ -341,9 +310,7 @@ final class RpcRoutes {
                 throw new Refused(refused);
             }
             caller[0] = uid;
-            if (primary != null && primary.readsOwnWritesOnPrimary(db, uid)) {
-                throw new OwnWrites();
-            }
+            ReadOnlyWork.stepAsideForOwnWrites(primary, db, uid);
             Registry registry = databases.registries().get(db, connection);
             Model.Invocable method = registry.models().require(call.model()).methods().get(call.name());
             if (method == null) {

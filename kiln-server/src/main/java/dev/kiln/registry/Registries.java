@@ -113,6 +113,14 @@ public final class Registries {
                 cached != null && cached.sequence() == sequence ? cached : build(name, sequence, connection));
     }
 
+    /**
+     * The registry of {@code db} as this process last knew it, without asking the database whether
+     * it is still current: enough to tell where a request's route will run.
+     */
+    public java.util.Optional<Registry> known(String db) {
+        return java.util.Optional.ofNullable(registries.get(db));
+    }
+
     /** Builds the registry of {@code db} now (Odoo's preload). */
     public Registry load(String db) {
         prepare(db);

@@ -4,6 +4,7 @@ import dev.kiln.auth.Users;
 import dev.kiln.config.Config;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.DatabaseManager;
+import dev.kiln.db.EngineCheck;
 import dev.kiln.db.Notifications;
 import dev.kiln.db.Postgres;
 import dev.kiln.db.Transactions;
@@ -48,6 +49,9 @@ final class Preload {
         // started here, once HTTP listens: the database-less routes do not wait for them
         postgres.startInBackground();
         notifications.start();
+        if (!config.dbName().isEmpty()) {
+            EngineCheck.verify(pools);      // before the databases are made: a server that cannot run them is refused
+        }
         int rc = 0;
         for (String db : config.dbName()) {
             try {

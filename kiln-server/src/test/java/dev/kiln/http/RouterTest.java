@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class RouterTest {
 
     private static RouteSpec route(String path, String... methods) {
-        return new RouteSpec("test", path, Route.Type.HTTP, Route.Auth.NONE, List.of(methods), true, r -> null, path);
+        return new RouteSpec("test", path, Route.Type.HTTP, Route.Auth.NONE, List.of(methods), true, false, r -> null, path);
     }
 
     private final Router router = new Router(List.of(

@@ -23,7 +23,8 @@ import static org.awaitility.Awaitility.await;
  * a statement (when it would prepare it by name), answer without a fault; and the notification
  * listener, on {@code db_listen_host}, hears an addon installed by another process, which is then
  * served without a restart. Without {@code db_listen_host} a transaction pool is refused at start
- * in one line.
+ * in one line; with {@code db_listen_host} on the transaction pool too, the start's engine check
+ * finds that notifications do not arrive, and says so in one line.
  */
 @Tag("process")
 class PgBouncerTest {
@@ -78,6 +79,15 @@ class PgBouncerTest {
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(kiln.get("/pinged"))
                     .as("the registry signal, heard on db_listen_host").startsWith("HTTP/1.1 200").endsWith("pong"));
             assertThat(kiln.log()).doesNotContain("prepared statement").doesNotContain("ERROR");
+
+            // the listener pointed at the transaction pool too: its LISTEN would be lost with its transaction
+            try (KilnProcess misled = KilnProcess.launch(Files.createTempDirectory(dir, "misled"), List.of(),
+                    "--db_host=127.0.0.1", "--db_port=" + bouncer.port, "--db_user=kiln", "--db-pooler=transaction",
+                    "--db-listen-host=127.0.0.1", "--db-listen-port=" + bouncer.port, "-d", database.db)) {
+                assertThat(misled.awaitExit(Duration.ofSeconds(90))).as(misled.log()).isEqualTo(1);
+                assertThat(misled.log()).contains("lacks what Kiln needs: LISTEN/NOTIFY (a notification sent on db_host did"
+                        + " not reach the listener on db_listen_host 127.0.0.1:" + bouncer.port).doesNotContain("\tat ");
+            }
         }
     }
 

@@ -1,11 +1,15 @@
 package dev.kiln.server;
 
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -16,16 +20,21 @@ import static org.assertj.core.api.Assertions.assertThat;
  * reads on the primary until the standby replays it; writes go to the primary. A read-only method that writes
  * (an addon's override of {@code search}) is refused by the replica and run again on the primary,
  * as Odoo does, with one WARNING line; {@code --dev=replica} shows the same without a replica.
+ * Routes marked {@code readonly} run there too, unless their user wrote lately or their session is
+ * newer than the replica. One pair serves the class, a database for each test.
  */
 @Tag("process")
 class ReplicaTest {
 
-    /** An addon whose search writes: what a replica refuses. */
+    /**
+     * An addon whose search writes (what a replica refuses), with routes that say where they ran:
+     * a read-only one that counts partners, a read-only one that writes, and one that adds a partner.
+     */
     private static final String COUNTED = """
             package counted;
 
             import dev.kiln.api.*;
-            import java.sql.Statement;
+            import java.sql.*;
 
             public final class Counted implements Addon {
                 @Override public void register(AddonContext context) {
@@ -35,6 +44,44 @@ class ReplicaTest {
                         }
                         return next.call(call);
                     }));
+                    context.routes(new Pages());
+                }
+
+                public static final class Pages {
+                    @Route(value = "/counted/names", readonly = true)
+                    public Response names(Request request) throws SQLException {
+                        try (PreparedStatement count = request.env().connection().prepareStatement(
+                                "SELECT count(*), pg_is_in_recovery() FROM res_partner WHERE name = ?")) {
+                            count.setString(1, request.param("name").orElse(""));
+                            try (ResultSet row = count.executeQuery()) {
+                                row.next();
+                                return Response.text(row.getLong(1) + (row.getBoolean(2) ? " on the replica" : " on the primary"));
+                            }
+                        }
+                    }
+
+                    @Route(value = "/counted/tally", auth = Route.Auth.PUBLIC, readonly = true)
+                    public Response tally(Request request) throws SQLException {
+                        try (Statement statement = request.env().connection().createStatement()) {
+                            boolean replica;
+                            try (ResultSet row = statement.executeQuery("SELECT pg_is_in_recovery()")) {
+                                row.next();
+                                replica = row.getBoolean(1);
+                            }
+                            statement.execute("INSERT INTO counted_search DEFAULT VALUES");
+                            return Response.text(replica ? "tallied on the replica" : "tallied on the primary");
+                        }
+                    }
+
+                    @Route(value = "/counted/add")
+                    public Response add(Request request) throws SQLException {
+                        try (PreparedStatement insert = request.env().connection().prepareStatement(
+                                "INSERT INTO res_partner (name) VALUES (?)")) {
+                            insert.setString(1, request.param("name").orElse(""));
+                            insert.executeUpdate();
+                        }
+                        return Response.text("added");
+                    }
                 }
             }
             """;
@@ -58,6 +105,20 @@ class ReplicaTest {
     @TempDir
     Path dir;
 
+    private static StreamingPair pair;
+
+    @BeforeAll
+    static void startPair() throws Exception {
+        pair = StreamingPair.start();
+    }
+
+    @AfterAll
+    static void stopPair() throws Exception {
+        if (pair != null) {
+            pair.close();
+        }
+    }
+
     /** The client as the user {@code uid} on {@code db}. */
     private String python(String url, String db, String uid, String password, String... args) throws Exception {
         java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of("env", "KILN_UID=" + uid,
@@ -70,8 +131,7 @@ class ReplicaTest {
     void readOnlyMethodsRunOnTheReplicaAndOneThatWritesRunsAgainOnThePrimary() throws Exception {
         Path addons = CronHarness.addon(dir, "counted", "counted.Counted", COUNTED, "V1__counted.sql",
                 "CREATE TABLE counted_search (id serial PRIMARY KEY);");
-        try (StreamingPair pair = StreamingPair.start();
-             KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--addons-path=" + addons,
+        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--addons-path=" + addons,
                      "--db_host=127.0.0.1", "--db_port=" + pair.primaryPort, "--db_replica_host=127.0.0.1",
                      "--db_replica_port=" + pair.standbyPort, "--db_user=kiln", "-d", "replicated", "-i", "counted",
                      "--max-cron-threads=0")) {
@@ -103,8 +163,7 @@ class ReplicaTest {
 
     @Test
     void aReplicaFurtherBehindThanItsMaxLagIsLeftUntilItCatchesUp() throws Exception {
-        try (StreamingPair pair = StreamingPair.start();
-             KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--db_host=127.0.0.1",
+        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--db_host=127.0.0.1",
                      "--db_port=" + pair.primaryPort, "--db_replica_host=127.0.0.1", "--db_replica_port=" + pair.standbyPort,
                      "--db-replica-max-lag=1", "--db_user=kiln", "-d", "guarded", "--max-cron-threads=0")) {
             kiln.awaitReady();
@@ -123,6 +182,57 @@ class ReplicaTest {
             assertThat(python(url, "guarded", reader, "reader-pass", "find", "Late", late)).isEqualTo("1 1 1\n");
             assertThat(kiln.count("read-only work goes to the primary until it catches up")).as("one line per change").isEqualTo(1);
         }
+    }
+
+    @Test
+    void aReadonlyRouteRunsOnTheReplicaUnlessItsUserWroteLatelyOrItsSessionIsNewer() throws Exception {
+        Path addons = CronHarness.addon(dir, "counted", "counted.Counted", COUNTED, "V1__counted.sql",
+                "CREATE TABLE counted_search (id serial PRIMARY KEY);");
+        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--addons-path=" + addons,
+                "--db_host=127.0.0.1", "--db_port=" + pair.primaryPort, "--db_replica_host=127.0.0.1",
+                "--db_replica_port=" + pair.standbyPort, "--db_user=kiln", "-d", "routed", "-i", "counted",
+                "--max-cron-threads=0")) {
+            kiln.awaitReady();
+            pair.awaitCaughtUp();
+            pair.psql(pair.standbyPort, "SELECT pg_wal_replay_pause()");
+            String cookie = login(kiln, "routed");
+            // the session exists on the primary only: the route reads there rather than refuse its user
+            assertThat(body(kiln, "/counted/names?name=Mine", cookie)).isEqualTo("0 on the primary");
+            pair.psql(pair.standbyPort, "SELECT pg_wal_replay_resume()");
+            pair.awaitCaughtUp();
+            assertThat(body(kiln, "/counted/names?name=Mine", cookie)).isEqualTo("0 on the replica");
+
+            pair.psql(pair.standbyPort, "SELECT pg_wal_replay_pause()");
+            assertThat(body(kiln, "/counted/add?name=Mine", cookie)).isEqualTo("added");
+            // the user's own write, not replayed yet: read on the primary, so it does not disappear
+            assertThat(body(kiln, "/counted/names?name=Mine", cookie)).isEqualTo("1 on the primary");
+            assertThat(body(kiln, "/counted/tally?db=routed", null)).isEqualTo("tallied on the primary");
+            assertThat(kiln.count("routed: GET /counted/tally wrote in a read-only transaction \\(on the replica\\); run"
+                    + " again on the primary")).isEqualTo(1);
+            pair.psql(pair.standbyPort, "SELECT pg_wal_replay_resume()");
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(body(kiln, "/counted/names?name=Mine", cookie)).isEqualTo("1 on the replica"));
+            assertThat(pair.psql(pair.primaryPort, "routed", "SELECT count(*) FROM counted_search").strip())
+                    .as("the read-only route that wrote, once, on the primary").isEqualTo("1");
+            assertThat(kiln.log()).doesNotContain("\tat ");
+        }
+    }
+
+    /** Logs in as admin on {@code db}: the session cookie. */
+    private static String login(KilnProcess kiln, String db) throws Exception {
+        String response = kiln.request("POST", "/web/session/authenticate", "{\"jsonrpc\":\"2.0\",\"method\":\"call\","
+                + "\"id\":1,\"params\":{\"db\":\"" + db + "\",\"login\":\"admin\",\"password\":\"admin\"}}",
+                "Content-Type: application/json");
+        Matcher cookie = Pattern.compile("Set-Cookie: (session_id=[^;]+);").matcher(response);
+        assertThat(cookie.find()).as(response).isTrue();
+        return cookie.group(1);
+    }
+
+    /** The body of a 200 answer to {@code GET path}, with the session {@code cookie} when given. */
+    private static String body(KilnProcess kiln, String path, String cookie) throws Exception {
+        String response = cookie == null ? kiln.get(path) : kiln.request("GET", path, null, "Cookie: " + cookie);
+        assertThat(response).as(kiln.log()).startsWith("HTTP/1.1 200");
+        return response.substring(response.indexOf("\r\n\r\n") + 4);
     }
 
     @Test
