@@ -28,16 +28,20 @@ final class BusClient implements WebSocket.Listener, AutoCloseable {
     WebSocket socket;
 
     static BusClient open(KilnProcess kiln, String query, String... cookie) throws Exception {
-        return open(kiln.port(), query, cookie);
+        return open(kiln.host(), kiln.port(), query, cookie);
     }
 
     static BusClient open(int port, String query, String... cookie) throws Exception {
+        return open("127.0.0.1", port, query, cookie);
+    }
+
+    static BusClient open(String host, int port, String query, String... cookie) throws Exception {
         BusClient client = new BusClient();
         WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
         if (cookie.length > 0) {
             builder.header("Cookie", cookie[0]);
         }
-        client.socket = builder.buildAsync(URI.create("ws://127.0.0.1:" + port + "/websocket" + query), client)
+        client.socket = builder.buildAsync(URI.create("ws://" + host + ":" + port + "/websocket" + query), client)
                 .get(10, TimeUnit.SECONDS);
         return client;
     }

@@ -64,9 +64,12 @@ final class KilnProcess implements AutoCloseable {
     /** Where its control socket lies ({@code --data-dir}). */
     private final Path dataDir;
     private volatile int port;
+    /** The address it listens on ({@code --http-interface}), 127.0.0.1 unless told. */
+    private final String host;
 
-    private KilnProcess(Process process, int port, Path dir, long logStart, Path dataDir) {
+    private KilnProcess(Process process, int port, Path dir, long logStart, Path dataDir, String host) {
         this.process = process;
+        this.host = host;
         this.dataDir = dataDir;
         this.port = port;
         this.dir = dir;
@@ -133,7 +136,9 @@ final class KilnProcess implements AutoCloseable {
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .start();
-        return new KilnProcess(process, port, dir, logStart, dataDirOf(command));
+        String host = Arrays.stream(args).filter(a -> a.startsWith("--http-interface=")).map(a -> a.substring(17))
+                .reduce((first, last) -> last).orElse("127.0.0.1");
+        return new KilnProcess(process, port, dir, logStart, dataDirOf(command), host);
     }
 
     /**
@@ -492,7 +497,12 @@ final class KilnProcess implements AutoCloseable {
 
     /** One HTTP/1.1 request on a new connection; returns the whole response (status line first). */
     String get(String path) throws IOException {
-        return request(port(), path);
+        return send(host, port(), "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    }
+
+    /** The address it serves on. */
+    String host() {
+        return host;
     }
 
     static String request(int port, String path) throws IOException {
@@ -517,11 +527,16 @@ final class KilnProcess implements AutoCloseable {
 
     /** One request with the given headers ("Name: value" each) and body, on a new connection. */
     String request(String method, String path, String body, String... headers) throws IOException {
-        return request(port(), method, path, body, headers);
+        return request(host, port(), method, path, body, headers);
     }
 
     /** {@link #request(String, String, String, String...)} to {@code port} (gevent_port, say). */
     static String request(int port, String method, String path, String body, String... headers) throws IOException {
+        return request("127.0.0.1", port, method, path, body, headers);
+    }
+
+    static String request(String address, int port, String method, String path, String body, String... headers)
+            throws IOException {
         StringBuilder raw = new StringBuilder(method).append(' ').append(path).append(" HTTP/1.1\r\n");
         boolean host = false;
         for (String header : headers) {
@@ -533,12 +548,16 @@ final class KilnProcess implements AutoCloseable {
         }
         byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
         raw.append("Content-Length: ").append(bytes.length).append("\r\nConnection: close\r\n\r\n");
-        return send(port, raw + (body == null ? "" : body));
+        return send(address, port, raw + (body == null ? "" : body));
     }
 
     private static String send(int port, String raw) throws IOException {
+        return send("127.0.0.1", port, raw);
+    }
+
+    private static String send(String address, int port, String raw) throws IOException {
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            socket.connect(new InetSocketAddress(address, port), 5000);
             socket.setSoTimeout(120_000);
             OutputStream out = socket.getOutputStream();
             out.write(raw.getBytes(StandardCharsets.UTF_8));

@@ -4,14 +4,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -49,9 +44,9 @@ class PgBouncerTest {
     void kilnServesThroughATransactionPoolAndListensBesideIt() throws Exception {
         Path addons = CronHarness.addon(dir, "pinged", "pinged.Pinged", PINGED, "V1__pinged.sql", "SELECT 1;");
         try (CronHarness database = CronHarness.shared(dir, "bouncer", addons, "base");
-             Bouncer bouncer = Bouncer.start(dir, CronHarness.sharedPort());
+             PgBouncer bouncer = PgBouncer.start(dir, CronHarness.sharedPort());
              KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "pooled"), "--addons-path=" + addons,
-                     "--db_host=127.0.0.1", "--db_port=" + bouncer.port, "--db_user=kiln", "--db-pooler=transaction",
+                     "--db_host=127.0.0.1", "--db_port=" + bouncer.port(), "--db_user=kiln", "--db-pooler=transaction",
                      "--db-listen-host=localhost", "--db-listen-port=" + CronHarness.sharedPort(), "-d", database.db,
                      "--max-cron-threads=1")) {
             String out = Commands.python(dir, """
@@ -82,11 +77,11 @@ class PgBouncerTest {
 
             // the listener pointed at the transaction pool too: its LISTEN would be lost with its transaction
             try (KilnProcess misled = KilnProcess.launch(Files.createTempDirectory(dir, "misled"), List.of(),
-                    "--db_host=127.0.0.1", "--db_port=" + bouncer.port, "--db_user=kiln", "--db-pooler=transaction",
-                    "--db-listen-host=127.0.0.1", "--db-listen-port=" + bouncer.port, "-d", database.db)) {
+                    "--db_host=127.0.0.1", "--db_port=" + bouncer.port(), "--db_user=kiln", "--db-pooler=transaction",
+                    "--db-listen-host=127.0.0.1", "--db-listen-port=" + bouncer.port(), "-d", database.db)) {
                 assertThat(misled.awaitExit(Duration.ofSeconds(90))).as(misled.log()).isEqualTo(1);
                 assertThat(misled.log()).contains("lacks what Kiln needs: LISTEN/NOTIFY (a notification sent on db_host did"
-                        + " not reach the listener on db_listen_host 127.0.0.1:" + bouncer.port).doesNotContain("\tat ");
+                        + " not reach the listener on db_listen_host 127.0.0.1:" + bouncer.port()).doesNotContain("\tat ");
             }
         }
     }
@@ -98,59 +93,6 @@ class PgBouncerTest {
             assertThat(kiln.awaitExit(Duration.ofSeconds(60))).isEqualTo(2);
             assertThat(kiln.log()).contains("db_pooler = transaction: LISTEN needs a session").contains("db_listen_host")
                     .doesNotContain("\tat ");
-        }
-    }
-
-    /** PgBouncer run from docs/pgbouncer.ini, its ports, auth and paths this test's; as nobody when the test is root. */
-    private record Bouncer(Process process, int port) implements AutoCloseable {
-
-        static Bouncer start(Path dir, int postgresPort) throws IOException, InterruptedException {
-            Path binary = Path.of("/usr/sbin/pgbouncer");
-            assertThat(binary).as("Debian's pgbouncer (.ci/run installs it)").isExecutable();
-            Path home = Files.createDirectories(dir.resolve("pgbouncer"));
-            int port = KilnProcess.freePort();
-            String ini = Files.readString(Path.of(System.getProperty("kiln.dist")).getParent().resolve("docs/pgbouncer.ini"))
-                    .replace("port=5432", "port=" + postgresPort)
-                    .replace("listen_port = 6432", "listen_port = " + port)
-                    .replace("auth_type = scram-sha-256", "auth_type = trust")       // the embedded server trusts localhost
-                    .replace("/etc/pgbouncer/userlist.txt", home.resolve("userlist.txt").toString());
-            assertThat(ini).contains("pool_mode = transaction").contains("listen_port = " + port);
-            Files.writeString(home.resolve("pgbouncer.ini"), ini);
-            Files.writeString(home.resolve("userlist.txt"), "\"kiln\" \"\"\n");
-            for (Path path : List.of(dir, home)) {
-                Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rwxr-xr-x"));
-            }
-            List<String> command = new ArrayList<>(List.of(binary.toString()));
-            if ("root".equals(System.getProperty("user.name"))) {
-                command.addAll(List.of("-u", "nobody"));                     // PgBouncer refuses to run as root
-            }
-            command.add(home.resolve("pgbouncer.ini").toString());
-            Process process = new ProcessBuilder(command).redirectErrorStream(true)
-                    .redirectOutput(home.resolve("pgbouncer.log").toFile()).start();
-            Bouncer bouncer = new Bouncer(process, port);
-            try {
-                await().atMost(Duration.ofSeconds(30)).until(() -> {
-                    assertThat(process.isAlive()).as(Files.readString(home.resolve("pgbouncer.log"))).isTrue();
-                    try (Socket socket = new Socket()) {
-                        socket.connect(new InetSocketAddress("127.0.0.1", port), 1_000);
-                        return true;
-                    } catch (IOException notYet) {
-                        return false;
-                    }
-                });
-            } catch (RuntimeException | Error e) {
-                bouncer.close();
-                throw e;
-            }
-            return bouncer;
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            process.destroy();
-            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-            }
         }
     }
 }

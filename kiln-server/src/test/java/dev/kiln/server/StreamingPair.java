@@ -40,12 +40,27 @@ final class StreamingPair implements AutoCloseable {
     }
 
     static StreamingPair start() throws Exception {
+        return start(false);
+    }
+
+    /**
+     * @param synchronous every commit on the primary waits until the standby has it ({@code
+     *                    synchronous_standby_names = '*'}, set on the primary alone, so that the promoted
+     *                    standby does not wait for a standby of its own): a failover then loses no commit
+     */
+    static StreamingPair start(boolean synchronous) throws Exception {
         assertThat(BIN.resolve("pg_basebackup")).as("Debian's postgresql-15 (.ci/run installs it)").isExecutable();
         Path root = Files.createTempDirectory(Path.of("/tmp"), "kiln-pair");
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
         StreamingPair pair = new StreamingPair(root, KilnProcess.freePort(), KilnProcess.freePort());
         try {
             pair.init();
+            if (synchronous) {
+                pair.psql(pair.primaryPort, "ALTER SYSTEM SET synchronous_standby_names = '*'");
+                pair.psql(pair.primaryPort, "SELECT pg_reload_conf()");
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> "sync".equals(
+                        pair.psql(pair.primaryPort, "SELECT string_agg(sync_state, ',') FROM pg_stat_replication").strip()));
+            }
             return pair;
         } catch (Exception | Error e) {
             pair.close();
