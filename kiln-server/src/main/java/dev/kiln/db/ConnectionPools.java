@@ -150,6 +150,11 @@ public final class ConnectionPools implements AutoCloseable {
         }
     }
 
+    /** Whether read-only work may run elsewhere than a plain transaction here: a replica, or {@code --dev=replica}. */
+    public boolean sendsReadsElsewhere() {
+        return replica != null || readOnlyOnPrimary;
+    }
+
     /**
      * {@code --dev=replica} without a replica: read-only work runs on these pools in a read-only
      * transaction, so that a write where none is expected shows, as it would on a replica.

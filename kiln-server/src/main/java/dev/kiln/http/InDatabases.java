@@ -71,10 +71,11 @@ final class InDatabases implements DatabaseRoutes {
         try {
             databases.registries().prepare(db);
             ConnectionPools primary = databases.pools();
-            boolean readsOnly = readsOnly(db, request);
-            outcome = ReadOnlyWork.run(primary, readsOnly, db + ": " + request.method() + " " + request.path(),
+            Resolved known = primary.sendsReadsElsewhere() ? resolveKnown(db, request) : null;
+            boolean readsOnly = known != null && known.found().match() != null && known.found().match().route().readonly();
+            outcome = ReadOnlyWork.run(primary, readsOnly, () -> db + ": " + request.method() + " " + request.path(),
                     (pools, readOnly, replicaOf) -> UnitOfWork.inRequest(pools, db,
-                            scope -> runIn(db, token, scope, request, readOnly, replicaOf),
+                            scope -> runIn(db, token, scope, request, readOnly, replicaOf, known),
                             request::claimResponse));    // before the commit: an aborted request's work rolls back
             Sessions.Session session = request.session();
             if (!readsOnly && session != null) {
@@ -88,26 +89,31 @@ final class InDatabases implements DatabaseRoutes {
         return keepSessionAlive(db, token, request, outcome);
     }
 
+    /** The request's route in the routes of one registry. */
+    private record Resolved(RegistryRoutes routes, Router.Result found) { }
+
     /**
-     * Whether the route the request will reach, as far as this process knows the database's
-     * addons, is {@code readonly}: it may then run on the replica. A registry not loaded yet, or one
-     * that changed since, reads on the primary, which knows best.
+     * The route the request will reach as far as this process knows the database's addons, before
+     * any connection: whether it is {@code readonly} tells where it may run. A registry not loaded
+     * yet gives none (the request runs on the primary, which knows best); one that changed since is
+     * resolved again in the transaction.
      */
-    private boolean readsOnly(String db, KilnRequest request) {
+    private Resolved resolveKnown(String db, KilnRequest request) {
         return databases.registries().known(db).map(registry -> {
-            Router.Result found = routesOf(registry).router().resolve(request.path(), request.method());
-            return found.match() != null && found.match().route().readonly();
-        }).orElse(false);
+            RegistryRoutes routes = routesOf(registry);
+            return new Resolved(routes, routes.router().resolve(request.path(), request.method()));
+        }).orElse(null);
     }
 
     private Outcome runIn(String db, String token, UnitOfWork.Scope scope, KilnRequest request, boolean readOnly,
-                          ConnectionPools replicaOf) throws SQLException {
+                          ConnectionPools replicaOf, Resolved known) throws SQLException {
         Connection connection = scope.connection();
         if (readOnly) {
             ReadOnlyWork.readOnly(connection);
         }
         RegistryRoutes routes = routesOf(databases.registries().get(db, connection));
-        Router.Result found = routes.router().resolve(request.path(), request.method());
+        Router.Result found = known != null && known.routes() == routes ? known.found()
+                : routes.router().resolve(request.path(), request.method());
         if (found.match() == null) {
             return found.allow() == null ? Outcome.page(404) : Outcome.notAllowed(found.allow());
         }

@@ -261,7 +261,7 @@ final class RpcRoutes {
             boolean readsOnly = Models.readsOnly(name);
             long[] caller = {-1};
             Invocation invocation = new Invocation(db, model, name, positional, named, client, who);
-            Object answer = ReadOnlyWork.run(primary, readsOnly, db + ": " + model + "." + name,
+            Object answer = ReadOnlyWork.run(primary, readsOnly, () -> db + ": " + model + "." + name,
                     (pools, readOnly, replicaOf) -> attempt(pools, readOnly, replicaOf, invocation, caller));
             if (!readsOnly && caller[0] >= 0) {
                 primary.wrote(db, caller[0]);          // with a replica: the user's next reads see this

@@ -174,7 +174,7 @@ class ClusterTest {
         Path stop = dir.resolve("stop");
         Path acked = dir.resolve("acked");
         Path events = dir.resolve("events");
-        Files.writeString(phase, "steady");
+        enter(phase, "steady");
         CompletableFuture<String> load = CompletableFuture.supplyAsync(() -> {
             try {
                 return Commands.run(dir, Duration.ofMinutes(10), false, List.of("python3", "-c", LOAD,
@@ -193,7 +193,7 @@ class ClusterTest {
         pair.psql(primary, "SELECT pg_notify('kiln_cron', '" + DB + "')");
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50)).until(() ->
                 count(pair, primary, "SELECT count(*) FROM cluster_ledger WHERE kiln_pid = " + b.pid()) >= 20);
-        Files.writeString(phase, "kill");
+        enter(phase, "kill");
         b.signal("KILL");
         assertThat(b.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
         assertThat(count(pair, primary, "SELECT count(*) FROM kiln_cron WHERE name LIKE 'c\\_%' AND nextcall <= now()"))
@@ -205,19 +205,19 @@ class ClusterTest {
             assertThat(count(pair, primary, "SELECT count(*) FROM cluster_ledger WHERE kiln_pid = " + survivor.pid()))
                     .as("jobs run by " + survivor.host()).isPositive();
         }
-        Files.writeString(phase, "after-kill");
+        enter(phase, "after-kill");
         long okBefore = okCount(events, "after-kill");
         await().atMost(Duration.ofSeconds(60)).until(() -> okCount(events, "after-kill") >= okBefore + 20 || load.isDone());
 
         // the primary dies, the standby is promoted: A and C find it without a restart
         long pidA = a.pid();
         long pidC = c.pid();
-        Files.writeString(phase, "failover");
+        enter(phase, "failover");
         pair.failOver();
         int promoted = pair.standbyPort;
-        Files.writeString(phase, "promoted");
+        enter(phase, "promoted");
         await().atMost(Duration.ofMinutes(2)).until(() -> okCount(events, "promoted") >= 20 || load.isDone());
-        Files.writeString(phase, "settled");
+        enter(phase, "settled");
         await().atMost(Duration.ofMinutes(2)).until(() -> okCount(events, "settled") >= 20 || load.isDone());
         Files.createFile(stop);
         String loadOut = load.get(2, TimeUnit.MINUTES);
@@ -318,6 +318,13 @@ class ClusterTest {
         String response = cookie == null ? kiln.get(path) : kiln.request("GET", path, null, "Cookie: " + cookie);
         assertThat(response).as(kiln.log()).startsWith("HTTP/1.1 200");
         return response.substring(response.indexOf("\r\n\r\n") + 4);
+    }
+
+    /** Moves the load client to {@code name}: written whole, so that it never reads a half-written phase. */
+    private static void enter(Path phase, String name) throws IOException {
+        Path next = phase.resolveSibling(phase.getFileName() + ".next");
+        Files.writeString(next, name);
+        Files.move(next, phase, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static long okCount(Path events, String phase) throws IOException {

@@ -75,6 +75,15 @@ public final class HelloAddon implements Addon {
         }
     }
 
+    /**
+     * The same {@code SELECT 1}, marked read-only: with a replica ({@code db_replica_host}) it runs
+     * there, the benchmark route of the replica's path.
+     */
+    @Route(value = "/hello/db/ro", auth = Route.Auth.PUBLIC, methods = "GET", readonly = true)
+    public Response dbReadOnly(Request request) throws SQLException {
+        return db(request);
+    }
+
     /** The logged-in user's id: the benchmark route of an {@code auth=user} request. */
     @Route(value = "/hello/me", auth = Route.Auth.USER, methods = "GET")
     public Response me(Request request) {
