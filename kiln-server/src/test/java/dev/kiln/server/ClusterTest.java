@@ -35,7 +35,9 @@ import static org.awaitility.Awaitility.await;
  * jobs run exactly once across the hosts while one of them is {@code kill -9}ed mid-run, and nginx
  * serves on from the two left; then the primary dies and the standby is promoted: the same
  * processes serve again without a restart, every write the client was told of is on the new
- * primary, and sessions, the bus and cron hold as before. The failed-request windows are printed.
+ * primary, and sessions, the bus (a websocket open through the failover too), cron and the
+ * registry's signals (an addon installed afterwards by another process) hold as before. The
+ * failed-request windows are printed.
  */
 @Tag("process")
 class ClusterTest {
@@ -92,8 +94,8 @@ class ClusterTest {
 
     /**
      * Creates partners through nginx until told to stop, one at a time; each answer is one line of
-     * its events file, {@code phase kind} (the phase read from a file the test writes), and each
-     * acknowledged id a line of the acked file.
+     * its events file, {@code phase time kind} (the phase, read from a file the test writes, that the
+     * answer came in), and each acknowledged id a line of the acked file.
      */
     private static final String LOAD = """
             import http.client, os, socket, sys, time, xmlrpc.client
@@ -104,8 +106,6 @@ class ClusterTest {
             with open(acked_path, "a") as acked, open(events_path, "a") as events:
                 while not os.path.exists(stop_path):
                     n += 1
-                    with open(phase_path) as p:
-                        phase = p.read().strip()
                     try:
                         made = models.execute_kw(db, 2, "admin", "res.partner", "create", [{"name": f"load {n}"}])
                         acked.write(f"{made}\\n")
@@ -118,6 +118,8 @@ class ClusterTest {
                     except (OSError, http.client.HTTPException) as e:
                         kind = type(e).__name__
                         models = xmlrpc.client.ServerProxy(url + "/xmlrpc/2/object")
+                    with open(phase_path) as p:            # the phase the answer came in
+                        phase = p.read().strip()
                     events.write(f"{phase} {time.monotonic():.3f} {kind}\\n")
                     events.flush()
                     if kind != "ok":
@@ -135,6 +137,18 @@ class ClusterTest {
         Files.createDirectories(addon.resolve("migrations"));
         Files.writeString(addon.resolve("migrations/V1__ledger.sql"), """
                 CREATE TABLE cluster_ledger (id bigserial PRIMARY KEY, job_id bigint NOT NULL, kiln_pid bigint NOT NULL);""");
+        TestAddons.addon(addons, "latecomer", TestAddons.manifest("latecomer.Latecomer", "base"), Map.of("latecomer.Latecomer", """
+                package latecomer;
+
+                import dev.kiln.api.*;
+
+                public final class Latecomer implements Addon {
+                    @Override public void register(AddonContext context) { context.routes(this); }
+
+                    @Route(value = "/latecomer", auth = Route.Auth.PUBLIC)
+                    public Response late(Request request) { return Response.text("late"); }
+                }
+                """));
 
         try (StreamingPair pair = StreamingPair.start(true);
              PgBouncer replicaPool = PgBouncer.start(dir, pair.standbyPort)) {
@@ -148,7 +162,7 @@ class ClusterTest {
                     host.awaitCronRunners(1);
                 }
                 try (Nginx nginx = Nginx.start(dir, hosts)) {
-                    run(pair, hosts, nginx);
+                    run(pair, hosts, nginx, addons);
                 }
             } finally {
                 for (KilnProcess host : hosts.reversed()) {
@@ -158,7 +172,7 @@ class ClusterTest {
         }
     }
 
-    private void run(StreamingPair pair, List<KilnProcess> hosts, Nginx nginx) throws Exception {
+    private void run(StreamingPair pair, List<KilnProcess> hosts, Nginx nginx, Path addons) throws Exception {
         KilnProcess a = hosts.get(0);
         KilnProcess b = hosts.get(1);
         KilnProcess c = hosts.get(2);
@@ -183,7 +197,8 @@ class ClusterTest {
             } catch (Exception e) {
                 throw new CompletionException(e);
             }
-        });
+        }, task -> Thread.ofPlatform().daemon().name("load").start(task));   // not the common pool: the JDK's
+                                                                          // websocket client needs it
         await().atMost(Duration.ofSeconds(60)).until(() -> okCount(events, "steady") >= 20 || load.isDone());
 
         // 2,000 jobs due at once; B is killed while it is among their runners
@@ -212,6 +227,10 @@ class ClusterTest {
         // the primary dies, the standby is promoted: A and C find it without a restart
         long pidA = a.pid();
         long pidC = c.pid();
+        BusClient through = BusClient.open(c, "?db=" + DB);         // connected across the failover
+        through.subscribe(List.of("lobby"), 0);
+        assertThat(body(a, "/clustered/send?channel=lobby&text=before-failover&db=" + DB, null)).isEqualTo("sent");
+        messagesUpTo(through, "before-failover");
         enter(phase, "failover");
         pair.failOver();
         int promoted = pair.standbyPort;
@@ -245,6 +264,22 @@ class ClusterTest {
             assertThat(body(host, "/clustered/whoami", cookie)).as("A's session on " + host.host()).isEqualTo("uid 2");
         }
         assertMessageFromAReachesCOnce(a, c, nginx, "after");
+        try (through) {
+            // C's listener found the new primary: the socket opened before the failover hears what A sends now
+            assertThat(body(a, "/clustered/send?channel=lobby&text=after-failover&db=" + DB, null)).isEqualTo("sent");
+            assertThat(through.awaitMessages(messagesUpTo(through, "after-failover")))
+                    .extracting(m -> m.at("/message/payload/text").asString()).containsExactly("before-failover", "after-failover");
+        }
+        // an addon installed now, on the new primary, by another process: both hosts serve it (registry signals)
+        try (KilnProcess install = KilnProcess.launch(Files.createTempDirectory(dir, "install"), List.of(),
+                "--addons-path=" + addons, "--db_host=" + pair.hosts(), "--db_user=kiln", "-d", DB, "-i", "latecomer",
+                "--stop-after-init")) {
+            assertThat(install.awaitExit(Duration.ofSeconds(90))).as(install.log()).isZero();
+        }
+        for (KilnProcess host : List.of(a, c)) {
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(host.get("/latecomer?db=" + DB)).as(host.host()).startsWith("HTTP/1.1 200").endsWith("late"));
+        }
         pair.psql(promoted, DB, "INSERT INTO kiln_cron (name, code, interval_number, interval_type, nextcall) SELECT 'd_'||g,"
                 + " 'clustered.tick', 1, 'days', now() - interval '1 minute' FROM generate_series(1, 200) g");
         pair.psql(promoted, "SELECT pg_notify('kiln_cron', '" + DB + "')");
