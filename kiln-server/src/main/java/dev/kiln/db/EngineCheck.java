@@ -17,7 +17,8 @@ import org.postgresql.PGNotification;
  * LISTEN/NOTIFY} from the pools' server to the listener's ({@code db_listen_host}), which a pool in
  * transaction mode in between silently breaks. Each is tried for real, not read from a version
  * number: servers that speak PostgreSQL's protocol differ in what they do with it. A server in
- * recovery (a standby waiting to be promoted) is not judged: Kiln waits for its promotion.
+ * recovery (a standby waiting to be promoted) is not judged: Kiln waits for its promotion; nor is
+ * one that cannot be reached: that is an outage, reported and retried where it is met.
  */
 public final class EngineCheck {
 
@@ -39,11 +40,17 @@ public final class EngineCheck {
      */
     public static void verify(ConnectionPools pools) {
         List<String> missing = new ArrayList<>();
-        try (Connection connection = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED)) {
+        Connection first;
+        try {
+            first = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
+        } catch (KilnException unreachable) {
+            return;         // nothing to judge: each database's start says why it cannot reach the server
+        }
+        try (Connection connection = first) {
             if (inRecovery(connection)) {
                 return;
             }
-            probe(connection, missing, "advisory locks", EngineCheck::advisoryLock);
+            probe(connection, missing, "advisory locks", holder -> advisoryLock(pools, holder));
             probe(connection, missing, "SKIP LOCKED", EngineCheck::skipLocked);
         } catch (SQLException e) {
             throw SqlErrors.statementFailure(e, ConnectionPools.MAINTENANCE_DATABASE);
@@ -76,14 +83,27 @@ public final class EngineCheck {
         }
     }
 
-    private static void advisoryLock(Connection connection) throws SQLException {
-        try (Statement statement = connection.createStatement();
-             ResultSet row = statement.executeQuery("SELECT pg_try_advisory_xact_lock(hashtext('kiln engine check'), "
-                     + "pg_backend_pid()), pg_try_advisory_xact_lock(hashtext('kiln engine check'), pg_backend_pid())")) {
+    /** A lock one transaction holds must be refused to another: a lock only pretended is not. */
+    private static void advisoryLock(ConnectionPools pools, Connection holder) throws SQLException {
+        long key;
+        try (Statement statement = holder.createStatement();
+             ResultSet row = statement.executeQuery("SELECT pg_backend_pid(), pg_try_advisory_xact_lock(hashtext('kiln engine"
+                     + " check'), pg_backend_pid())")) {
             row.next();
-            // a lock that is really taken is taken again by its holder; one that is only pretended may not be
-            if (!row.getBoolean(1) || !row.getBoolean(2)) {
+            key = row.getLong(1);
+            if (!row.getBoolean(2)) {
                 throw new SQLException("pg_try_advisory_xact_lock did not take a free lock");
+            }
+        }
+        try (Connection other = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
+             Statement statement = other.createStatement();
+             ResultSet row = statement.executeQuery("SELECT pg_try_advisory_xact_lock(hashtext('kiln engine check'), "
+                     + key + ")")) {
+            row.next();
+            boolean taken = row.getBoolean(1);
+            other.rollback();
+            if (taken) {
+                throw new SQLException("pg_try_advisory_xact_lock gave a second transaction the lock the first held");
             }
         }
     }
@@ -105,7 +125,13 @@ public final class EngineCheck {
         String channel = "kiln_engine_check_" + ProcessHandle.current().pid();
         String payload = Long.toHexString(System.nanoTime());
         String where = "db_listen_host " + pools.listenServer().hostAndPort();
-        try (Connection listener = pools.dedicated(ConnectionPools.MAINTENANCE_DATABASE)) {
+        Connection opened;
+        try {
+            opened = pools.dedicated(ConnectionPools.MAINTENANCE_DATABASE);
+        } catch (KilnException unreachable) {
+            return;         // the listener says so itself, and connects again until it can
+        }
+        try (Connection listener = opened) {
             try (Statement statement = listener.createStatement()) {
                 statement.execute("LISTEN " + channel);
             }
