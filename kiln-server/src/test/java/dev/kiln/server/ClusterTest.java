@@ -35,9 +35,9 @@ import static org.awaitility.Awaitility.await;
  * jobs run exactly once across the hosts while one of them is {@code kill -9}ed mid-run, and nginx
  * serves on from the two left; then the primary dies and the standby is promoted: the same
  * processes serve again without a restart, every write the client was told of is on the new
- * primary, and sessions, the bus (a websocket open through the failover too), cron and the
- * registry's signals (an addon installed afterwards by another process) hold as before. The
- * failed-request windows are printed.
+ * primary, and sessions, the bus (a websocket open through the failover too, and a long poll),
+ * cron and the registry's signals (an addon installed afterwards by another process) hold as
+ * before. The failed-request windows are printed.
  */
 @Tag("process")
 class ClusterTest {
@@ -270,6 +270,15 @@ class ClusterTest {
             assertThat(through.awaitMessages(messagesUpTo(through, "after-failover")))
                     .extracting(m -> m.at("/message/payload/text").asString()).containsExactly("before-failover", "after-failover");
         }
+        // a long poll through nginx, from id 0: both messages, read from the new primary
+        String polled = KilnProcess.request("127.0.0.1", nginx.port, "POST", "/longpolling/poll?db=" + DB,
+                "{\"jsonrpc\": \"2.0\", \"method\": \"call\", \"id\": 1, \"params\": {\"channels\": [\"lobby\"],"
+                        + " \"last\": 0, \"timeout\": 5}}", "Content-Type: application/json");
+        assertThat(polled).startsWith("HTTP/1.1 200");
+        List<String> texts = new ArrayList<>();
+        BusClient.JSON.readTree(polled.substring(polled.indexOf("\r\n\r\n") + 4)).path("result")
+                .forEach(m -> texts.add(m.at("/message/payload/text").asString()));
+        assertThat(texts).as(polled).containsExactly("before-failover", "after-failover");
         // an addon installed now, on the new primary, by another process: both hosts serve it (registry signals)
         try (KilnProcess install = KilnProcess.launch(Files.createTempDirectory(dir, "install"), List.of(),
                 "--addons-path=" + addons, "--db_host=" + pair.hosts(), "--db_user=kiln", "-d", DB, "-i", "latecomer",
