@@ -6,8 +6,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -19,8 +17,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -176,12 +172,12 @@ class ClusterTest {
         KilnProcess a = hosts.get(0);
         KilnProcess b = hosts.get(1);
         KilnProcess c = hosts.get(2);
-        String cookie = login(a);
+        String cookie = a.login(DB);
         for (KilnProcess host : hosts) {
-            assertThat(body(host, "/clustered/whoami", cookie)).as("A's session on " + host.host()).isEqualTo("uid 2");
+            assertThat(host.okBody("/clustered/whoami", cookie)).as("A's session on " + host.host()).isEqualTo("uid 2");
         }
         assertMessageFromAReachesCOnce(a, c, nginx, "before");
-        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(body(c, "/clustered/where", cookie))
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(c.okBody("/clustered/where", cookie))
                 .as("a read-only route, on the standby through PgBouncer once it has replayed the session").isEqualTo("standby"));
 
         Path phase = dir.resolve("phase");
@@ -229,7 +225,7 @@ class ClusterTest {
         long pidC = c.pid();
         BusClient through = BusClient.open(c, "?db=" + DB);         // connected across the failover
         through.subscribe(List.of("lobby"), 0);
-        assertThat(body(a, "/clustered/send?channel=lobby&text=before-failover&db=" + DB, null)).isEqualTo("sent");
+        assertThat(a.okBody("/clustered/send?channel=lobby&text=before-failover&db=" + DB, null)).isEqualTo("sent");
         messagesUpTo(through, "before-failover");
         enter(phase, "failover");
         pair.failOver();
@@ -261,12 +257,12 @@ class ClusterTest {
 
         // after the failover: sessions, the bus and cron as before
         for (KilnProcess host : List.of(a, c)) {
-            assertThat(body(host, "/clustered/whoami", cookie)).as("A's session on " + host.host()).isEqualTo("uid 2");
+            assertThat(host.okBody("/clustered/whoami", cookie)).as("A's session on " + host.host()).isEqualTo("uid 2");
         }
         assertMessageFromAReachesCOnce(a, c, nginx, "after");
         try (through) {
             // C's listener found the new primary: the socket opened before the failover hears what A sends now
-            assertThat(body(a, "/clustered/send?channel=lobby&text=after-failover&db=" + DB, null)).isEqualTo("sent");
+            assertThat(a.okBody("/clustered/send?channel=lobby&text=after-failover&db=" + DB, null)).isEqualTo("sent");
             assertThat(through.awaitMessages(messagesUpTo(through, "after-failover")))
                     .extracting(m -> m.at("/message/payload/text").asString()).containsExactly("before-failover", "after-failover");
         }
@@ -307,8 +303,8 @@ class ClusterTest {
             // from id 0: what is sent before the subscription is read arrives too
             onC.subscribe(List.of("hall"), 0);
             viaNginx.subscribe(List.of("hall"), 0);
-            assertThat(body(a, "/clustered/send?channel=hall&text=" + tag + "&db=" + DB, null)).isEqualTo("sent");
-            assertThat(body(a, "/clustered/send?channel=hall&text=" + tag + "-end&db=" + DB, null)).isEqualTo("sent");
+            assertThat(a.okBody("/clustered/send?channel=hall&text=" + tag + "&db=" + DB, null)).isEqualTo("sent");
+            assertThat(a.okBody("/clustered/send?channel=hall&text=" + tag + "-end&db=" + DB, null)).isEqualTo("sent");
             for (BusClient client : List.of(onC, viaNginx)) {
                 assertThat(client.awaitMessages(messagesUpTo(client, tag + "-end")))
                         .extracting(m -> m.at("/message/payload/text").asString())
@@ -349,20 +345,7 @@ class ClusterTest {
         return KilnProcess.start(Files.createTempDirectory(dir, "host" + n), args.toArray(String[]::new));
     }
 
-    private static String login(KilnProcess kiln) throws Exception {
-        String response = kiln.request("POST", "/web/session/authenticate", "{\"jsonrpc\":\"2.0\",\"method\":\"call\","
-                + "\"id\":1,\"params\":{\"db\":\"" + DB + "\",\"login\":\"admin\",\"password\":\"admin\"}}",
-                "Content-Type: application/json");
-        Matcher cookie = Pattern.compile("Set-Cookie: (session_id=[^;]+);").matcher(response);
-        assertThat(cookie.find()).as(response).isTrue();
-        return cookie.group(1);
-    }
 
-    private static String body(KilnProcess kiln, String path, String cookie) throws Exception {
-        String response = cookie == null ? kiln.get(path) : kiln.request("GET", path, null, "Cookie: " + cookie);
-        assertThat(response).as(kiln.log()).startsWith("HTTP/1.1 200");
-        return response.substring(response.indexOf("\r\n\r\n") + 4);
-    }
 
     /** Moves the load client to {@code name}: written whole, so that it never reads a half-written phase. */
     private static void enter(Path phase, String name) throws IOException {
@@ -434,21 +417,8 @@ class ClusterTest {
             Files.writeString(home.resolve("nginx.conf"), conf);
             Process process = new ProcessBuilder(binary.toString(), "-p", home.toString(), "-c", home.resolve("nginx.conf").toString())
                     .redirectErrorStream(true).redirectOutput(home.resolve("nginx.out").toFile()).start();
+            Commands.awaitListening(process, home.resolve("nginx.out"), port);
             Nginx nginx = new Nginx(process, port, home);
-            try {
-                await().atMost(Duration.ofSeconds(30)).until(() -> {
-                    assertThat(process.isAlive()).as(Files.readString(home.resolve("nginx.out"))).isTrue();
-                    try (Socket socket = new Socket()) {
-                        socket.connect(new InetSocketAddress("127.0.0.1", port), 1_000);
-                        return true;
-                    } catch (IOException notYet) {
-                        return false;
-                    }
-                });
-            } catch (RuntimeException | Error e) {
-                nginx.close();
-                throw e;
-            }
             return nginx;
         }
 

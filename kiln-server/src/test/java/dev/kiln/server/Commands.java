@@ -55,4 +55,26 @@ final class Commands {
         command.addAll(List.of(args));
         return run(dir, Duration.ofMinutes(2), true, command);
     }
+
+    /**
+     * Waits (at most 30 s) until something listens on 127.0.0.1:{@code port}, while {@code process}
+     * lives; a process that died fails with its output ({@code log}). A process that never listens
+     * is destroyed before the failure is thrown.
+     */
+    static void awaitListening(Process process, Path log, int port) {
+        try {
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> {
+                assertThat(process.isAlive()).as(Files.readString(log)).isTrue();
+                try (java.net.Socket socket = new java.net.Socket()) {
+                    socket.connect(new java.net.InetSocketAddress("127.0.0.1", port), 1_000);
+                    return true;
+                } catch (IOException notYet) {
+                    return false;
+                }
+            });
+        } catch (RuntimeException | Error e) {
+            process.destroyForcibly();
+            throw e;
+        }
+    }
 }

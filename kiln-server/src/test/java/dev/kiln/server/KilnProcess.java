@@ -31,6 +31,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -523,6 +524,23 @@ final class KilnProcess implements AutoCloseable {
         List<String> all = new ArrayList<>(List.of("Content-Type: application/x-www-form-urlencoded", "Cookie: " + cookie.group(1)));
         all.addAll(List.of(headers));
         return request("POST", "/web/login", form + "&csrf_token=" + token.group(1), all.toArray(String[]::new));
+    }
+
+    /** Logs in as admin (password admin) on {@code db} through Odoo's JSON route; the session cookie. */
+    String login(String db) throws IOException {
+        String response = request("POST", "/web/session/authenticate", "{\"jsonrpc\":\"2.0\",\"method\":\"call\","
+                + "\"id\":1,\"params\":{\"db\":\"" + db + "\",\"login\":\"admin\",\"password\":\"admin\"}}",
+                "Content-Type: application/json");
+        Matcher cookie = Pattern.compile("Set-Cookie: (session_id=[^;]+);").matcher(response);
+        assertThat(cookie.find()).as(response).isTrue();
+        return cookie.group(1);
+    }
+
+    /** The body of a 200 answer to {@code GET path}, with the session {@code cookie} when not null. */
+    String okBody(String path, String cookie) throws IOException {
+        String response = cookie == null ? get(path) : request("GET", path, null, "Cookie: " + cookie);
+        assertThat(response).as(log()).startsWith("HTTP/1.1 200");
+        return response.substring(response.indexOf("\r\n\r\n") + 4);
     }
 
     /** One request with the given headers ("Name: value" each) and body, on a new connection. */

@@ -1,17 +1,13 @@
 package dev.kiln.server;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /**
  * Debian's PgBouncer in transaction pooling mode, run from the {@code docs/pgbouncer.ini} operators
@@ -42,21 +38,8 @@ record PgBouncer(Process process, int port) implements AutoCloseable {
         command.add(home.resolve("pgbouncer.ini").toString());
         Process process = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(home.resolve("pgbouncer.log").toFile()).start();
+        Commands.awaitListening(process, home.resolve("pgbouncer.log"), port);
         PgBouncer bouncer = new PgBouncer(process, port);
-        try {
-            await().atMost(Duration.ofSeconds(30)).until(() -> {
-                assertThat(process.isAlive()).as(Files.readString(home.resolve("pgbouncer.log"))).isTrue();
-                try (Socket socket = new Socket()) {
-                    socket.connect(new InetSocketAddress("127.0.0.1", port), 1_000);
-                    return true;
-                } catch (IOException notYet) {
-                    return false;
-                }
-            });
-        } catch (RuntimeException | Error e) {
-            bouncer.close();
-            throw e;
-        }
         return bouncer;
     }
 

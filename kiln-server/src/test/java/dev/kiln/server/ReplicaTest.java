@@ -8,8 +8,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -195,45 +193,30 @@ class ReplicaTest {
             kiln.awaitReady();
             pair.awaitCaughtUp();
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_pause()");
-            String cookie = login(kiln, "routed");
+            String cookie = kiln.login("routed");
             // the session exists on the primary only: the route reads there rather than refuse its user
-            assertThat(body(kiln, "/counted/names?name=Mine", cookie)).isEqualTo("0 on the primary");
+            assertThat(kiln.okBody("/counted/names?name=Mine", cookie)).isEqualTo("0 on the primary");
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_resume()");
             pair.awaitCaughtUp();
-            assertThat(body(kiln, "/counted/names?name=Mine", cookie)).isEqualTo("0 on the replica");
+            assertThat(kiln.okBody("/counted/names?name=Mine", cookie)).isEqualTo("0 on the replica");
 
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_pause()");
-            assertThat(body(kiln, "/counted/add?name=Mine", cookie)).isEqualTo("added");
+            assertThat(kiln.okBody("/counted/add?name=Mine", cookie)).isEqualTo("added");
             // the user's own write, not replayed yet: read on the primary, so it does not disappear
-            assertThat(body(kiln, "/counted/names?name=Mine", cookie)).isEqualTo("1 on the primary");
-            assertThat(body(kiln, "/counted/tally?db=routed", null)).isEqualTo("tallied on the primary");
+            assertThat(kiln.okBody("/counted/names?name=Mine", cookie)).isEqualTo("1 on the primary");
+            assertThat(kiln.okBody("/counted/tally?db=routed", null)).isEqualTo("tallied on the primary");
             assertThat(kiln.count("routed: GET /counted/tally wrote in a read-only transaction \\(on the replica\\); run"
                     + " again on the primary")).isEqualTo(1);
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_resume()");
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).untilAsserted(() ->
-                    assertThat(body(kiln, "/counted/names?name=Mine", cookie)).isEqualTo("1 on the replica"));
+                    assertThat(kiln.okBody("/counted/names?name=Mine", cookie)).isEqualTo("1 on the replica"));
             assertThat(pair.psql(pair.primaryPort, "routed", "SELECT count(*) FROM counted_search").strip())
                     .as("the read-only route that wrote, once, on the primary").isEqualTo("1");
             assertThat(kiln.log()).doesNotContain("\tat ");
         }
     }
 
-    /** Logs in as admin on {@code db}: the session cookie. */
-    private static String login(KilnProcess kiln, String db) throws Exception {
-        String response = kiln.request("POST", "/web/session/authenticate", "{\"jsonrpc\":\"2.0\",\"method\":\"call\","
-                + "\"id\":1,\"params\":{\"db\":\"" + db + "\",\"login\":\"admin\",\"password\":\"admin\"}}",
-                "Content-Type: application/json");
-        Matcher cookie = Pattern.compile("Set-Cookie: (session_id=[^;]+);").matcher(response);
-        assertThat(cookie.find()).as(response).isTrue();
-        return cookie.group(1);
-    }
 
-    /** The body of a 200 answer to {@code GET path}, with the session {@code cookie} when given. */
-    private static String body(KilnProcess kiln, String path, String cookie) throws Exception {
-        String response = cookie == null ? kiln.get(path) : kiln.request("GET", path, null, "Cookie: " + cookie);
-        assertThat(response).as(kiln.log()).startsWith("HTTP/1.1 200");
-        return response.substring(response.indexOf("\r\n\r\n") + 4);
-    }
 
     @Test
     void devReplicaRunsReadOnlyMethodsInAReadOnlyTransactionOnThePrimary() throws Exception {
