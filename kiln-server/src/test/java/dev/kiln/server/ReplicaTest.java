@@ -117,6 +117,21 @@ class ReplicaTest {
         }
     }
 
+    /** The addons folder holding {@link #COUNTED}, with its table. */
+    private Path counted() throws java.io.IOException {
+        return CronHarness.addon(dir, "counted", "counted.Counted", COUNTED, "V1__counted.sql",
+                "CREATE TABLE counted_search (id serial PRIMARY KEY);");
+    }
+
+    /** Kiln serving {@code db} on the pair's primary, the standby its replica, no cron runner; then {@code more}. */
+    private KilnProcess onPair(String db, String... more) throws Exception {
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("--db_host=127.0.0.1",
+                "--db_port=" + pair.primaryPort, "--db_replica_host=127.0.0.1", "--db_replica_port=" + pair.standbyPort,
+                "--db_user=kiln", "-d", db, "--max-cron-threads=0"));
+        args.addAll(java.util.List.of(more));
+        return KilnProcess.start(Files.createTempDirectory(dir, "kiln"), args.toArray(String[]::new));
+    }
+
     /** The client as the user {@code uid} on {@code db}. */
     private String python(String url, String db, String uid, String password, String... args) throws Exception {
         java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of("env", "KILN_UID=" + uid,
@@ -127,12 +142,8 @@ class ReplicaTest {
 
     @Test
     void readOnlyMethodsRunOnTheReplicaAndOneThatWritesRunsAgainOnThePrimary() throws Exception {
-        Path addons = CronHarness.addon(dir, "counted", "counted.Counted", COUNTED, "V1__counted.sql",
-                "CREATE TABLE counted_search (id serial PRIMARY KEY);");
-        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--addons-path=" + addons,
-                     "--db_host=127.0.0.1", "--db_port=" + pair.primaryPort, "--db_replica_host=127.0.0.1",
-                     "--db_replica_port=" + pair.standbyPort, "--db_user=kiln", "-d", "replicated", "-i", "counted",
-                     "--max-cron-threads=0")) {
+        Path addons = counted();
+        try (KilnProcess kiln = onPair("replicated", "--addons-path=" + addons, "-i", "counted")) {
             kiln.awaitReady();
             String url = "http://127.0.0.1:" + kiln.port();
             String seen = Commands.python(dir, CLIENT, url, "replicated", "create", "Seen").strip();
@@ -161,9 +172,7 @@ class ReplicaTest {
 
     @Test
     void aReplicaFurtherBehindThanItsMaxLagIsLeftUntilItCatchesUp() throws Exception {
-        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--db_host=127.0.0.1",
-                     "--db_port=" + pair.primaryPort, "--db_replica_host=127.0.0.1", "--db_replica_port=" + pair.standbyPort,
-                     "--db-replica-max-lag=1", "--db_user=kiln", "-d", "guarded", "--max-cron-threads=0")) {
+        try (KilnProcess kiln = onPair("guarded", "--db-replica-max-lag=1")) {
             kiln.awaitReady();
             String url = "http://127.0.0.1:" + kiln.port();
             String reader = Commands.python(dir, CLIENT, url, "guarded", "user", "reader").strip();
@@ -184,12 +193,8 @@ class ReplicaTest {
 
     @Test
     void aReadonlyRouteRunsOnTheReplicaUnlessItsUserWroteLatelyOrItsSessionIsNewer() throws Exception {
-        Path addons = CronHarness.addon(dir, "counted", "counted.Counted", COUNTED, "V1__counted.sql",
-                "CREATE TABLE counted_search (id serial PRIMARY KEY);");
-        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--addons-path=" + addons,
-                "--db_host=127.0.0.1", "--db_port=" + pair.primaryPort, "--db_replica_host=127.0.0.1",
-                "--db_replica_port=" + pair.standbyPort, "--db_user=kiln", "-d", "routed", "-i", "counted",
-                "--max-cron-threads=0")) {
+        Path addons = counted();
+        try (KilnProcess kiln = onPair("routed", "--addons-path=" + addons, "-i", "counted")) {
             kiln.awaitReady();
             pair.awaitCaughtUp();
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_pause()");
@@ -220,8 +225,7 @@ class ReplicaTest {
 
     @Test
     void devReplicaRunsReadOnlyMethodsInAReadOnlyTransactionOnThePrimary() throws Exception {
-        Path addons = CronHarness.addon(dir, "counted", "counted.Counted", COUNTED, "V1__counted.sql",
-                "CREATE TABLE counted_search (id serial PRIMARY KEY);");
+        Path addons = counted();
         try (CronHarness database = CronHarness.shared(dir, "devreplica", addons, "base,counted")) {
             KilnProcess kiln = database.serve("--addons-path=" + addons, "--dev=replica", "--max-cron-threads=0");
             String url = "http://127.0.0.1:" + kiln.port();
