@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What Kiln needs of its database server, asked once at start: transaction-scoped advisory locks
@@ -18,9 +20,12 @@ import org.postgresql.PGNotification;
  * transaction mode in between silently breaks. Each is tried for real, not read from a version
  * number: servers that speak PostgreSQL's protocol differ in what they do with it. A server in
  * recovery (a standby waiting to be promoted) is not judged: Kiln waits for its promotion; nor is
- * one that cannot be reached: that is an outage, reported and retried where it is met.
+ * one that cannot be reached, or that goes away while it is asked: that is an outage, reported and
+ * retried where it is met, and never a reason to refuse to serve.
  */
 public final class EngineCheck {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EngineCheck.class);
 
     /** How long a notification may take from the pools' server to the listener. */
     static final Duration NOTIFY_WAIT = Duration.ofSeconds(10);
@@ -34,32 +39,64 @@ public final class EngineCheck {
         void run(Connection connection) throws SQLException;
     }
 
+    /** The server went away during the check: nothing it said can be held against it. */
+    private static final class Unjudged extends RuntimeException {
+        Unjudged(Throwable cause) {
+            super(cause.getMessage(), cause, false, false);
+        }
+    }
+
     /**
      * Tries each capability on {@code pools}' server and throws a failure naming, in one line, every
      * one it lacks, with the server's own reason.
      */
     public static void verify(ConnectionPools pools) {
         List<String> missing = new ArrayList<>();
-        Connection first;
         try {
-            first = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
-        } catch (KilnException unreachable) {
-            return;         // nothing to judge: each database's start says why it cannot reach the server
-        }
-        try (Connection connection = first) {
-            if (inRecovery(connection)) {
+            if (!tried(pools, missing)) {
                 return;
             }
-            probe(connection, missing, "advisory locks", holder -> advisoryLock(pools, holder));
-            probe(connection, missing, "SKIP LOCKED", EngineCheck::skipLocked);
-        } catch (SQLException e) {
-            throw SqlErrors.statementFailure(e, ConnectionPools.MAINTENANCE_DATABASE);
+            notifications(pools, missing);
+        } catch (Unjudged outage) {
+            LOG.warn("engine check of PostgreSQL at {} not made: {}", pools.server().hostAndPort(),
+                    SqlErrors.firstLine(outage.getCause()));
+            return;
         }
-        notifications(pools, missing);
         if (!missing.isEmpty()) {
             throw KilnException.failure("PostgreSQL at " + pools.server().hostAndPort() + " lacks what Kiln needs: "
                     + String.join("; ", missing));
         }
+    }
+
+    /** Tries the locks on one connection; false when there is nothing to judge (no server, or one in recovery). */
+    private static boolean tried(ConnectionPools pools, List<String> missing) {
+        Connection first;
+        try {
+            first = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
+        } catch (KilnException unreachable) {
+            return false;       // nothing to judge: each database's start says why it cannot reach the server
+        }
+        try (Connection connection = first) {
+            if (inRecovery(connection)) {
+                return false;
+            }
+            probe(connection, missing, "advisory locks", holder -> advisoryLock(pools, holder));
+            probe(connection, missing, "SKIP LOCKED", EngineCheck::skipLocked);
+            return true;
+        } catch (SQLException e) {
+            throw outage(e) ? new Unjudged(e) : SqlErrors.statementFailure(e, ConnectionPools.MAINTENANCE_DATABASE);
+        }
+    }
+
+    /** Whether {@code thrown} says the server is gone or going, rather than that it refused something. */
+    private static boolean outage(Throwable thrown) {
+        for (Throwable t = thrown; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof DatabaseException d && d.reason() == DatabaseException.Reason.UNREACHABLE) {
+                return true;
+            }
+        }
+        SQLException sql = SqlErrors.rootSqlException(thrown);
+        return sql != null && SqlErrors.isServerUnavailable(sql.getSQLState());
     }
 
     private static boolean inRecovery(Connection connection) throws SQLException {
@@ -76,7 +113,10 @@ public final class EngineCheck {
     private static void probe(Connection connection, List<String> missing, String what, Probe probe) throws SQLException {
         try {
             probe.run(connection);
-        } catch (SQLException e) {
+        } catch (SQLException | KilnException e) {
+            if (outage(e)) {
+                throw new Unjudged(e);
+            }
             missing.add(what + " (" + SqlErrors.firstLine(e) + ")");
         } finally {
             connection.rollback();
@@ -128,8 +168,12 @@ public final class EngineCheck {
         Connection opened;
         try {
             opened = pools.dedicated(ConnectionPools.MAINTENANCE_DATABASE);
-        } catch (KilnException unreachable) {
-            return;         // the listener says so itself, and connects again until it can
+        } catch (KilnException e) {
+            if (outage(e)) {
+                throw new Unjudged(e);  // the listener says so itself, and connects again until it can
+            }
+            missing.add("LISTEN/NOTIFY on " + where + " (" + e.getMessage() + ")");
+            return;
         }
         try (Connection listener = opened) {
             try (Statement statement = listener.createStatement()) {
@@ -153,6 +197,9 @@ public final class EngineCheck {
                     + NOTIFY_WAIT.toSeconds() + " s: a pool in transaction mode there? point db_listen_host at PostgreSQL"
                     + " or a pool in session mode)");
         } catch (SQLException | RuntimeException e) {
+            if (outage(e)) {
+                throw new Unjudged(e);
+            }
             missing.add("LISTEN/NOTIFY on " + where + " (" + SqlErrors.firstLine(e) + ")");
         }
     }

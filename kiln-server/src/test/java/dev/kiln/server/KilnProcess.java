@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -498,7 +499,19 @@ final class KilnProcess implements AutoCloseable {
 
     /** One HTTP/1.1 request on a new connection; returns the whole response (status line first). */
     String get(String path) throws IOException {
-        return send(host, port(), "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        try {
+            return send(host, port(), "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        } catch (ConnectException e) {
+            throw refused(e);
+        }
+    }
+
+    /** A refused connection, with what the process says of it: whether it still runs, and its log. */
+    private ConnectException refused(ConnectException e) {
+        ConnectException told = new ConnectException(e.getMessage() + " by " + host + ":" + port() + "; kiln "
+                + (process.isAlive() ? "still runs" : "exited with " + process.exitValue()) + ", its log:\n" + log());
+        told.initCause(e);
+        return told;
     }
 
     /** The address it serves on. */
@@ -545,7 +558,11 @@ final class KilnProcess implements AutoCloseable {
 
     /** One request with the given headers ("Name: value" each) and body, on a new connection. */
     String request(String method, String path, String body, String... headers) throws IOException {
-        return request(host, port(), method, path, body, headers);
+        try {
+            return request(host, port(), method, path, body, headers);
+        } catch (ConnectException e) {
+            throw refused(e);
+        }
     }
 
     /** {@link #request(String, String, String, String...)} to {@code port} (gevent_port, say). */
