@@ -46,10 +46,23 @@ class FindJavaTest {
         assertThat(result.err).contains("no JDK 25 or newer found").contains(old + " (17)").contains("set JAVA_HOME");
     }
 
+    @Test
+    void aJdksReleaseFileIsReadWithoutStartingItsJava() throws Exception {
+        Path jvms = Files.createDirectories(dir.resolve("jvm"));
+        Path eight = fakeJdk("jvm/a-jdk-8", 25);
+        Files.writeString(eight.resolve("release"), "IMPLEMENTOR=\"x\"\nJAVA_VERSION=\"1.8.0_412\"\n");
+        Path recent = fakeJdk("jvm/b-temurin-25", 17);
+        Files.writeString(recent.resolve("release"), "JAVA_VERSION=\"25.0.3\"\nJAVA_RUNTIME_VERSION=\"25.0.3+9-LTS\"\n");
+        Result result = run(Map.of("PATH", tools(), "KILN_JVM_DIRS", jvms.toString()));
+        assertThat(result.exit).isZero();
+        assertThat(result.out.trim()).as("each release file's version, not what its java would say").isEqualTo(recent.toString());
+        assertThat(dir.resolve("java-ran")).as("no JVM started to learn a version").doesNotExist();
+    }
+
     /** A PATH with the few tools the script uses and no java, whatever this machine's default java is. */
     private String tools() throws IOException {
         Path bin = Files.createDirectories(dir.resolve("tools"));
-        for (String tool : new String[] {"sed", "head", "readlink", "dirname"}) {
+        for (String tool : new String[] {"sed", "head", "readlink", "dirname", "touch"}) {
             Path wrapper = bin.resolve(tool);
             Files.writeString(wrapper, "#!/bin/sh\nexec /usr/bin/" + tool + " \"$@\"\n");
             Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -59,7 +72,8 @@ class FindJavaTest {
 
     private Path fakeJdk(String name, int version) throws IOException {
         Path bin = Files.createDirectories(dir.resolve(name).resolve("bin"));
-        String java = "#!/bin/sh\necho '    java.specification.version = " + version + "' >&2\n";
+        String java = "#!/bin/sh\ntouch '" + dir.resolve("java-ran") + "'\necho '    java.specification.version = " + version
+                + "' >&2\n";
         for (String tool : new String[] {"java", "javac"}) {
             Path file = bin.resolve(tool);
             Files.writeString(file, java);
