@@ -81,26 +81,32 @@ public final class KilnCommand {
      * Also what a re-executed or child process calls with its own arguments.
      */
     public static Config config(List<String> args, Map<String, String> env) {
-        return ConfigLoader.load(ServerCommand.given(parse(ServerCommand.commandLine(), args)), env);
+        Map<String, List<String>> given = PlainArguments.given(args)
+                .orElseGet(() -> ServerCommand.given(parse(ServerCommand.commandLine(), args)));
+        return ConfigLoader.load(given, env);
     }
 
     /** {@code kiln [server]}, or {@code kiln evented}: the same options, another server. */
     private static int server(List<String> args, Map<String, String> env, PrintStream out, boolean evented) {
-        CommandLine cl = evented ? ServerCommand.eventedCommandLine() : ServerCommand.commandLine();
-        ParseResult result = parse(cl, args);
-        if (result.isUsageHelpRequested()) {
-            cl.usage(out);
-            return KilnException.OK;
+        Map<String, List<String>> given = PlainArguments.given(args).orElse(null);
+        if (given == null) {
+            CommandLine cl = evented ? ServerCommand.eventedCommandLine() : ServerCommand.commandLine();
+            ParseResult result = parse(cl, args);
+            if (result.isUsageHelpRequested()) {
+                cl.usage(out);
+                return KilnException.OK;
+            }
+            if (result.isVersionHelpRequested()) {
+                out.println("kiln " + version());
+                return KilnException.OK;
+            }
+            if (result.hasMatchedOption(ServerCommand.DUMP_REFERENCE)) {
+                out.print(OptionsReference.markdown());
+                return KilnException.OK;
+            }
+            given = ServerCommand.given(result);
         }
-        if (result.isVersionHelpRequested()) {
-            out.println("kiln " + version());
-            return KilnException.OK;
-        }
-        if (result.hasMatchedOption(ServerCommand.DUMP_REFERENCE)) {
-            out.print(OptionsReference.markdown());
-            return KilnException.OK;
-        }
-        Config config = ConfigLoader.load(ServerCommand.given(result), env);
+        Config config = ConfigLoader.load(given, env);
         Logging.configure(config);
         return evented ? Kiln.startEvented(config) : Kiln.start(config);
     }
