@@ -61,7 +61,8 @@ class PreforkServerTest {
             Set<Long> workers = workerPids(kiln);
             assertThat(workers).hasSize(2);
             assertThat(commandLine(workers.iterator().next())).as("the default worker heap, 512 MiB")
-                    .contains(" -Xmx536870912 -Xms67108864 dev.kiln.Main worker http ");
+                    .contains(" -Xmx536870912 -Xms16777216 dev.kiln.Main worker http ")
+                    .contains("-XX:TrimNativeHeapInterval=2000 ");
             for (int i = 0; i < 40; i++) {
                 assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200").endsWith("Hello, world");
             }

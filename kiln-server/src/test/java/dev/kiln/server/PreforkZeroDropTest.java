@@ -95,7 +95,7 @@ class PreforkZeroDropTest {
                 "--limit-request=100", "--worker-heap=256M")) {
             kiln.awaitHttpWorkers(2, 1);
             assertThat(PreforkServerTest.commandLine(workerPids(kiln).iterator().next()))
-                    .contains(" -Xmx268435456 -Xms67108864 dev.kiln.Main worker http ");
+                    .contains(" -Xmx268435456 -Xms16777216 dev.kiln.Main worker http ");
             Tally tally = underLoad(kiln, () -> kiln.count(RETIRED) >= 4);
             assertNoFailure(tally, kiln);
             assertThat(kiln.log()).containsPattern("Retiring Worker \\d+ \\(pid \\d+, limit_request\\)");
