@@ -26,6 +26,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * The seed's {@code start()}: load the server-wide addons, reach PostgreSQL (the embedded one starts
  * once HTTP listens, in the background, so routes without a database answer at once), pick the
@@ -33,6 +36,10 @@ import java.util.function.Supplier;
  * this process again in place.
  */
 public final class Kiln {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Kiln.class);
+    /** A step of the in-place restart's stop slower than this is logged. */
+    private static final long SLOW_STEP_MILLIS = 1_000;
 
     private Kiln() { }
 
@@ -87,10 +94,11 @@ public final class Kiln {
             if (watcher != null) {
                 watcher.close();          // its inotify descriptor must not outlive this image
             }
-            parts.notifications.close();      // before the pools close, so its end is not taken for an outage
-            parts.pools.close();
+            // before the pools close, so its end is not taken for an outage
+            timed(server, "closing the notification listener", parts.notifications::close);
+            timed(server, "closing the connection pools", parts.pools::close);
             if (server.phoenix()) {
-                parts.postgres.settle();  // a restarted image adopts the running server instead
+                timed(server, "waiting for PostgreSQL's start", parts.postgres::settle);  // the next image adopts it
             } else {
                 parts.postgres.close();
             }
@@ -103,6 +111,19 @@ public final class Kiln {
             }
         }
         return rc;
+    }
+
+    /**
+     * Runs one step of letting go before an in-place restart, saying so when it held the restart up
+     * (connections wait in the kernel's queue meanwhile): which step, and for how long.
+     */
+    private static void timed(CommonServer server, String step, Runnable action) {
+        long start = System.nanoTime();
+        action.run();
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        if (server.phoenix() && millis >= SLOW_STEP_MILLIS) {
+            LOG.warn("In-place restart: {} took {} ms", step, millis);
+        }
     }
 
     /**
