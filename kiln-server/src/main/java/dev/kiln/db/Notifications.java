@@ -81,6 +81,8 @@ public final class Notifications implements AutoCloseable {
     /** Whether {@link #listened} holds every channel subscribed to; written under this object's lock. */
     private volatile boolean complete = true;
     private Thread thread;
+    /** The listener's connection while it has one: {@link #close} aborts it to end a wait at once. */
+    private volatile Connection open;
 
     public Notifications(ConnectionPools pools) {
         this.pools = pools;
@@ -133,6 +135,16 @@ public final class Notifications implements AutoCloseable {
             listener = thread;
         }
         if (listener != null && listener != Thread.currentThread()) {
+            Connection connection = open;
+            if (connection != null) {
+                try {
+                    // an interrupt does not end a read on a socket: the wait for notifications
+                    // would hold a stop (and an in-place restart's queued requests) up to a slice
+                    connection.abort(Runnable::run);
+                } catch (SQLException | RuntimeException e) {
+                    LOG.debug("Notifications: aborting the listener's connection: {}", e.toString());
+                }
+            }
             listener.interrupt();
             try {
                 listener.join(CLOSE_WAIT);
@@ -146,6 +158,10 @@ public final class Notifications implements AutoCloseable {
         boolean failing = false;
         while (running) {
             try (Connection connection = pools.dedicated(ConnectionPools.MAINTENANCE_DATABASE)) {
+                open = connection;
+                if (!running) {
+                    continue;       // closed while it connected: close() found no connection to abort
+                }
                 if (!awaitPrimary(connection)) {
                     continue;
                 }
@@ -170,6 +186,7 @@ public final class Notifications implements AutoCloseable {
                 LOG.error("Notifications: unexpected failure; connecting again in {} s", RETRY.toSeconds(), e);
                 failing = true;
             } finally {
+                open = null;
                 connected = false;
                 listened = Set.of();
                 pending.clear();
