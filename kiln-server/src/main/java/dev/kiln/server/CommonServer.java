@@ -23,6 +23,8 @@ import java.util.function.IntSupplier;
 public abstract class CommonServer {
 
     private static final Logger LOG = LoggerFactory.getLogger(CommonServer.class);
+    /** A step of the in-place restart's stop slower than this is logged. */
+    private static final long SLOW_STEP_NANOS = 1_000_000_000L;
     private static final long MIB = 1024 * 1024;
     private static final Duration STATUS_EVERY = Duration.ofSeconds(10);
 
@@ -166,6 +168,17 @@ public abstract class CommonServer {
 
     public boolean phoenix() {
         return phoenix;
+    }
+
+    /**
+     * Says, during an in-place restart, that a step of letting go (begun at {@code startNanos}) held
+     * the restart up, while new connections wait in the kernel's queue: which step, how long.
+     */
+    void noteRestartStep(String step, long startNanos) {
+        long nanos = System.nanoTime() - startNanos;
+        if (phoenix && nanos >= SLOW_STEP_NANOS) {
+            LOG.warn("In-place restart: {} took {} ms", step, nanos / 1_000_000);
+        }
     }
 
     /** {@code --dev=reload}: the addons changed; the loop reloads them as on HUP. Any thread may call it. */

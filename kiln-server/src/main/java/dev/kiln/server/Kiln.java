@@ -26,9 +26,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 /**
  * The seed's {@code start()}: load the server-wide addons, reach PostgreSQL (the embedded one starts
  * once HTTP listens, in the background, so routes without a database answer at once), pick the
@@ -36,10 +33,6 @@ import org.slf4j.LoggerFactory;
  * this process again in place.
  */
 public final class Kiln {
-
-    private static final Logger LOG = LoggerFactory.getLogger(Kiln.class);
-    /** A step of the in-place restart's stop slower than this is logged. */
-    private static final long SLOW_STEP_MILLIS = 1_000;
 
     private Kiln() { }
 
@@ -113,17 +106,11 @@ public final class Kiln {
         return rc;
     }
 
-    /**
-     * Runs one step of letting go before an in-place restart, saying so when it held the restart up
-     * (connections wait in the kernel's queue meanwhile): which step, and for how long.
-     */
+    /** Runs one step of letting go; a slow one of an in-place restart is logged. */
     private static void timed(CommonServer server, String step, Runnable action) {
         long start = System.nanoTime();
         action.run();
-        long millis = (System.nanoTime() - start) / 1_000_000;
-        if (server.phoenix() && millis >= SLOW_STEP_MILLIS) {
-            LOG.warn("In-place restart: {} took {} ms", step, millis);
-        }
+        server.noteRestartStep(step, start);
     }
 
     /**

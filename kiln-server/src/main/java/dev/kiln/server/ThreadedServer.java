@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
 
 import static dev.kiln.server.ServerLoop.step;
@@ -199,9 +198,8 @@ public final class ThreadedServer extends CommonServer {
         long cronStop = System.nanoTime();
         if (!cron.stop(stopTimeout())) {
             LOG.warn("Cron: a job was still running at the stop timeout; its transaction is rolled back");
-        } else if (phoenix && System.nanoTime() - cronStop >= TimeUnit.SECONDS.toNanos(1)) {
-            LOG.warn("In-place restart: stopping the cron runners took {} ms", (System.nanoTime() - cronStop) / 1_000_000);
         }
+        noteRestartStep("stopping the cron runners", cronStop);
         if (control != null) {
             control.close();
         }
