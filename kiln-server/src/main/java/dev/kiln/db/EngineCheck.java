@@ -88,6 +88,17 @@ public final class EngineCheck {
         }
     }
 
+    /**
+     * What {@code thrown} says of {@code what}: an outage ends the check unjudged; anything else is
+     * something the server lacks, added to {@code missing} with its reason.
+     */
+    private static void lacks(List<String> missing, String what, Exception thrown) {
+        if (outage(thrown)) {
+            throw new Unjudged(thrown);
+        }
+        missing.add(what + " (" + SqlErrors.firstLine(thrown) + ")");
+    }
+
     /** Whether {@code thrown} says the server is gone or going, rather than that it refused something. */
     private static boolean outage(Throwable thrown) {
         for (Throwable t = thrown; t != null; t = t.getCause() == t ? null : t.getCause()) {
@@ -114,10 +125,7 @@ public final class EngineCheck {
         try {
             probe.run(connection);
         } catch (SQLException | KilnException e) {
-            if (outage(e)) {
-                throw new Unjudged(e);
-            }
-            missing.add(what + " (" + SqlErrors.firstLine(e) + ")");
+            lacks(missing, what, e);
         } finally {
             connection.rollback();
         }
@@ -169,10 +177,7 @@ public final class EngineCheck {
         try {
             opened = pools.dedicated(ConnectionPools.MAINTENANCE_DATABASE);
         } catch (KilnException e) {
-            if (outage(e)) {
-                throw new Unjudged(e);  // the listener says so itself, and connects again until it can
-            }
-            missing.add("LISTEN/NOTIFY on " + where + " (" + e.getMessage() + ")");
+            lacks(missing, "LISTEN/NOTIFY on " + where, e);     // an outage: the listener retries by itself
             return;
         }
         try (Connection listener = opened) {
@@ -197,10 +202,7 @@ public final class EngineCheck {
                     + NOTIFY_WAIT.toSeconds() + " s: a pool in transaction mode there? point db_listen_host at PostgreSQL"
                     + " or a pool in session mode)");
         } catch (SQLException | RuntimeException e) {
-            if (outage(e)) {
-                throw new Unjudged(e);
-            }
-            missing.add("LISTEN/NOTIFY on " + where + " (" + SqlErrors.firstLine(e) + ")");
+            lacks(missing, "LISTEN/NOTIFY on " + where, e);
         }
     }
 }

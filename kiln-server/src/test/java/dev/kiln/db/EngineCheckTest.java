@@ -54,7 +54,9 @@ class EngineCheckTest {
                         + " WHERE query LIKE 'LISTEN kiln_engine_check_%' AND pid <> pg_backend_pid()";
                 await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).until(() -> {
                     try (Connection connection = elsewhere.connection(ConnectionPools.MAINTENANCE_DATABASE)) {
-                        return check.isDone() || Long.parseLong(queryOne(connection, listening)) > 0;
+                        // the check must still be waiting when its listener is ended, or this shows nothing
+                        assertThat(check.isDone()).as("the check ended before its listener was").isFalse();
+                        return Long.parseLong(queryOne(connection, listening)) > 0;
                     }
                 });
                 check.get(90, TimeUnit.SECONDS);       // no "lacks what Kiln needs": the listener went away, not NOTIFY
