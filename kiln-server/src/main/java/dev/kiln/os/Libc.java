@@ -18,8 +18,8 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
- * The few libc calls Kiln needs that the JDK does not offer: fd plumbing and a socket filter for
- * the shared listening socket, {@code execve} for in-place restarts, the signal masks and
+ * The few libc calls Kiln needs that the JDK does not offer: descriptor flags and a socket filter
+ * for the shared listening socket (its dup, dup2 and close are {@link Fds}'), {@code execve} for in-place restarts, the signal masks and
  * dispositions that carry signals across it, and a datagram to a Unix socket (systemd's
  * {@code NOTIFY_SOCKET}: the JDK's datagram channels speak only IP). Every call returns its result or throws
  * {@link OsException} carrying errno; nothing here is used on the request path.
@@ -29,7 +29,7 @@ public final class Libc {
     public static final int F_DUPFD_CLOEXEC = 1030, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4;
     public static final int FD_CLOEXEC = 1, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
     private static final int AF_UNIX = 1, SOCK_DGRAM = 2, SUN_PATH = 108;
-    private static final int SOL_SOCKET = 1, SO_ACCEPTCONN = 30, SO_ATTACH_FILTER = 26, SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
+    private static final int SOL_SOCKET = 1, SO_ATTACH_FILTER = 26, SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
     private static final MemorySegment SIG_IGN = MemorySegment.ofAddress(1);
     /** glibc's sigset_t is 1024 bits. */
     private static final int SIGSET_BYTES = 128;
@@ -40,23 +40,11 @@ public final class Libc {
     private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
     // One holder class per function: a handle is linked (a generated stub, tens of milliseconds
-    // before the JIT) only when first called, and the start calls two of them.
-    private static final class Dup2 {
-        static final MethodHandle H = function("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), true);
-    }
-
-    private static final class Close {
-        static final MethodHandle H = function("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
-    }
-
+    // before the JIT) only when first called. A start calls none of them: the listening socket's
+    // plumbing goes through the JDK's own natives (Fds).
     private static final class Fcntl {
         static final MethodHandle H = function("fcntl",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), true, Linker.Option.firstVariadicArg(2));
-    }
-
-    private static final class Getsockopt {
-        static final MethodHandle H = function("getsockopt",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), true);
     }
 
     private static final class Setsockopt {
@@ -70,11 +58,6 @@ public final class Libc {
 
     private static final class Execve {
         static final MethodHandle H = function("execve", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), true);
-    }
-
-    private static final class Open {
-        static final MethodHandle H = function("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), true,
-                Linker.Option.firstVariadicArg(2));
     }
 
     private static final class SignalDisposition {
@@ -95,35 +78,6 @@ public final class Libc {
     }
 
     private Libc() { }
-
-    public static int getpid() {
-        return (int) ProcessHandle.current().pid();
-    }
-
-    public static void dup2(int from, int to) {
-        call("dup2(" + from + ", " + to + ")", Dup2.H, from, to);
-    }
-
-    public static void close(int fd) {
-        call("close(" + fd + ")", Close.H, fd);
-    }
-
-    /** open(2) for reading, close-on-exec; returns the fd. */
-    public static int openReadOnly(String path) {
-        String what = "open(" + path + ")";
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) Open.H.invokeExact(state, arena.allocateFrom(path), O_CLOEXEC);
-            if (fd < 0) {
-                throw new OsException(what, (int) ERRNO.get(state, 0L));
-            }
-            return fd;
-        } catch (OsException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new OsException(what, t);
-        }
-    }
 
     public static int fcntl(int fd, int cmd, int arg) {
         return call("fcntl(" + fd + ", " + cmd + ")", Fcntl.H, fd, cmd, arg);
@@ -158,7 +112,7 @@ public final class Libc {
         } catch (Throwable t) {
             throw new OsException(what, t);
         } finally {
-            close(fd);
+            Fds.close(fd);
         }
     }
 
@@ -186,20 +140,6 @@ public final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new OsException(what, t);
-        }
-    }
-
-    /** True when {@code fd} is a socket in the listening state (SO_ACCEPTCONN). */
-    public static boolean isListeningSocket(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment value = arena.allocate(JAVA_INT);
-            MemorySegment length = arena.allocate(JAVA_INT);
-            length.set(JAVA_INT, 0, Integer.BYTES);
-            MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) Getsockopt.H.invokeExact(state, fd, SOL_SOCKET, SO_ACCEPTCONN, value, length);
-            return rc == 0 && value.get(JAVA_INT, 0) != 0;
-        } catch (Throwable t) {
-            return false;
         }
     }
 

@@ -2,8 +2,9 @@ package dev.kiln.os;
 
 import java.io.FileDescriptor;
 import java.io.IOException;
-import java.lang.reflect.Constructor;
-import java.lang.reflect.Method;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.net.InetSocketAddress;
 import java.net.ProtocolFamily;
 import java.net.StandardProtocolFamily;
@@ -19,7 +20,7 @@ import java.util.function.Supplier;
  * <p>Where it comes from, in order: fd 0 when {@code KILN_LISTEN_FD=0} says a previous image of this
  * process (or the master) left it there; systemd's fd 3 when {@code LISTEN_FDS=1} and
  * {@code LISTEN_PID} is this pid; otherwise a new socket bound to the configured address. Servers
- * never accept on fd 0 itself: {@link #openChannel()} gives each a close-on-exec duplicate, so
+ * never accept on fd 0 itself: {@link #openChannel()} gives each a duplicate, so
  * closing it (as Jetty does on stop, or by interrupting its acceptor) leaves fd 0 and the kernel's
  * queue of pending connections intact. {@code System.inheritedChannel()} is never used: closing the
  * channel it returns would point fds 0–2 at /dev/null.
@@ -43,16 +44,16 @@ public final class ListenSocket {
 
     /** Takes the inherited or activated socket if there is one, else binds {@code host:port}. */
     public static ListenSocket open(String host, int port, Map<String, String> env) throws IOException {
-        int pid = Libc.getpid();
-        if ("0".equals(env.get(INHERITED_FD_ENV)) && Libc.isListeningSocket(0)) {
+        long pid = ProcessHandle.current().pid();
+        if ("0".equals(env.get(INHERITED_FD_ENV)) && Fds.isListeningSocket(0)) {
             return onFd0(Origin.INHERITED);
         }
         if ("1".equals(env.get("LISTEN_FDS")) && String.valueOf(pid).equals(env.get("LISTEN_PID"))) {
-            if (!Libc.isListeningSocket(SD_LISTEN_FDS_START)) {
+            if (!Fds.isListeningSocket(SD_LISTEN_FDS_START)) {
                 throw new IOException("LISTEN_FDS=1 but fd 3 is not a listening socket; check the .socket unit");
             }
-            Libc.dup2(SD_LISTEN_FDS_START, 0);
-            Libc.close(SD_LISTEN_FDS_START);
+            Fds.dup2(SD_LISTEN_FDS_START, 0);
+            Fds.close(SD_LISTEN_FDS_START);
             return onFd0(Origin.SYSTEMD);
         }
         return bind(host, port);
@@ -61,22 +62,22 @@ public final class ListenSocket {
     private static ListenSocket bind(String host, int port) throws IOException {
         try (ServerSocketChannel channel = ServerSocketChannel.open()) {
             channel.bind(new InetSocketAddress(host, port), BACKLOG);
-            Libc.dup2(fdOf(channel), 0);
+            Fds.dup2(fdOf(channel), 0);
         }
         return onFd0(Origin.BOUND);
     }
 
     private static ListenSocket onFd0(Origin origin) throws IOException {
-        // fd 0 must cross exec and ProcessBuilder; the kernel's accept queue lives as long as it does.
-        Libc.fcntl(0, Libc.F_SETFD, 0);
-        try (ServerSocketChannel probe = wrap(Libc.fcntl(0, Libc.F_DUPFD_CLOEXEC, 3))) {
+        // fd 0 crosses exec and ProcessBuilder (dup2 and exec leave it without close-on-exec); the
+        // kernel's accept queue lives as long as it does.
+        try (ServerSocketChannel probe = wrap(Fds.dup(0))) {
             return new ListenSocket(origin, (InetSocketAddress) probe.getLocalAddress());
         }
     }
 
-    /** A new close-on-exec channel on the listening socket, for one server to accept from and close. */
+    /** A new channel on a duplicate of the listening socket, for one server to accept from and close. */
     public ServerSocketChannel openChannel() throws IOException {
-        return wrap(Libc.fcntl(0, Libc.F_DUPFD_CLOEXEC, 3));
+        return wrap(Fds.dup(0));
     }
 
     public Origin origin() {
@@ -88,7 +89,7 @@ public final class ListenSocket {
     }
 
     /**
-     * A second listening socket bound to {@code host:port}, as a close-on-exec fd that stays off fd 0:
+     * A second listening socket bound to {@code host:port}, as an fd that stays off fd 0:
      * the prefork master keeps the evented worker's socket (gevent_port) this way and hands it over
      * on fd 0 with {@link #onFd0While}.
      */
@@ -96,7 +97,7 @@ public final class ListenSocket {
         try (ServerSocketChannel channel = ServerSocketChannel.open()) {
             channel.bind(new InetSocketAddress(host, port), BACKLOG);
             int bound = ((InetSocketAddress) channel.getLocalAddress()).getPort();
-            return new BoundFd(Libc.fcntl(fdOf(channel), Libc.F_DUPFD_CLOEXEC, 3), bound);
+            return new BoundFd(Fds.dup(fdOf(channel)), bound);
         }
     }
 
@@ -109,13 +110,13 @@ public final class ListenSocket {
      * may call it.
      */
     public static <T> T onFd0While(int fd, Supplier<T> action) {
-        int saved = Libc.fcntl(0, Libc.F_DUPFD_CLOEXEC, 3);
+        int saved = Fds.dup(0);
         try {
-            Libc.dup2(fd, 0);
+            Fds.dup2(fd, 0);
             return action.get();
         } finally {
-            Libc.dup2(saved, 0);
-            Libc.close(saved);
+            Fds.dup2(saved, 0);
+            Fds.close(saved);
         }
     }
 
@@ -129,14 +130,11 @@ public final class ListenSocket {
     }
 
     /**
-     * Opens /dev/null for {@link #release(int)} and links the native calls it makes (the first call
-     * of each costs milliseconds), so that the release itself takes microseconds.
+     * Opens /dev/null for {@link #release(int)} ahead of it, so that the release itself takes
+     * microseconds and cannot fail for want of a descriptor.
      */
     public static int prepareRelease() {
-        int devNull = Libc.openReadOnly("/dev/null");
-        Libc.dup2(devNull, devNull);
-        Libc.close(Libc.fcntl(devNull, Libc.F_DUPFD_CLOEXEC, 3));
-        return devNull;
+        return Fds.openReadOnly("/dev/null");
     }
 
     /**
@@ -152,8 +150,8 @@ public final class ListenSocket {
 
     /** {@link #release()} with a /dev/null fd from {@link #prepareRelease()}, which it closes. */
     public static void release(int devNull) {
-        Libc.dup2(devNull, 0);
-        Libc.close(devNull);
+        Fds.dup2(devNull, 0);
+        Fds.close(devNull);
     }
 
     /**
@@ -161,7 +159,7 @@ public final class ListenSocket {
      * at /dev/null, so that the socket closes at once; the channel's own close closes that.
      */
     public static void release(int devNull, ServerSocketChannel duplicate) throws IOException {
-        Libc.dup2(devNull, fdOf(duplicate));
+        Fds.dup2(devNull, fdOf(duplicate));
         release(devNull);
     }
 
@@ -174,27 +172,45 @@ public final class ListenSocket {
 
     private static ServerSocketChannel wrap(int fd) throws IOException {
         try {
-            Method newFd = Class.forName("sun.nio.ch.IOUtil").getDeclaredMethod("newFD", int.class);
-            newFd.setAccessible(true);
-            Constructor<?> constructor = Class.forName("sun.nio.ch.ServerSocketChannelImpl").getDeclaredConstructor(
-                    SelectorProvider.class, ProtocolFamily.class, FileDescriptor.class, boolean.class);
-            constructor.setAccessible(true);
-            return (ServerSocketChannel) constructor.newInstance(
-                    SelectorProvider.provider(), StandardProtocolFamily.INET, newFd.invoke(null, fd), true);
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            Libc.close(fd);
+            return (ServerSocketChannel) Channels.NEW_SERVER.invokeExact(SelectorProvider.provider(),
+                    (ProtocolFamily) StandardProtocolFamily.INET, Fds.descriptor(fd), true);
+        } catch (Throwable t) {
+            Fds.close(fd);
             throw new IOException("cannot wrap fd " + fd + " as a channel (the JVM needs "
-                    + "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED, as bin/kiln passes): " + e, e);
+                    + "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED, as bin/kiln passes): " + t, t);
         }
     }
 
     private static int fdOf(ServerSocketChannel channel) throws IOException {
         try {
-            Method getFdVal = Class.forName("sun.nio.ch.SelChImpl").getDeclaredMethod("getFDVal");
-            getFdVal.setAccessible(true);
-            return (int) getFdVal.invoke(channel);
-        } catch (ReflectiveOperationException e) {
-            throw new IOException("cannot read the socket's fd: " + e, e);
+            return (int) Channels.FD_VAL.invokeExact(channel);
+        } catch (Throwable t) {
+            throw new IOException("cannot read the socket's fd: " + t, t);
+        }
+    }
+
+    /**
+     * The JDK's channel internals, as method handles: a server channel over an fd it did not open,
+     * and the fd of a channel. Looked up once, when first needed.
+     */
+    private static final class Channels {
+        static final MethodHandle NEW_SERVER, FD_VAL;
+
+        static {
+            try {
+                Class<?> impl = Class.forName("sun.nio.ch.ServerSocketChannelImpl");
+                MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(impl, MethodHandles.lookup());
+                NEW_SERVER = lookup.findConstructor(impl, MethodType.methodType(void.class, SelectorProvider.class,
+                                ProtocolFamily.class, FileDescriptor.class, boolean.class))
+                        .asType(MethodType.methodType(ServerSocketChannel.class, SelectorProvider.class,
+                                ProtocolFamily.class, FileDescriptor.class, boolean.class));
+                Class<?> selCh = Class.forName("sun.nio.ch.SelChImpl");
+                FD_VAL = MethodHandles.privateLookupIn(selCh, MethodHandles.lookup())
+                        .findVirtual(selCh, "getFDVal", MethodType.methodType(int.class))
+                        .asType(MethodType.methodType(int.class, ServerSocketChannel.class));
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
         }
     }
 }

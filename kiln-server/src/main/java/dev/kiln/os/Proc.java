@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Readers of /proc for this process: resident memory, open fds, the command line. */
+/** Readers of /proc for this process: resident memory, ignored signals, open fds, the command line. */
 public final class Proc {
 
     private static final Path SELF = Path.of("/proc/self");
@@ -26,6 +26,23 @@ public final class Proc {
             return -1;
         }
         return -1;
+    }
+
+    /**
+     * True when {@code signal} (a number) is set to be ignored in this process (SigIgn), as a
+     * shell leaves INT for its background jobs; true as well when /proc cannot tell.
+     */
+    public static boolean ignores(int signal) {
+        try {
+            for (String line : Files.readAllLines(SELF.resolve("status"))) {
+                if (line.startsWith("SigIgn:")) {
+                    return (Long.parseUnsignedLong(line.substring(7).trim(), 16) >>> (signal - 1) & 1) != 0;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return true;
+        }
+        return true;
     }
 
     /** The open file descriptors of this process. */

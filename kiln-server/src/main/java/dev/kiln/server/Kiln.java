@@ -41,6 +41,9 @@ public final class Kiln {
         if (config.dbName().isEmpty() && (!config.init().isEmpty() || !config.update().isEmpty())) {
             throw KilnException.usage("-i/--init and -u/--update need -d/--database: which databases?");
         }
+        if (config.workers() == 0) {
+            StartAhead.start();
+        }
         Parts parts = Parts.of(config);
         Preload preload = new Preload(config, parts.postgres, parts.pools, parts.manager, parts.registries, parts.notifications);
         CommonServer server;
@@ -66,6 +69,7 @@ public final class Kiln {
             throw KilnException.usage("kiln evented serves websockets and long polls only: install or update with"
                     + " kiln server -d DB -i/-u, not with kiln evented");
         }
+        StartAhead.start();
         Parts parts = Parts.of(config);
         Http http = parts.http(false);
         parts.postgres.startInBackground();
@@ -132,6 +136,9 @@ public final class Kiln {
      * throws with {@link HttpWorker#BOOT_FAILURE}.
      */
     public static int startWorker(String kind, Config config) {
+        if (!kind.equals("cron")) {
+            StartAhead.start();
+        }
         Parts parts;
         WorkerChannel.Link toMaster;
         try {

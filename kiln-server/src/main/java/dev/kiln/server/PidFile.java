@@ -1,7 +1,6 @@
 package dev.kiln.server;
 
 import dev.kiln.failure.KilnException;
-import dev.kiln.os.Libc;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,7 +19,7 @@ final class PidFile {
         try {
             Path parent = path.toAbsolutePath().getParent();
             Path temp = Files.createTempFile(parent, ".kiln-pid", ".tmp");
-            Files.writeString(temp, Libc.getpid() + "\n");
+            Files.writeString(temp, ProcessHandle.current().pid() + "\n");
             Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw KilnException.failure("--pidfile " + path + ": cannot write it (" + e.getMessage() + ")");

@@ -4,7 +4,7 @@ import dev.kiln.config.Config;
 import dev.kiln.failure.KilnException;
 import dev.kiln.metrics.KilnMetrics;
 import dev.kiln.metrics.MergedMetrics;
-import dev.kiln.os.Libc;
+import dev.kiln.os.Fds;
 import dev.kiln.os.ListenSocket;
 import dev.kiln.os.Proc;
 import dev.kiln.server.Limits.Limit;
@@ -99,6 +99,7 @@ public final class PreforkServer extends CommonServer {
     @Override
     public int run() {
         signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1", "TTIN", "TTOU");
+        signals.passInterruptToWorkers();
         ListenSocket socket;
         try {
             socket = ListenSocket.open(config.httpInterface(), config.httpPort(), System.getenv());
@@ -151,7 +152,7 @@ public final class PreforkServer extends CommonServer {
         // the workers are now the sockets' only holders: the last to stop serves what the kernel queued
         ListenSocket.release();
         if (geventFd >= 0) {
-            Libc.close(geventFd);
+            Fds.close(geventFd);
         }
         stopWorkers();
         channel.close();

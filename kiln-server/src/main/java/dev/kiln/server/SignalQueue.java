@@ -7,6 +7,7 @@ import sun.misc.SignalHandler;
 
 import dev.kiln.os.Libc;
 import dev.kiln.os.OsException;
+import dev.kiln.os.Proc;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,6 +43,8 @@ final class SignalQueue {
     private final List<String> handled = new ArrayList<>();
     /** In an image started by an in-place restart, the one thread that takes the held signals. */
     private SignalReceiver receiver;
+    /** INT was ignored at start and is now ignored by a handler instead ({@link #passInterruptToWorkers}). */
+    private boolean interruptUnignored;
 
     /**
      * Handles each named signal. {@code urgent} returns true when it dealt with the signal itself;
@@ -102,6 +105,9 @@ final class SignalQueue {
         for (int number : numbers) {
             Libc.ignoreSignal(number);
         }
+        if (interruptUnignored) {
+            Libc.ignoreSignal(2);               // the next image starts as this one did
+        }
         List<String> queued = new ArrayList<>();
         for (String name; (name = queue.poll()) != null; ) {
             if (handled.contains(name) && !name.equals("HUP")) {
@@ -136,10 +142,33 @@ final class SignalQueue {
      * INT there, and so do the children) must still reach it. Call before {@link #install}.
      */
     void reclaimInterrupt() {
+        if (!Proc.ignores(2)) {
+            return;                             // the usual case: no native call to link
+        }
         try {
             Libc.defaultDisposition(2);
         } catch (OsException e) {
             LOG.warn("SIGINT cannot be taken back ({}): the server's stop reaches this worker as a retire", e.getMessage());
+        }
+    }
+
+    /**
+     * A prefork master started with INT ignored (a background job of a script) goes on ignoring it,
+     * but through a handler of its own instead of SIG_IGN: the workers it starts then inherit INT's
+     * default disposition, which they need (INT is the server's stop for them), rather than each
+     * taking it back with a native call while it starts ({@link #reclaimInterrupt}). Call after
+     * {@link #install}; an INT in the microseconds between the two calls would end the master.
+     */
+    void passInterruptToWorkers() {
+        if (handled.contains("INT") || !Proc.ignores(2)) {
+            return;
+        }
+        try {
+            Libc.defaultDisposition(2);
+            Signal.handle(new Signal("INT"), signal -> LOG.info("SIGINT ignored: it was ignored when Kiln started"));
+            interruptUnignored = true;
+        } catch (RuntimeException e) {
+            LOG.debug("SIGINT left ignored ({}): each worker takes it back itself", e.toString());
         }
     }
 

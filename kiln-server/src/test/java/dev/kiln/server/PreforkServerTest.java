@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,6 +45,17 @@ class PreforkServerTest {
             kiln.awaitHttpWorkers(2, 1);
             kiln.awaitReadyWorkers("cron", 1);
             Set<Long> workers = workerPids(kiln);
+            // the master goes on ignoring INT, through a handler of its own, so that its workers
+            // inherit INT's default disposition and handle it rather than take it back themselves
+            for (long pid : workers) {
+                assertThat(signalSet(pid, "SigIgn") & INT_BIT).as("worker " + pid + " ignores INT").isZero();
+                assertThat(signalSet(pid, "SigCgt") & INT_BIT).as("worker " + pid + " handles INT").isNotZero();
+            }
+            kiln.signal("INT");
+            kiln.awaitLog("SIGINT ignored: it was ignored when Kiln started", 1);
+            assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200");
+            assertThat(kiln.process().isAlive()).isTrue();
+            assertThat(workerPids(kiln)).as("INT stopped no worker").isEqualTo(workers);
 
             kiln.signal("TERM");
             assertThat(kiln.awaitExit(Duration.ofSeconds(30))).as(kiln.log()).isZero();
@@ -345,6 +357,16 @@ class PreforkServerTest {
                     .contains("HelloAddon.waitSeconds");
             assertThat(workerPids(kiln)).hasSize(1).doesNotContain(first);
         }
+    }
+
+    private static final long INT_BIT = 1L << (2 - 1);
+
+    /** A signal set of /proc/PID/status ({@code SigIgn}, {@code SigCgt}...) as a bit mask. */
+    private static long signalSet(long pid, String field) throws IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream()
+                .filter(line -> line.startsWith(field + ":"))
+                .mapToLong(line -> Long.parseUnsignedLong(line.substring(field.length() + 1).trim(), 16))
+                .findFirst().orElseThrow();
     }
 
     /** The live worker JVMs of the master. */
