@@ -19,9 +19,12 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The bus of one process, Odoo's {@code ImDispatch}: subscribed to {@link BusSignals#CHANNEL} on the
@@ -73,6 +76,9 @@ public final class BusDispatcher implements Notifications.Subscriber {
     private final Map<String, Integer> waitingPerDatabase = new ConcurrentHashMap<>();
     /** The connections reads from the table may use at once: half of db_maxconn, the rest kept for requests. */
     private final Semaphore tableReads;
+    /** Table reads under way, and the next of each, which identical reads wait for ({@link #read}). */
+    private final Map<TableRead, Flight> tableReadsInFlight = new ConcurrentHashMap<>();
+    private final AtomicLong tableQueries = new AtomicLong();
     private final Limits limits;
     private volatile boolean stopped;
     private volatile boolean heard;
@@ -204,6 +210,11 @@ public final class BusDispatcher implements Notifications.Subscriber {
         return stopped;
     }
 
+    /** Queries {@link #read} made on the table so far (for tests and statistics). */
+    long tableQueries() {
+        return tableQueries.get();
+    }
+
     /** Pending subscribers now (for tests and statistics). */
     public int subscribers() {
         return subscribers.size();
@@ -220,6 +231,86 @@ public final class BusDispatcher implements Notifications.Subscriber {
         if (cached != null) {
             return cached;
         }
+        // Identical reads share their query: at most one runs at a time, and whoever comes meanwhile
+        // waits for the next one, which starts when it ends (so it sees everything committed before
+        // they came) and serves them all. A thousand fresh clients (last id 0) of one channel woken
+        // together make two queries, not a thousand queued for the connections bus reads may use.
+        TableRead key = new TableRead(db, channels.stream().sorted().distinct().toList(), lastId);
+        Turn[] turn = new Turn[1];
+        tableReadsInFlight.compute(key, (k, flight) -> {
+            if (flight == null) {
+                turn[0] = new Turn(new CompletableFuture<>(), null, true);
+                return new Flight(turn[0].read());
+            }
+            if (flight.next == null) {
+                flight.next = new CompletableFuture<>();
+                turn[0] = new Turn(flight.next, flight.running, true);
+            } else {
+                turn[0] = new Turn(flight.next, null, false);
+            }
+            return flight;
+        });
+        Turn mine = turn[0];
+        if (!mine.leads()) {
+            return joined(mine.read());
+        }
+        if (mine.after() != null) {
+            mine.after().exceptionally(e -> null).join();
+        }
+        List<Bus.Message> messages = null;
+        RuntimeException failure = null;
+        try {
+            messages = readTable(key);
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        tableReadsInFlight.compute(key, (k, flight) -> {
+            if (flight.next == null) {
+                return null;
+            }
+            flight.running = flight.next;           // its leader starts once this read is complete
+            flight.next = null;
+            return flight;
+        });
+        if (failure != null) {
+            mine.read().completeExceptionally(failure);
+            throw failure;
+        }
+        mine.read().complete(messages);
+        return messages;
+    }
+
+    /**
+     * A caller's part in a shared table read: the read whose answer it takes, and whether it runs
+     * that read itself ({@code leads}), once the read under way ({@code after}) is complete.
+     */
+    private record Turn(CompletableFuture<List<Bus.Message>> read, CompletableFuture<List<Bus.Message>> after,
+                        boolean leads) { }
+
+    /** The table read of a {@link TableRead} under way, and the one that callers who came meanwhile wait for. */
+    private static final class Flight {
+        CompletableFuture<List<Bus.Message>> running;
+        CompletableFuture<List<Bus.Message>> next;
+
+        Flight(CompletableFuture<List<Bus.Message>> running) {
+            this.running = running;
+        }
+    }
+
+    /** What a table read reads: the channels sorted, so that the same set in another order shares it. */
+    private record TableRead(String db, List<String> channels, long lastId) { }
+
+    private static List<Bus.Message> joined(CompletableFuture<List<Bus.Message>> read) {
+        try {
+            return read.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException cause ? cause : e;
+        }
+    }
+
+    /** One short transaction on the table, once a connection for bus reads is free. */
+    private List<Bus.Message> readTable(TableRead read) {
+        String db = read.db();
         try {
             if (!tableReads.tryAcquire(ConnectionPools.DEFAULT_CONNECTION_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new DatabaseException(DatabaseException.Reason.POOL_EXHAUSTED, "database '" + db
@@ -232,8 +323,10 @@ public final class BusDispatcher implements Notifications.Subscriber {
                     + "': interrupted while waiting to read the bus", e);
         }
         try (Connection connection = pools.connection(db, Isolation.READ_COMMITTED)) {
-            List<Bus.Message> messages = BusStore.read(connection, channels, lastId);
+            List<Bus.Message> messages = List.copyOf(BusStore.read(connection, read.channels(), read.lastId()));
             connection.commit();
+            tableQueries.incrementAndGet();
+            KilnMetrics.busTableRead();
             return messages;
         } catch (SQLException e) {
             throw new DatabaseException(DatabaseException.Reason.FAILED, "database '" + db + "': reading the bus: "

@@ -102,6 +102,10 @@ public final class KilnMetrics {
     private final Counter busDelivered = Counter.builder().name("kiln_bus_messages_delivered_total")
             .help("Bus messages handed to clients, by transport (websocket, longpoll)").labelNames("transport")
             .register(registry);
+    private final Counter busTableReads = Counter.builder().name("kiln_bus_table_reads_total")
+            .help("Bus reads from the table, for clients further behind than the latest messages the process keeps"
+                    + " (a fresh client's first read, one after an outage); identical reads at once share one")
+            .register(registry);
     private final Gauge websockets = Gauge.builder().name("kiln_bus_websockets_open")
             .help("Bus websockets open now").register(registry);
     private final Gauge longPolls = Gauge.builder().name("kiln_bus_long_polls_waiting")
@@ -334,6 +338,14 @@ public final class KilnMetrics {
         KilnMetrics metrics = current;
         if (metrics != null && count > 0) {
             metrics.busDelivered.labelValues(transport).inc(count);
+        }
+    }
+
+    /** A bus read went to the table. */
+    public static void busTableRead() {
+        KilnMetrics metrics = current;
+        if (metrics != null) {
+            metrics.busTableReads.inc();
         }
     }
 
