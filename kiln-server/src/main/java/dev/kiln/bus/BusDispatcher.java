@@ -257,13 +257,21 @@ public final class BusDispatcher implements Notifications.Subscriber {
         if (mine.after() != null) {
             mine.after().exceptionally(e -> null).join();
         }
-        List<Bus.Message> messages = null;
-        RuntimeException failure = null;
+        List<Bus.Message> messages;
         try {
             messages = readTable(key);
-        } catch (RuntimeException e) {
-            failure = e;
+        } catch (Throwable e) {
+            handOver(key);
+            mine.read().completeExceptionally(e);
+            throw e;
         }
+        handOver(key);
+        mine.read().complete(messages);
+        return messages;
+    }
+
+    /** A read of {@code key} ends: the next one, if anyone waits for it, becomes the one under way. */
+    private void handOver(TableRead key) {
         tableReadsInFlight.compute(key, (k, flight) -> {
             if (flight.next == null) {
                 return null;
@@ -272,12 +280,6 @@ public final class BusDispatcher implements Notifications.Subscriber {
             flight.next = null;
             return flight;
         });
-        if (failure != null) {
-            mine.read().completeExceptionally(failure);
-            throw failure;
-        }
-        mine.read().complete(messages);
-        return messages;
     }
 
     /**
