@@ -2,10 +2,8 @@ package dev.kiln.bus;
 
 import dev.kiln.api.Bus;
 import dev.kiln.db.ConnectionPools;
-import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Notifications;
-import dev.kiln.db.Postgres;
-import dev.kiln.db.SharedPostgres;
+import dev.kiln.db.ScratchDatabase;
 import dev.kiln.db.Transactions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -15,7 +13,6 @@ import org.junit.jupiter.api.Timeout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -26,18 +23,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class BusDispatcherReadTest {
 
-    static Postgres postgres;
+    static ScratchDatabase scratch;
     static ConnectionPools pools;
-    static DatabaseManager manager;
     static String db;
 
     @BeforeAll
     static void createDatabase() {
-        postgres = SharedPostgres.attach();
-        pools = new ConnectionPools(postgres, 4);
-        manager = new DatabaseManager(pools, "template0");
-        db = "busread_" + UUID.randomUUID().toString().substring(0, 8);
-        manager.create(db);
+        scratch = ScratchDatabase.create("busread", 4);
+        pools = scratch.pools();
+        db = scratch.name();
         Transactions.inTransaction(pools, db, c -> {
             try (var statement = c.createStatement()) {
                 statement.execute(BusStore.TABLES.ddl());
@@ -50,13 +44,8 @@ class BusDispatcherReadTest {
 
     @AfterAll
     static void dropDatabase() {
-        try {
-            if (db != null) {
-                manager.drop(db);
-            }
-        } finally {
-            pools.close();
-            postgres.close();
+        if (scratch != null) {
+            scratch.close();
         }
     }
 

@@ -4,10 +4,8 @@ import dev.kiln.addons.AddonLoader;
 import dev.kiln.config.Config;
 import dev.kiln.config.ConfigLoader;
 import dev.kiln.db.ConnectionPools;
-import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Notifications;
-import dev.kiln.db.Postgres;
-import dev.kiln.db.SharedPostgres;
+import dev.kiln.db.ScratchDatabase;
 import dev.kiln.registry.AddonInstaller;
 import dev.kiln.registry.Registries;
 import org.junit.jupiter.api.AfterAll;
@@ -21,7 +19,6 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -32,30 +29,22 @@ import static org.awaitility.Awaitility.await;
  */
 class CronServiceTest {
 
-    static Postgres postgres;
+    static ScratchDatabase scratch;
     static ConnectionPools pools;
-    static DatabaseManager manager;
     static String db;
 
     @BeforeAll
     static void createDatabase() {
-        postgres = SharedPostgres.attach();
-        pools = new ConnectionPools(postgres, 10);
-        manager = new DatabaseManager(pools, "template0");
-        db = "cronservice_" + UUID.randomUUID().toString().substring(0, 8);
-        manager.create(db);
+        scratch = ScratchDatabase.create("cronservice", 10);
+        pools = scratch.pools();
+        db = scratch.name();
         new AddonInstaller(AddonLoader.discover(List.of()), pools).prepare(db);
     }
 
     @AfterAll
     static void dropDatabase() {
-        try {
-            if (db != null) {
-                manager.drop(db);
-            }
-        } finally {
-            pools.close();
-            postgres.close();
+        if (scratch != null) {
+            scratch.close();
         }
     }
 

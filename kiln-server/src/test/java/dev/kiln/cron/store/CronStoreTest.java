@@ -5,10 +5,8 @@ import dev.kiln.addons.CronSpec;
 import dev.kiln.api.CronJob.Unit;
 import dev.kiln.api.CronJob;
 import dev.kiln.db.ConnectionPools;
-import dev.kiln.db.DatabaseManager;
 import dev.kiln.db.Isolation;
-import dev.kiln.db.Postgres;
-import dev.kiln.db.SharedPostgres;
+import dev.kiln.db.ScratchDatabase;
 import dev.kiln.registry.AddonInstaller;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,7 +26,6 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -47,31 +44,23 @@ import static org.assertj.core.api.Assertions.within;
  */
 class CronStoreTest {
 
-    static Postgres postgres;
+    static ScratchDatabase scratch;
     static ConnectionPools pools;
-    static DatabaseManager manager;
     static String db;
 
     @BeforeAll
     static void createDatabase() throws SQLException {
-        postgres = SharedPostgres.attach();
-        pools = new ConnectionPools(postgres, 10);
-        manager = new DatabaseManager(pools, "template0");
-        db = "cronstore_" + UUID.randomUUID().toString().substring(0, 8);
-        manager.create(db);
+        scratch = ScratchDatabase.create("cronstore", 10);
+        pools = scratch.pools();
+        db = scratch.name();
         new AddonInstaller(AddonLoader.discover(List.of()), pools).prepare(db);
         update("CREATE TABLE cron_effect (job bigint NOT NULL)");
     }
 
     @AfterAll
     static void dropDatabase() {
-        try {
-            if (db != null) {
-                manager.drop(db);
-            }
-        } finally {
-            pools.close();
-            postgres.close();
+        if (scratch != null) {
+            scratch.close();
         }
     }
 
