@@ -106,6 +106,11 @@ final class StreamingPair implements AutoCloseable {
                 psql(standbyPort, "SELECT pg_last_wal_replay_lsn() >= '" + written + "'::pg_lsn").strip()));
     }
 
+    /** The standby replays again if a test paused it (and is still a standby). */
+    void resumeReplay() throws Exception {
+        psql(standbyPort, "SELECT pg_wal_replay_resume() WHERE pg_is_in_recovery() AND pg_is_wal_replay_paused()");
+    }
+
     /** The primary dies ({@code immediate}: no shutdown checkpoint, as a crash) and the standby is promoted. */
     void failOver() throws Exception {
         pgCtl(primary, "stop", "-m", "immediate");
