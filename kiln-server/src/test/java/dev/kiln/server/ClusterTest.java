@@ -177,8 +177,11 @@ class ClusterTest {
             assertThat(host.okBody("/clustered/whoami", cookie)).as("A's session on " + host.host()).isEqualTo("uid 2");
         }
         assertMessageFromAReachesCOnce(a, c, nginx, "before");
-        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(c.okBody("/clustered/where", cookie))
-                .as("a read-only route, on the standby through PgBouncer once it has replayed the session").isEqualTo("standby"));
+        // patience for a loaded machine, where the standby's replay may wait out a conflict with a
+        // query (max_standby_streaming_delay, 30 s); C's log says why if it never comes
+        await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> assertThat(c.okBody("/clustered/where", cookie))
+                .as(() -> "a read-only route, on the standby through PgBouncer once it has replayed the session; C's log:\n"
+                        + c.log()).isEqualTo("standby"));
 
         Path phase = dir.resolve("phase");
         Path stop = dir.resolve("stop");
