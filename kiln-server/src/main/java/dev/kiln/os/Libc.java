@@ -26,7 +26,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  */
 public final class Libc {
 
-    public static final int F_DUPFD_CLOEXEC = 1030, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4;
+    public static final int F_SETFD = 2, F_GETFL = 3, F_SETFL = 4;
     public static final int FD_CLOEXEC = 1, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
     private static final int AF_UNIX = 1, SOCK_DGRAM = 2, SUN_PATH = 108;
     private static final int SOL_SOCKET = 1, SO_ATTACH_FILTER = 26, SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
