@@ -10,6 +10,8 @@ import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.concurrent.Semaphore;
 
+import org.slf4j.LoggerFactory;
+
 /**
  * Password hashes in passlib's {@code pbkdf2_sha512} format, the one Odoo writes for users and for
  * {@code admin_passwd}: {@code $pbkdf2-sha512$<rounds>$<salt>$<checksum>}, salt and checksum in
@@ -19,13 +21,44 @@ import java.util.concurrent.Semaphore;
 public final class Passwords {
 
     private static final String PREFIX = "$pbkdf2-sha512$";
-    /** Odoo 17+'s default work factor. */
-    static final int ROUNDS = 600_000;
+    /** Odoo 17+'s default work factor, and the least its own setting may ask for. */
+    static final int DEFAULT_ROUNDS = 600_000;
+    /** The system property a test suite lowers the work factor with, as Odoo's own test cases do. */
+    static final String TEST_ROUNDS_PROPERTY = "kiln.test.password-rounds";
+    /**
+     * The work factor of new hashes: {@link #DEFAULT_ROUNDS} unless a test suite asked for fewer
+     * through {@link #TEST_ROUNDS_PROPERTY} (a hash already stored is always checked with its own).
+     * A process told so says it once, as a warning: no production server has a reason to.
+     */
+    static final int ROUNDS = rounds(System.getProperty(TEST_ROUNDS_PROPERTY));
+
+    static {
+        if (ROUNDS < DEFAULT_ROUNDS) {
+            LoggerFactory.getLogger(Passwords.class).warn("new password hashes get {} PBKDF2 rounds instead of {} ({}): "
+                    + "for a test suite only", ROUNDS, DEFAULT_ROUNDS, TEST_ROUNDS_PROPERTY);
+        }
+    }
     private static final int SALT_BYTES = 16;
     private static final int KEY_BITS = 512;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private Passwords() { }
+
+    static int rounds(String asked) {
+        if (asked == null || asked.isBlank()) {
+            return DEFAULT_ROUNDS;
+        }
+        int rounds;
+        try {
+            rounds = Integer.parseInt(asked.strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(TEST_ROUNDS_PROPERTY + " is not a number: " + asked, e);
+        }
+        if (rounds < 1) {
+            throw new IllegalArgumentException(TEST_ROUNDS_PROPERTY + " must be at least 1: " + asked);
+        }
+        return rounds;
+    }
 
     /** A new hash of {@code password} with a random salt. */
     public static String hash(String password) {

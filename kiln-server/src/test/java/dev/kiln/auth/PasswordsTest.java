@@ -3,6 +3,7 @@ package dev.kiln.auth;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class PasswordsTest {
 
@@ -32,5 +33,16 @@ class PasswordsTest {
         assertThat(Passwords.verify("admin", "admin")).isFalse();
         assertThat(Passwords.verify("admin", "$pbkdf2-sha512$x$y$z")).isFalse();
         assertThat(Passwords.verify(null, Passwords.hash("a", 1000))).isFalse();
+    }
+
+    @Test
+    void newHashesGetOdoosWorkFactorUnlessATestSuiteAsksForLess() {
+        assertThat(Passwords.rounds(null)).isEqualTo(600_000);
+        assertThat(Passwords.rounds(" ")).isEqualTo(600_000);
+        assertThat(Passwords.rounds("1000")).isEqualTo(1000);
+        assertThatThrownBy(() -> Passwords.rounds("many")).hasMessageContaining("kiln.test.password-rounds");
+        assertThatThrownBy(() -> Passwords.rounds("0")).hasMessageContaining("at least 1");
+        // this suite's JVMs are started with the property (the build's kiln.test.jvm)
+        assertThat(Passwords.hash("s3cret")).startsWith("$pbkdf2-sha512$" + Passwords.ROUNDS + "$");
     }
 }
