@@ -17,3 +17,6 @@ FROM (VALUES ('Brandon Freeman', 'brandon.freeman55@example.com', 'Azure Interio
              ('Edwin Hansen', 'edwin.hansen58@example.com', 'Gemini Furniture', 'Fairfield'),
              ('Oscar Morgan', 'oscar.morgan11@example.com', 'Ready Mat', 'Tracy'),
              ('Billy Fox', 'billy.fox45@example.com', 'Wood Corner', 'Turlock')) AS people (person, mail, company, city);
+
+-- Their countries, as Odoo's demo contacts have them.
+UPDATE res_partner p SET country_id = c.id FROM res_country c WHERE c.code = p.country_code AND p.country_id IS NULL;

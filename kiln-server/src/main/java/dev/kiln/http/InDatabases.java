@@ -134,7 +134,8 @@ final class InDatabases implements DatabaseRoutes {
             refuseCsrf(db, token, request);
             return Outcome.page(400, "Session expired (invalid CSRF token)");
         }
-        request.withEnv(scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, request.remoteAddress())));
+        request.withEnv(scope.enter(new TransactionEnv(databases.pools(), databases.bus(), databases.registries(), db,
+                connection, request.remoteAddress())));
         return calls.call(route, request, routes.loaders().get(route.addon()), db);
     }
 

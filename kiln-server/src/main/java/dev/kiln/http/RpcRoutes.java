@@ -312,11 +312,15 @@ final class RpcRoutes {
             caller[0] = uid;
             ReadOnlyWork.stepAsideForOwnWrites(primary, db, uid);
             Registry registry = databases.registries().get(db, connection);
+            if (registry.models().get(call.model()).isEmpty()) {    // made by another process a moment ago?
+                registry = databases.registries().current(db, connection);
+            }
             Model.Invocable method = registry.models().require(call.model()).methods().get(call.name());
             if (method == null) {
                 throw unknownMethod(call.model(), call.name());
             }
-            TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), db, connection, call.client()));
+            TransactionEnv env = scope.enter(new TransactionEnv(databases.pools(), databases.bus(), databases.registries(), db, connection,
+                    call.client()));
             return UnitOfWork.asAddon(method.loader(), () -> {
                 try {
                     return method.method().call(new RpcCall(env, uid, call.positional(), call.named()));

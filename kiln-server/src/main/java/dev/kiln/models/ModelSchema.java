@@ -18,7 +18,8 @@ import java.util.List;
  * per stored field (a many2one's referencing the comodel's table), a relation table per
  * many2many, the indexes asked for, and {@code NOT NULL} on required columns that hold no empty
  * value yet. Nothing is dropped: a column an addon no longer declares stays, unread. Then the rows
- * of {@code ir_model} and {@code ir_model_fields} that describe the models are written again.
+ * of {@code ir_model} and {@code ir_model_fields} that describe the models are written again; the
+ * rows of custom models and fields ({@link CustomModels}) are left as they are.
  */
 public final class ModelSchema {
 
@@ -37,11 +38,11 @@ public final class ModelSchema {
             if (!spec.isExtension()) {
                 execute(connection, "CREATE TABLE IF NOT EXISTS " + model.table() + " (id serial PRIMARY KEY)");
                 for (String log : Model.LOG_FIELDS) {
-                    column(connection, models, model, model.fields().get(log));
+                    column(connection, models, model.table(), model.fields().get(log));
                 }
             }
             for (Field field : spec.fields().values()) {
-                column(connection, models, model, model.fields().get(field.name()));
+                column(connection, models, model.table(), model.fields().get(field.name()));
             }
         }
         if (models.get("ir.model").isPresent() && models.get("ir.model.fields").isPresent()) {
@@ -51,17 +52,22 @@ public final class ModelSchema {
         }
     }
 
-    private static void column(Connection connection, Models models, Model model, Field field) throws SQLException {
-        String table = model.table();
+    /**
+     * The column of {@code field} on {@code table} (or its relation table), with its index and
+     * {@code NOT NULL} as above. A comodel {@code models} does not have yet is a custom model made in
+     * the same transaction, on the table its name makes.
+     */
+    static void column(Connection connection, Models models, String table, Field field) throws SQLException {
         if (field.type() == Field.Type.ONE2MANY) {
             return;                      // the comodel's many2one is the column
         }
+        String comodelTable = field.comodel() == null ? null
+                : models.get(field.comodel()).map(Model::table).orElse(field.comodel().replace('.', '_'));
         if (field.type() == Field.Type.MANY2MANY) {
-            Model comodel = models.require(field.comodel());
-            String[] columns = Models.relationColumns(model, field);
+            String[] columns = Models.relationColumns(table, field);
             execute(connection, "CREATE TABLE IF NOT EXISTS " + field.relationTable() + " (" + columns[0] + " integer NOT NULL"
                     + " REFERENCES " + table + "(id) ON DELETE CASCADE, " + columns[1] + " integer NOT NULL REFERENCES "
-                    + comodel.table() + "(id) ON DELETE CASCADE, PRIMARY KEY (" + columns[0] + ", " + columns[1] + "))");
+                    + comodelTable + "(id) ON DELETE CASCADE, PRIMARY KEY (" + columns[0] + ", " + columns[1] + "))");
             execute(connection, "CREATE INDEX IF NOT EXISTS " + field.relationTable() + "_" + columns[1] + "_idx ON "
                     + field.relationTable() + " (" + columns[1] + ")");
             return;
@@ -72,7 +78,7 @@ public final class ModelSchema {
             case BOOLEAN -> "boolean";
             case DATE -> "date";
             case DATETIME -> "timestamp";
-            case MANY2ONE -> "integer REFERENCES " + models.require(field.comodel()).table() + "(id) ON DELETE "
+            case MANY2ONE -> "integer REFERENCES " + comodelTable + "(id) ON DELETE "
                     + (field.ondelete() == null ? "SET NULL" : field.ondelete().toUpperCase(java.util.Locale.ROOT));
             default -> "text";
         };
@@ -138,7 +144,7 @@ public final class ModelSchema {
             upsert.executeBatch();
         }
         try (PreparedStatement stale = connection.prepareStatement(
-                "DELETE FROM ir_model_fields WHERE model = ? AND NOT (name = ANY(?))")) {
+                "DELETE FROM ir_model_fields WHERE model = ? AND NOT (name = ANY(?)) AND state IS DISTINCT FROM 'manual'")) {
             stale.setString(1, model.name());
             stale.setArray(2, connection.createArrayOf("text", names.toArray()));
             stale.executeUpdate();
@@ -151,7 +157,7 @@ public final class ModelSchema {
         }
     }
 
-    private static void execute(Connection connection, String sql) throws SQLException {
+    static void execute(Connection connection, String sql) throws SQLException {
         try (Statement statement = connection.createStatement()) {
             statement.execute(sql);
         }

@@ -6,6 +6,8 @@ import dev.kiln.api.ModelSpec;
 import dev.kiln.api.RpcCall;
 import dev.kiln.api.RpcFault;
 import dev.kiln.failure.KilnException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.Collection;
@@ -20,6 +22,8 @@ import java.util.Optional;
  */
 public final class Models {
 
+    private static final Logger LOG = LoggerFactory.getLogger(Models.class);
+
     private final Map<String, Model> models;
 
     private Models(Map<String, Model> models) {
@@ -33,6 +37,15 @@ public final class Models {
      *                       relational field points to no model
      */
     public static Models of(List<LoadedAddon> addons) {
+        return of(addons, List.of());
+    }
+
+    /**
+     * The models of {@code addons} (in dependency order), then the database's custom models and
+     * fields ({@link CustomModels}). A custom one whose name an addon declares since is left out,
+     * with a warning: the addon's declaration wins.
+     */
+    public static Models of(List<LoadedAddon> addons, List<ModelSpec> custom) {
         Map<String, Draft> drafts = new LinkedHashMap<>();
         for (LoadedAddon addon : addons) {
             for (ModelSpec spec : addon.models()) {
@@ -48,8 +61,32 @@ public final class Models {
                     throw KilnException.failure("addon '" + addon.name() + "' extends model '" + spec.name()
                             + "', which no addon it depends on declares");
                 }
-                draft.add(spec, addon);
+                draft.add(spec, addon.name(), addon.classLoader());
             }
+        }
+        for (ModelSpec spec : custom) {
+            Draft draft = drafts.get(spec.name());
+            if (!spec.isExtension() && draft != null || spec.isExtension() && (draft == null || draft.isAbstract())) {
+                LOG.warn("custom model {} is left out: {}", spec.name(), draft == null ? "the model is gone"
+                        : "addon '" + draft.addon + "' declares a model of that name");
+                continue;
+            }
+            if (draft == null) {
+                draft = new Draft(spec, CustomModels.ADDON);
+                drafts.put(spec.name(), draft);
+            }
+            ModelSpec kept = spec.isExtension() ? ModelSpec.extend(spec.name()) : spec;
+            if (spec.isExtension()) {
+                for (Field field : spec.fields().values()) {
+                    if (draft.fields.containsKey(field.name())) {
+                        LOG.warn("custom field {}.{} is left out: an addon declares a field of that name", spec.name(),
+                                field.name());
+                    } else {
+                        kept.field(field);
+                    }
+                }
+            }
+            draft.add(kept, CustomModels.ADDON, null);
         }
         Models result = new Models(new LinkedHashMap<>());
         for (Draft draft : drafts.values()) {
@@ -106,8 +143,12 @@ public final class Models {
 
     /** A many2many's relation table columns: this model's id, the comodel's id ({@code <table>_id} each). */
     static String[] relationColumns(Model model, Field field) {
+        return relationColumns(model.table(), field);
+    }
+
+    static String[] relationColumns(String table, Field field) {
         String comodelTable = field.comodel().replace('.', '_');
-        String own = model.table() + "_id";
+        String own = table + "_id";
         String other = comodelTable + "_id";
         return own.equals(other) ? new String[] {own, "related_" + other} : new String[] {own, other};
     }
@@ -136,7 +177,7 @@ public final class Models {
             return table == null;
         }
 
-        void add(ModelSpec spec, LoadedAddon addon) {
+        void add(ModelSpec spec, String addon, ClassLoader loader) {
             if (spec.description() != null) {
                 description = spec.description();
             }
@@ -147,11 +188,11 @@ public final class Models {
                 recName = spec.recName();
             }
             if (isAbstract() && !spec.fields().isEmpty()) {
-                throw KilnException.failure("model '" + name + "' is abstract: addon '" + addon.name() + "' cannot give it fields");
+                throw KilnException.failure("model '" + name + "' is abstract: addon '" + addon + "' cannot give it fields");
             }
             for (Field field : spec.fields().values()) {
                 if (fields.putIfAbsent(field.name(), field) != null) {
-                    throw KilnException.failure("model '" + name + "': addon '" + addon.name() + "' declares field "
+                    throw KilnException.failure("model '" + name + "': addon '" + addon + "' declares field "
                             + field.name() + " again");
                 }
             }
@@ -159,12 +200,12 @@ public final class Models {
             rules.addAll(spec.rules());
             spec.methods().forEach((method, code) -> {
                 if (ModelMethods.NAMES.contains(method) || methods.containsKey(method)) {
-                    throw KilnException.failure("model '" + name + "': addon '" + addon.name() + "' declares method " + method
+                    throw KilnException.failure("model '" + name + "': addon '" + addon + "' declares method " + method
                             + ", which exists already; override it (ModelSpec.override)");
                 }
-                methods.put(method, new Model.Invocable(code, addon.classLoader()));
+                methods.put(method, new Model.Invocable(code, loader));
             });
-            overrides.add(Map.entry(spec, addon.classLoader() == null ? ClassLoader.getSystemClassLoader() : addon.classLoader()));
+            overrides.add(Map.entry(spec, loader == null ? ClassLoader.getSystemClassLoader() : loader));
         }
 
         Model build(Models models) {
@@ -188,8 +229,8 @@ public final class Models {
             all.put("write_date", Field.datetime("write_date").string("Last Updated on").readonly());
             Map<String, Model.Invocable> chain = new LinkedHashMap<>();
             for (String standard : ModelMethods.NAMES) {       // on the model as built (below), found by name
-                chain.put(standard, new Model.Invocable(call -> ModelMethods.run(models, models.require(name), standard, call),
-                        null));
+                ModelSpec.Method method = call -> ModelMethods.run(models, models.require(name), standard, call);
+                chain.put(standard, new Model.Invocable(CustomModels.catalogue(models, name, standard, method), null));
             }
             chain.putAll(methods);
             applyOverrides(chain);

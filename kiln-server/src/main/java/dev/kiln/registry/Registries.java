@@ -1,12 +1,15 @@
 package dev.kiln.registry;
 
 import dev.kiln.addons.AddonLoader;
+import dev.kiln.api.ModelSpec;
 import dev.kiln.addons.LoadedAddons;
 import dev.kiln.auth.Credentials;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Notifications;
 import dev.kiln.failure.KilnException;
 import dev.kiln.metrics.KilnMetrics;
+import dev.kiln.models.CustomModels;
+import dev.kiln.models.Models;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -165,6 +168,23 @@ public final class Registries {
         }
     }
 
+    /**
+     * {@code db}'s models changed in a transaction that committed: the next request there reads the
+     * sequence and builds the registry again, whether or not the notification came back yet.
+     */
+    void changed(String db) {
+        unverified.add(db);
+    }
+
+    /**
+     * The registry of {@code db} as of the sequence on {@code connection}, read now: for a caller
+     * that found its registry lacking something another process may have just added.
+     */
+    public Registry current(String db, Connection connection) throws SQLException {
+        unverified.add(db);
+        return get(db, connection);
+    }
+
     /** Forgets {@code db} (dropped or renamed). */
     public void evict(String db) {
         credentials.forget(db);
@@ -197,9 +217,17 @@ public final class Registries {
         }
         LoadedAddons addons = catalog.load(new ArrayList<>(names));
         installer.warnOfPendingMigrations(db, connection, addons);
-        LOG.info("{}: registry loaded with {} addons: {}", db, addons.addons().size(), String.join(", ", addons.names()));
+        List<ModelSpec> custom;
+        try {
+            custom = CustomModels.read(connection);
+        } catch (SQLException e) {
+            throw new KilnException(KilnException.FAILURE, db + ": cannot read the custom models: " + e.getMessage(), e);
+        }
+        Registry registry = new Registry(db, addons, sequence, addons.crons(), Models.of(addons.addons(), custom));
+        LOG.info("{}: registry loaded with {} addons: {}{}", db, addons.addons().size(), String.join(", ", addons.names()),
+                custom.isEmpty() ? "" : " and " + custom.size() + " custom models");
         KilnMetrics.registryLoaded(db);
-        return new Registry(db, addons, sequence);
+        return registry;
     }
 
     private static long sequence(Connection connection) throws SQLException {

@@ -14,16 +14,12 @@ import java.util.Optional;
  *
  * @param sequence the signaling sequence this registry was built at
  * @param crons    the cron jobs' code by full name ({@code <addon>.<name>})
- * @param models   the models the addons declare, merged with their extensions
+ * @param models   the models the addons declare, merged with their extensions, and the custom ones
  */
 public record Registry(String database, LoadedAddons addons, long sequence, Map<String, CronSpec> crons, Models models) {
 
     public Registry {
         crons = Map.copyOf(crons);
-    }
-
-    Registry(String database, LoadedAddons addons, long sequence) {
-        this(database, addons, sequence, addons.crons(), Models.of(addons.addons()));
     }
 
     public Optional<CronSpec> cron(String fullName) {

@@ -2,8 +2,11 @@ package dev.kiln.server;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -18,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Models over the external API, as Odoo's documentation and clients use them: every step of the
@@ -26,6 +30,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * override of {@code create} that calls the standard one), its code run with its own class loader.
  */
 @Tag("process")
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ModelsApiTest {
 
     /** An addon extending res.partner: a rank, a method raising it, and every new contact ranked at least 1. */
@@ -108,13 +113,13 @@ class ModelsApiTest {
                 [record] = models.execute_kw(db, uid, password, 'res.partner', 'read', [ids])
                 print("read", sorted(record))
                 print("read fields", models.execute_kw(db, uid, password, 'res.partner', 'read', [ids],
-                                                       {'fields': ['name', 'country_code', 'comment']})
-                      == [{'id': ids[0], 'name': 'Agrolait', 'country_code': False, 'comment': False}])
+                                                       {'fields': ['name', 'country_id', 'comment']})
+                      == [{'id': ids[0], 'name': 'Agrolait', 'country_id': False, 'comment': False}])
                 fields = models.execute_kw(db, uid, password, 'res.partner', 'fields_get', [], {'attributes': ['string', 'help', 'type']})
                 print("fields_get", fields['name'], fields['is_company'], fields['parent_id'], fields['x_rank'])
-                print("search_read", [(r['name'], r['parent_id'], r['comment']) for r in models.execute_kw(
+                print("search_read", [(r['name'], r['country_id'], r['comment']) for r in models.execute_kw(
                     db, uid, password, 'res.partner', 'search_read', [[['is_company', '=', True]]],
-                    {'fields': ['name', 'parent_id', 'comment'], 'limit': 5})])
+                    {'fields': ['name', 'country_id', 'comment'], 'limit': 5})])
                 id = models.execute_kw(db, uid, password, 'res.partner', 'create', [{'name': "New Partner"}])
                 print("create", type(id).__name__)
                 models.execute_kw(db, uid, password, 'res.partner', 'write', [[id], {'name': "Newer partner"}])
@@ -136,6 +141,37 @@ class ModelsApiTest {
                     db, uid, password, 'ir.model.fields', 'search_read',
                     [[['model', '=', 'res.partner'], ['name', 'in', ['name', 'parent_id', 'x_rank']]]],
                     {'fields': ['name', 'ttype', 'relation', 'field_description']})])
+                # ir.model: a custom model, with the fields every model has
+                models.execute_kw(db, uid, password, 'ir.model', 'create', [{
+                    'name': "Custom Model",
+                    'model': "x_custom_model",
+                    'state': 'manual',
+                }])
+                custom = models.execute_kw(db, uid, password, 'x_custom_model', 'fields_get', [], {'attributes': ['string', 'help', 'type']})
+                print("custom model", sorted(custom), custom['create_uid'])
+                # ir.model.fields: a field on a custom model, and a record of it
+                id = models.execute_kw(db, uid, password, 'ir.model', 'create', [{
+                    'name': "Custom Model",
+                    'model': "x_custom",
+                    'state': 'manual',
+                }])
+                models.execute_kw(db, uid, password, 'ir.model.fields', 'create', [{
+                    'model_id': id,
+                    'name': 'x_name',
+                    'ttype': 'char',
+                    'state': 'manual',
+                    'required': True,
+                }])
+                record_id = models.execute_kw(db, uid, password, 'x_custom', 'create', [{'x_name': "test record"}])
+                [record] = models.execute_kw(db, uid, password, 'x_custom', 'read', [[record_id]])
+                print("custom record", sorted(record), record['x_name'], record['display_name'], record['create_uid'][1])
+                # a partner's country, and its code with it
+                [belgium] = models.execute_kw(db, uid, password, 'res.country', 'search', [[['code', '=', 'BE']]])
+                located = models.execute_kw(db, uid, password, 'res.partner', 'create', [{'name': "Located", 'country_id': belgium}])
+                [where] = models.execute_kw(db, uid, password, 'res.partner', 'read', [[located], ['country_id', 'country_code']])
+                print("country", where['country_id'] == [belgium, 'Belgium'], where['country_code'],
+                      models.execute_kw(db, uid, password, 'res.country', 'search_count', [[]]) > 240)
+                models.execute_kw(db, uid, password, 'res.partner', 'unlink', [[located]])
                 print("name_search", [name for _, name in models.execute_kw(db, uid, password, 'res.partner', 'name_search', ['deco'],
                                                                                 {'limit': 10})])
                 print("many2one", models.execute_kw(db, uid, password, 'res.users', 'read', [[uid]], {'fields': ['partner_id']})
@@ -160,6 +196,7 @@ class ModelsApiTest {
                                        ("bad order", [[]], {'order': 'name; DROP TABLE res_partner'}),
                                        ("order field", [[]], {'order': 'nope desc'})):
                     print(name, fault(lambda: models.execute_kw(db, uid, password, 'res.partner', 'search', args, kw)))
+                print("custom required", fault(lambda: models.execute_kw(db, uid, password, 'x_custom', 'create', [{}])))
                 print("create field", fault(lambda: models.execute_kw(db, uid, password, 'res.partner', 'create', [{'nope': 1}])))
                 print("required", fault(lambda: models.execute_kw(db, uid, password, 'res.users', 'create', [{'login': 'x'}])))
                 print("missing", fault(lambda: models.execute_kw(db, uid, password, 'res.partner', 'write', [[987654], {'name': 'x'}])))
@@ -175,7 +212,7 @@ class ModelsApiTest {
                 "search True",
                 "paginate True",
                 "count 5",
-                "read ['active', 'child_ids', 'city', 'comment', 'country_code', 'create_date', 'create_uid', 'display_name', 'email',"
+                "read ['active', 'child_ids', 'city', 'comment', 'country_code', 'country_id', 'create_date', 'create_uid', 'display_name', 'email',"
                         + " 'id', 'is_company', 'name', 'parent_id', 'phone', 'street', 'user_ids', 'write_date', 'write_uid', 'x_rank',"
                         + " 'x_seen', 'zip']",
                 "read fields True",
@@ -193,6 +230,11 @@ class ModelsApiTest {
                 "ir.model {'id': 0, 'name': 'Contact', 'model': 'res.partner', 'state': 'base', 'modules': 'base, ranks'}",
                 "ir.model.fields [('name', 'char', False, 'Name'), ('parent_id', 'many2one', 'res.partner', 'Related Company'),"
                         + " ('x_rank', 'integer', False, 'Rank')]",
+                "custom model ['create_date', 'create_uid', 'display_name', 'id', 'write_date', 'write_uid']"
+                        + " {'type': 'many2one', 'string': 'Created by'}",
+                "custom record ['create_date', 'create_uid', 'display_name', 'id', 'write_date', 'write_uid', 'x_name']"
+                        + " test record test record Administrator",
+                "country True BE True",
                 "name_search ['Deco Addict']",
                 "many2one Administrator",
                 "extension 1 True 2",
@@ -204,15 +246,133 @@ class ModelsApiTest {
                 "bad order 2 Invalid \"order\" specified (name; DROP TABLE res_partner). A valid \"order\" specification is a"
                         + " comma-separated list of valid field names (optionally followed by asc/desc for the direction)",
                 "order field 1 Invalid field 'nope' on model 'res.partner'",
+                "custom required 2 Missing required value for the field 'X Name' (x_name).",
                 "create field 1 Invalid field 'nope' in 'res.partner'",
                 "required 2 Missing required value for the field 'Name' (name).",
                 "missing 2 Record does not exist or has been deleted.",
                 "password 4 You do not have enough rights to access the field \"password\" on User (res.users). Please contact your"
                         + " system administrator.",
-                "catalogue 4 You are not allowed to delete 'Models' (ir.model) records.",
+                "catalogue 2 Model 'res.partner' contains module data and cannot be removed",
                 "restrict 2 The operation cannot be completed: another record requires the record being deleted, or refers to a"
                         + " record that does not exist. If possible, archive it instead.");
         assertThat(kiln.log()).doesNotContain("Exception").doesNotContain("DROP TABLE res_partner\"");
+    }
+
+    @Test
+    @Order(Integer.MAX_VALUE)            // last: until it removes them, res.partner has its custom field
+    void customModelsAndFieldsMadeOverTheApiAreServedByEveryProcessAndRemovedWithTheirTables() throws Exception {
+        String script = """
+                import sys, xmlrpc.client
+                url, db, step = sys.argv[1], sys.argv[2], sys.argv[3]
+                models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object")
+                def admin(model, method, *args, **kw):
+                    return models.execute_kw(db, 2, "admin", model, method, list(args), kw)
+                def fault(call):
+                    try:
+                        return f"no fault {call()}"
+                    except xmlrpc.client.Fault as f:
+                        return f"{f.faultCode} {f.faultString.splitlines()[0]}"
+                if step == "make":
+                    book = admin('ir.model', 'create', {'name': "Book", 'model': "x_library.book", 'field_id': [
+                        (0, 0, {'name': 'x_name', 'ttype': 'char', 'required': True, 'field_description': 'Title'}),
+                        (0, 0, {'name': 'x_pages', 'ttype': 'integer', 'index': True}),
+                        (0, 0, {'name': 'x_author_id', 'ttype': 'many2one', 'relation': 'res.partner'})]})
+                    fan = admin('ir.model.fields', 'create', {'model': 'res.partner', 'name': 'x_favourite_book_id',
+                                                              'ttype': 'many2one', 'relation': 'x_library.book'})
+                    admin('ir.model.fields', 'create', {'model_id': book, 'name': 'x_fan_ids', 'ttype': 'one2many',
+                                                        'relation': 'res.partner', 'relation_field': 'x_favourite_book_id'})
+                    print("catalogue", [(f['name'], f['ttype'], f['state']) for f in admin('ir.model.fields', 'search_read',
+                          [['model', '=', 'x_library.book'], ['state', '=', 'manual']], fields=['name', 'ttype', 'state'])])
+                    for name, model, vals in (
+                            ("sql in a model name", 'ir.model', {'name': 'x', 'model': 'x_a; DROP TABLE res_partner'}),
+                            ("no x_", 'ir.model', {'name': 'x', 'model': 'library.book'}),
+                            ("base state", 'ir.model', {'name': 'x', 'model': 'x_other', 'state': 'base'}),
+                            ("taken", 'ir.model', {'name': 'x', 'model': 'x_library.book'}),
+                            ("field name", 'ir.model.fields', {'model': 'res.partner', 'name': 'x_a"b', 'ttype': 'char'}),
+                            ("field no x_", 'ir.model.fields', {'model': 'res.partner', 'name': 'nickname', 'ttype': 'char'}),
+                            ("field taken", 'ir.model.fields', {'model': 'res.partner', 'name': 'x_rank', 'ttype': 'char'}),
+                            ("field type", 'ir.model.fields', {'model': 'res.partner', 'name': 'x_ref', 'ttype': 'reference'}),
+                            ("field relation", 'ir.model.fields', {'model': 'res.partner', 'name': 'x_r_id', 'ttype': 'many2one',
+                                                                    'relation': 'res.partner; DROP TABLE res_partner'}),
+                            ("field model", 'ir.model.fields', {'model_id': 987654, 'name': 'x_y', 'ttype': 'char'})):
+                        print(name, fault(lambda: admin(model, 'create', vals)))
+                    [partner_model] = admin('ir.model', 'search', [['model', '=', 'res.partner']])
+                    print("rename base", fault(lambda: admin('ir.model', 'write', [partner_model], {'name': 'Partner'})))
+                    print("retype", fault(lambda: admin('ir.model.fields', 'write', [fan], {'ttype': 'char'})))
+                    print("clerk", fault(lambda: models.execute_kw(db, CLERK, "clerk-pass", 'ir.model', 'create',
+                                                                   [{'name': 'x', 'model': 'x_clerks'}])))
+                elif step == "use":
+                    book = admin('x_library.book', 'create', {'x_name': 'Dune', 'x_pages': 412,
+                                                              'x_author_id': admin('res.partner', 'create', {'name': 'Frank'})})
+                    reader = admin('res.partner', 'create', {'name': 'Reader', 'x_favourite_book_id': book})
+                    [read] = admin('x_library.book', 'read', [book], ['display_name', 'x_pages', 'x_author_id', 'x_fan_ids'])
+                    print("book", read['display_name'], read['x_pages'], read['x_author_id'][1], read['x_fan_ids'] == [reader])
+                    print("search", admin('x_library.book', 'search_count', [['x_author_id.name', '=', 'Frank'], ['x_pages', '>', 400]]),
+                          admin('res.partner', 'search_read', [['x_favourite_book_id.x_name', '=', 'Dune']], fields=['name'])[0]['name'])
+                    print("fields_get", admin('x_library.book', 'fields_get', ['x_name'], attributes=['string', 'type', 'required']))
+                    [fan] = admin('ir.model.fields', 'search', [['model', '=', 'res.partner'], ['name', '=', 'x_favourite_book_id']])
+                    print("other side first", fault(lambda: admin('ir.model.fields', 'unlink', [fan])))
+                    [fans] = admin('ir.model.fields', 'search', [['model', '=', 'x_library.book'], ['name', '=', 'x_fan_ids']])
+                    print("points to it", fault(lambda: admin('ir.model', 'unlink', admin('ir.model', 'search', [['model', '=', 'x_library.book']]))))
+                    admin('ir.model.fields', 'write', [fans], {'field_description': 'Fans'})
+                    print("relabelled", admin('x_library.book', 'fields_get', ['x_fan_ids'], attributes=['string']))
+                    print("unlink fields", admin('ir.model.fields', 'unlink', [fans, fan]))
+                    print("unlink model", admin('ir.model', 'unlink', admin('ir.model', 'search', [['model', '=', 'x_library.book']])))
+                else:
+                    print("gone", fault(lambda: admin('x_library.book', 'search', [])),
+                          fault(lambda: admin('res.partner', 'search', [['x_favourite_book_id', '=', 1]])))
+                """;
+        String clerk = Commands.python(dir, """
+                import sys, xmlrpc.client
+                models = xmlrpc.client.ServerProxy(f"{sys.argv[1]}/xmlrpc/2/object")
+                print(models.execute_kw(sys.argv[2], 2, "admin", 'res.users', 'create',
+                                        [{'login': 'librarian', 'name': 'Clerk', 'password': 'clerk-pass'}]))
+                """, url(), database.db).strip();
+        String made = Commands.python(dir, script.replace("CLERK", clerk), url(), database.db, "make");
+        assertThat(made.lines()).containsExactly(
+                "catalogue [('x_author_id', 'many2one', 'manual'), ('x_fan_ids', 'one2many', 'manual'), ('x_name', 'char', 'manual'),"
+                        + " ('x_pages', 'integer', 'manual')]",
+                "sql in a model name 2 The model name must start with 'x_' and contain only lowercase letters, digits, underscores"
+                        + " and dots (at most 63 characters), not 'x_a; DROP TABLE res_partner'",
+                "no x_ 2 The model name must start with 'x_' and contain only lowercase letters, digits, underscores and dots"
+                        + " (at most 63 characters), not 'library.book'",
+                "base state 2 Only custom models (state 'manual') are made over the API; the others come from addons, not 'base'",
+                "taken 2 The model name must be unique: x_library.book exists already",
+                "field name 2 Custom fields must have a name that starts with 'x_' and contains only lowercase letters, digits and"
+                        + " underscores (at most 63 characters), not 'x_a\"b'",
+                "field no x_ 2 Custom fields must have a name that starts with 'x_' and contains only lowercase letters, digits and"
+                        + " underscores (at most 63 characters), not 'nickname'",
+                "field taken 2 Field names must be unique per model: res.partner.x_rank exists already",
+                "field type 2 Kiln makes custom fields of the types binary, boolean, char, date, datetime, float, html, integer,"
+                        + " monetary, text, many2one, one2many and many2many, not 'reference'",
+                "field relation 2 Unknown model name 'res.partner; DROP TABLE res_partner' in Related Model",
+                "field model 2 Record does not exist or has been deleted.",
+                "rename base 2 Model res.partner comes from an addon: only custom ones change over the API",
+                "retype 2 Only the field_description and help of a custom field change over the API, not ttype",
+                "clerk 4 You are not allowed to create 'Models' (ir.model) records.");
+        assertThat(database.count("SELECT count(*) FROM pg_indexes WHERE tablename = 'x_library_book' AND indexname LIKE '%x_pages%'"))
+                .as("x_pages asked for an index").isOne();
+
+        // a process started after the change builds the models from the catalogue; the first one hears the change
+        KilnProcess other = database.serve("--max-cron-threads=0");
+        String used = Commands.python(dir, script, "http://127.0.0.1:" + other.port(), database.db, "use");
+        assertThat(used.lines()).containsExactly(
+                "book Dune 412 Frank True",
+                "search 1 Reader",
+                "fields_get {'x_name': {'type': 'char', 'string': 'Title', 'required': True}}",
+                "other side first 2 Field x_library.book.x_fan_ids is the other side of res.partner.x_favourite_book_id: remove it first",
+                "points to it 2 Field res.partner.x_favourite_book_id points to a model being removed: remove the field first",
+                "relabelled {'x_fan_ids': {'string': 'Fans'}}",
+                "unlink fields True",
+                "unlink model True");
+        assertThat(database.query("SELECT to_regclass('x_library_book')")).isNull();
+        assertThat(database.count("SELECT count(*) FROM information_schema.columns WHERE table_name = 'res_partner'"
+                + " AND column_name = 'x_favourite_book_id'")).isZero();
+        await().atMost(KilnProcess.PATIENCE).untilAsserted(() ->
+                assertThat(Commands.python(dir, script, url(), database.db, "gone").strip()).isEqualTo(
+                        "gone 2 Object x_library.book doesn't exist 1 Invalid field res.partner.x_favourite_book_id in condition"
+                                + " ('x_favourite_book_id', '=', 1)"));
+        assertThat(kiln.log() + other.log()).doesNotContain("Exception").doesNotContain("DROP TABLE res_partner\"");
     }
 
     @Test

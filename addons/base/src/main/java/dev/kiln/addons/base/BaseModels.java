@@ -19,8 +19,9 @@ import java.util.Map;
  * Odoo's base models, with the fields integrations use and Odoo's access: any internal user reads
  * contacts, users and groups; contact managers write contacts; access-rights managers write users
  * and groups and read the catalogue of models ({@code ir.model}, {@code ir.model.fields}), which
- * Kiln writes from the declarations and no one else does. Portal and public users read only their
- * own contact and those under it.
+ * Kiln writes from the declarations; the settings group makes custom models and fields in it, as in
+ * Odoo. Everyone reads the countries. Portal and public users read only their own contact and those
+ * under it.
  */
 final class BaseModels {
 
@@ -29,6 +30,7 @@ final class BaseModels {
     private static final String PUBLIC = "base.group_public";
     private static final String CONTACT_MANAGER = "base.group_partner_manager";
     private static final String ACCESS_MANAGER = "base.group_erp_manager";
+    private static final String SETTINGS = "base.group_system";
 
     private BaseModels() { }
 
@@ -46,11 +48,20 @@ final class BaseModels {
                 .field(Field.chars("street").string("Street"))
                 .field(Field.chars("city").string("City"))
                 .field(Field.chars("zip").string("Zip"))
+                .field(Field.many2one("country_id", "res.country").string("Country").ondelete("restrict"))
                 .field(Field.chars("country_code").string("Country Code").help("The ISO country code in two chars."))
                 .field(Field.html("comment").string("Notes"))
                 .access(USER, "r").access(PORTAL, "r").access(PUBLIC, "r").access(CONTACT_MANAGER, "rwcu")
+                .override("create", BaseModels::createPartners)
+                .override("write", BaseModels::writePartners)
                 .rule("res.partner: portal/public: read own contact", PORTAL, "r", BaseModels::ownContacts)
                 .rule("res.partner: public: read own contact", PUBLIC, "r", BaseModels::ownContacts));
+
+        context.model(ModelSpec.of("res.country").description("Country").order("name")
+                .field(Field.chars("name").string("Country Name").required())
+                .field(Field.chars("code").string("Country Code").required()
+                        .help("The ISO country code in two chars. You can use this field for quick search."))
+                .access(USER, "r").access(PORTAL, "r").access(PUBLIC, "r").access(SETTINGS, "rwcu"));
 
         context.model(ModelSpec.of("res.users").description("User").order("name, login")
                 .field(Field.chars("login").string("Login").required().help("Used to log into the system"))
@@ -76,7 +87,7 @@ final class BaseModels {
                 .field(Field.selection("state", "manual", "Custom Object", "base", "Base Object").string("Type"))
                 .field(Field.chars("modules").string("In Apps").readonly().help("List of modules in which the object is defined"))
                 .field(Field.one2many("field_id", "ir.model.fields", "model_id").string("Fields"))
-                .access(ACCESS_MANAGER, "r"));
+                .access(ACCESS_MANAGER, "r").access(SETTINGS, "rwcu"));
 
         context.model(ModelSpec.of("ir.model.fields").description("Fields").order("name, id").recName("field_description")
                 .field(Field.chars("name").string("Field Name").required())
@@ -95,7 +106,7 @@ final class BaseModels {
                 .field(Field.bool("store").string("Stored"))
                 .field(Field.bool("index").string("Indexed"))
                 .field(Field.selection("state", "manual", "Custom Field", "base", "Base Field").string("Type"))
-                .access(ACCESS_MANAGER, "r"));
+                .access(ACCESS_MANAGER, "r").access(SETTINGS, "rwcu"));
     }
 
     /** A portal or public user's contact and the contacts under it. */
@@ -142,6 +153,54 @@ final class BaseModels {
             completed.add(copy);
         }
         return next.call(call.withArg(0, "vals_list", given instanceof Map<?, ?> ? completed.getFirst() : completed));
+    }
+
+    /** Contacts get the code of the country they are given ({@code country_code} follows {@code country_id}, as in Odoo). */
+    private static Object createPartners(RpcCall call, ModelSpec.Method next) throws Exception {
+        Object given = call.args().isEmpty() ? call.kwargs().get("vals_list") : call.args().getFirst();
+        if (given instanceof Map<?, ?> one) {
+            return next.call(call.withArg(0, "vals_list", withCountryCode(call, one)));
+        }
+        if (given instanceof List<?> list && list.stream().allMatch(item -> item instanceof Map<?, ?>)) {
+            List<Object> completed = new ArrayList<>();
+            for (Object item : list) {
+                completed.add(withCountryCode(call, (Map<?, ?>) item));
+            }
+            return next.call(call.withArg(0, "vals_list", completed));
+        }
+        return next.call(call);
+    }
+
+    private static Object writePartners(RpcCall call, ModelSpec.Method next) throws Exception {
+        Object given = call.args().size() > 1 ? call.args().get(1) : call.kwargs().get("vals");
+        return given instanceof Map<?, ?> vals ? next.call(call.withArg(1, "vals", withCountryCode(call, vals))) : next.call(call);
+    }
+
+    private static Map<String, Object> withCountryCode(RpcCall call, Map<?, ?> vals) throws SQLException {
+        Map<String, Object> copy = new LinkedHashMap<>();
+        vals.forEach((k, v) -> copy.put(String.valueOf(k), v));
+        if (!copy.containsKey("country_id") || copy.containsKey("country_code")) {
+            return copy;
+        }
+        Object country = copy.get("country_id");
+        if (country instanceof List<?> pair && !pair.isEmpty()) {
+            country = pair.getFirst();                     // [id, name] as read gives it
+        }
+        if (!(country instanceof Number id)) {
+            if (country == null || Boolean.FALSE.equals(country)) {
+                copy.put("country_code", false);
+            }
+            return copy;                                   // anything else: the standard method says what is wrong
+        }
+        try (PreparedStatement query = call.env().connection().prepareStatement("SELECT code FROM res_country WHERE id = ?")) {
+            query.setLong(1, id.longValue());
+            try (ResultSet row = query.executeQuery()) {
+                if (row.next()) {
+                    copy.put("country_code", row.getString(1));
+                }
+            }
+        }
+        return copy;
     }
 
     private static long contact(Connection connection, long uid, String name, Object email) throws SQLException {
