@@ -21,10 +21,10 @@ print("uid", uid, "context", sorted(odoo.env.context.items()))
 print("search_read", odoo.execute_kw("res.users", "search_read", [[["id", "=", uid]]], {"fields": ["name", "login"]}))
 print("read one id", odoo.execute_kw("res.users", "read", [uid], {"fields": ["name"]}))
 print("execute", odoo.execute("res.users", "check_access_rights", "read"))
-for model, method in (("res.users", "no_such_method"), ("res.users", "_private"), ("x.nothing", "read"),
-                      ("ir.model", "check_access_rights")):
+for model, method, args in (("res.users", "no_such_method", [[uid]]), ("res.users", "_private", [[uid]]),
+                            ("x.nothing", "read", [[uid]]), ("res.users", "read", [[uid], ["password"]])):
     try:
-        odoo.execute_kw(model, method, ["write"] if method == "check_access_rights" else [[uid]])
+        odoo.execute_kw(model, method, args)
         print(method, "no error")
     except odoorpc.error.RPCError as error:
         print(model, method, error.info["code"], error.info["data"]["name"], str(error).splitlines()[0])

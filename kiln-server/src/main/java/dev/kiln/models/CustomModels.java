@@ -4,6 +4,7 @@ import dev.kiln.api.Field;
 import dev.kiln.api.ModelSpec;
 import dev.kiln.api.RpcCall;
 import dev.kiln.api.RpcFault;
+import dev.kiln.failure.KilnException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 
@@ -131,7 +133,7 @@ public final class CustomModels {
                     Function<String, Field> plain = PLAIN.get(ttype);
                     if (plain == null) {
                         throw RpcFault.userError("Kiln makes custom fields of the types " + String.join(", ",
-                                new java.util.TreeSet<>(PLAIN.keySet())) + ", many2one, one2many and many2many, not '"
+                                new TreeSet<>(PLAIN.keySet())) + ", many2one, one2many and many2many, not '"
                                 + ttype + "'");
                     }
                     yield plain.apply(name);
@@ -260,7 +262,11 @@ public final class CustomModels {
                 vals.putIfAbsent("field_description", field.string());
                 vals.put("store", field.stored());
                 long id = created(standard, vals);
-                ModelSchema.column(connection, models, model.replace('.', '_'), field);
+                try {
+                    ModelSchema.column(connection, models, model.replace('.', '_'), field);
+                } catch (KilnException leftover) {         // a column of that name, of another kind, is there already
+                    throw RpcFault.validationError(leftover.getMessage());
+                }
                 ids.add((int) id);
             }
             changed();
@@ -274,7 +280,7 @@ public final class CustomModels {
                 Set<String> allowed = ofModels ? MODEL_LABELS : FIELD_LABELS;
                 for (Object key : vals.keySet()) {
                     if (!allowed.contains(String.valueOf(key))) {
-                        throw RpcFault.userError("Only the " + String.join(" and ", new java.util.TreeSet<>(allowed)) + " of a custom "
+                        throw RpcFault.userError("Only the " + String.join(" and ", new TreeSet<>(allowed)) + " of a custom "
                                 + (ofModels ? "model" : "field") + " change over the API, not " + key);
                     }
                 }

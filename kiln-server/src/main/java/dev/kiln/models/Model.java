@@ -2,6 +2,7 @@ package dev.kiln.models;
 
 import dev.kiln.api.Field;
 import dev.kiln.api.ModelSpec;
+import dev.kiln.api.RpcCall;
 
 import java.util.Collections;
 import java.util.List;
@@ -26,7 +27,23 @@ public record Model(String name, String table, String description, String addon,
     public static final List<String> LOG_FIELDS = List.of("create_uid", "create_date", "write_uid", "write_date");
 
     /** A method ready to call: its code and the class loader of the addon whose code it is (null: Kiln's own). */
-    public record Invocable(ModelSpec.Method method, ClassLoader loader) { }
+    public record Invocable(ModelSpec.Method method, ClassLoader loader) {
+
+        /** Calls the method with its addon's class loader as the thread's context class loader. */
+        public Object invoke(RpcCall call) throws Exception {
+            if (loader == null) {
+                return method.call(call);
+            }
+            Thread thread = Thread.currentThread();
+            ClassLoader previous = thread.getContextClassLoader();
+            thread.setContextClassLoader(loader);
+            try {
+                return method.call(call);
+            } finally {
+                thread.setContextClassLoader(previous);
+            }
+        }
+    }
 
     public Model {
         fields = Collections.unmodifiableMap(fields);

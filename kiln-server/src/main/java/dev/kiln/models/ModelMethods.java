@@ -336,7 +336,10 @@ final class ModelMethods {
         return names;
     }
 
-    /** Each record's ids of an x2many, in the comodel's order; inactive ones left out unless active_test is false. */
+    /**
+     * Each record's ids of an x2many, in the comodel's order; inactive ones left out unless
+     * active_test is false, and those the comodel's read rules hide from the caller always.
+     */
     private Map<Long, Object> x2many(Field field, List<Long> ids) throws SQLException {
         Model comodel = models.require(field.comodel());
         String owner = field.type() == Field.Type.ONE2MANY ? "t0." + field.inverse() : "r." + Models.relationColumns(model, field)[0];
@@ -348,6 +351,10 @@ final class ModelMethods {
         sql.append(" WHERE ").append(owner).append(" = ANY(").param(new Sql.Array("bigint", ids.toArray())).append(")");
         if (comodel.hasActive() && !Boolean.FALSE.equals(context.get("active_test"))) {
             sql.append(" AND t0.active");
+        }
+        Domain rules = access.rules(comodel, "read");
+        if (!rules.equals(Domain.TRUE)) {          // ids a rule hides stay hidden here too, as Odoo's x2many reads
+            sql.append(" AND ").append(compiler().sudo().compile(comodel, rules, "t0"));
         }
         sql.append(" ORDER BY ").append(comodel.order().sql(comodel, "t0", models));
         Map<Long, Object> values = new HashMap<>();
@@ -671,22 +678,34 @@ final class ModelMethods {
                     if (field.type() == Field.Type.ONE2MANY) {
                         child.put(field.inverse(), id);
                     }
-                    Object made = ModelMethods.run(models, comodel, "create",
-                            new RpcCall(call.env(), call.uid(), List.of(child), Map.of()));
+                    Object made = standard(comodel, "create", List.of(child));
                     long created = ((Number) made).longValue();
                     if (field.type() == Field.Type.MANY2MANY) {
                         relink(field, comodel, id, List.of(created), false);
                     }
                 }
-                case 1 -> ModelMethods.run(models, comodel, "write",
-                        new RpcCall(call.env(), call.uid(), List.of(List.of(second), third == null ? Map.of() : third), Map.of()));
-                case 2 -> ModelMethods.run(models, comodel, "unlink", new RpcCall(call.env(), call.uid(), List.of(List.of(second)), Map.of()));
+                case 1 -> standard(comodel, "write", List.of(List.of(second), third == null ? Map.of() : third));
+                case 2 -> standard(comodel, "unlink", List.of(List.of(second)));
                 case 3 -> unlinkOne(field, comodel, id, Params.ids(second));
                 case 4 -> relink(field, comodel, id, Params.ids(second), false);
                 case 5 -> relink(field, comodel, id, List.of(), true);
                 case 6 -> relink(field, comodel, id, Params.ids(third), true);
                 default -> throw RpcFault.badArguments(field.name() + ": unknown command " + code);
             }
+        }
+    }
+
+    /**
+     * {@code comodel}'s method {@code name} as its addons made it (their overrides included), for a
+     * command on an x2many or {@code name_create}: what the caller would get calling it directly.
+     */
+    private Object standard(Model comodel, String name, List<Object> args) throws SQLException {
+        try {
+            return comodel.methods().get(name).invoke(new RpcCall(call.env(), call.uid(), args, Map.of()));
+        } catch (SQLException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(comodel.name() + "." + name + " failed: " + e.getMessage(), e);
         }
     }
 
@@ -785,8 +804,8 @@ final class ModelMethods {
         if (model.recName() == null || name == null) {
             return Collections.singletonList(Boolean.FALSE);
         }
-        access.check(model, "create");
-        long id = insert(new LinkedHashMap<>(Map.of(model.recName(), name)));
+        Object made = standard(model, "create", List.of(List.of(new LinkedHashMap<>(Map.of(model.recName(), name)))));
+        long id = ((Number) ((List<?>) made).getFirst()).longValue();       // create, overrides and rules included
         return List.of((int) id, names(model, Set.of(id)).getOrDefault(id, name));
     }
 

@@ -3,6 +3,7 @@ package dev.kiln.models;
 import dev.kiln.addons.LoadedAddon;
 import dev.kiln.api.Field;
 import dev.kiln.api.ModelSpec;
+import dev.kiln.failure.KilnException;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -11,13 +12,16 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The tables of an addon's models, made or completed when it is installed or updated, in its
  * transaction and after its migrations: the table with {@code id} and the log columns, a column
  * per stored field (a many2one's referencing the comodel's table), a relation table per
  * many2many, the indexes asked for, and {@code NOT NULL} on required columns that hold no empty
- * value yet. Nothing is dropped: a column an addon no longer declares stays, unread. Then the rows
+ * value yet. A column of another kind than its field's type stops the install or update: Kiln does
+ * not convert columns. Nothing is dropped: a column an addon no longer declares stays, unread, and a
+ * field no longer required keeps its {@code NOT NULL} until a migration drops it. Then the rows
  * of {@code ir_model} and {@code ir_model_fields} that describe the models are written again; the
  * rows of custom models and fields ({@link CustomModels}) are left as they are.
  */
@@ -83,11 +87,48 @@ public final class ModelSchema {
             default -> "text";
         };
         execute(connection, "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + field.name() + " " + type);
+        checkKind(connection, table, field);
         if (field.isIndexed() || field.type() == Field.Type.MANY2ONE && !Model.LOG_FIELDS.contains(field.name())) {
             execute(connection, "CREATE INDEX IF NOT EXISTS " + table + "_" + field.name() + "_idx ON " + table + " (" + field.name() + ")");
         }
         if (field.isRequired() && !has(connection, "SELECT 1 FROM " + table + " WHERE " + field.name() + " IS NULL LIMIT 1")) {
             execute(connection, "ALTER TABLE " + table + " ALTER COLUMN " + field.name() + " SET NOT NULL");
+        }
+    }
+
+    /**
+     * The column of {@code field} holds what the field's type does: a column of another kind (an
+     * integer field on a text column, made so before the field changed type) stops the install or
+     * update, naming the migration to write. Kiln does not convert a column itself. Types of one
+     * kind pass: {@code varchar} for a char field, {@code bigint} for an integer, {@code numeric}
+     * for a float, {@code timestamptz} for a datetime.
+     */
+    private static void checkKind(Connection connection, String table, Field field) throws SQLException {
+        String found;
+        try (PreparedStatement query = connection.prepareStatement("""
+                SELECT t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                WHERE a.attrelid = to_regclass(?) AND a.attname = ? AND NOT a.attisdropped""")) {
+            query.setString(1, table);
+            query.setString(2, field.name());
+            try (ResultSet row = query.executeQuery()) {
+                if (!row.next()) {
+                    return;
+                }
+                found = row.getString(1);
+            }
+        }
+        Set<String> kind = switch (field.type()) {
+            case INTEGER, MANY2ONE -> Set.of("int2", "int4", "int8");
+            case FLOAT, MONETARY -> Set.of("float4", "float8", "numeric");
+            case BOOLEAN -> Set.of("bool");
+            case DATE -> Set.of("date");
+            case DATETIME -> Set.of("timestamp", "timestamptz");
+            default -> Set.of("text", "varchar", "bpchar");
+        };
+        if (!kind.contains(found)) {
+            throw KilnException.failure("field " + table + "." + field.name() + " is a " + field.type().odooName()
+                    + " field but its column is of type " + found + ": convert it in a migration first (ALTER TABLE " + table
+                    + " ALTER COLUMN " + field.name() + " TYPE ... USING ...)");
         }
     }
 

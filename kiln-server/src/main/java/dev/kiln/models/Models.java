@@ -248,25 +248,9 @@ public final class Models {
                     if (next == null) {
                         throw KilnException.failure("model '" + name + "': override of " + method + ", which it does not have");
                     }
-                    ModelSpec.Method inner = next.method();
-                    ClassLoader innerLoader = next.loader();
-                    ModelSpec.Method callNext = call -> withLoader(innerLoader, inner, call);
+                    ModelSpec.Method callNext = next::invoke;
                     chain.put(method, new Model.Invocable(call -> override.call(call, callNext), extension.getValue()));
                 });
-            }
-        }
-
-        private static Object withLoader(ClassLoader loader, ModelSpec.Method method, RpcCall call) throws Exception {
-            if (loader == null) {
-                return method.call(call);
-            }
-            Thread thread = Thread.currentThread();
-            ClassLoader previous = thread.getContextClassLoader();
-            thread.setContextClassLoader(loader);
-            try {
-                return method.call(call);
-            } finally {
-                thread.setContextClassLoader(previous);
             }
         }
     }

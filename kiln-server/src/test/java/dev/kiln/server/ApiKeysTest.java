@@ -75,7 +75,7 @@ class ApiKeysTest {
                             ("unknown model", "/json/2/x.nothing/read", {"ids": [1]}, bearer),
                             ("unknown method", "/json/2/res.users/nope", {}, bearer),
                             ("private method", "/json/2/res.users/_secret", {}, bearer),
-                            ("access error", "/json/2/ir.model/check_access_rights", {"operation": "write"}, bearer),
+                            ("access error", "/json/2/res.users/read", {"ids": [uid], "fields": ["password"]}, bearer),
                             ("bad arguments", "/json/2/res.users/read", {"ids": ["x"]}, bearer),
                             ("not an object", "/json/2/res.users/read", [1], bearer),
                             ("no model", "/json/2/res.users", {}, bearer),
@@ -118,7 +118,8 @@ class ApiKeysTest {
                     "json2 unknown method 404 builtins.AttributeError The method 'res.users.nope' does not exist None",
                     "json2 private method 403 odoo.exceptions.AccessError Private methods (such as 'res.users._secret') cannot be"
                             + " called remotely. None",
-                    "json2 access error 403 odoo.exceptions.AccessError You are not allowed to modify 'Models' (ir.model) records. None",
+                    "json2 access error 403 odoo.exceptions.AccessError You do not have enough rights to access the field \"password\" on"
+                            + " User (res.users). Please contact your system administrator. None",
                     "json2 bad arguments 422 builtins.TypeError ids must be a list of record ids None",
                     "json2 not an object 400 werkzeug.exceptions.BadRequest the body must be a JSON object of named arguments None",
                     "json2 no model 404 werkzeug.exceptions.NotFound Did you mean POST /json/2/<model>/<method>? None",

@@ -122,7 +122,7 @@ class ExternalApiTest {
                                                                 [[["login", "=", "other"]]]))
                     print("rights", models.execute_kw(db, uid, "admin", "res.users", "check_access_rights", ["read"]),
                           models.execute_kw(db, uid, "admin", "ir.model", "check_access_rights", ["write"], {"raise_exception": False}))
-                    print("fault rights", fault(lambda: models.execute_kw(db, uid, "admin", "ir.model", "check_access_rights", ["write"])))
+                    print("fault field", fault(lambda: models.execute_kw(db, uid, "admin", "res.users", "read", [[uid], ["password"]])))
                     print("read missing", models.execute_kw(db, uid, "admin", "res.users", "read", [[uid + 1000]]))
                     print("fault password", fault(lambda: models.execute_kw(db, uid, "wrong", "res.users", "read", [[uid]])))
                     print("fault db", fault(lambda: models.execute_kw("no_such_db", uid, "admin", "res.users", "read", [[uid]])))
@@ -136,11 +136,11 @@ class ExternalApiTest {
                     request = urllib.request.Request(f"{url}/jsonrpc", json.dumps(body).encode(), {"Content-Type": "application/json"})
                     print("jsonrpc", json.load(urllib.request.urlopen(request))["result"])
                     # Odoo's JSON-RPC errors: code 0, "Odoo Server Error", the exception's name in data.name
-                    for name, model, method, password in (("denied", "res.users", "read", "wrong"),
-                                                          ("user error", "x.nothing", "read", "admin"),
-                                                          ("access error", "ir.model", "check_access_rights", "admin"),
-                                                          ("server error", "hello.echo", "fail", "admin")):
-                        body["params"]["args"] = [db, uid, password, model, method, ["write"] if method == "check_access_rights" else [[uid]]]
+                    for name, model, method, password, args in (("denied", "res.users", "read", "wrong", [[uid]]),
+                                                                ("user error", "x.nothing", "read", "admin", [[uid]]),
+                                                                ("access error", "res.users", "read", "admin", [[uid], ["password"]]),
+                                                                ("server error", "hello.echo", "fail", "admin", [[uid]])):
+                        body["params"]["args"] = [db, uid, password, model, method, args]
                         request = urllib.request.Request(f"{url}/jsonrpc", json.dumps(body).encode(), {"Content-Type": "application/json"})
                         error = json.load(urllib.request.urlopen(request))["error"]
                         print("jsonrpc", name, error["code"], error["message"], error["data"]["name"], "debug" in error["data"])
@@ -158,8 +158,9 @@ class ExternalApiTest {
                     "read one id True",
                     "search_read True",
                     "search_read none []",
-                    "rights True False",
-                    "fault rights 4 You are not allowed to modify 'Models' (ir.model) records.",
+                    "rights True True",         // the administrator is in the settings group, which may write ir.model
+                    "fault field 4 You do not have enough rights to access the field \"password\" on User (res.users). Please contact"
+                            + " your system administrator.",
                     "read missing []",
                     "fault password 3 Access Denied",
                     "fault db 3 Access Denied",

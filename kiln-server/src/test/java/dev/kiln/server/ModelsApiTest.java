@@ -1,5 +1,6 @@
 package dev.kiln.server;
 
+import dev.kiln.addons.TestAddons;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -19,6 +20,8 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -57,15 +60,37 @@ class ModelsApiTest {
                             })
                             .override("create", (call, next) -> {
                                 Object vals = call.arg(0, "vals_list", Object.class);
-                                if (vals instanceof Map<?, ?> one && !one.containsKey("x_rank")) {
-                                    Map<Object, Object> ranked = new LinkedHashMap<>(one);
-                                    ranked.put("x_rank", 1);
-                                    return next.call(call.withArg(0, "vals_list", ranked));
+                                if (vals instanceof Map<?, ?> one) {
+                                    return next.call(call.withArg(0, "vals_list", ranked(one)));
+                                }
+                                if (vals instanceof List<?> many && many.stream().allMatch(v -> v instanceof Map<?, ?>)) {
+                                    return next.call(call.withArg(0, "vals_list", many.stream().map(v -> ranked((Map<?, ?>) v)).toList()));
                                 }
                                 return next.call(call);
                             }));
                 }
+
+                private static Map<Object, Object> ranked(Map<?, ?> vals) {
+                    Map<Object, Object> ranked = new LinkedHashMap<>(vals);
+                    ranked.putIfAbsent("x_rank", 1);
+                    return ranked;
+                }
             }
+            """;
+
+    /** The start of a script run as {@code python3 SCRIPT URL DB}: the proxies, calls as the administrator, a fault's code and first line. */
+    private static final String ADMIN_SCRIPT = """
+            import sys, xmlrpc.client
+            url, db = sys.argv[1], sys.argv[2]
+            common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
+            models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object")
+            def admin(model, method, *args, **kw):
+                return models.execute_kw(db, 2, "admin", model, method, list(args), kw)
+            def fault(call):
+                try:
+                    return f"no fault {call()}"
+                except xmlrpc.client.Fault as f:
+                    return f"{f.faultCode} {f.faultString.splitlines()[0]}"
             """;
 
     @TempDir
@@ -172,6 +197,16 @@ class ModelsApiTest {
                 print("country", where['country_id'] == [belgium, 'Belgium'], where['country_code'],
                       models.execute_kw(db, uid, password, 'res.country', 'search_count', [[]]) > 240)
                 models.execute_kw(db, uid, password, 'res.partner', 'unlink', [[located]])
+                print("default_get", models.execute_kw(db, uid, password, 'res.partner', 'default_get', [['active', 'is_company', 'name']]),
+                      models.execute_kw(db, uid, password, 'res.partner', 'default_get', [['name']], {'context': {'default_name': 'N'}}))
+                named, _ = models.execute_kw(db, uid, password, 'res.partner', 'name_create', ['Named'])
+                parent = models.execute_kw(db, uid, password, 'res.partner', 'create', [{'name': 'Parent', 'x_rank': 5,
+                                                                                          'child_ids': [(0, 0, {'name': 'Kid'})]}])
+                [kid] = models.execute_kw(db, uid, password, 'res.partner', 'read', [parent], {'fields': ['child_ids']})[0]['child_ids'] or [0]
+                print("overrides", [r['x_rank'] for r in models.execute_kw(db, uid, password, 'res.partner', 'read', [[named, parent, kid], ['x_rank']])])
+                print("order", [r['name'] for r in models.execute_kw(db, uid, password, 'res.partner', 'search_read', [[['id', 'in', [named, parent, kid]]]],
+                                                                    {'fields': ['name'], 'order': 'name desc'})])
+                models.execute_kw(db, uid, password, 'res.partner', 'unlink', [[kid, parent, named]])
                 print("name_search", [name for _, name in models.execute_kw(db, uid, password, 'res.partner', 'name_search', ['deco'],
                                                                                 {'limit': 10})])
                 print("many2one", models.execute_kw(db, uid, password, 'res.users', 'read', [[uid]], {'fields': ['partner_id']})
@@ -235,6 +270,9 @@ class ModelsApiTest {
                 "custom record ['create_date', 'create_uid', 'display_name', 'id', 'write_date', 'write_uid', 'x_name']"
                         + " test record test record Administrator",
                 "country True BE True",
+                "default_get {'active': True, 'is_company': False} {'name': 'N'}",
+                "overrides [1, 5, 1]",
+                "order ['Parent', 'Named', 'Kid']",
                 "name_search ['Deco Addict']",
                 "many2one Administrator",
                 "extension 1 True 2",
@@ -261,22 +299,17 @@ class ModelsApiTest {
     @Test
     @Order(Integer.MAX_VALUE)            // last: until it removes them, res.partner has its custom field
     void customModelsAndFieldsMadeOverTheApiAreServedByEveryProcessAndRemovedWithTheirTables() throws Exception {
-        String script = """
-                import sys, xmlrpc.client
-                url, db, step = sys.argv[1], sys.argv[2], sys.argv[3]
-                models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object")
-                def admin(model, method, *args, **kw):
-                    return models.execute_kw(db, 2, "admin", model, method, list(args), kw)
-                def fault(call):
-                    try:
-                        return f"no fault {call()}"
-                    except xmlrpc.client.Fault as f:
-                        return f"{f.faultCode} {f.faultString.splitlines()[0]}"
+        String script = ADMIN_SCRIPT + """
+                step = sys.argv[3]
                 if step == "make":
                     book = admin('ir.model', 'create', {'name': "Book", 'model': "x_library.book", 'field_id': [
                         (0, 0, {'name': 'x_name', 'ttype': 'char', 'required': True, 'field_description': 'Title'}),
                         (0, 0, {'name': 'x_pages', 'ttype': 'integer', 'index': True}),
-                        (0, 0, {'name': 'x_author_id', 'ttype': 'many2one', 'relation': 'res.partner'})]})
+                        (0, 0, {'name': 'x_author_id', 'ttype': 'many2one', 'relation': 'res.partner'}),
+                        (0, 0, {'name': 'x_summary', 'ttype': 'text'}), (0, 0, {'name': 'x_review', 'ttype': 'html'}),
+                        (0, 0, {'name': 'x_cover', 'ttype': 'binary'}), (0, 0, {'name': 'x_price', 'ttype': 'monetary'}),
+                        (0, 0, {'name': 'x_weight', 'ttype': 'float'}), (0, 0, {'name': 'x_available', 'ttype': 'boolean'}),
+                        (0, 0, {'name': 'x_published', 'ttype': 'date'}), (0, 0, {'name': 'x_added', 'ttype': 'datetime'})]})
                     fan = admin('ir.model.fields', 'create', {'model': 'res.partner', 'name': 'x_favourite_book_id',
                                                               'ttype': 'many2one', 'relation': 'x_library.book'})
                     admin('ir.model.fields', 'create', {'model_id': book, 'name': 'x_fan_ids', 'ttype': 'one2many',
@@ -307,6 +340,10 @@ class ModelsApiTest {
                     reader = admin('res.partner', 'create', {'name': 'Reader', 'x_favourite_book_id': book})
                     [read] = admin('x_library.book', 'read', [book], ['display_name', 'x_pages', 'x_author_id', 'x_fan_ids'])
                     print("book", read['display_name'], read['x_pages'], read['x_author_id'][1], read['x_fan_ids'] == [reader])
+                    typed = {'x_summary': 'A desert planet', 'x_review': '<p>Spice</p>', 'x_cover': 'aGVsbG8=', 'x_price': 9.99,
+                             'x_weight': 0.5, 'x_available': True, 'x_published': '1965-08-01', 'x_added': '2026-12-03 10:00:00'}
+                    admin('x_library.book', 'write', [book], typed)
+                    print("types", admin('x_library.book', 'read', [book], list(typed))[0] == dict(typed, id=book))
                     print("search", admin('x_library.book', 'search_count', [['x_author_id.name', '=', 'Frank'], ['x_pages', '>', 400]]),
                           admin('res.partner', 'search_read', [['x_favourite_book_id.x_name', '=', 'Dune']], fields=['name'])[0]['name'])
                     print("fields_get", admin('x_library.book', 'fields_get', ['x_name'], attributes=['string', 'type', 'required']))
@@ -330,8 +367,10 @@ class ModelsApiTest {
                 """, url(), database.db).strip();
         String made = Commands.python(dir, script.replace("CLERK", clerk), url(), database.db, "make");
         assertThat(made.lines()).containsExactly(
-                "catalogue [('x_author_id', 'many2one', 'manual'), ('x_fan_ids', 'one2many', 'manual'), ('x_name', 'char', 'manual'),"
-                        + " ('x_pages', 'integer', 'manual')]",
+                "catalogue [('x_added', 'datetime', 'manual'), ('x_author_id', 'many2one', 'manual'), ('x_available', 'boolean', 'manual'),"
+                        + " ('x_cover', 'binary', 'manual'), ('x_fan_ids', 'one2many', 'manual'), ('x_name', 'char', 'manual'),"
+                        + " ('x_pages', 'integer', 'manual'), ('x_price', 'monetary', 'manual'), ('x_published', 'date', 'manual'),"
+                        + " ('x_review', 'html', 'manual'), ('x_summary', 'text', 'manual'), ('x_weight', 'float', 'manual')]",
                 "sql in a model name 2 The model name must start with 'x_' and contain only lowercase letters, digits, underscores"
                         + " and dots (at most 63 characters), not 'x_a; DROP TABLE res_partner'",
                 "no x_ 2 The model name must start with 'x_' and contain only lowercase letters, digits, underscores and dots"
@@ -358,6 +397,7 @@ class ModelsApiTest {
         String used = Commands.python(dir, script, "http://127.0.0.1:" + other.port(), database.db, "use");
         assertThat(used.lines()).containsExactly(
                 "book Dune 412 Frank True",
+                "types True",
                 "search 1 Reader",
                 "fields_get {'x_name': {'type': 'char', 'string': 'Title', 'required': True}}",
                 "other side first 2 Field x_library.book.x_fan_ids is the other side of res.partner.x_favourite_book_id: remove it first",
@@ -375,26 +415,95 @@ class ModelsApiTest {
         assertThat(kiln.log() + other.log()).doesNotContain("Exception").doesNotContain("DROP TABLE res_partner\"");
     }
 
+    /** An addon declaring shelves with {@code fields} (Java expressions), and a model of tags when {@code tags}. */
+    private static String shelves(String fields, boolean tags) {
+        return """
+                package shelves;
+
+                import dev.kiln.api.*;
+
+                public final class Shelves implements Addon {
+                    @Override public void register(AddonContext context) {
+                        context.model(ModelSpec.of("shelf.unit").field(Field.chars("name").required())FIELDS
+                                .access("base.group_user", "rwcu"));
+                        TAGS
+                    }
+                }
+                """.replace("FIELDS", fields).replace("TAGS", tags
+                ? "context.model(ModelSpec.of(\"shelf.tag\").field(Field.chars(\"name\").required()).access(\"base.group_user\", \"r\"));"
+                : "");
+    }
+
+    @Test
+    void anUpdateAddsTheNewFieldsAndModelsAndStopsAtAColumnOfAnotherKind() throws Exception {
+        Path own = Files.createDirectories(dir.resolve("shelf-addons"));
+        String path = "--addons-path=" + own;
+        String db = CronHarness.unique("shelves");
+        Function<String, String> write = fields -> TestAddons.addon(own, "shelves", TestAddons.manifest("shelves.Shelves", "base"),
+                Map.of("shelves.Shelves", shelves(fields, fields.contains("width")))).toString();
+        write.apply(".field(Field.integer(\"slots\"))");
+        try (KilnProcess init = KilnProcess.launch(Files.createTempDirectory(dir, "shelves"), List.of(), path, "-d", db, "-i",
+                "shelves", "--stop-after-init")) {
+            assertThat(init.awaitExit(Duration.ofSeconds(90))).as(init.log()).isZero();
+        }
+        try (Connection connection = database.connect(db); Statement statement = connection.createStatement()) {
+            statement.execute("INSERT INTO shelf_unit (name) VALUES ('old')");
+        }
+
+        write.apply(".field(Field.integer(\"slots\")).field(Field.chars(\"label\").index()).field(Field.floating(\"width\").required())");
+        try (KilnProcess update = KilnProcess.launch(Files.createTempDirectory(dir, "shelves"), List.of(), path, "-d", db, "-u",
+                "shelves", "--stop-after-init")) {
+            assertThat(update.awaitExit(Duration.ofSeconds(90))).as(update.log()).isZero();
+        }
+        try (Connection connection = database.connect(db); Statement statement = connection.createStatement()) {
+            assertThat(rows(statement, """
+                    SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable FROM information_schema.columns
+                    WHERE table_name IN ('shelf_unit', 'shelf_tag') AND column_name IN ('name', 'slots', 'label', 'width')
+                    ORDER BY 1""")).containsExactly(
+                    "shelf_tag.name text NO",                   // a new, empty table: required is NOT NULL
+                    "shelf_unit.label text YES",
+                    "shelf_unit.name text NO",
+                    "shelf_unit.slots integer YES",
+                    "shelf_unit.width double precision YES");   // required, but the old row has none yet
+            assertThat(rows(statement, "SELECT indexname FROM pg_indexes WHERE tablename = 'shelf_unit' AND indexname LIKE '%label%'"))
+                    .containsExactly("shelf_unit_label_idx");
+            assertThat(rows(statement, "SELECT name FROM ir_model_fields WHERE model = 'shelf.unit' AND name IN ('label', 'width')"
+                    + " ORDER BY name")).containsExactly("label", "width");
+        }
+
+        write.apply(".field(Field.chars(\"slots\")).field(Field.chars(\"label\").index()).field(Field.floating(\"width\").required())");
+        try (KilnProcess update = KilnProcess.launch(Files.createTempDirectory(dir, "shelves"), List.of(), path, "-d", db, "-u",
+                "shelves", "--stop-after-init")) {
+            assertThat(update.awaitExit(Duration.ofSeconds(90))).as(update.log()).isEqualTo(1);
+            assertThat(update.log()).contains("field shelf_unit.slots is a char field but its column is of type int4: convert it in a"
+                    + " migration first (ALTER TABLE shelf_unit ALTER COLUMN slots TYPE ... USING ...)");
+        }
+        try (Connection connection = database.connect(db); Statement statement = connection.createStatement()) {
+            assertThat(rows(statement, "SELECT data_type FROM information_schema.columns WHERE table_name = 'shelf_unit'"
+                    + " AND column_name = 'slots'")).as("nothing of the refused update applied").containsExactly("integer");
+        }
+    }
+
+    private static List<String> rows(Statement statement, String sql) throws SQLException {
+        List<String> rows = new ArrayList<>();
+        try (ResultSet row = statement.executeQuery(sql)) {
+            while (row.next()) {
+                rows.add(row.getString(1));
+            }
+        }
+        return rows;
+    }
+
     @Test
     void eachGroupDoesWhatItsAccessAllowsAndSeesWhatItsRulesLetIt() throws Exception {
-        String out = Commands.python(dir, """
-                import sys, xmlrpc.client
-                url, db = sys.argv[1], sys.argv[2]
-                common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
-                models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object")
-                def admin(model, method, *args, **kw):
-                    return models.execute_kw(db, 2, "admin", model, method, list(args), kw)
-                def fault(call):
-                    try:
-                        return f"no fault {call()}"
-                    except xmlrpc.client.Fault as f:
-                        return f"{f.faultCode} {f.faultString.splitlines()[0]}"
+        String out = Commands.python(dir, ADMIN_SCRIPT + """
                 [portal_group] = admin('res.groups', 'search', [['xml_id', '=', 'base.group_portal']])
                 portal = admin('res.users', 'create', {'login': 'portal', 'name': 'Pat Portal', 'password': 'portal-pass',
                                                          'group_ids': [(6, 0, [portal_group])]})
                 clerk = admin('res.users', 'create', {'login': 'clerk', 'name': 'Cleo Clerk', 'password': 'clerk-pass'})
                 own = admin('res.users', 'read', [portal], ['partner_id'])[0]['partner_id'][0]
                 child = admin('res.partner', 'create', {'name': 'Pat Junior', 'parent_id': own})
+                grandchild = admin('res.partner', 'create', {'name': 'Pat Grandchild', 'parent_id': child})
                 other = admin('res.partner', 'create', {'name': 'Someone Else'})
                 print("groups", admin('res.users', 'read', [clerk], ['group_ids'])[0]['group_ids']
                       == admin('res.groups', 'search', [['xml_id', '=', 'base.group_user']]))
@@ -404,6 +513,10 @@ class ModelsApiTest {
                 print("portal sees", sorted(as_portal('res.partner', 'search', [])) == sorted([own, child]),
                       as_portal('res.partner', 'search_count', [['name', 'ilike', 'pat']]))
                 print("portal reads other", fault(lambda: as_portal('res.partner', 'read', [other], ['name'])))
+                print("portal x2many", as_portal('res.partner', 'read', [child], ['child_ids'])[0]['child_ids'],
+                      admin('res.partner', 'read', [child], ['child_ids'])[0]['child_ids'] == [grandchild])
+                print("portal rule", fault(lambda: as_portal('res.partner', 'check_access_rule', [own], 'read')),
+                      fault(lambda: as_portal('res.partner', 'check_access_rule', [other], 'read')))
                 print("portal writes own", fault(lambda: as_portal('res.partner', 'write', [own], {'name': 'x'})))
                 print("portal catalogue", fault(lambda: as_portal('ir.model', 'search', [])))
                 print("portal rights", as_portal('res.partner', 'check_access_rights', 'read', raise_exception=False),
@@ -425,6 +538,8 @@ class ModelsApiTest {
                 "groups True",
                 "portal sees True 2",
                 "portal reads other 4 Uh-oh! Looks like you have stumbled upon some top-secret records.",
+                "portal x2many [] True",
+                "portal rule no fault True 4 Uh-oh! Looks like you have stumbled upon some top-secret records.",
                 "portal writes own 4 You are not allowed to modify 'Contact' (res.partner) records.",
                 "portal catalogue 4 You are not allowed to access 'Models' (ir.model) records.",
                 "portal rights True False True False",

@@ -85,7 +85,8 @@ class OdooClientsTest {
                 "res.users no_such_method 0 builtins.AttributeError The method 'res.users.no_such_method' does not exist",
                 "res.users _private 0 odoo.exceptions.AccessError Private methods (such as 'res.users._private') cannot be called remotely.",
                 "x.nothing read 0 odoo.exceptions.UserError Object x.nothing doesn't exist",
-                "ir.model check_access_rights 0 odoo.exceptions.AccessError You are not allowed to modify 'Models' (ir.model) records.",
+                "res.users read 0 odoo.exceptions.AccessError You do not have enough rights to access the field \"password\" on User"
+                        + " (res.users). Please contact your system administrator.",
                 // env['res.partner']: fields_get, then search, browse (read with _classic_write), write, unlink
                 "in env True False",
                 "search True True",
