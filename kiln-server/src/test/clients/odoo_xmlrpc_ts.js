@@ -11,6 +11,14 @@ const [port, db] = [Number(process.argv[2]), process.argv[3]];
   console.log('uid', uid);
   console.log('searchRead', JSON.stringify(await client.searchRead('res.users', [['id', '=', uid]], { fields: ['name', 'login'] })));
   console.log('read', JSON.stringify(await client.read('res.users', [uid], ['name'])));
+  // CRUD on a model, as the package's README shows it
+  const id = await client.create('res.partner', { name: 'XmlrpcTs Partner', email: 'ts@example.com' });
+  console.log('create', typeof id);
+  console.log('write', await client.write('res.partner', [id], { name: 'XmlrpcTs Renamed' }));
+  console.log('search', JSON.stringify(await client.search('res.partner', [['email', '=', 'ts@example.com']])) === JSON.stringify([id]),
+    await client.searchCount('res.partner', [['name', '=', 'XmlrpcTs Renamed']]));
+  console.log('fieldsGet', JSON.stringify((await client.fieldsGet('res.partner', ['type']))['country_id']));
+  console.log('unlink', await client.unlink('res.partner', [id]), JSON.stringify(await client.read('res.partner', [id], ['name'])));
   try {
     await client.execute('res.users', 'no_such_method', [[uid]]);
     console.log('no fault');

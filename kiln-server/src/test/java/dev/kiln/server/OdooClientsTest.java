@@ -160,6 +160,11 @@ class OdooClientsTest {
                 "uid 2",
                 "searchRead [{\"id\":2,\"name\":\"Administrator\",\"login\":\"admin\"}]",
                 "read [{\"id\":2,\"name\":\"Administrator\"}]",
+                "create number",
+                "write true",
+                "search true 1",
+                "fieldsGet {\"type\":\"many2one\"}",
+                "unlink true []",
                 "fault OdooError Method no_such_method failed on res.users: Error: XML-RPC fault:"
                         + " The method 'res.users.no_such_method' does not exist",
                 "bad login true Authentication failed");
