@@ -21,7 +21,9 @@ import java.util.Set;
  * many2many, the indexes asked for, and {@code NOT NULL} on required columns that hold no empty
  * value yet. A column of another kind than its field's type stops the install or update: Kiln does
  * not convert columns. Nothing is dropped: a column an addon no longer declares stays, unread, and a
- * field no longer required keeps its {@code NOT NULL} until a migration drops it. Then the rows
+ * field no longer required keeps its {@code NOT NULL} until a migration drops it. A custom model or
+ * field an addon now declares becomes the addon's (state {@code base}): removing it over the API no
+ * longer drops what the addon uses. Then the rows
  * of {@code ir_model} and {@code ir_model_fields} that describe the models are written again; the
  * rows of custom models and fields ({@link CustomModels}) are left as they are.
  */
@@ -138,7 +140,7 @@ public final class ModelSchema {
         try (PreparedStatement upsert = connection.prepareStatement("""
                 INSERT INTO ir_model (model, name, info, state, modules, create_date, write_date)
                 VALUES (?, ?, ?, 'base', ?, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
-                ON CONFLICT (model) DO UPDATE SET name = excluded.name, info = excluded.info,
+                ON CONFLICT (model) DO UPDATE SET name = excluded.name, info = excluded.info, state = 'base',
                     modules = CASE WHEN ir_model.modules LIKE '%' || ? || '%' THEN ir_model.modules
                                    ELSE ir_model.modules || ', ' || ? END,
                     write_date = excluded.write_date
@@ -162,7 +164,7 @@ public final class ModelSchema {
                 ON CONFLICT (model, name) DO UPDATE SET field_description = excluded.field_description, help = excluded.help,
                     ttype = excluded.ttype, relation = excluded.relation, relation_field = excluded.relation_field,
                     required = excluded.required, readonly = excluded.readonly, store = excluded.store,
-                    "index" = excluded."index", write_date = excluded.write_date""")) {
+                    "index" = excluded."index", state = 'base', write_date = excluded.write_date""")) {
             for (Field field : model.fields().values()) {
                 if (field.type() == Field.Type.PASSWORD) {
                     continue;

@@ -88,6 +88,7 @@ public final class Models {
             }
             draft.add(kept, CustomModels.ADDON, null);
         }
+        leaveOutDanglingCustomFields(drafts, custom);
         Models result = new Models(new LinkedHashMap<>());
         for (Draft draft : drafts.values()) {
             result.models.put(draft.name, draft.build(result));
@@ -108,6 +109,30 @@ public final class Models {
             }
         }
         return result;
+    }
+
+    /**
+     * A custom relational field whose comodel (or one2many's inverse) is gone is left out, with a
+     * warning: what an addon's removal left behind must not keep the database from being served.
+     */
+    private static void leaveOutDanglingCustomFields(Map<String, Draft> drafts, List<ModelSpec> custom) {
+        for (ModelSpec spec : custom) {
+            Draft draft = drafts.get(spec.name());
+            for (Field field : spec.fields().values()) {
+                if (draft == null || draft.fields.get(field.name()) != field || !field.type().relational()) {
+                    continue;
+                }
+                Draft comodel = drafts.get(field.comodel());
+                Field inverse = comodel == null || field.type() != Field.Type.ONE2MANY ? null : comodel.fields.get(field.inverse());
+                boolean dangling = comodel == null || comodel.isAbstract() || field.type() == Field.Type.ONE2MANY
+                        && (inverse == null || inverse.type() != Field.Type.MANY2ONE || !spec.name().equals(inverse.comodel()));
+                if (dangling) {
+                    LOG.warn("custom field {}.{} is left out: model {} (or its field {}) is gone", spec.name(), field.name(),
+                            field.comodel(), field.inverse());
+                    draft.fields.remove(field.name());
+                }
+            }
+        }
     }
 
     public Optional<Model> get(String name) {

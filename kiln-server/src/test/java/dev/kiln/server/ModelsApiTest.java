@@ -448,9 +448,14 @@ class ModelsApiTest {
         }
         try (Connection connection = database.connect(db); Statement statement = connection.createStatement()) {
             statement.execute("INSERT INTO shelf_unit (name) VALUES ('old')");
+            // a custom field, as ir.model.fields makes one, which the addon's next version declares itself
+            statement.execute("ALTER TABLE shelf_unit ADD COLUMN x_note text");
+            statement.execute("INSERT INTO ir_model_fields (model_id, model, name, ttype, state) SELECT id, model, 'x_note', 'char',"
+                    + " 'manual' FROM ir_model WHERE model = 'shelf.unit'");
         }
 
-        write.apply(".field(Field.integer(\"slots\")).field(Field.chars(\"label\").index()).field(Field.floating(\"width\").required())");
+        write.apply(".field(Field.integer(\"slots\")).field(Field.chars(\"label\").index()).field(Field.floating(\"width\").required())"
+                + ".field(Field.chars(\"x_note\"))");
         try (KilnProcess update = KilnProcess.launch(Files.createTempDirectory(dir, "shelves"), List.of(), path, "-d", db, "-u",
                 "shelves", "--stop-after-init")) {
             assertThat(update.awaitExit(Duration.ofSeconds(90))).as(update.log()).isZero();
@@ -467,8 +472,9 @@ class ModelsApiTest {
                     "shelf_unit.width double precision YES");   // required, but the old row has none yet
             assertThat(rows(statement, "SELECT indexname FROM pg_indexes WHERE tablename = 'shelf_unit' AND indexname LIKE '%label%'"))
                     .containsExactly("shelf_unit_label_idx");
-            assertThat(rows(statement, "SELECT name FROM ir_model_fields WHERE model = 'shelf.unit' AND name IN ('label', 'width')"
-                    + " ORDER BY name")).containsExactly("label", "width");
+            assertThat(rows(statement, "SELECT name || ' ' || state FROM ir_model_fields WHERE model = 'shelf.unit'"
+                    + " AND name IN ('label', 'width', 'x_note') ORDER BY name"))
+                    .as("the custom field the addon now declares is the addon's").containsExactly("label base", "width base", "x_note base");
         }
 
         write.apply(".field(Field.chars(\"slots\")).field(Field.chars(\"label\").index()).field(Field.floating(\"width\").required())");
