@@ -16,16 +16,12 @@ public final class Proc {
 
     /** Resident set size in bytes (VmRSS), the measure of Kiln's memory limits; -1 if unreadable. */
     public static long rss() {
+        String kilobytes = statusField("VmRSS");
         try {
-            for (String line : Files.readAllLines(SELF.resolve("status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.substring(6).replace("kB", "").trim()) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
+            return kilobytes == null ? -1 : Long.parseLong(kilobytes.replace("kB", "").trim()) * 1024;
+        } catch (NumberFormatException e) {
             return -1;
         }
-        return -1;
     }
 
     /**
@@ -33,16 +29,26 @@ public final class Proc {
      * shell leaves INT for its background jobs; true as well when /proc cannot tell.
      */
     public static boolean ignores(int signal) {
+        String mask = statusField("SigIgn");
         try {
-            for (String line : Files.readAllLines(SELF.resolve("status"))) {
-                if (line.startsWith("SigIgn:")) {
-                    return (Long.parseUnsignedLong(line.substring(7).trim(), 16) >>> (signal - 1) & 1) != 0;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
+            return mask == null || (Long.parseUnsignedLong(mask.trim(), 16) >>> (signal - 1) & 1) != 0;
+        } catch (NumberFormatException e) {
             return true;
         }
-        return true;
+    }
+
+    /** The value of the line {@code name:} of /proc/self/status, or null when there is none or it cannot be read. */
+    private static String statusField(String name) {
+        try {
+            for (String line : Files.readAllLines(SELF.resolve("status"))) {
+                if (line.startsWith(name + ":")) {
+                    return line.substring(name.length() + 1);
+                }
+            }
+        } catch (IOException e) {
+            return null;
+        }
+        return null;
     }
 
     /** The open file descriptors of this process. */
