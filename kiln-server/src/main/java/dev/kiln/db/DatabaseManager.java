@@ -95,15 +95,31 @@ public final class DatabaseManager {
         LOG.info("database '{}' created from {}", name, template);
     }
 
-    /** Drops a database: Kiln's pool for it first, then every other session on it. */
+    /**
+     * Drops a database: Kiln's pool for it first, then every other session on it. {@code WITH (FORCE)}
+     * ends the sessions that come back meanwhile; a role that is not a superuser may not end an
+     * autovacuum worker that way (42501, common right after a database was filled), so the drop is
+     * then tried without it: PostgreSQL ends its autovacuum workers on the database by itself.
+     */
     public void drop(String name) {
         pools.closePool(name);
         maintenance(connection -> {
             requireExisting(connection, name);
             terminateSessions(connection, name);
             try (Statement statement = connection.createStatement()) {
-                statement.execute("DROP DATABASE " + quote(name)
-                        + (serverMajor(connection) >= 13 ? " WITH (FORCE)" : ""));
+                if (serverMajor(connection) >= 13) {
+                    try {
+                        statement.execute("DROP DATABASE " + quote(name) + " WITH (FORCE)");
+                        return null;
+                    } catch (SQLException e) {
+                        if (!"42501".equals(e.getSQLState())) {
+                            throw e;
+                        }
+                        LOG.debug("drop database '{}' WITH (FORCE) refused ({}); dropping without it", name, e.getMessage());
+                        terminateSessions(connection, name);
+                    }
+                }
+                statement.execute("DROP DATABASE " + quote(name));
             }
             return null;
         }, "drop database '" + name + "'");
