@@ -9,11 +9,15 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
 
 import static dev.kiln.db.EmbeddedPostgresTest.execute;
 import static dev.kiln.db.EmbeddedPostgresTest.queryOne;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 /** The database manager against one embedded PostgreSQL. */
 class DatabaseManagerTest {
@@ -62,6 +66,34 @@ class DatabaseManagerTest {
         }
         assertThat(manager.exists("mgr_busy")).isFalse();
         assertThat(pools.pooledDatabases()).doesNotContain("mgr_busy");
+    }
+
+    /**
+     * A role that is not a superuser may not end a session it does not own, and so not drop
+     * {@code WITH (FORCE)} while one is there (an autovacuum worker, in real life): the drop then
+     * waits, as PostgreSQL's plain drop does, for the session to end.
+     */
+    @Test
+    void aDropByAnOrdinaryRoleOutwaitsASessionItMayNotEnd() throws Exception {
+        Transactions.inTransaction(pools, "postgres", c -> execute(c, "CREATE ROLE mgr_owner LOGIN CREATEDB"));
+        int port = postgres.await().port();
+        try (ConnectionPools own = new ConnectionPools(Postgres.external(new PgAddress("localhost", port, "mgr_owner", "", "disable")), 4)) {
+            DatabaseManager owner = new DatabaseManager(own, "template0");
+            owner.create("mgr_guarded");
+            Thread other = Thread.ofPlatform().start(() -> {
+                try (Connection superuser = DriverManager.getConnection("jdbc:postgresql://localhost:" + port + "/mgr_guarded",
+                        "postgres", "")) {
+                    execute(superuser, "SELECT pg_sleep(3)");      // a session that lasts a moment, then ends
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            await().atMost(Duration.ofSeconds(30)).until(() -> Transactions.<String>inTransaction(pools, "postgres", c -> queryOne(c,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = 'mgr_guarded' AND usename = 'postgres'")).equals("1"));
+            owner.drop("mgr_guarded");
+            other.join();
+            assertThat(manager.exists("mgr_guarded")).isFalse();
+        }
     }
 
     @Test
