@@ -678,14 +678,14 @@ final class ModelMethods {
                     if (field.type() == Field.Type.ONE2MANY) {
                         child.put(field.inverse(), id);
                     }
-                    Object made = standard(comodel, "create", List.of(child));
+                    Object made = callModel(comodel, "create", List.of(child));
                     long created = ((Number) made).longValue();
                     if (field.type() == Field.Type.MANY2MANY) {
                         relink(field, comodel, id, List.of(created), false);
                     }
                 }
-                case 1 -> standard(comodel, "write", List.of(List.of(second), third == null ? Map.of() : third));
-                case 2 -> standard(comodel, "unlink", List.of(List.of(second)));
+                case 1 -> callModel(comodel, "write", List.of(List.of(second), third == null ? Map.of() : third));
+                case 2 -> callModel(comodel, "unlink", List.of(List.of(second)));
                 case 3 -> unlinkOne(field, comodel, id, Params.ids(second));
                 case 4 -> relink(field, comodel, id, Params.ids(second), false);
                 case 5 -> relink(field, comodel, id, List.of(), true);
@@ -699,7 +699,7 @@ final class ModelMethods {
      * {@code comodel}'s method {@code name} as its addons made it (their overrides included), for a
      * command on an x2many or {@code name_create}: what the caller would get calling it directly.
      */
-    private Object standard(Model comodel, String name, List<Object> args) throws SQLException {
+    private Object callModel(Model comodel, String name, List<Object> args) throws SQLException {
         try {
             return comodel.methods().get(name).invoke(new RpcCall(call.env(), call.uid(), args, Map.of()));
         } catch (SQLException | RuntimeException e) {
@@ -804,7 +804,7 @@ final class ModelMethods {
         if (model.recName() == null || name == null) {
             return Collections.singletonList(Boolean.FALSE);
         }
-        Object made = standard(model, "create", List.of(List.of(new LinkedHashMap<>(Map.of(model.recName(), name)))));
+        Object made = callModel(model, "create", List.of(List.of(new LinkedHashMap<>(Map.of(model.recName(), name)))));
         long id = ((Number) ((List<?>) made).getFirst()).longValue();       // create, overrides and rules included
         return List.of((int) id, names(model, Set.of(id)).getOrDefault(id, name));
     }

@@ -1,8 +1,8 @@
 package dev.kiln.registry;
 
 import dev.kiln.addons.AddonLoader;
-import dev.kiln.api.ModelSpec;
 import dev.kiln.addons.LoadedAddons;
+import dev.kiln.api.ModelSpec;
 import dev.kiln.auth.Credentials;
 import dev.kiln.db.ConnectionPools;
 import dev.kiln.db.Notifications;
