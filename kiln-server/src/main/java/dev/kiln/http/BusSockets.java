@@ -42,9 +42,15 @@ public final class BusSockets {
     /** Close code when this process restarts or is replaced (reload, recycling): reconnect now. */
     public static final int RESTART = 1012;
     static final long MAX_TEXT_BYTES = 64 * 1024;
-    static final Duration PING_EVERY = Duration.ofSeconds(25);
-    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(60);
-    static final Duration SILENCE_CHECK = Duration.ofSeconds(5);
+    /**
+     * Divides the three keep-alive periods below, for a test suite only: a test of the keep-alive
+     * timeout need not wait a real minute. A process told so says it once, as a warning.
+     */
+    static final String TEST_DIVISOR_PROPERTY = "kiln.test.websocket-keepalive-divisor";
+    private static final int DIVISOR = divisor(System.getProperty(TEST_DIVISOR_PROPERTY));
+    static final Duration PING_EVERY = Duration.ofSeconds(25).dividedBy(DIVISOR);
+    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(60).dividedBy(DIVISOR);
+    static final Duration SILENCE_CHECK = Duration.ofSeconds(5).dividedBy(DIVISOR);
 
     private final Databases databases;
     private final HttpOptions options;
@@ -164,6 +170,25 @@ public final class BusSockets {
         }
         int scheme = origin.indexOf("://");
         return scheme < 0 || !origin.substring(scheme + 3).equalsIgnoreCase(host);
+    }
+
+    static int divisor(String asked) {
+        if (asked == null || asked.isBlank()) {
+            return 1;
+        }
+        int divisor;
+        try {
+            divisor = Integer.parseInt(asked.strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(TEST_DIVISOR_PROPERTY + " is not a number: " + asked, e);
+        }
+        if (divisor < 1 || divisor > 60) {
+            throw new IllegalArgumentException(TEST_DIVISOR_PROPERTY + " must be between 1 and 60: " + asked);
+        }
+        if (divisor > 1) {
+            LOG.warn("Bus websockets: keep-alive periods divided by {} ({}): for a test suite only", divisor, TEST_DIVISOR_PROPERTY);
+        }
+        return divisor;
     }
 
     /** Pings every socket every {@link #PING_EVERY}, and closes those silent for {@link #IDLE_TIMEOUT} (checked every {@link #SILENCE_CHECK}). */

@@ -107,7 +107,12 @@ final class CronHarness implements AutoCloseable {
 
     /** Starts a Kiln serving this database ({@code -d db}) with {@code args}, and waits until its runners started. */
     KilnProcess serve(String... args) throws Exception {
-        KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), withDatabase(args));
+        return serveWithJvm(List.of(), args);
+    }
+
+    /** {@link #serve} with {@code jvm} options (system properties) for this process alone. */
+    KilnProcess serveWithJvm(List<String> jvm, String... args) throws Exception {
+        KilnProcess kiln = KilnProcess.startWithJvm(Files.createTempDirectory(dir, "kiln"), jvm, withDatabase(args));
         processes.add(kiln);
         return kiln;
     }

@@ -82,7 +82,12 @@ final class KilnProcess implements AutoCloseable {
 
     /** Starts {@code kiln} with the hello addon server-wide and {@code args}, and waits until it serves. */
     static KilnProcess start(Path dir, String... args) throws IOException {
-        return started(launch(dir, List.of(), args), "HTTP service \\(Jetty\\) running");
+        return startWithJvm(dir, List.of(), args);
+    }
+
+    /** {@link #start} with {@code jvm} options (system properties) for this process alone. */
+    static KilnProcess startWithJvm(Path dir, List<String> jvm, String... args) throws IOException {
+        return started(launch(dir, List.of(), false, jvm, args), "HTTP service \\(Jetty\\) running");
     }
 
     /** {@code kiln} once it logged {@code ready}; stopped (not left running) when it does not. */
@@ -102,7 +107,7 @@ final class KilnProcess implements AutoCloseable {
 
     /** Starts {@code kiln} through {@code wrapper} (e.g. systemd-socket-activate) without waiting. */
     static KilnProcess launch(Path dir, List<String> wrapper, String... args) throws IOException {
-        return launch(dir, wrapper, false, args);
+        return launch(dir, wrapper, false, List.of(), args);
     }
 
     /**
@@ -110,17 +115,20 @@ final class KilnProcess implements AutoCloseable {
      * the hello addon server-wide and {@code args}, and waits until it serves.
      */
     static KilnProcess startEvented(Path dir, String... args) throws IOException {
-        return started(launch(dir, List.of(), true, args), "Evented service \\(Jetty\\) running");
+        return started(launch(dir, List.of(), true, List.of(), args), "Evented service \\(Jetty\\) running");
     }
 
-    private static KilnProcess launch(Path dir, List<String> wrapper, boolean evented, String... args) throws IOException {
+    private static KilnProcess launch(Path dir, List<String> wrapper, boolean evented, List<String> jvm, String... args)
+            throws IOException {
         // port 0 (the kernel's choice, read back from the log) unless a wrapper must be told the port
         int port = wrapper.isEmpty() ? 0 : freePort();
         // as an operator's shell or systemd would: signals a nohup'd or backgrounded test run ignores
         // are not passed on as ignored (HotSpot would never let Kiln handle them)
         List<String> command = new ArrayList<>(List.of("env", "--default-signal=HUP,INT,QUIT,TERM"));
         command.addAll(wrapper.stream().map(w -> w.replace("{port}", String.valueOf(port))).toList());
-        command.addAll(javaCommand());
+        List<String> java = javaCommand();
+        java.addAll(java.size() - 1, jvm);     // before the main class
+        command.addAll(java);
         if (evented) {
             command.addAll(List.of("evented", "--gevent-port=" + port));
         } else {
