@@ -34,6 +34,10 @@ final class WorkerProcess {
      */
     private static final long INITIAL_HEAP = 16L * 1024 * 1024;
     private static final int TRIM_NATIVE_HEAP_MS = 2_000;
+    /** The AOT cache of the workers, when it differs from the master's ({@code dist/kiln-worker.aot}). */
+    static final String WORKER_AOT_PROPERTY = "kiln.worker-aot";
+    /** Where HTTP worker 1 writes a new workers' AOT cache as it exits: the training run's. */
+    static final String TRAIN_WORKER_AOT_PROPERTY = "kiln.aot.train-worker";
 
     /** What a worker does: serve HTTP, run one cron runner, or serve gevent_port's long-lived connections. */
     enum Kind { HTTP, CRON, EVENTED }
@@ -116,7 +120,7 @@ final class WorkerProcess {
         command.add("-XX:TrimNativeHeapInterval=" + TRIM_NATIVE_HEAP_MS);
         List<String> argv = Proc.commandLine();
         int main = argv.indexOf(Phoenix.MAIN_CLASS);
-        command.addAll(argv.subList(1, main));
+        command.addAll(workerAot(argv.subList(1, main), kind, id));
         command.add("-Xmx" + config.workerHeap());          // the last -Xmx wins over the master's own
         // a small start: the JVM's default initial heap (1/64 of the machine's memory) sizes a young
         // generation whose touched pages stay in RSS, 200 MB for a worker serving only /hello
@@ -139,6 +143,35 @@ final class WorkerProcess {
         env.put("KILN_WORKER_ID", Integer.toString(id));
         env.putAll(channelEnv);
         return builder;
+    }
+
+    /**
+     * The master's JVM options as a worker's: with the workers' own AOT cache ({@value
+     * #WORKER_AOT_PROPERTY}, which the launcher names when {@code make aot} made one) in place of the
+     * master's, trained on a worker, whose classes, lambdas and method profiles differ from a
+     * threaded server's. With {@value #TRAIN_WORKER_AOT_PROPERTY} (the training run of {@code make
+     * aot}), HTTP worker 1 writes that cache when it exits.
+     */
+    private static List<String> workerAot(List<String> masterOptions, Kind kind, int id) {
+        return workerAot(masterOptions, kind, id, System.getProperty(WORKER_AOT_PROPERTY),
+                System.getProperty(TRAIN_WORKER_AOT_PROPERTY));
+    }
+
+    static List<String> workerAot(List<String> masterOptions, Kind kind, int id, String cache, String training) {
+        List<String> options = new ArrayList<>();
+        for (String option : masterOptions) {
+            if (option.startsWith("-D" + TRAIN_WORKER_AOT_PROPERTY + "=")) {
+                continue;
+            }
+            if (cache != null && !cache.isBlank() && option.startsWith("-XX:AOTCache=")) {
+                option = "-XX:AOTCache=" + cache;
+            }
+            options.add(option);
+        }
+        if (training != null && !training.isBlank() && kind == Kind.HTTP && id == 1) {
+            options.add("-XX:AOTCacheOutput=" + training);
+        }
+        return options;
     }
 
     /**

@@ -165,6 +165,9 @@ final class KilnProcess implements AutoCloseable {
         if (fromDist && !"off".equals(System.getenv("KILN_AOT")) && Files.isRegularFile(dist.resolve("kiln.aot"))) {
             // a cache older than the jars is ignored by the JVM, and its warnings kept off the log
             command.addAll(List.of("-XX:AOTCache=" + dist.resolve("kiln.aot"), "-Xlog:aot=off", "-Xlog:cds=off"));
+            if (Files.isRegularFile(dist.resolve("kiln-worker.aot"))) {      // prefork workers: their own
+                command.add("-Dkiln.worker-aot=" + dist.resolve("kiln-worker.aot"));
+            }
         }
         command.addAll(JVM_FLAGS);
         String more = System.getenv("KILN_JAVA_OPTS");     // as bin/kiln takes them

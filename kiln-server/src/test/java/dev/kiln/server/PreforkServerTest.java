@@ -75,6 +75,14 @@ class PreforkServerTest {
             assertThat(commandLine(workers.iterator().next())).as("the default worker heap, 512 MiB")
                     .contains(" -Xmx536870912 -Xms16777216 dev.kiln.Main worker http ")
                     .contains("-XX:TrimNativeHeapInterval=2000 ");
+            // from a dist/ with both AOT caches (make test makes them), each JVM maps its own: a cache the
+            // JVM found stale or unfit would be left unmapped, silently
+            if (commandLine(kiln.pid()).contains("-Dkiln.worker-aot=")) {
+                assertThat(aotCachesMapped(kiln.pid())).as("the master's").containsExactly("kiln.aot");
+                for (long worker : workers) {
+                    assertThat(aotCachesMapped(worker)).as("a worker's").containsExactly("kiln-worker.aot");
+                }
+            }
             for (int i = 0; i < 40; i++) {
                 assertThat(kiln.get("/hello")).startsWith("HTTP/1.1 200").endsWith("Hello, world");
             }
@@ -370,6 +378,13 @@ class PreforkServerTest {
     }
 
     /** The live worker JVMs of the master. */
+    /** The names of the AOT cache files process {@code pid} has mapped. */
+    private static Set<String> aotCachesMapped(long pid) throws IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/maps")).stream().filter(line -> line.endsWith(".aot"))
+                .map(line -> Path.of(line.substring(line.lastIndexOf(' ') + 1)).getFileName().toString())
+                .collect(Collectors.toSet());
+    }
+
     static Set<Long> workerPids(KilnProcess kiln) {
         return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
                 .filter(p -> p.info().commandLine().map(c -> c.contains(" worker http")).orElse(false))
