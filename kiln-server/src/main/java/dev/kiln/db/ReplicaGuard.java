@@ -36,6 +36,8 @@ final class ReplicaGuard implements AutoCloseable {
     private final int maxLagSeconds;
     private final Thread thread;
     private volatile boolean usable = true;
+    /** Whether the last look could read the replica's position; a change is logged once either way. */
+    private boolean reachable = true;
     /** What the replica had replayed at the last look, as a WAL position; -1 before the first. */
     private volatile long replayed = -1;
     private volatile boolean running = true;
@@ -71,6 +73,7 @@ final class ReplicaGuard implements AutoCloseable {
     private void check() {
         String state;
         boolean ok;
+        boolean read;
         try (Connection connection = replica.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
              Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery(LAG)) {
             row.next();
@@ -79,10 +82,23 @@ final class ReplicaGuard implements AutoCloseable {
             connection.commit();
             ok = maxLagSeconds == 0 || lag <= maxLagSeconds;
             state = String.format("replays %.1f s behind the primary (db_replica_max_lag %d s)", lag, maxLagSeconds);
+            read = true;
         } catch (SQLException | RuntimeException e) {
             ok = maxLagSeconds == 0;        // no guard: the replica stays in use, as without a watch
             replayed = -1;
             state = "cannot be reached (" + SqlErrors.firstLine(e) + ")";
+            read = false;
+        }
+        if (read != reachable && running && maxLagSeconds == 0) {
+            // without a lag guard the replica stays in use, as Odoo keeps it: said once each way,
+            // with the option that would send read-only work to the primary meanwhile
+            reachable = read;
+            if (read) {
+                LOG.info("replica: answers again");
+            } else {
+                LOG.warn("replica: {}: read-only work sent there fails until it answers (db_replica_max_lag would send"
+                        + " it to the primary meanwhile)", state);
+            }
         }
         if (ok != usable && running) {
             usable = ok;

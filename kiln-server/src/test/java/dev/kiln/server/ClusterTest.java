@@ -180,8 +180,8 @@ class ClusterTest {
         // patience for a loaded machine, where the standby's replay may wait out a conflict with a
         // query (max_standby_streaming_delay, 30 s); C's log says why if it never comes
         await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> assertThat(c.okBody("/clustered/where", cookie))
-                .as(() -> "a read-only route, on the standby through PgBouncer once it has replayed the session; C's log:\n"
-                        + c.log()).isEqualTo("standby"));
+                .as(() -> "a read-only route, on the standby through PgBouncer once it has replayed the session; "
+                        + walPositions(pair) + "; C's log:\n" + c.log()).isEqualTo("standby"));
 
         Path phase = dir.resolve("phase");
         Path stop = dir.resolve("stop");
@@ -329,6 +329,18 @@ class ClusterTest {
                 .as("jobs " + like + " without exactly one ledger row").isZero();
         assertThat(count(pair, port, "SELECT count(*) FROM cluster_ledger l JOIN kiln_cron c ON c.id = l.job_id"
                 + " WHERE c.name LIKE '" + like + "'")).isEqualTo(jobs);
+    }
+
+    /** Where the primary's WAL is and what the standby replayed, for a failure's message. */
+    private static String walPositions(StreamingPair pair) {
+        try {
+            return "primary at " + pair.psql(pair.primaryPort, "postgres", "SELECT pg_current_wal_lsn()").strip()
+                    + ", standby replayed " + pair.psql(pair.standbyPort, "postgres",
+                    "SELECT pg_last_wal_replay_lsn() || ' (received ' || pg_last_wal_receive_lsn() || ', replay paused: '"
+                            + " || pg_is_wal_replay_paused() || ')'").strip();
+        } catch (Exception e) {
+            return "WAL positions unknown (" + e + ")";
+        }
     }
 
     private static long count(StreamingPair pair, int port, String sql) throws Exception {

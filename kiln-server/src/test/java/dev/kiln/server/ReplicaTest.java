@@ -236,6 +236,27 @@ class ReplicaTest {
 
 
     @Test
+    void aReplicaThatCannotBeReachedWithoutALagGuardIsSaidOnceAndItsReadsAreRefusedCleanly() throws Exception {
+        Path addons = counted();
+        int closed = KilnProcess.freePort();
+        try (KilnProcess kiln = KilnProcess.start(Files.createTempDirectory(dir, "kiln"), "--db_host=127.0.0.1",
+                "--db_port=" + pair.primaryPort, "--db_replica_host=127.0.0.1", "--db_replica_port=" + closed,
+                "--db_user=kiln", "-d", "unwatched", "--max-cron-threads=0", "--addons-path=" + addons, "-i", "counted")) {
+            kiln.awaitReady();
+            String cannot = "replica: cannot be reached \\(.+\\): read-only work sent there fails until it answers"
+                    + " \\(db_replica_max_lag would send it to the primary meanwhile\\)";
+            kiln.awaitLog(cannot, 1);
+            String cookie = kiln.login("unwatched");
+            // Odoo's rule without a guard: the replica stays in use, and a read there gets a clean 503
+            assertThat(kiln.request("GET", "/counted/names?name=Mine", null, "Cookie: " + cookie)).startsWith("HTTP/1.1 503 ");
+            assertThat(kiln.okBody("/counted/add?name=Mine", cookie)).as("writes go to the primary").isEqualTo("added");
+            assertThat(kiln.request("GET", "/counted/names?name=Mine", null, "Cookie: " + cookie)).startsWith("HTTP/1.1 503 ");
+            assertThat(kiln.count(cannot)).as("said once, though the watch looks every second").isEqualTo(1);
+            assertThat(kiln.log()).doesNotContain("\tat ");
+        }
+    }
+
+    @Test
     void devReplicaRunsReadOnlyMethodsInAReadOnlyTransactionOnThePrimary() throws Exception {
         Path addons = counted();
         try (CronHarness database = CronHarness.shared(dir, "devreplica", addons, "base,counted")) {
