@@ -216,7 +216,7 @@ public final class Options {
             ValueType.integer(0, 86_400, "seconds"), "0", "--db-replica-max-lag", "--db_replica_max_lag");
 
     public static final Option<String> DB_POOLER = TABLE.later(DATABASES).value("db_pooler",
-            "what db_host is: none (PostgreSQL itself), or a pooler in session or transaction mode (PgBouncer); "
+            "what db_host and db_replica_host are: none (PostgreSQL itself), or a pooler in session or transaction mode (PgBouncer); "
                     + "with transaction, no statement stays prepared across transactions, each transaction sets its "
                     + "own isolation, and the notification listener connects to db_listen_host",
             ValueType.choice("none", "session", "transaction"), "none", "--db-pooler", "--db_pooler");

@@ -86,8 +86,11 @@ public final class ConnectionPools implements AutoCloseable {
         if (config.dbReplicaHost() != null && !config.dbReplicaHost().isBlank()) {
             PgAddress replica;
             try {
+                // db_pooler describes the poolers in front of both: a replica behind PgBouncer in transaction
+                // mode needs the same care (no named statements across transactions) as the primary
                 replica = new PgAddress(config.dbReplicaHost(), config.dbReplicaPort() != 0 ? config.dbReplicaPort()
-                        : config.dbPort(), config.dbUser(), config.dbPassword(), config.dbSslmode());
+                        : config.dbPort(), config.dbUser(), config.dbPassword(), config.dbSslmode(),
+                        "transaction".equals(config.dbPooler()));
             } catch (IllegalArgumentException malformed) {
                 throw dev.kiln.failure.KilnException.usage("db_replica_host: " + malformed.getMessage());
             }
