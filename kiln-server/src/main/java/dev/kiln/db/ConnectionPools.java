@@ -86,11 +86,8 @@ public final class ConnectionPools implements AutoCloseable {
         if (config.dbReplicaHost() != null && !config.dbReplicaHost().isBlank()) {
             PgAddress replica;
             try {
-                // db_pooler describes the poolers in front of both: a replica behind PgBouncer in transaction
-                // mode needs the same care (no named statements across transactions) as the primary
-                replica = new PgAddress(config.dbReplicaHost(), config.dbReplicaPort() != 0 ? config.dbReplicaPort()
-                        : config.dbPort(), config.dbUser(), config.dbPassword(), config.dbSslmode(),
-                        "transaction".equals(config.dbPooler()));
+                replica = PgAddress.forWork(config, config.dbReplicaHost(),
+                        config.dbReplicaPort() != 0 ? config.dbReplicaPort() : config.dbPort());
             } catch (IllegalArgumentException malformed) {
                 throw dev.kiln.failure.KilnException.usage("db_replica_host: " + malformed.getMessage());
             }

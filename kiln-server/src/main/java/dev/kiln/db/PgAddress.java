@@ -1,5 +1,7 @@
 package dev.kiln.db;
 
+import dev.kiln.config.Config;
+
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -25,6 +27,15 @@ public record PgAddress(String host, int port, String user, String password, Str
 
     public PgAddress(String host, int port, String user, String password, String sslmode) {
         this(host, port, user, password, sslmode, false);
+    }
+
+    /**
+     * An address Kiln's work goes through ({@code db_host}, {@code db_replica_host}): the login
+     * {@code config} names, and its {@code db_pooler}, which describes the poolers in front of both.
+     */
+    static PgAddress forWork(Config config, String host, int port) {
+        return new PgAddress(host, port, config.dbUser(), config.dbPassword(), config.dbSslmode(),
+                "transaction".equals(config.dbPooler()));
     }
 
     public PgAddress {

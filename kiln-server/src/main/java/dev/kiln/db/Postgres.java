@@ -47,11 +47,9 @@ public final class Postgres implements AutoCloseable {
     /** The server {@code config} names: external when {@code db_host} is set, else embedded under data_dir. */
     public static Postgres start(Config config) {
         if (config.dbHost() != null && !config.dbHost().isBlank()) {
-            boolean transactionPooled = "transaction".equals(config.dbPooler());
             PgAddress address;
             try {
-                address = new PgAddress(config.dbHost(), config.dbPort(), config.dbUser(), config.dbPassword(),
-                        config.dbSslmode(), transactionPooled);
+                address = PgAddress.forWork(config, config.dbHost(), config.dbPort());
             } catch (IllegalArgumentException malformed) {
                 throw KilnException.usage(malformed.getMessage());
             }
@@ -62,7 +60,7 @@ public final class Postgres implements AutoCloseable {
                 postgres.listen = new PgAddress(config.dbListenHost() == null || config.dbListenHost().isBlank()
                         ? config.dbHost() : config.dbListenHost(), config.dbListenPort() == 0 ? config.dbPort()
                         : config.dbListenPort(), config.dbUser(), config.dbPassword(), config.dbSslmode());
-            } else if (transactionPooled) {
+            } else if (address.transactionPooled()) {
                 throw KilnException.usage("db_pooler = transaction: LISTEN needs a session, which a pool in transaction mode"
                         + " does not keep; set db_listen_host (and db_listen_port) to PostgreSQL itself or to a session-mode pool");
             }

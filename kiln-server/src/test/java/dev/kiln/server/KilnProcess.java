@@ -166,7 +166,7 @@ final class KilnProcess implements AutoCloseable {
             // a cache older than the jars is ignored by the JVM, and its warnings kept off the log
             command.addAll(List.of("-XX:AOTCache=" + dist.resolve("kiln.aot"), "-Xlog:aot=off", "-Xlog:cds=off"));
             if (Files.isRegularFile(dist.resolve("kiln-worker.aot"))) {      // prefork workers: their own
-                command.add("-Dkiln.worker-aot=" + dist.resolve("kiln-worker.aot"));
+                command.add("-D" + WorkerProcess.WORKER_AOT_PROPERTY + "=" + dist.resolve("kiln-worker.aot"));
             }
         }
         command.addAll(JVM_FLAGS);

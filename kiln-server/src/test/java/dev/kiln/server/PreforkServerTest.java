@@ -77,7 +77,7 @@ class PreforkServerTest {
                     .contains("-XX:TrimNativeHeapInterval=2000 ");
             // from a dist/ with both AOT caches (make test makes them), each JVM maps its own: a cache the
             // JVM found stale or unfit would be left unmapped, silently
-            if (commandLine(kiln.pid()).contains("-Dkiln.worker-aot=")) {
+            if (commandLine(kiln.pid()).contains("-D" + WorkerProcess.WORKER_AOT_PROPERTY + "=")) {
                 assertThat(aotCachesMapped(kiln.pid())).as("the master's").containsExactly("kiln.aot");
                 for (long worker : workers) {
                     assertThat(aotCachesMapped(worker)).as("a worker's").containsExactly("kiln-worker.aot");
