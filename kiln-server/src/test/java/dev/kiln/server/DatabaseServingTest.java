@@ -127,6 +127,13 @@ class DatabaseServingTest {
         return KilnProcess.start(Files.createTempDirectory(dir, "serve"), all);
     }
 
+    /** A kiln that creates {@code db} with notes installed, then serves it: one JVM for both, as {@code kiln -d DB -i notes} runs. */
+    private KilnProcess serveNew(String db) throws Exception {
+        KilnProcess kiln = serve("-d", db, "-i", "notes");
+        kiln.awaitReady();      // the database created, notes installed, the registry loaded
+        return kiln;
+    }
+
     @Test
     void stopAfterInitCreatesTheDatabaseInstallsTheAddonWithItsMigrationsAndHookAndExitsZero() throws Exception {
         String db = unique("init");
@@ -188,8 +195,7 @@ class DatabaseServingTest {
     @Test
     void aRequestCommitsWhenItsHandlerReturnsAndRollsBackWhenItThrows() throws Exception {
         String db = unique("tx");
-        assertThat(init("-d", db, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
-        try (KilnProcess kiln = serve("-d", db)) {
+        try (KilnProcess kiln = serveNew(db)) {
             assertThat(kiln.request("POST", "/notes/add?body=kept", "")).startsWith("HTTP/1.1 200");
             assertThat(kiln.request("POST", "/notes/add?body=lost&fail=1", "")).startsWith("HTTP/1.1 500")
                     .doesNotContain("asked to fail");
@@ -202,8 +208,7 @@ class DatabaseServingTest {
     @Test
     void anAuthUserRouteSendsAGuestToTheLoginPage() throws Exception {
         String db = unique("guest");
-        assertThat(init("-d", db, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
-        try (KilnProcess kiln = serve("-d", db)) {
+        try (KilnProcess kiln = serveNew(db)) {
             assertThat(kiln.get("/notes/mine")).startsWith("HTTP/1.1 303").contains("Location: /web/login?redirect=%2Fnotes%2Fmine");
         }
     }
@@ -250,9 +255,7 @@ class DatabaseServingTest {
     @Test
     void aRequestThatLosesASerializationRaceIsRunAgainAndSucceeds() throws Exception {
         String db = unique("retry");
-        assertThat(init("-d", db, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
-        try (KilnProcess kiln = serve("-d", db)) {
-            kiln.awaitReady();     // its PostgreSQL is up, the registry loaded
+        try (KilnProcess kiln = serveNew(db)) {
             CompletableFuture<String> first = CompletableFuture.supplyAsync(() -> post(kiln, "/notes/bump?sleep=1500"));
             // the first has updated the row and holds its new version until it commits
             await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> query(db,
@@ -312,8 +315,8 @@ class DatabaseServingTest {
     void dbfilterChoosesTheDatabaseFromTheHostName() throws Exception {
         String suffix = UUID.randomUUID().toString().substring(0, 6);
         String acme = "acme" + suffix, shop = "shop" + suffix;
-        assertThat(init("-d", acme + "," + shop, "-i", "notes").awaitExit(Duration.ofSeconds(90))).isZero();
-        try (KilnProcess kiln = serve("-d", acme + "," + shop, "--db-filter=^%d$")) {
+        try (KilnProcess kiln = serve("-d", acme + "," + shop, "-i", "notes", "--db-filter=^%d$")) {
+            kiln.awaitReady();
             assertThat(kiln.request("GET", "/notes/count", null, "Host: " + acme + ".example.com")).endsWith(acme + ":2");
             assertThat(kiln.request("GET", "/notes/count", null, "Host: www." + shop + ".example.com:8069")).endsWith(shop + ":2");
             assertThat(kiln.request("GET", "/notes/count", null, "Host: other.example.com")).startsWith("HTTP/1.1 404");
