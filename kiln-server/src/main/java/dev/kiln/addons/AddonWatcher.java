@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,7 +48,7 @@ public final class AddonWatcher implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(AddonWatcher.class);
     /** How long the addons must stay unchanged before a burst of changes counts as done. */
-    static final Duration QUIET = Duration.ofMillis(250);
+    static final Duration QUIET = Duration.ofMillis(100);
     /** A burst that never pauses (a build in a loop) still reloads once this long after it began. */
     private static final Duration LONGEST_BURST = Duration.ofSeconds(5);
     /** How many changed files the reload's log line names. */
@@ -97,6 +98,31 @@ public final class AddonWatcher implements AutoCloseable {
         watcher.thread = Thread.ofPlatform().daemon().name("kiln-addon-watcher").start(watcher::run);
         LOG.info("--dev=reload: watching {} for changed addons", String.join(", ", roots.stream().map(Path::toString).toList()));
         return watcher;
+    }
+
+    /**
+     * When a watched folder holds a source addon, compiles a throwaway addon on a thread of its own,
+     * so that the compile of the next change (the pre-flight, {@link AddonCheck}) finds the compiler
+     * warm. Called once the server serves, not to compete with its start.
+     */
+    public void warmUpCompiler() {
+        if (roots.stream().noneMatch(AddonWatcher::holdsSourceAddon)) {
+            return;
+        }
+        Thread.ofPlatform().daemon().name("kiln-compiler-warm-up").start(() -> {
+            long started = System.nanoTime();
+            if (AddonCompiler.warmUp()) {
+                LOG.debug("--dev=reload: the compiler is warm ({} ms)", (System.nanoTime() - started) / 1_000_000);
+            }
+        });
+    }
+
+    private static boolean holdsSourceAddon(Path root) {
+        try (Stream<Path> addons = Files.list(root)) {
+            return addons.anyMatch(addon -> Files.isDirectory(addon.resolve(AddonCompiler.SOURCE_FOLDER)));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** The configured folders that exist, without the bundled one. */

@@ -181,6 +181,22 @@ public abstract class CommonServer {
         }
     }
 
+    /** Runs once this image first serves; see {@link #whenServing}. */
+    private volatile Runnable onceServing = () -> { };
+
+    /** {@code action} runs once, when this image first serves: after its start, not competing with it. */
+    public void whenServing(Runnable action) {
+        onceServing = action;
+    }
+
+    /** This image serves: systemd hears {@code READY=1}, and what waited for it runs (the first time only). */
+    protected void serving() {
+        systemd.ready(statusLine());
+        Runnable action = onceServing;
+        onceServing = () -> { };
+        action.run();
+    }
+
     /** {@code --dev=reload}: the addons changed; the loop reloads them as on HUP. Any thread may call it. */
     public void addonsChanged() {
         signals.addonsChanged();

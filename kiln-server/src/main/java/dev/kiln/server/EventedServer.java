@@ -61,7 +61,7 @@ public final class EventedServer extends CommonServer {
         signals.install(this::handleUrgent, "INT", "TERM", "HUP", "USR1");
         listen();
         application.health().started();
-        systemd.ready(statusLine());
+        serving();
         PidFile.write(config.pidfile());
         try (MetricsServer metrics = serveOwnMetrics()) {
             loop(TICK, List.of(step("limits", this::processLimits)));

@@ -125,8 +125,12 @@ public final class Kiln {
         if (!config.dev("reload") || config.stopAfterInit()) {
             return null;
         }
-        return AddonWatcher.start(config.addonsPath(),
+        AddonWatcher watcher = AddonWatcher.start(config.addonsPath(),
                 AddonCheck.of(config.addonsPath(), config.dataDir(), config.serverWideModules()), mode, server::addonsChanged);
+        if (watcher != null) {
+            server.whenServing(watcher::warmUpCompiler);
+        }
+        return watcher;
     }
 
     /**

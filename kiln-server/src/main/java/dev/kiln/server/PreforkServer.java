@@ -527,7 +527,7 @@ public final class PreforkServer extends CommonServer {
                 worker.ready = true;
                 if (!announced && worker.kind == Kind.HTTP && active(Kind.HTTP).stream().filter(w -> w.ready).count() >= target) {
                     announced = true;         // the first generation serves: systemd's start is over
-                    systemd.ready(statusLine());
+                    serving();
                 }
                 LOG.info("{} (pid {}) ready in {} ms{}", worker.name(), worker.pid(),
                         (System.nanoTime() - worker.startedNanos) / 1_000_000, ready.port() > 0 ? ", on port " + ready.port() : "");

@@ -83,7 +83,7 @@ public final class ThreadedServer extends CommonServer {
             }
             cron.start();
             application.health().started();
-            systemd.ready(statusLine());
+            serving();
             loop(TICK, List.of(step("limits", this::processLimits)));
             stop();
         }

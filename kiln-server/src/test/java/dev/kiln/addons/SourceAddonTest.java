@@ -245,4 +245,17 @@ class SourceAddonTest {
         assertThat(Files.isDirectory(api) || api.toString().endsWith(".jar")).isTrue();
         assertThat(api.toString()).contains("kiln-api");
     }
+
+    @Test
+    void theCompilersWarmUpCompilesAnAddonAgainstTodaysApiAndWritesNoFile() throws IOException {
+        Path here = Path.of("").toAbsolutePath();
+        List<Path> before;
+        try (Stream<Path> files = Files.list(here)) {
+            before = files.sorted().toList();
+        }
+        assertThat(AddonCompiler.warmUp()).as("the warm-up's addon compiles against kiln-api").isTrue();
+        try (Stream<Path> files = Files.list(here)) {
+            assertThat(files.sorted().toList()).as("its classes are discarded, not written").isEqualTo(before);
+        }
+    }
 }
