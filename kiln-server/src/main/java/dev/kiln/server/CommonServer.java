@@ -44,6 +44,8 @@ public abstract class CommonServer {
     /** Whether TERM/INT began a shutdown delay, and when it ends ({@link System#nanoTime}). */
     private boolean delayingStop;
     private long stopAtNanos;
+    /** Runs once this image first serves; see {@link #whenServing}. */
+    private volatile Runnable onceServing = () -> { };
 
     protected CommonServer(Config config) {
         this.config = config;
@@ -180,9 +182,6 @@ public abstract class CommonServer {
             LOG.warn("In-place restart: {} took {} ms", step, nanos / 1_000_000);
         }
     }
-
-    /** Runs once this image first serves; see {@link #whenServing}. */
-    private volatile Runnable onceServing = () -> { };
 
     /** {@code action} runs once, when this image first serves: after its start, not competing with it. */
     public void whenServing(Runnable action) {
