@@ -158,8 +158,11 @@ class AutoreloadTest {
         String first = "first " + java.util.UUID.randomUUID();
         String second = "second " + java.util.UUID.randomUUID();
         Path hi = TestAddons.sourceAddon(addons, "hi", TestAddons.manifest("hi.Hi", "base"), Map.of("hi/Hi.java", hiSource(first)));
-        try (KilnProcess kiln = KilnProcess.start(run, "--addons-path=" + addons, "--load=base,web,hello,hi", "--dev=reload")) {
+        try (KilnProcess kiln = KilnProcess.start(run, "--addons-path=" + addons, "--load=base,web,hello,hi", "--dev=reload",
+                "--log-handler=dev.kiln.addons.AddonWatcher:DEBUG")) {
             assertThat(kiln.get("/hi")).startsWith("HTTP/1.1 200").endsWith(first);
+            // a watched folder holds a source addon: once serving, the compiler is warmed for the next save
+            kiln.awaitLog("--dev=reload: the compiler is warm \\(\\d+ ms\\)", 1);
 
             Files.writeString(hi.resolve("src/hi/Hi.java"), hiSource(second).replace("Response.text", "Response.txt"));
             kiln.awaitLog("ERROR .*--dev=reload: not reloading after the change to hi/src/hi/Hi\\.java: addon 'hi' does not compile", 1);
@@ -173,6 +176,7 @@ class AutoreloadTest {
             assertThat(kiln.process().isAlive()).isTrue();
             // compiled once, by the check before the restart: the restarted image found it in the cache
             assertThat(kiln.count("addon 'hi': compiled 1 source file")).isEqualTo(2);     // at the start, then the check
+            kiln.awaitLog("--dev=reload: the compiler is warm", 2);       // and again in the restarted image
         }
     }
 

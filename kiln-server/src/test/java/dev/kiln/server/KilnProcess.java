@@ -219,6 +219,19 @@ final class KilnProcess implements AutoCloseable {
     }
 
     /**
+     * The command line of process {@code pid}, its arguments joined by spaces, read from
+     * {@code /proc}; empty once it is gone. Not {@code ProcessHandle.Info.commandLine()}: the JDK
+     * gives nothing for a long one, such as a kiln started from the test's class path.
+     */
+    static String commandLineOf(long pid) {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ').strip();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /**
      * A port free now, for a server that must be told its port (one the kernel cannot choose):
      * taken below the kernel's ephemeral range, which the suite's clients draw their own ports from
      * by the thousand, so that only another such choice could take it before the server binds it.

@@ -153,7 +153,7 @@ class PreforkCpuLimitTest {
     /** The live worker JVMs of the master. */
     private static Set<Long> workerPids(KilnProcess kiln) {
         return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
-                .filter(p -> p.info().commandLine().map(c -> c.contains(" worker http")).orElse(false))
+                .filter(p -> KilnProcess.commandLineOf(p.pid()).contains(" worker http"))
                 .map(ProcessHandle::pid).collect(Collectors.toSet());
     }
 }

@@ -305,7 +305,7 @@ class PreforkServerTest {
     /** The live evented worker of the master. */
     private static long eventedPid(KilnProcess kiln) {
         Set<Long> pids = kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
-                .filter(p -> p.info().commandLine().map(c -> c.contains(" worker evented")).orElse(false))
+                .filter(p -> KilnProcess.commandLineOf(p.pid()).contains(" worker evented"))
                 .map(ProcessHandle::pid).collect(Collectors.toSet());
         assertThat(pids).hasSize(1);
         return pids.iterator().next();
@@ -324,7 +324,7 @@ class PreforkServerTest {
                 assertThat(cron.query("SELECT count(*) || ',' || count(DISTINCT job_id) FROM hello_cron_ledger"))
                         .as("rows, jobs").isEqualTo("200,200");
                 Set<Long> cronWorkers = kiln.process().toHandle().children()
-                        .filter(p -> p.info().commandLine().map(c -> c.contains(" worker cron")).orElse(false))
+                        .filter(p -> KilnProcess.commandLineOf(p.pid()).contains(" worker cron"))
                         .map(ProcessHandle::pid).collect(Collectors.toSet());
                 assertThat(cronWorkers).hasSize(2);
                 Matcher done = Pattern.compile("^\\S+ \\S+ (\\d+) INFO \\S+ dev\\.kiln\\.cron\\.CronRunner: " + cron.db
@@ -387,7 +387,7 @@ class PreforkServerTest {
 
     static Set<Long> workerPids(KilnProcess kiln) {
         return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
-                .filter(p -> p.info().commandLine().map(c -> c.contains(" worker http")).orElse(false))
+                .filter(p -> KilnProcess.commandLineOf(p.pid()).contains(" worker http"))
                 .map(ProcessHandle::pid).collect(Collectors.toSet());
     }
 
@@ -404,7 +404,8 @@ class PreforkServerTest {
     }
 
     static String commandLine(long pid) {
-        return ProcessHandle.of(pid).flatMap(p -> p.info().commandLine()).orElse("?");
+        String line = KilnProcess.commandLineOf(pid);
+        return line.isEmpty() ? "?" : line;
     }
 
     /** The pids that wrote an access log line for GET /hello. */
