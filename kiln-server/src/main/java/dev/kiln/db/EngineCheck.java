@@ -35,12 +35,12 @@ public final class EngineCheck {
 
     /** A try of one capability: throws when the server lacks it. */
     @FunctionalInterface
-    private interface Probe {
+    interface Probe {
         void run(Connection connection) throws SQLException;
     }
 
     /** The server went away during the check: nothing it said can be held against it. */
-    private static final class Unjudged extends RuntimeException {
+    static final class Unjudged extends RuntimeException {
         Unjudged(Throwable cause) {
             super(cause.getMessage(), cause, false, false);
         }
@@ -120,14 +120,23 @@ public final class EngineCheck {
         }
     }
 
-    /** Runs {@code probe} in a transaction of its own, rolled back; a failure adds {@code what} and why. */
-    private static void probe(Connection connection, List<String> missing, String what, Probe probe) throws SQLException {
+    /**
+     * Runs {@code probe} in a transaction of its own, rolled back; a failure adds {@code what} and why.
+     * The server going away meanwhile ends the check unjudged, also when only the rollback shows it:
+     * once the server ended the session, the pool closes the connection, and the rollback fails with
+     * a bare "Connection is closed" (in a {@code finally} it would replace the outage's failure, and
+     * the start would stop as if the server lacked something).
+     */
+    static void probe(Connection connection, List<String> missing, String what, Probe probe) {
         try {
             probe.run(connection);
         } catch (SQLException | KilnException e) {
             lacks(missing, what, e);
-        } finally {
+        }
+        try {
             connection.rollback();
+        } catch (SQLException e) {
+            throw new Unjudged(e);
         }
     }
 

@@ -71,6 +71,23 @@ class EngineCheckTest {
         }
     }
 
+    @Test
+    void aProbeWhoseConnectionTheServerEndsIsAnOutageNotARefusal() throws Exception {
+        Config config = config(Map.of());
+        try (ConnectionPools pools = ConnectionPools.of(Postgres.start(config), config);
+             Connection connection = pools.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED)) {
+            List<String> missing = new java.util.ArrayList<>();
+            // as an outage in the middle of the check does: the server ends the probe's session; the pool then
+            // closes the connection, and the probe's rollback fails with a bare "Connection is closed"
+            assertThatThrownBy(() -> EngineCheck.probe(connection, missing, "a probe", probing -> {
+                try (java.sql.Statement statement = probing.createStatement()) {
+                    statement.execute("SELECT pg_terminate_backend(pg_backend_pid())");
+                }
+            })).isInstanceOf(EngineCheck.Unjudged.class);
+            assertThat(missing).as("nothing is held against the server").isEmpty();
+        }
+    }
+
     /** Kiln's settings for the shared server as its superuser, with {@code more}. */
     private static Config config(Map<String, String> more) {
         Map<String, List<String>> cli = new LinkedHashMap<>();
