@@ -10,10 +10,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -79,7 +77,7 @@ class PreforkCpuLimitTest {
     @Test
     void aRequestOverLimitTimeCpuIsAnswered500AndItsWorkerIsReplaced() throws Exception {
         try (KilnProcess kiln = launch()) {
-            long first = workerPids(kiln).iterator().next();
+            long first = PreforkServerTest.workerPids(kiln).iterator().next();
             long start = System.nanoTime();
             String response = CompletableFuture.supplyAsync(() -> get(kiln, "/spin")).get(20, TimeUnit.SECONDS);
             long millis = (System.nanoTime() - start) / 1_000_000;
@@ -95,7 +93,7 @@ class PreforkCpuLimitTest {
             assertThat(kiln.count("limit limit_time_cpu")).as("one line for the event").isEqualTo(1);
 
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).untilAsserted(() ->
-                    assertThat(workerPids(kiln)).as("the replacement, once the first is retired").hasSize(1).doesNotContain(first));
+                    assertThat(PreforkServerTest.workerPids(kiln)).as("the replacement, once the first is retired").hasSize(1).doesNotContain(first));
             assertThat(get(kiln, "/hello")).startsWith("HTTP/1.1 200").endsWith("Hello, world");
             assertThat(kiln.log()).containsPattern("Retiring Worker \\d+ \\(pid " + first + ", limit_time_cpu\\)");
         }
@@ -117,7 +115,7 @@ class PreforkCpuLimitTest {
              KilnProcess kiln = KilnProcess.launch(Files.createDirectories(dir.resolve("run")), List.of(), "--workers=1",
                      "--max-cron-threads=0", "--limit-time-cpu=1", "--addons-path=" + addons, "-d", database.db)) {
             kiln.awaitHttpWorkers(1, 1);
-            long first = workerPids(kiln).iterator().next();
+            long first = PreforkServerTest.workerPids(kiln).iterator().next();
             String response = CompletableFuture.supplyAsync(() -> get(kiln, "/spin/insert")).get(20, TimeUnit.SECONDS);
             assertThat(response).startsWith("HTTP/1.1 500").endsWith("CPU time limit exceeded\n");
 
@@ -148,12 +146,5 @@ class PreforkCpuLimitTest {
         } catch (Exception e) {
             return e.toString();
         }
-    }
-
-    /** The live worker JVMs of the master. */
-    private static Set<Long> workerPids(KilnProcess kiln) {
-        return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
-                .filter(p -> KilnProcess.commandLineOf(p.pid()).contains(" worker http"))
-                .map(ProcessHandle::pid).collect(Collectors.toSet());
     }
 }

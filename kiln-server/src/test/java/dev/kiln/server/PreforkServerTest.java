@@ -304,9 +304,7 @@ class PreforkServerTest {
 
     /** The live evented worker of the master. */
     private static long eventedPid(KilnProcess kiln) {
-        Set<Long> pids = kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
-                .filter(p -> KilnProcess.commandLineOf(p.pid()).contains(" worker evented"))
-                .map(ProcessHandle::pid).collect(Collectors.toSet());
+        Set<Long> pids = workerPids(kiln, "evented");
         assertThat(pids).hasSize(1);
         return pids.iterator().next();
     }
@@ -323,9 +321,7 @@ class PreforkServerTest {
                         cron.count("SELECT count(*) FROM kiln_cron WHERE name LIKE 'p\\_%' AND nextcall <= now()") == 0);
                 assertThat(cron.query("SELECT count(*) || ',' || count(DISTINCT job_id) FROM hello_cron_ledger"))
                         .as("rows, jobs").isEqualTo("200,200");
-                Set<Long> cronWorkers = kiln.process().toHandle().children()
-                        .filter(p -> KilnProcess.commandLineOf(p.pid()).contains(" worker cron"))
-                        .map(ProcessHandle::pid).collect(Collectors.toSet());
+                Set<Long> cronWorkers = workerPids(kiln, "cron");
                 assertThat(cronWorkers).hasSize(2);
                 Matcher done = Pattern.compile("^\\S+ \\S+ (\\d+) INFO \\S+ dev\\.kiln\\.cron\\.CronRunner: " + cron.db
                         + ": cron job 'p_\\d+' done", Pattern.MULTILINE).matcher(kiln.log());
@@ -386,8 +382,13 @@ class PreforkServerTest {
     }
 
     static Set<Long> workerPids(KilnProcess kiln) {
+        return workerPids(kiln, "http");
+    }
+
+    /** The live worker JVMs of {@code kind} ({@code http}, {@code cron}, {@code evented}) the master started. */
+    static Set<Long> workerPids(KilnProcess kiln, String kind) {
         return kiln.process().toHandle().children().filter(ProcessHandle::isAlive)
-                .filter(p -> KilnProcess.commandLineOf(p.pid()).contains(" worker http"))
+                .filter(p -> KilnProcess.commandLineOf(p.pid()).contains(" worker " + kind))
                 .map(ProcessHandle::pid).collect(Collectors.toSet());
     }
 
