@@ -222,8 +222,10 @@ class ReplicaTest {
             // the user's own write, not replayed yet: read on the primary, so it does not disappear
             assertThat(kiln.okBody("/counted/names?name=Mine", cookie)).isEqualTo("1 on the primary");
             assertThat(kiln.okBody("/counted/tally?db=routed", null)).isEqualTo("tallied on the primary");
-            assertThat(kiln.count("routed: GET /counted/tally wrote in a read-only transaction \\(on the replica\\); run"
-                    + " again on the primary")).isEqualTo(1);
+            // the warning is written by the log's writer thread, a moment after the answer: wait for it, then count
+            String retried = "routed: GET /counted/tally wrote in a read-only transaction \\(on the replica\\); run again on the primary";
+            kiln.awaitLog(retried, 1);
+            assertThat(kiln.count(retried)).isEqualTo(1);
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_resume()");
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).untilAsserted(() ->
                     assertThat(kiln.okBody("/counted/names?name=Mine", cookie)).isEqualTo("1 on the replica"));
