@@ -115,7 +115,7 @@ final class AddonCompiler {
     Compiled compile(Manifest manifest, List<Path> dependencyCode, List<Dependency> dependencies, List<Path> libJars) {
         Path src = manifest.directory().resolve(SOURCE_FOLDER);
         List<Path> files = filesUnder(src, manifest);
-        List<Path> api = List.of(codeOf(Addon.class), codeOf(Logger.class));
+        List<Path> api = apiCode();
         String hash;
         try {
             hash = hash(src, files, api, dependencies, libJars);
@@ -212,6 +212,11 @@ final class AddonCompiler {
         return HexFormat.of().formatHex(digest.digest(), 0, 10);
     }
 
+    /** What every addon compiles against before its dependencies: kiln-api and SLF4J, where they were loaded from. */
+    private static List<Path> apiCode() {
+        return List.of(codeOf(Addon.class), codeOf(Logger.class));
+    }
+
     /** What {@link #warmUp} compiles: an addon with a route, as small as an edited one is likely to be. */
     private static final String WARM_UP_SOURCE = """
             package kiln_warm_up;
@@ -246,7 +251,7 @@ final class AddonCompiler {
             }
         };
         try (StandardJavaFileManager files = javac.getStandardFileManager(null, Locale.ENGLISH, StandardCharsets.UTF_8)) {
-            files.setLocationFromPaths(StandardLocation.CLASS_PATH, List.of(codeOf(Addon.class), codeOf(Logger.class)));
+            files.setLocationFromPaths(StandardLocation.CLASS_PATH, apiCode());
             JavaFileManager discarding = new ForwardingJavaFileManager<>(files) {
                 @Override
                 public JavaFileObject getJavaFileForOutput(Location location, String className, JavaFileObject.Kind kind, FileObject sibling) {
