@@ -201,12 +201,14 @@ final class EmbeddedServer implements AutoCloseable {
         long begin = System.nanoTime();
         boolean cold = !Files.exists(pgData.resolve("PG_VERSION"));
         EmbeddedPostgres postgres;
+        EmbeddedBinaries binaries = EmbeddedBinaries.in(binariesFolder(root));
         try {
             postgres = EmbeddedPostgres.builder()
                     .setDataDirectory(pgData)
                     .setCleanDataDirectory(false)
                     .setRegisterShutdownHook(false)
-                    .setOverrideWorkingDirectory(binariesFolder(root).toFile())
+                    .setOverrideWorkingDirectory(binaries.folder().toFile())
+                    .setPgBinaryResolver(binaries)
                     .setPort(port)
                     .setPGStartupWait(timeout)
                     .setOutputRedirector(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
@@ -221,7 +223,8 @@ final class EmbeddedServer implements AutoCloseable {
             throw new DatabaseException(Reason.UNREACHABLE, "the embedded PostgreSQL in " + pgData
                     + " did not start: " + SqlErrors.firstLine(rootCause(e)) + "; see " + logFile + unshareHint(), e);
         }
-        restrictToOwner(binariesFolder(root));
+        binaries.remember();
+        restrictToOwner(binaries.folder());
         RunInfo.write(portFile, port);
         LOG.info("embedded PostgreSQL {} in {} listening on localhost:{} ({} start, {} ms)", MAJOR, pgData, port,
                 cold ? "first" : "warm", (System.nanoTime() - begin) / 1_000_000);
