@@ -41,6 +41,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
@@ -104,6 +105,9 @@ final class HttpService {
         this.application = application;
         VirtualThreadPool threads = new VirtualThreadPool();
         threads.setName("kiln-http");
+        // the executor Jetty would make itself, made here without reflection: Jetty reaches the virtual
+        // threads' API reflectively (it runs on older Java too), which spins classes at every start
+        threads.setVirtualThreadsExecutor(Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("kiln-http", 0).factory()));
         // Jetty's default of 200 tasks at once would let 200 waiting long polls hold every other request back.
         threads.setMaxConcurrentTasks(MAX_TASKS);
         server = new Server(threads);
