@@ -178,27 +178,41 @@ public final class LoadClients implements AutoCloseable {
     public Tally tally() {
         Map<Outcome, Long> now = new EnumMap<>(Outcome.class);
         counts.forEach((outcome, adder) -> now.put(outcome, adder.sum()));
-        List<Long> all = new ArrayList<>();
+        int kept = 0;
         for (int i = 0; i < latencies.size(); i++) {
-            long[] ring = latencies.get(i);
-            int n = Math.min(latencyCounts.get(i).get(), ring.length);
-            for (int j = 0; j < n; j++) {
-                all.add(ring[j]);
-            }
+            kept += Math.min(latencyCounts.get(i).get(), latencies.get(i).length);
         }
-        long[] sorted = all.stream().mapToLong(Long::longValue).sorted().toArray();
+        long[] sorted = new long[kept];
+        int at = 0;
+        for (int i = 0; i < latencies.size() && at < kept; i++) {
+            long[] ring = latencies.get(i);
+            int n = Math.min(Math.min(latencyCounts.get(i).get(), ring.length), kept - at);
+            System.arraycopy(ring, 0, sorted, at, n);
+            at += n;
+        }
+        sorted = Arrays.copyOf(sorted, at);
+        Arrays.sort(sorted);
         return new Tally(now, retried.sum(), percentile(sorted, 0.50), percentile(sorted, 0.99),
                 sorted.length == 0 ? 0 : sorted[sorted.length - 1] / 1e6, List.copyOf(failures));
     }
 
     /** Waits for this many more requests (of any outcome) to end, at most {@code within}. */
     public Tally awaitRequests(long more, Duration within) throws InterruptedException {
-        long goal = tally().total() + more;
+        long goal = ended() + more;
         long deadline = System.nanoTime() + within.toNanos();
-        while (tally().total() < goal && System.nanoTime() < deadline) {
+        while (ended() < goal && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
         return tally();
+    }
+
+    /** Requests ended so far, of any outcome: the counters alone, not the latencies a {@link #tally} sorts. */
+    private long ended() {
+        long ended = 0;
+        for (LongAdder count : counts.values()) {
+            ended += count.sum();
+        }
+        return ended;
     }
 
     /** Stops the clients, letting each finish its request in progress, and returns the final counts. */
