@@ -41,6 +41,13 @@ final class ReplicaGuard implements AutoCloseable {
     /** What the replica had replayed at the last look, as a WAL position; -1 before the first. */
     private volatile long replayed = -1;
     private volatile boolean running = true;
+    /**
+     * The watch's own connection, kept from one look to the next (autocommit on). Taken from the
+     * replica's pools each second instead, it would compete with the read-only work for the last
+     * of {@code db_maxconn}: making room for it closed every connection of the busy pool, and under
+     * load the pool opened dozens of new sessions a second.
+     */
+    private Connection watching;
 
     ReplicaGuard(ConnectionPools replica, int maxLagSeconds) {
         this.replica = replica;
@@ -60,13 +67,28 @@ final class ReplicaGuard implements AutoCloseable {
     }
 
     private void run() {
-        while (running) {
-            check();
-            try {
-                Thread.sleep(EVERY);
-            } catch (InterruptedException e) {
-                return;                     // closed
+        try {
+            while (running) {
+                check();
+                try {
+                    Thread.sleep(EVERY);
+                } catch (InterruptedException e) {
+                    return;                     // closed
+                }
             }
+        } finally {
+            closeWatching();
+        }
+    }
+
+    private void closeWatching() {
+        if (watching != null) {
+            try {
+                watching.close();
+            } catch (SQLException e) {
+                // gone with its server: nothing left to give back
+            }
+            watching = null;
         }
     }
 
@@ -74,16 +96,20 @@ final class ReplicaGuard implements AutoCloseable {
         String state;
         boolean ok;
         boolean read;
-        try (Connection connection = replica.connection(ConnectionPools.MAINTENANCE_DATABASE, Isolation.READ_COMMITTED);
-             Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery(LAG)) {
-            row.next();
-            double lag = row.getDouble(1);
-            replayed = row.getBigDecimal(2) == null ? -1 : row.getBigDecimal(2).longValue();
-            connection.commit();
-            ok = maxLagSeconds == 0 || lag <= maxLagSeconds;
-            state = String.format("replays %.1f s behind the primary (db_replica_max_lag %d s)", lag, maxLagSeconds);
-            read = true;
+        try {
+            if (watching == null) {
+                watching = replica.dedicated(ConnectionPools.MAINTENANCE_DATABASE);
+            }
+            try (Statement statement = watching.createStatement(); ResultSet row = statement.executeQuery(LAG)) {
+                row.next();
+                double lag = row.getDouble(1);
+                replayed = row.getBigDecimal(2) == null ? -1 : row.getBigDecimal(2).longValue();
+                ok = maxLagSeconds == 0 || lag <= maxLagSeconds;
+                state = String.format("replays %.1f s behind the primary (db_replica_max_lag %d s)", lag, maxLagSeconds);
+                read = true;
+            }
         } catch (SQLException | RuntimeException e) {
+            closeWatching();                // the next look connects again
             ok = maxLagSeconds == 0;        // no guard: the replica stays in use, as without a watch
             replayed = -1;
             state = "cannot be reached (" + SqlErrors.firstLine(e) + ")";

@@ -1,5 +1,6 @@
 package dev.kiln.server;
 
+import dev.kiln.bench.LoadClients;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -167,6 +168,60 @@ class ReplicaTest {
             assertThat(kiln.log()).contains("res.partner.search wrote in a read-only transaction (on the replica); run again"
                     + " on the primary").doesNotContain("\tat ");
             pair.psql(pair.standbyPort, "SELECT pg_wal_replay_resume()");
+        }
+    }
+
+    /**
+     * Read-only work that keeps every replica connection of {@code db_maxconn} busy keeps those
+     * connections: the replica's watch, which looks at the replica every second, never makes room
+     * by closing them (it once did, and the pool opened a new session for nearly every request).
+     */
+    @Test
+    void aReplicaBusyWithEveryConnectionKeepsItsSessions() throws Exception {
+        int maxconn = 4;
+        try (KilnProcess kiln = onPair("busy", "--addons-path=" + counted(), "-i", "counted", "--db_maxconn=" + maxconn)) {
+            kiln.awaitReady();
+            pair.awaitCaughtUp();
+            String path = "/hello/db/ro?db=busy";
+            assertThat(kiln.okBody(path, null)).isEqualTo("1");
+            long sessions = standbySessions();
+            LoadClients.Tally tally;
+            try (LoadClients load = LoadClients.start(kiln.port(), path, 2 * maxconn)) {
+                // five looks of the watch while twice as many clients as connections keep the pool full
+                awaitWatchLooks(5);
+                tally = load.stop();
+            }
+            assertThat(tally.failed()).as(tally.toString()).isZero();
+            assertThat(tally.count(LoadClients.Outcome.SUCCESS)).as(tally.toString()).isGreaterThan(100);
+            // a backend reports its session when it ends (a closed one) or once idle for a while
+            assertThat(standbySessions() - sessions).as("sessions opened in busy on the standby under load; " + tally)
+                    .isLessThanOrEqualTo(maxconn);
+        }
+    }
+
+    /** Sessions the standby has opened in {@code busy} since it started (the psql that asks, asks in another database). */
+    private static long standbySessions() throws Exception {
+        return Long.parseLong(pair.psql(pair.standbyPort, "template1",
+                "SELECT sessions FROM pg_stat_database WHERE datname = 'busy'").strip());
+    }
+
+    /**
+     * Waits until Kiln's replica watch began its query on the standby {@code looks} more times; a watch
+     * that cannot look (no connection left for it) fails the wait, with the sessions opened meanwhile.
+     */
+    private static void awaitWatchLooks(int looks) throws Exception {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        long sessions = standbySessions();
+        try {
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofMinutes(1)).until(() -> {
+                seen.add(pair.psql(pair.standbyPort, "template1", "SELECT query_start FROM pg_stat_activity WHERE usename = 'kiln'"
+                        + " AND query LIKE '%pg_last_wal_replay_lsn()%'").strip());
+                return seen.stream().filter(start -> !start.isEmpty()).count() > looks;
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("the replica watch began " + seen.stream().filter(start -> !start.isEmpty()).count()
+                    + " looks in a minute of load, not " + looks + "; sessions opened in busy meanwhile: "
+                    + (standbySessions() - sessions), e);
         }
     }
 
