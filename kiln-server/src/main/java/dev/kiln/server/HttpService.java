@@ -191,13 +191,15 @@ final class HttpService {
             connector.removeBean(limit);
             connector.setAccepting(false);  // before the websockets close and free their slots
         }
-        if (application.busSockets() != null) {
-            // long-lived: told to reconnect (1012 when another image or worker takes over, else 1001), not waited for
-            application.busSockets().closeAll(!last.getAsBoolean());
-        }
         boolean clean;
         try {
+            // before the websockets are told to reconnect: a client that does so at once must reach the
+            // kernel's queue (the next image's), not this image, which would take it and then drop it
             stopAccepting();
+            if (application.busSockets() != null) {
+                // long-lived: told to reconnect (1012 when another image or worker takes over, else 1001), not waited for
+                application.busSockets().closeAll(!last.getAsBoolean());
+            }
             clean = awaitServed(abandoned, graceEnd, deadline);
             if (clean && last.getAsBoolean()) {
                 int adopted = adoptQueuedAndRelease(ListenSocket.prepareRelease());
