@@ -203,7 +203,8 @@ public final class ConnectionPools implements AutoCloseable {
     /**
      * A connection of its own to {@code database}, outside the pool but within {@code db_maxconn},
      * autocommit on: for a listener that holds it for long and must not hand a {@code LISTEN} on to
-     * the next borrower. The caller closes it.
+     * the next borrower, and for the replica's watch, which must not compete with the pool for the
+     * last connection each second. The caller closes it.
      */
     public Connection dedicated(String database) {
         try {
