@@ -2,25 +2,9 @@ package dev.kiln.db;
 
 import javax.sql.DataSource;
 import java.io.PrintWriter;
-import java.sql.Array;
-import java.sql.Blob;
-import java.sql.CallableStatement;
-import java.sql.Clob;
 import java.sql.Connection;
-import java.sql.DatabaseMetaData;
-import java.sql.NClob;
-import java.sql.PreparedStatement;
-import java.sql.SQLClientInfoException;
 import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
-import java.sql.SQLWarning;
-import java.sql.SQLXML;
-import java.sql.Savepoint;
-import java.sql.ShardingKey;
-import java.sql.Statement;
-import java.sql.Struct;
-import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -97,10 +81,9 @@ final class ConnectionLimit {
     /**
      * A physical connection that holds one permit: it forwards every call, and its first {@code
      * close()} or {@code abort()} gives the permit back (HikariCP aborts busy connections at
-     * shutdown). A class of its own rather than a reflective proxy: every call of every connection
-     * passes here, and a proxy spins classes at each start for the methods it forwards.
+     * shutdown).
      */
-    private static final class Counted implements Connection {
+    private static final class Counted extends DelegatingConnection {
         private final Connection physical;
         private final Semaphore permits;
         private final AtomicBoolean released = new AtomicBoolean();
@@ -108,6 +91,11 @@ final class ConnectionLimit {
         Counted(Connection physical, Semaphore permits) {
             this.physical = physical;
             this.permits = permits;
+        }
+
+        @Override
+        protected Connection target() {
+            return physical;
         }
 
         private void release() {
@@ -133,65 +121,6 @@ final class ConnectionLimit {
                 release();
             }
         }
-
-        @Override public <T> T unwrap(Class<T> type) throws SQLException { return physical.unwrap(type); }
-        @Override public boolean isWrapperFor(Class<?> type) throws SQLException { return physical.isWrapperFor(type); }
-        @Override public Statement createStatement() throws SQLException { return physical.createStatement(); }
-        @Override public PreparedStatement prepareStatement(String a0) throws SQLException { return physical.prepareStatement(a0); }
-        @Override public CallableStatement prepareCall(String a0) throws SQLException { return physical.prepareCall(a0); }
-        @Override public String nativeSQL(String a0) throws SQLException { return physical.nativeSQL(a0); }
-        @Override public void setAutoCommit(boolean a0) throws SQLException { physical.setAutoCommit(a0); }
-        @Override public boolean getAutoCommit() throws SQLException { return physical.getAutoCommit(); }
-        @Override public void commit() throws SQLException { physical.commit(); }
-        @Override public void rollback() throws SQLException { physical.rollback(); }
-        @Override public boolean isClosed() throws SQLException { return physical.isClosed(); }
-        @Override public DatabaseMetaData getMetaData() throws SQLException { return physical.getMetaData(); }
-        @Override public void setReadOnly(boolean a0) throws SQLException { physical.setReadOnly(a0); }
-        @Override public boolean isReadOnly() throws SQLException { return physical.isReadOnly(); }
-        @Override public void setCatalog(String a0) throws SQLException { physical.setCatalog(a0); }
-        @Override public String getCatalog() throws SQLException { return physical.getCatalog(); }
-        @Override public void setTransactionIsolation(int a0) throws SQLException { physical.setTransactionIsolation(a0); }
-        @Override public int getTransactionIsolation() throws SQLException { return physical.getTransactionIsolation(); }
-        @Override public SQLWarning getWarnings() throws SQLException { return physical.getWarnings(); }
-        @Override public void clearWarnings() throws SQLException { physical.clearWarnings(); }
-        @Override public Statement createStatement(int a0, int a1) throws SQLException { return physical.createStatement(a0, a1); }
-        @Override public PreparedStatement prepareStatement(String a0, int a1, int a2) throws SQLException { return physical.prepareStatement(a0, a1, a2); }
-        @Override public CallableStatement prepareCall(String a0, int a1, int a2) throws SQLException { return physical.prepareCall(a0, a1, a2); }
-        @Override public Map<String, Class<?>> getTypeMap() throws SQLException { return physical.getTypeMap(); }
-        @Override public void setTypeMap(Map<String, Class<?>> a0) throws SQLException { physical.setTypeMap(a0); }
-        @Override public void setHoldability(int a0) throws SQLException { physical.setHoldability(a0); }
-        @Override public int getHoldability() throws SQLException { return physical.getHoldability(); }
-        @Override public Savepoint setSavepoint() throws SQLException { return physical.setSavepoint(); }
-        @Override public Savepoint setSavepoint(String a0) throws SQLException { return physical.setSavepoint(a0); }
-        @Override public void rollback(Savepoint a0) throws SQLException { physical.rollback(a0); }
-        @Override public void releaseSavepoint(Savepoint a0) throws SQLException { physical.releaseSavepoint(a0); }
-        @Override public Statement createStatement(int a0, int a1, int a2) throws SQLException { return physical.createStatement(a0, a1, a2); }
-        @Override public PreparedStatement prepareStatement(String a0, int a1, int a2, int a3) throws SQLException { return physical.prepareStatement(a0, a1, a2, a3); }
-        @Override public CallableStatement prepareCall(String a0, int a1, int a2, int a3) throws SQLException { return physical.prepareCall(a0, a1, a2, a3); }
-        @Override public PreparedStatement prepareStatement(String a0, int a1) throws SQLException { return physical.prepareStatement(a0, a1); }
-        @Override public PreparedStatement prepareStatement(String a0, int[] a1) throws SQLException { return physical.prepareStatement(a0, a1); }
-        @Override public PreparedStatement prepareStatement(String a0, String[] a1) throws SQLException { return physical.prepareStatement(a0, a1); }
-        @Override public Clob createClob() throws SQLException { return physical.createClob(); }
-        @Override public Blob createBlob() throws SQLException { return physical.createBlob(); }
-        @Override public NClob createNClob() throws SQLException { return physical.createNClob(); }
-        @Override public SQLXML createSQLXML() throws SQLException { return physical.createSQLXML(); }
-        @Override public boolean isValid(int a0) throws SQLException { return physical.isValid(a0); }
-        @Override public void setClientInfo(String a0, String a1) throws SQLClientInfoException { physical.setClientInfo(a0, a1); }
-        @Override public void setClientInfo(Properties a0) throws SQLClientInfoException { physical.setClientInfo(a0); }
-        @Override public String getClientInfo(String a0) throws SQLException { return physical.getClientInfo(a0); }
-        @Override public Properties getClientInfo() throws SQLException { return physical.getClientInfo(); }
-        @Override public Array createArrayOf(String a0, Object[] a1) throws SQLException { return physical.createArrayOf(a0, a1); }
-        @Override public Struct createStruct(String a0, Object[] a1) throws SQLException { return physical.createStruct(a0, a1); }
-        @Override public void setSchema(String a0) throws SQLException { physical.setSchema(a0); }
-        @Override public String getSchema() throws SQLException { return physical.getSchema(); }
-        @Override public void setNetworkTimeout(Executor a0, int a1) throws SQLException { physical.setNetworkTimeout(a0, a1); }
-        @Override public int getNetworkTimeout() throws SQLException { return physical.getNetworkTimeout(); }
-        @Override public void beginRequest() throws SQLException { physical.beginRequest(); }
-        @Override public void endRequest() throws SQLException { physical.endRequest(); }
-        @Override public boolean setShardingKeyIfValid(ShardingKey a0, ShardingKey a1, int a2) throws SQLException { return physical.setShardingKeyIfValid(a0, a1, a2); }
-        @Override public boolean setShardingKeyIfValid(ShardingKey a0, int a1) throws SQLException { return physical.setShardingKeyIfValid(a0, a1); }
-        @Override public void setShardingKey(ShardingKey a0, ShardingKey a1) throws SQLException { physical.setShardingKey(a0, a1); }
-        @Override public void setShardingKey(ShardingKey a0) throws SQLException { physical.setShardingKey(a0); }
     }
 
     private final class Guarded implements DataSource {
