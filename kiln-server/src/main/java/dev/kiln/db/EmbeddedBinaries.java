@@ -29,7 +29,7 @@ import java.util.jar.JarEntry;
  * The bundled PostgreSQL archive as the embedded server's library sees it, without reading it on
  * every start. The library names the folder it unpacks the archive into after the MD5 of the whole
  * archive (14 MB), so it inflates and digests it on each start before it can tell the folder is
- * there: about 0.3 s of CPU and 30 MB of garbage per start. Its version offers no way to name an
+ * there: about 0.2 s of CPU and 30 MB of garbage per start. Its version offers no way to name an
  * unpacked folder instead.
  *
  * <p>So this resolver hands the library a stand-in: a few bytes naming the archive (its jar entry's
@@ -46,8 +46,6 @@ final class EmbeddedBinaries implements PgBinaryResolver {
     private static final String UNPACKED = ".exists";
     /** Reads of the archive itself by this JVM, across every folder: what a test counts. */
     private static final AtomicInteger ARCHIVE_READS = new AtomicInteger();
-    /** The archive this JVM last read in full for each folder, and its digest: where it was unpacked. */
-    private static final Map<Path, Read> READ = new ConcurrentHashMap<>();
     /**
      * One resolver per folder in a JVM: the library keeps, for as long as the JVM lives, the folder
      * each resolver it saw led to (a second start here reads nothing at all).
@@ -58,6 +56,8 @@ final class EmbeddedBinaries implements PgBinaryResolver {
     private record Read(Archive archive, String unpacked) { }
 
     private final Path folder;
+    /** The archive this resolver last handed over in full, and where the library unpacked it; null when none. */
+    private volatile Read read;
 
     /** A resolver of its own, as a new process has: {@link #in} is the one to start servers with. */
     EmbeddedBinaries(Path folder) {
@@ -90,7 +90,7 @@ final class EmbeddedBinaries implements PgBinaryResolver {
                 super.close();
                 try {
                     // a copy: the library reads the digest itself after the close
-                    READ.put(folder, new Read(archive, "PG-" + HexFormat.of().formatHex(((MessageDigest) md5.clone()).digest())));
+                    read = new Read(archive, "PG-" + HexFormat.of().formatHex(((MessageDigest) md5.clone()).digest()));
                 } catch (CloneNotSupportedException e) {
                     // not remembered: the next start reads the archive again
                 }
@@ -104,15 +104,16 @@ final class EmbeddedBinaries implements PgBinaryResolver {
      * start only reads the archive again.
      */
     void remember() {
-        Read read = READ.remove(folder);
-        if (read == null || !Files.exists(folder.resolve(read.unpacked()).resolve(UNPACKED))) {
+        Read handed = read;
+        read = null;
+        if (handed == null || !Files.exists(folder.resolve(handed.unpacked()).resolve(UNPACKED))) {
             return;
         }
         try {
-            Path link = link(read.archive());
+            Path link = link(handed.archive());
             Path fresh = folder.resolve(link.getFileName() + ".new-" + ProcessHandle.current().pid());
             Files.deleteIfExists(fresh);
-            Files.createSymbolicLink(fresh, Path.of(read.unpacked()));
+            Files.createSymbolicLink(fresh, Path.of(handed.unpacked()));
             Files.move(fresh, link, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException | RuntimeException e) {
             LOG.warn("embedded PostgreSQL: cannot remember where its binaries were unpacked ({}); the next start reads"

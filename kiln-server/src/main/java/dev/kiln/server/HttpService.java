@@ -189,7 +189,7 @@ final class HttpService {
                 LOG.warn("Stopping the connection limit failed: {}", e.toString());
             }
             connector.removeBean(limit);
-            connector.setAccepting(false);  // before the websockets close and free their slots
+            connector.setAccepting(false);  // the limit's stop let the connector accept again
         }
         boolean clean;
         try {

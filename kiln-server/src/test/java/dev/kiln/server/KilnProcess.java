@@ -15,19 +15,14 @@ import java.net.UnixDomainSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -66,13 +61,6 @@ final class KilnProcess implements AutoCloseable {
     final Path log;
     final Path pidfile;
     private final Process process;
-    /** The log's complete lines read so far, the bytes after its last newline, and the bytes read. */
-    private final StringBuilder lines = new StringBuilder();
-    private byte[] partialLine = new byte[0];
-    private long logRead;
-    /** For each regex {@link #count} was asked: how far it searched {@link #lines}, and what it found there. */
-    private final Map<String, int[]> counted = new HashMap<>();
-    private final Map<String, Pattern> patterns = new HashMap<>();
     /** The log's length when this process started: what came before belongs to an earlier one. */
     private final long logStart;
     /** Where its control socket lies ({@code --data-dir}). */
@@ -311,65 +299,21 @@ final class KilnProcess implements AutoCloseable {
         }
     }
 
-    /** The whole log file (it only grows: each call reads what was appended since the last). */
-    synchronized String log() {
-        readLog();
-        return partialLine.length == 0 ? lines.toString() : lines + new String(partialLine, StandardCharsets.UTF_8);
-    }
-
-    /**
-     * How many times {@code regex} (within one line) occurs in the log. The complete lines are
-     * searched once each: a process under load logs thousands of access lines a second, and the
-     * waits ask every 50 ms.
-     */
-    synchronized int count(String regex) {
-        readLog();
-        int[] state = counted.computeIfAbsent(regex, r -> new int[2]);      // {lines' chars searched, matches}
-        Pattern pattern = patterns.computeIfAbsent(regex, Pattern::compile);
-        Matcher complete = pattern.matcher(lines).region(state[0], lines.length());
-        while (complete.find()) {
-            state[1]++;
-        }
-        state[0] = lines.length();
-        int n = state[1];
-        if (partialLine.length > 0) {
-            Matcher last = pattern.matcher(new String(partialLine, StandardCharsets.UTF_8));
-            while (last.find()) {
-                n++;
-            }
-        }
-        return n;
-    }
-
-    /** Appends to {@link #lines} the complete lines written since the last read, and keeps the rest. */
-    private void readLog() {
-        try (FileChannel file = FileChannel.open(log, StandardOpenOption.READ)) {
-            long size = file.size();
-            if (size <= logRead) {
-                return;
-            }
-            ByteBuffer fresh = ByteBuffer.allocate(partialLine.length + (int) (size - logRead)).put(partialLine);
-            long at = logRead;
-            while (fresh.hasRemaining()) {
-                int n = file.read(fresh, at);
-                if (n <= 0) {
-                    break;
-                }
-                at += n;
-            }
-            logRead = at;
-            byte[] bytes = Arrays.copyOf(fresh.array(), fresh.position());
-            int end = bytes.length;
-            while (end > 0 && bytes[end - 1] != '\n') {
-                end--;
-            }
-            lines.append(new String(bytes, 0, end, StandardCharsets.UTF_8));
-            partialLine = Arrays.copyOfRange(bytes, end, bytes.length);
-        } catch (NoSuchFileException e) {
-            // nothing logged yet
+    String log() {
+        try {
+            return Files.exists(log) ? Files.readString(log) : "";
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    int count(String regex) {
+        Matcher matcher = Pattern.compile(regex).matcher(log());
+        int n = 0;
+        while (matcher.find()) {
+            n++;
+        }
+        return n;
     }
 
     /**
